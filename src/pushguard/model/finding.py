@@ -1,0 +1,63 @@
+"""The Finding contract (DESIGN.md): one JSON object per line in every sink."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+
+import msgspec
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class FindingStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    SUPPRESSED = "suppressed"
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    revision: int
+    status: FindingStatus
+    incident: str
+    detector: str
+    title: str
+    severity: Severity
+    confidence: float
+    user: str
+    provider: str
+    first_seen: str
+    last_seen: str
+    detected_at: str
+    techniques: list[str]
+    frameworks: dict[str, list[str]]
+    evidence: list[str]
+    source_ips: list[str]
+    reasons: list[str]
+    actions: list[str]
+
+
+def stable_id(*parts: str) -> str:
+    """A short, stable identifier from its parts (same parts, same id, any process)."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+    return digest

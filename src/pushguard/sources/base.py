@@ -1,0 +1,135 @@
+"""What every vendor source module provides, and the helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pushguard.model import Event, Provider, RawRef
+
+Record = Mapping[str, Any]
+
+
+class Unmapped:
+    """A well-formed record that this source does not turn into an Event, and why.
+
+    The reason is counted and reported (e.g. ``okta: eventType system.org.rate_limit.warning``)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unmapped({self.reason!r})"
+
+
+ParseResult = list[Event] | Unmapped
+
+
+class Source(Protocol):
+    """One vendor's parser. ``parse`` raises ``RecordError`` for a malformed record."""
+
+    provider: Provider
+
+    def matches(self, record: Record) -> bool:
+        """True when the record is in this vendor's shape (used for auto-detection)."""
+        ...
+
+    def parse(self, record: Record, ref: RawRef) -> ParseResult: ...
+
+
+class RecordError(ValueError):
+    """A record in the vendor's shape whose content is wrong (the reason says which field)."""
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """ISO-8601 (with Z or an offset, or Panther's ``YYYY-MM-DD hh:mm:ss.fff``) or Unix seconds.
+
+    Naive times are taken as UTC, since every vendor here writes UTC."""
+    if isinstance(value, bool):
+        raise RecordError(f"{field}: expected a timestamp, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = value / 1000.0 if value > 100_000_000_000 else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise RecordError(f"{field}: timestamp {value!r} out of range") from exc
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{field}: expected a timestamp, got {value!r}")
+    text = value
+    # Entra writes 7 fractional digits; fromisoformat takes at most 6.
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            text = text[: dot + 7] + text[end:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise RecordError(f"{field}: not an ISO-8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def text_or_none(value: Any) -> str | None:
+    """Vendor strings with placeholders for 'nothing' ('', 'unknown', 'null', '<null>') become None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    if not value or value.lower() in _EMPTY_TEXT:
+        return None
+    return value
+
+
+_EMPTY_TEXT = frozenset({"unknown", "null", "<null>", "none", "n/a"})
+
+
+def lower_or_none(value: Any) -> str | None:
+    text = text_or_none(value)
+    return text.lower() if text is not None else None
+
+
+def float_or_none(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def int_or_none(value: Any) -> int | None:
+    number = float_or_none(value)
+    return int(number) if number is not None else None
+
+
+def bool_or_none(value: Any) -> bool | None:
+    """True/False, or the strings 'true'/'false'; anything else ('unknown') is None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low == "true":
+            return True
+        if low == "false":
+            return False
+    return None
+
+
+def mapping(value: Any) -> Record:
+    """A nested object, or an empty one when the vendor wrote null or another type."""
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+_EMPTY: Record = {}

@@ -1,0 +1,19 @@
+"""duo source: being written (placeholder so the registry imports); matches nothing yet."""
+
+from __future__ import annotations
+
+from pushguard.model import Provider, RawRef
+from pushguard.sources.base import ParseResult, Record, Unmapped
+
+
+class _Pending:
+    provider = Provider.DUO
+
+    def matches(self, record: Record) -> bool:
+        return False
+
+    def parse(self, record: Record, ref: RawRef) -> ParseResult:
+        return Unmapped("duo: parser not written yet")
+
+
+SOURCE = _Pending()

@@ -1,0 +1,19 @@
+"""ocsf source: being written (placeholder so the registry imports); matches nothing yet."""
+
+from __future__ import annotations
+
+from pushguard.model import Provider, RawRef
+from pushguard.sources.base import ParseResult, Record, Unmapped
+
+
+class _Pending:
+    provider = Provider.OCSF
+
+    def matches(self, record: Record) -> bool:
+        return False
+
+    def parse(self, record: Record, ref: RawRef) -> ParseResult:
+        return Unmapped("ocsf: parser not written yet")
+
+
+SOURCE = _Pending()

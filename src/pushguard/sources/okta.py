@@ -1,0 +1,514 @@
+"""Okta System Log (LogEvent) records → Events, Okta Classic and Okta Identity Engine alike.
+
+Push prompts: ``system.push.send_factor_verify_push`` is the prompt; the answer is either
+``user.mfa.okta_verify.deny_push`` (Classic) or ``user.authentication.auth_via_mfa`` with
+``debugData.factor = OKTA_VERIFY_PUSH`` and, on OIE, ``pushOnlyResponseType`` /
+``pushWithNumberChallengeResponseType`` (``OV_RESPONSE_DENY``, ``OV_WITH_CHALLENGE_RESPONSE_INVALID``…).
+An unanswered push leaves only the send event; its timeout is inferred downstream from silence.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from pushguard.model import (
+    Device,
+    Event,
+    EventKind,
+    Factor,
+    Geo,
+    Principal,
+    PrincipalType,
+    Provider,
+    RawRef,
+    UserKind,
+)
+from pushguard.sources.base import (
+    ParseResult,
+    Record,
+    RecordError,
+    Unmapped,
+    bool_or_none,
+    float_or_none,
+    int_or_none,
+    lower_or_none,
+    mapping,
+    parse_time,
+    text_or_none,
+)
+
+# Okta geolocates the client IP to a city; it publishes no radius. A city-level IP fix is taken as
+# good to ~50 km, which is what impossible-travel needs to know before it trusts the coordinates.
+VENDOR_CITY_ACCURACY_KM = 50.0
+VENDOR_COUNTRY_ACCURACY_KM = 500.0
+
+# debugData.factor and AuthenticatorEnrollment names → our factors.
+_FACTORS: dict[str, Factor] = {
+    "OKTA_VERIFY_PUSH": Factor.OKTA_VERIFY_PUSH,
+    "PUSH": Factor.OKTA_VERIFY_PUSH,
+    "OKTA_VERIFY": Factor.OKTA_VERIFY_TOTP,
+    "OKTA_VERIFY_TOTP": Factor.OKTA_VERIFY_TOTP,
+    "TOKEN:SOFTWARE:TOTP": Factor.TOTP,
+    "SIGNED_NONCE": Factor.OKTA_FASTPASS,
+    "FASTPASS": Factor.OKTA_FASTPASS,
+    "FIDO_WEBAUTHN": Factor.WEBAUTHN,
+    "WEBAUTHN": Factor.WEBAUTHN,
+    "SECURITY KEY OR BIOMETRIC": Factor.WEBAUTHN,
+    "U2F": Factor.WEBAUTHN,
+    "SMS_FACTOR": Factor.SMS,
+    "SMS": Factor.SMS,
+    "CALL_FACTOR": Factor.VOICE,
+    "CALL": Factor.VOICE,
+    "EMAIL_FACTOR": Factor.EMAIL,
+    "EMAIL": Factor.EMAIL,
+    "GOOGLE_OTP": Factor.TOTP,
+    "GOOGLE AUTHENTICATOR": Factor.TOTP,
+    "TOKEN:SOFTWARE:TOTP:GOOGLE": Factor.TOTP,
+    "TOKEN:HARDWARE": Factor.HARDWARE_TOKEN,
+    "RSA_SECURID": Factor.HARDWARE_TOKEN,
+    "YUBIKEY_TOKEN": Factor.HARDWARE_TOKEN,
+    "DUO_SECURITY": Factor.DUO_PUSH,
+    "PASSWORD": Factor.PASSWORD,
+    "PASSWORD_AS_FACTOR": Factor.PASSWORD,
+    "SECURITY_QUESTION": Factor.SECURITY_QUESTION,
+    "SMART_CARD_IDP": Factor.CERTIFICATE,
+    "OKTA VERIFY": Factor.OKTA_VERIFY_PUSH,
+}
+_FACTOR_IN_TEXT = re.compile(r"\b(" + "|".join(re.escape(k) for k in _FACTORS if " " not in k) + r")\b")
+
+# Responses to a push (OIE debugData); anything else that failed is a denial as well (Okta records a
+# rejected push as FAILURE / INVALID_CREDENTIALS).
+_WRONG_NUMBER = "OV_WITH_CHALLENGE_RESPONSE_INVALID"
+
+_PRIVILEGED = frozenset(
+    {
+        "user.account.privilege.grant",
+        "group.privilege.grant",
+        "system.api_token.create",
+        "user.session.impersonation.grant",
+        "user.session.access_admin_app",
+        "application.user_membership.show_password",
+        "system.idp.lifecycle.create",
+        "system.idp.lifecycle.update",
+        "policy.lifecycle.update",
+        "policy.rule.update",
+        "user.mfa.factor.reset_all",  # also mapped as factors_reset; listed here for the detail text
+    }
+)
+_SIGNIN = frozenset(
+    {
+        "user.session.start",
+        "user.authentication.sso",
+        "user.authentication.auth_via_idp",
+        "user.authentication.auth_via_social",
+        "user.authentication.auth_via_radius",
+        "user.authentication.auth_via_ad_agent",
+        "user.authentication.auth_via_ldap_agent",
+        "user.authentication.verify",
+    }
+)
+_SIMPLE: dict[str, EventKind] = {
+    "system.push.send_factor_verify_push": EventKind.PUSH_SENT,
+    "user.mfa.okta_verify.deny_push": EventKind.PUSH_DENIED,
+    "user.account.report_suspicious_activity_by_enduser": EventKind.FRAUD_REPORTED,
+    "user.mfa.factor.activate": EventKind.FACTOR_ENROLLED,
+    "system.mfa.factor.activate": EventKind.FACTOR_ENROLLED,
+    "user.mfa.factor.deactivate": EventKind.FACTOR_REMOVED,
+    "system.mfa.factor.deactivate": EventKind.FACTOR_REMOVED,
+    "user.mfa.factor.suspend": EventKind.FACTOR_SUSPENDED,
+    "user.mfa.factor.reset_all": EventKind.FACTORS_RESET,
+    "user.mfa.attempt_bypass": EventKind.BYPASS_ISSUED,
+    "user.account.reset_password": EventKind.PASSWORD_RESET,
+    "user.account.update_password": EventKind.PASSWORD_CHANGED,
+    "user.account.lock": EventKind.ACCOUNT_LOCKED,
+    "user.account.lock.limit": EventKind.ACCOUNT_LOCKED,
+    "user.lifecycle.suspend": EventKind.ACCOUNT_STATUS_CHANGED,
+    "user.lifecycle.unsuspend": EventKind.ACCOUNT_STATUS_CHANGED,
+    "user.lifecycle.deactivate": EventKind.ACCOUNT_STATUS_CHANGED,
+    "user.lifecycle.reactivate": EventKind.ACCOUNT_STATUS_CHANGED,
+    "user.account.unlock": EventKind.ACCOUNT_STATUS_CHANGED,
+    "user.session.clear": EventKind.SESSION_REVOKED,
+    "user.session.end": EventKind.SESSION_REVOKED,
+    "security.threat.detected": EventKind.RISK_DETECTED,
+}
+# Events whose subject is the target user (someone may act on another's account); in the rest the
+# actor authenticates for themself.
+_SUBJECT_IS_TARGET = frozenset(
+    {
+        "user.mfa.factor.activate",
+        "system.mfa.factor.activate",
+        "user.mfa.factor.deactivate",
+        "system.mfa.factor.deactivate",
+        "user.mfa.factor.suspend",
+        "user.mfa.factor.reset_all",
+        "user.mfa.attempt_bypass",
+        "user.account.reset_password",
+        "user.account.update_password",
+        "user.account.lock",
+        "user.account.lock.limit",
+        "user.account.unlock",
+        "user.lifecycle.suspend",
+        "user.lifecycle.unsuspend",
+        "user.lifecycle.deactivate",
+        "user.lifecycle.reactivate",
+        "user.session.clear",
+        "user.account.privilege.grant",
+        "user.session.impersonation.grant",
+        "user.account.report_suspicious_activity_by_enduser",
+    }
+)
+_FACTOR_KINDS = frozenset(
+    {
+        EventKind.MFA_SUCCESS,
+        EventKind.MFA_FAILURE,
+        EventKind.FACTOR_ENROLLED,
+        EventKind.FACTOR_REMOVED,
+        EventKind.FACTOR_SUSPENDED,
+        EventKind.BYPASS_ISSUED,
+    }
+)
+_BEHAVIOR_NAMES = {
+    "new geo-location": "new_geo_location",
+    "new device": "new_device",
+    "new ip": "new_ip",
+    "new state": "new_state",
+    "new country": "new_country",
+    "new city": "new_city",
+    "velocity": "velocity",
+}
+_KV = re.compile(r"([^{},=]+)=([^{},=]*)")
+_json = msgspec.json.Decoder()
+
+
+def _lowercase_top(record: Record) -> Record:
+    """Panther stores Okta events with lower-cased top-level keys; restore Okta's camelCase."""
+    restore = {
+        "eventtype": "eventType",
+        "debugcontext": "debugContext",
+        "authenticationcontext": "authenticationContext",
+        "securitycontext": "securityContext",
+        "displaymessage": "displayMessage",
+        "legacyeventtype": "legacyEventType",
+    }
+    return {restore.get(key, key): value for key, value in record.items()}
+
+
+class OktaSource:
+    provider = Provider.OKTA
+
+    def matches(self, record: Record) -> bool:
+        return ("eventType" in record or "eventtype" in record) and (
+            "published" in record or "uuid" in record or "actor" in record
+        )
+
+    def parse(self, record: Record, ref: RawRef) -> ParseResult:
+        if "eventType" not in record and "eventtype" in record:
+            record = _lowercase_top(record)
+        event_type = record.get("eventType")
+        if not isinstance(event_type, str) or not event_type:
+            raise RecordError("eventType: missing or not a string")
+        kind = self._kind(event_type, record)
+        if isinstance(kind, Unmapped):
+            return kind
+        return [self._event(record, event_type, kind, ref)]
+
+    # -- classification -------------------------------------------------------------------------
+
+    def _kind(self, event_type: str, record: Record) -> EventKind | Unmapped:
+        outcome = mapping(record.get("outcome"))
+        result = str(outcome.get("result") or "").upper()
+        simple = _SIMPLE.get(event_type)
+        if simple is not None:
+            return simple
+        low = event_type.lower()
+        if low == "user.authentication.auth_via_mfa":
+            return self._mfa_kind(record, result)
+        if low in _SIGNIN:
+            if result in ("SUCCESS", "ALLOW"):
+                return EventKind.SIGNIN_SUCCESS
+            if result in ("FAILURE", "DENY"):
+                return EventKind.SIGNIN_FAILURE
+            return Unmapped(f"okta: {event_type} with outcome {result or 'none'}")
+        if event_type in _PRIVILEGED:
+            return EventKind.PRIVILEGED_ACTION
+        if low == "policy.evaluate_sign_on":
+            if result == "DENY":
+                return EventKind.ACCESS_BLOCKED
+            if result == "CHALLENGE":
+                return EventKind.MFA_REQUIRED
+            return Unmapped(f"okta: policy.evaluate_sign_on with outcome {result or 'none'}")
+        return Unmapped(f"okta: eventType {event_type}")
+
+    def _mfa_kind(self, record: Record, result: str) -> EventKind:
+        debug = _debug_data(record)
+        factor = self._factor(record, debug)
+        push_answer = text_or_none(debug.get("pushOnlyResponseType")) or text_or_none(
+            debug.get("pushWithNumberChallengeResponseType")
+        )
+        is_push = factor is Factor.OKTA_VERIFY_PUSH or push_answer is not None
+        if result == "SUCCESS":
+            return EventKind.PUSH_APPROVED if is_push else EventKind.MFA_SUCCESS
+        if is_push:
+            return EventKind.PUSH_DENIED
+        return EventKind.MFA_FAILURE
+
+    def _factor(self, record: Record, debug: Record) -> Factor | None:
+        name = text_or_none(debug.get("factor"))
+        if name:
+            return _FACTORS.get(name.upper(), Factor.OTHER)
+        for target in _targets(record):
+            if target.get("type") == "AuthenticatorEnrollment":
+                detail = mapping(target.get("detailEntry"))
+                method = text_or_none(detail.get("methodTypeUsed")) or text_or_none(target.get("displayName"))
+                if method:
+                    upper = method.upper()
+                    if upper == "OKTA VERIFY" and "PUSH" not in str(detail).upper():
+                        return Factor.OKTA_VERIFY_PUSH if "push" in method.lower() else Factor.OKTA_VERIFY_TOTP
+                    return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
+        reason = text_or_none(mapping(record.get("outcome")).get("reason"))
+        if reason:
+            match = _FACTOR_IN_TEXT.search(reason.upper())
+            if match:
+                return _FACTORS[match.group(1)]
+        return None
+
+    # -- building the event ----------------------------------------------------------------------
+
+    def _event(self, record: Record, event_type: str, kind: EventKind, ref: RawRef) -> Event:
+        uuid = text_or_none(record.get("uuid"))
+        if uuid is None:
+            raise RecordError("uuid: missing")
+        if "published" not in record:
+            raise RecordError("published: missing")
+        when = parse_time(record.get("published"), "published")
+        debug = _debug_data(record)
+        outcome = mapping(record.get("outcome"))
+        actor = _principal(record.get("actor"))
+        target_user = next(
+            (_principal(t) for t in _targets(record) if str(t.get("type", "")).lower() == "user"), None
+        )
+        subject = actor
+        if event_type in _SUBJECT_IS_TARGET and target_user is not None:
+            subject = target_user
+        client = mapping(record.get("client"))
+        ip = text_or_none(client.get("ipAddress"))
+        if subject is None or (subject.login is None and subject.id is None):
+            raise RecordError("actor/target: no user named")
+        identity = subject.login or subject.id or ""
+        if subject.type is PrincipalType.ADDRESS:
+            identity = f"ip:{subject.id or ip}"  # nobody's account: keyed by the address
+        geo = _geo(client.get("geographicalContext"), record.get("securityContext"))
+        device = _device(client, record.get("device"), debug)
+        factor = self._factor(record, debug) if kind in _FACTOR_KINDS else None
+        if kind in (EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_APPROVED):
+            factor = Factor.OKTA_VERIFY_PUSH
+        reason = text_or_none(outcome.get("reason"))
+        number_challenge: bool | None = None
+        challenge_answer = text_or_none(debug.get("pushWithNumberChallengeResponseType"))
+        if challenge_answer is not None:
+            number_challenge = True
+            if challenge_answer == _WRONG_NUMBER:
+                reason = "number_challenge_wrong"
+        push_answer = text_or_none(debug.get("pushOnlyResponseType"))
+        if push_answer is not None:
+            number_challenge = False
+            if kind is EventKind.PUSH_DENIED:
+                reason = reason or push_answer
+        if kind is EventKind.PUSH_DENIED and reason is None:
+            reason = "user_denied"
+        responder_ip = None
+        responder_geo = None
+        ip_out, geo_out = ip, geo
+        if event_type == "user.mfa.okta_verify.deny_push":
+            # The rejection comes from the phone running Okta Verify: that client is the responder.
+            responder_ip, responder_geo = ip, geo
+        if kind is EventKind.FRAUD_REPORTED:
+            # The report names the activity the user disowned: that IP is the suspect requester.
+            suspect = text_or_none(debug.get("suspiciousActivityEventIp"))
+            if suspect:
+                responder_ip, responder_geo = ip, geo
+                ip_out = suspect
+                geo_out = Geo(
+                    lat=float_or_none(debug.get("suspiciousActivityEventLatitude")),
+                    lon=float_or_none(debug.get("suspiciousActivityEventLongitude")),
+                    country=text_or_none(debug.get("suspiciousActivityEventCountry")),
+                    region=text_or_none(debug.get("suspiciousActivityEventState")),
+                    city=text_or_none(debug.get("suspiciousActivityEventCity")),
+                    accuracy_km=VENDOR_CITY_ACCURACY_KM,
+                )
+        # A client app or service principal acting for itself is a non-human identity.
+        user_kind = UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
+        auth = mapping(record.get("authenticationContext"))
+        session = text_or_none(auth.get("rootSessionId")) or text_or_none(auth.get("externalSessionId"))
+        detail = event_type if kind is EventKind.PRIVILEGED_ACTION else None
+        if kind is EventKind.RISK_DETECTED:
+            detail = text_or_none(debug.get("threatDetections")) or reason
+        return Event(
+            provider=Provider.OKTA,
+            event_id=uuid,
+            time=when,
+            kind=kind,
+            identity=identity,
+            subject=subject,
+            actor=actor,
+            user_kind=user_kind,
+            ip=ip_out,
+            geo=geo_out,
+            responder_ip=responder_ip,
+            responder_geo=responder_geo,
+            device=device,
+            app=_app(record),
+            session_id=session,
+            factor=factor,
+            factor_id=_enrollment_id(record),
+            number_challenge=number_challenge,
+            reason=reason,
+            vendor_risk=_risk_level(debug),
+            behaviors=_behaviors(debug),
+            detail=detail,
+            raw=RawRef(source=ref.source, position=ref.position, vendor_type=event_type),
+        )
+
+
+def _debug_data(record: Record) -> Record:
+    return mapping(mapping(record.get("debugContext")).get("debugData"))
+
+
+def _targets(record: Record) -> list[Record]:
+    targets = record.get("target")
+    if not isinstance(targets, list):
+        return []
+    return [t for t in targets if isinstance(t, dict)]
+
+
+def _principal(value: Any) -> Principal | None:
+    data = mapping(value)
+    if not data:
+        return None
+    kind = str(data.get("type") or "").lower()
+    ptype = _PRINCIPAL_TYPES.get(kind, PrincipalType.UNKNOWN)
+    login = lower_or_none(data.get("alternateId"))
+    if ptype is PrincipalType.ADDRESS:
+        login = None
+    return Principal(
+        id=text_or_none(data.get("id")),
+        login=login,
+        display_name=text_or_none(data.get("displayName")),
+        type=ptype,
+    )
+
+
+_PRINCIPAL_TYPES = {
+    "user": PrincipalType.USER,
+    "systemprincipal": PrincipalType.SYSTEM,
+    "publicclientapp": PrincipalType.SERVICE,
+    "client": PrincipalType.SERVICE,
+    "appinstance": PrincipalType.SERVICE,
+    "ip address": PrincipalType.ADDRESS,
+}
+
+
+def _geo(context: Any, security: Any) -> Geo | None:
+    place = mapping(context)
+    sec = mapping(security)
+    point = mapping(place.get("geolocation"))
+    lat = float_or_none(point.get("lat"))
+    lon = float_or_none(point.get("lon"))
+    city = text_or_none(place.get("city"))
+    country = text_or_none(place.get("country"))
+    asn = int_or_none(sec.get("asNumber"))
+    if lat is None and country is None and asn is None:
+        return None
+    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
+    return Geo(
+        lat=lat,
+        lon=lon,
+        country=country,
+        region=text_or_none(place.get("state")),
+        city=city,
+        accuracy_km=accuracy if lat is not None else None,
+        asn=asn,
+        as_org=text_or_none(sec.get("asOrg")) or text_or_none(sec.get("isp")),
+        is_proxy=bool_or_none(sec.get("isProxy")),
+    )
+
+
+def _device(client: Record, device: Any, debug: Record) -> Device | None:
+    agent = mapping(client.get("userAgent"))
+    dev = mapping(device)
+    raw_agent = text_or_none(agent.get("rawUserAgent"))
+    device_id = text_or_none(dev.get("id")) or text_or_none(debug.get("deviceFingerprint"))
+    os_name = text_or_none(agent.get("os"))
+    platform = text_or_none(dev.get("os_platform"))
+    if platform:
+        version = text_or_none(dev.get("os_version"))
+        os_name = f"{platform} {version}" if version else platform
+    result = Device(
+        id=device_id,
+        name=text_or_none(dev.get("name")),
+        managed=bool_or_none(dev.get("managed")),
+        registered=bool_or_none(dev.get("registered")),
+        os=os_name,
+        browser=text_or_none(agent.get("browser")),
+        user_agent=raw_agent,
+        kind=text_or_none(client.get("device")),
+    )
+    return None if result == _NO_DEVICE else result
+
+
+_NO_DEVICE = Device()
+
+
+def _app(record: Record) -> str | None:
+    for target in _targets(record):
+        if target.get("type") == "AppInstance":
+            return text_or_none(target.get("displayName")) or text_or_none(target.get("alternateId"))
+    return None
+
+
+def _enrollment_id(record: Record) -> str | None:
+    for target in _targets(record):
+        if target.get("type") == "AuthenticatorEnrollment":
+            return text_or_none(target.get("id"))
+    return None
+
+
+def _kv_or_json(value: Any) -> dict[str, Any]:
+    """debugData packs maps as ``{k=v, k2=v2}`` (Java toString) or as JSON strings."""
+    if isinstance(value, dict):
+        return value
+    text = text_or_none(value)
+    if not text:
+        return {}
+    if text.startswith("{\""):
+        try:
+            decoded = _json.decode(text)
+        except msgspec.DecodeError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+    return {k.strip(): v.strip() for k, v in _KV.findall(text)}
+
+
+def _behaviors(debug: Record) -> tuple[str, ...]:
+    behaviors = _kv_or_json(debug.get("behaviors"))
+    if not behaviors:
+        behaviors = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("behaviors"))
+    positive = []
+    for name, verdict in behaviors.items():
+        if str(verdict).upper() == "POSITIVE":
+            positive.append(_BEHAVIOR_NAMES.get(name.lower(), name.lower().replace(" ", "_")))
+    return tuple(sorted(positive))
+
+
+def _risk_level(debug: Record) -> str | None:
+    risk = _kv_or_json(debug.get("risk"))
+    if not risk:
+        risk = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("risk"))
+    level = text_or_none(risk.get("level"))
+    return level.lower() if level else None
+
+
+SOURCE = OktaSource()

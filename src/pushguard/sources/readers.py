@@ -1,0 +1,187 @@
+"""Input readers: files and directories of vendor records, in every shape people export them.
+
+JSON Lines are streamed (constant memory): a broken line is reported with file:line and the rest of the
+file is still read. A file holding one JSON document (an array, an API page, a Graph list response, an
+Azure Monitor ``{"records": [...]}`` blob, a Duo API envelope, an Okta event-hook delivery) is decoded
+whole; those are API pages, bounded by the vendor's page size. Gzip is recognised by its magic bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from pushguard.model import InputError
+
+_decoder = msgspec.json.Decoder()
+
+# File suffixes read from a directory; anything else (README, labels.json of a simulation) is skipped.
+LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".log.gz")
+NOT_LOGS = frozenset({"labels.json", "manifest.json"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One record as read, or the reason it could not be read."""
+
+    source: str  # file path
+    position: int  # 1-based line (JSON Lines) or record number (JSON documents)
+    record: dict[str, Any] | None
+    error: str | None = None
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.position}" if self.unit == "line" else f"{self.source}#{self.position}"
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files named directly, plus the log files found (recursively, sorted) in named directories."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.name not in NOT_LOGS and child.name.endswith(LOG_SUFFIXES):
+                    found.append(child)
+        elif path.is_file():
+            found.append(path)
+        elif path.exists():
+            raise InputError(f"{path}: not a regular file or directory")
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return found
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    try:
+        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    magic = handle.peek(2)[:2] if isinstance(handle, io.BufferedReader) else b""
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    return handle
+
+
+def read_file(path: Path) -> Iterator[RawItem]:
+    """Every record of one file, in file order."""
+    source = str(path)
+    with _open_binary(path) as handle:
+        try:
+            first = handle.readline()
+            while first and not first.strip():
+                first = handle.readline()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
+        if not first:
+            return
+        try:
+            head: Any = _decoder.decode(first)
+        except msgspec.DecodeError:
+            head = None
+        if head is not None:
+            yield from _read_lines(handle, source, first, head)
+            return
+        # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
+        # line is broken. The second line tells: JSON Lines start every line with an object.
+        second = handle.readline()
+        if second.lstrip().startswith(b"{") or not first.lstrip().startswith((b"[", b"{")):
+            yield from _read_lines(handle, source, first, None, second)
+        else:
+            yield from _read_document(handle, source, first + second)
+
+
+def _read_lines(
+    handle: IO[bytes], source: str, first: bytes, head: Any, second: bytes = b""
+) -> Iterator[RawItem]:
+    line_no = 0
+    lines: Iterable[bytes] = _chain_first(first, second, handle)
+    try:
+        for line in lines:
+            line_no += 1
+            if not line.strip():
+                continue
+            if line_no == 1 and head is not None:
+                value: Any = head
+            else:
+                try:
+                    value = _decoder.decode(line)
+                except msgspec.DecodeError as exc:
+                    yield RawItem(source, line_no, None, f"invalid JSON: {exc}")
+                    continue
+            yield from _unwrap(value, source, line_no, "line")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield RawItem(source, line_no + 1, None, f"read error after line {line_no}: {exc}")
+
+
+def _chain_first(first: bytes, second: bytes, rest: IO[bytes]) -> Iterator[bytes]:
+    yield first
+    if second:
+        yield second
+    yield from rest
+
+
+def _read_document(handle: IO[bytes], source: str, first: bytes) -> Iterator[RawItem]:
+    try:
+        data = first + handle.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield RawItem(source, 1, None, f"read error: {exc}", unit="record")
+        return
+    try:
+        value = _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        yield RawItem(source, 1, None, f"invalid JSON document: {exc}", unit="record")
+        return
+    yield from _unwrap(value, source, 0, "record")
+
+
+def unwrap_records(value: Any) -> list[Any] | None:
+    """The records inside a known envelope, or None when ``value`` is itself a record."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict):
+        return [value]
+    for key in ("value", "records"):  # Graph list response; Azure Monitor blob
+        inner = value.get(key)
+        if isinstance(inner, list) and ("@odata.context" in value or key == "records" or len(value) <= 3):
+            return inner
+    response = value.get("response")
+    if "stat" in value and response is not None:  # Duo Admin API envelope
+        if isinstance(response, dict):
+            for key in ("authlogs", "items", "logs"):
+                inner = response.get(key)
+                if isinstance(inner, list):
+                    return inner
+        if isinstance(response, list):
+            return response
+        return []
+    data = value.get("data")
+    if isinstance(data, dict) and isinstance(data.get("events"), list) and "eventType" in value:
+        return data["events"]  # Okta event-hook delivery: {"eventType": "com.okta.event_hook", "data": {...}}
+    return None
+
+
+def _unwrap(value: Any, source: str, position: int, unit: str) -> Iterator[RawItem]:
+    inner = unwrap_records(value)
+    if inner is None:
+        yield RawItem(source, position or 1, value, unit=unit)
+        return
+    for index, record in enumerate(inner, start=1):
+        pos = position if unit == "line" else index
+        if isinstance(record, dict):
+            yield RawItem(source, pos, record, unit=unit)
+        else:
+            yield RawItem(source, pos, None, f"record is a JSON {type(record).__name__}, not an object", unit)
+
+
+def read_paths(paths: Iterable[Path]) -> Iterator[RawItem]:
+    for path in paths:
+        yield from read_file(path)
