@@ -19,6 +19,7 @@ from pushguard.model.event import (
     UserKind,
 )
 from pushguard.model.finding import Finding, FindingStatus, Severity, stable_id
+from pushguard.model.profile import IdentityProfile, LastPlace
 
 __all__ = [
     "PHISHING_RESISTANT_FACTORS",
@@ -33,6 +34,8 @@ __all__ = [
     "Finding",
     "FindingStatus",
     "Geo",
+    "IdentityProfile",
+    "LastPlace",
     "GeoSource",
     "InputError",
     "ParseError",

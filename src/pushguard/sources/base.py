@@ -80,19 +80,17 @@ def text_or_none(value: Any) -> str | None:
     """Vendor strings with placeholders for 'nothing' ('', 'unknown', 'null', '<null>') become None."""
     if value is None or isinstance(value, bool):
         return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    if not value or value.lower() in _EMPTY_TEXT:
+    text = value.strip() if isinstance(value, str) else str(value).strip()
+    if not text or text.lower() in _EMPTY_TEXT:
         return None
-    return value
+    return text
 
 
 _EMPTY_TEXT = frozenset({"unknown", "null", "<null>", "none", "n/a"})
 
 
 def lower_or_none(value: Any) -> str | None:
-    text = text_or_none(value)
+    text: str | None = text_or_none(value)
     return text.lower() if text is not None else None
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 
@@ -67,7 +67,8 @@ def _open_binary(path: Path) -> IO[bytes]:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
     magic = handle.peek(2)[:2] if isinstance(handle, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=handle, mode="rb")
+        handle.close()
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return handle
 
 
@@ -91,12 +92,21 @@ def read_file(path: Path) -> Iterator[RawItem]:
             yield from _read_lines(handle, source, first, head)
             return
         # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
-        # line is broken. The second line tells: JSON Lines start every line with an object.
+        # line is broken. An array opens a document; otherwise a second line that is a whole object
+        # means JSON Lines.
         second = handle.readline()
-        if second.lstrip().startswith(b"{") or not first.lstrip().startswith((b"[", b"{")):
-            yield from _read_lines(handle, source, first, None, second)
-        else:
+        start = first.lstrip()
+        if start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
             yield from _read_document(handle, source, first + second)
+        else:
+            yield from _read_lines(handle, source, first, None, second)
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(_decoder.decode(line), dict)
+    except msgspec.DecodeError:
+        return False
 
 
 def _read_lines(
@@ -165,7 +175,8 @@ def unwrap_records(value: Any) -> list[Any] | None:
         return []
     data = value.get("data")
     if isinstance(data, dict) and isinstance(data.get("events"), list) and "eventType" in value:
-        return data["events"]  # Okta event-hook delivery: {"eventType": "com.okta.event_hook", "data": {...}}
+        events: list[Any] = data["events"]
+        return events  # Okta event-hook delivery: {"eventType": "com.okta.event_hook", "data": {...}}
     return None
 
 

@@ -1,0 +1,219 @@
+"""The ``pushguard`` command."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pushguard import __version__
+from pushguard.detect import DETECTOR_TYPES
+from pushguard.enrich import AliasMap
+from pushguard.model import ConfigError, InputError, Provider, PushguardError
+from pushguard.pipeline import RunResult, analyze
+from pushguard.report.jsonl import write_findings
+from pushguard.report.summary import print_summary
+from pushguard.simulate.demo import write_demo_logs
+from pushguard.sources.readers import expand_paths
+from pushguard.store import SqliteStore, StateStore
+
+app = typer.Typer(
+    name="pushguard",
+    help="Push-MFA attack detection and policy decisions across Okta, Entra ID and Duo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+PROGRESS_MIN_BYTES = 5_000_000  # show a progress bar from this much input on
+
+
+class ProviderChoice(enum.StrEnum):
+    AUTO = "auto"
+    OKTA = "okta"
+    ENTRA = "entra"
+    DUO = "duo"
+    OCSF = "ocsf"
+
+
+class OutputFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"pushguard: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def load_config(path: Path | None) -> dict[str, Any]:
+    """The YAML config file: ``detectors: {id: {tunable: value} | false}``."""
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    unknown = set(data) - {"detectors"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+    detectors = data.get("detectors") or {}
+    if not isinstance(detectors, dict):
+        raise ConfigError(f"{path}: 'detectors' must be a mapping of detector id to settings")
+    return {"detectors": detectors}
+
+
+@contextmanager
+def open_store(path: Path | None) -> Iterator[StateStore | None]:
+    if path is None:
+        yield None
+        return
+    store = SqliteStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run_analysis(
+    inputs: list[Path],
+    *,
+    provider: ProviderChoice,
+    state: Path | None,
+    aliases: Path | None,
+    config: Path | None,
+    quiet: bool,
+) -> RunResult:
+    paths = expand_paths(inputs)
+    if not paths:
+        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))
+    settings = load_config(config)
+    alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+    chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
+    size = sum(p.stat().st_size for p in paths)
+    with open_store(state) as store:
+        if quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal:
+            return analyze(
+                paths, store=store, provider=chosen, aliases=alias_map, detector_config=settings.get("detectors")
+            )
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+        ) as progress:
+            task = progress.add_task("analyzing", total=None)
+
+            def tick(count: int) -> None:
+                progress.update(task, description=f"analyzing: {count:,} events")
+
+            return analyze(
+                paths,
+                store=store,
+                provider=chosen,
+                aliases=alias_map,
+                detector_config=settings.get("detectors"),
+                on_event=tick,
+            )
+
+
+@app.command("analyze")
+def analyze_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
+    provider: Annotated[
+        ProviderChoice, typer.Option(help="Vendor of the records; auto detects it per record.")
+    ] = ProviderChoice.AUTO,
+    out: Annotated[Path | None, typer.Option(help="Write findings here as JSON Lines.")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite state file: history carries over between runs.")
+    ] = None,
+    aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
+) -> None:
+    """Analyze IdP logs and report push-MFA attack findings."""
+    try:
+        result = run_analysis(
+            inputs, provider=provider, state=state, aliases=aliases, config=config, quiet=quiet
+        )
+    except (PushguardError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if out is not None:
+        try:
+            write_findings(out, result.findings)
+        except OSError as exc:
+            raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
+    if not quiet:
+        print_summary(console, result.stats, result.findings)
+        if out is not None:
+            console.print(f"findings written to {out}")
+
+
+@app.command("demo")
+def demo_command(
+    out_dir: Annotated[Path, typer.Option(help="Where the demo logs and findings go.")] = Path(
+        "pushguard-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic tenant.")] = 7,
+) -> None:
+    """Analyze a small synthetic Okta tenant with push-bombing attacks (no credentials, no network)."""
+    logs = write_demo_logs(out_dir / "logs", seed=seed)
+    findings_path = out_dir / "findings.jsonl"
+    result = analyze([logs])
+    write_findings(findings_path, result.findings)
+    print_summary(console, result.stats, result.findings)
+    console.print(f"logs: {logs}")
+    console.print(f"findings: {findings_path}")
+
+
+@app.command("detectors")
+def detectors_command(
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+) -> None:
+    """List every detector with its metadata and tunable defaults."""
+    metas = [cls.meta for cls in DETECTOR_TYPES]
+    if output is OutputFormat.JSON:
+        sys.stdout.write(msgspec.json.encode(metas).decode() + "\n")
+        return
+    for meta in metas:
+        table = Table(title=f"{meta.id} — {meta.title} ({meta.severity.value})", title_justify="left")
+        table.add_column("tunable")
+        table.add_column("default", justify="right")
+        table.add_column("meaning")
+        for name, tunable in meta.tunables.items():
+            table.add_row(name, str(tunable.default), tunable.description)
+        console.print(table)
+        console.print(meta.description)
+        console.print("ATT&CK: " + ", ".join(meta.techniques))
+        for framework, refs in meta.frameworks.items():
+            if refs:
+                console.print(f"{framework}: " + ", ".join(refs))
+        console.print()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        console.print(f"pushguard {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    app()

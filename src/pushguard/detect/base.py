@@ -1,0 +1,135 @@
+"""The detector contract: metadata plus a pure step over explicit state.
+
+A detector never reads the clock, never does I/O, never sees the store: the pipeline hands it its own
+state, the event and the identity's shared profile (read-only), and takes back Detections, which it turns
+into Findings (adding the incident, frameworks and provider)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import msgspec
+
+from pushguard.model import Event, Finding, FindingStatus, IdentityProfile, Severity, stable_id
+
+
+class Tunable(msgspec.Struct, frozen=True):
+    default: float | int | str | bool
+    description: str
+
+
+class DetectorMeta(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    title: str
+    description: str
+    severity: Severity  # the usual severity when it fires; escalation rules are in the description
+    techniques: tuple[str, ...]
+    frameworks: Mapping[str, tuple[str, ...]]
+    tunables: Mapping[str, Tunable]
+    actions: tuple[str, ...]  # what a responder should do
+    keys: tuple[str, ...] = ("user",)  # what the state is partitioned by
+
+
+class Detection(msgspec.Struct, frozen=True, kw_only=True):
+    """What a detector reports: one episode's current view. The pipeline makes it a Finding."""
+
+    detector: str
+    identity: str
+    anchor: str  # event id that opened the episode: with detector + identity, the finding's id
+    revision: int
+    title: str
+    severity: Severity
+    confidence: float
+    first_seen: datetime
+    last_seen: datetime
+    detected_at: datetime
+    evidence: tuple[str, ...]
+    source_ips: tuple[str, ...]
+    reasons: tuple[str, ...]
+    providers: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = ()  # added to the detector's own (e.g. T1078 once approved)
+    status: FindingStatus = FindingStatus.OPEN
+
+
+S = TypeVar("S")
+
+
+class Detector(Protocol, Generic[S]):
+    meta: ClassVar[DetectorMeta]
+    state_type: ClassVar[type[Any]]
+
+    def initial_state(self) -> S: ...
+
+    def observe(self, state: S, event: Event, profile: IdentityProfile) -> tuple[S, list[Detection]]: ...
+
+    def advance(self, state: S, watermark: float) -> tuple[S, list[Detection]]: ...
+
+
+def settings(meta: DetectorMeta, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The tunables' defaults with overrides applied; an unknown name or a wrong type is refused."""
+    values: dict[str, Any] = {name: tunable.default for name, tunable in meta.tunables.items()}
+    for name, value in (overrides or {}).items():
+        if name not in meta.tunables:
+            known = ", ".join(sorted(meta.tunables))
+            raise ValueError(f"detector {meta.id}: unknown tunable {name!r} (known: {known})")
+        default = meta.tunables[name].default
+        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default) | int):
+            raise ValueError(f"detector {meta.id}: tunable {name} must be {type(default).__name__}")
+        values[name] = value
+    return values
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def finding_id(detector: str, identity: str, anchor: str) -> str:
+    return stable_id(detector, identity, anchor)
+
+
+def to_finding(meta: DetectorMeta, detection: Detection, incident: str, provider: str) -> Finding:
+    techniques = list(dict.fromkeys((*meta.techniques, *detection.techniques)))
+    return Finding(
+        id=finding_id(detection.detector, detection.identity, detection.anchor),
+        revision=detection.revision,
+        status=detection.status,
+        incident=incident,
+        detector=detection.detector,
+        title=detection.title,
+        severity=detection.severity,
+        confidence=round(detection.confidence, 3),
+        user=detection.identity,
+        provider=provider,
+        first_seen=rfc3339(detection.first_seen),
+        last_seen=rfc3339(detection.last_seen),
+        detected_at=rfc3339(detection.detected_at),
+        techniques=techniques,
+        frameworks={name: list(refs) for name, refs in meta.frameworks.items() if refs},
+        evidence=list(detection.evidence),
+        source_ips=list(detection.source_ips),
+        reasons=list(detection.reasons),
+        actions=list(meta.actions),
+    )
+
+
+def from_ts(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def prune_before(times: list[float], cutoff: float) -> None:
+    """Drop the leading timestamps older than ``cutoff`` (lists are kept in time order)."""
+    drop = 0
+    for value in times:
+        if value >= cutoff:
+            break
+        drop += 1
+    if drop:
+        del times[:drop]
+
+
+def append_bounded(items: list[Any], value: Any, limit: int) -> None:
+    items.append(value)
+    if len(items) > limit:
+        del items[: len(items) - limit]

@@ -1,0 +1,90 @@
+"""Advancing the shared identity profile by one event (after the detectors have seen it)."""
+
+from __future__ import annotations
+
+from pushguard.detect.base import append_bounded
+from pushguard.model import Event, EventKind, IdentityProfile, LastPlace
+
+MAX_PLACES = 24  # countries / ASNs / devices remembered per identity
+MAX_IPS = 32
+MAX_RING = 48
+MAX_RECENT_IDS = 32
+# Coordinates coarser than this (country centroids) are not a place to travel from.
+PLACE_ACCURACY_LIMIT_KM = 200.0
+
+_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
+_PROMPT_OUTCOMES_WITHOUT_SEND = frozenset({EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT})
+
+
+def new_profile(identity: str) -> IdentityProfile:
+    return IdentityProfile(identity=identity)
+
+
+def seen_before(profile: IdentityProfile, event: Event) -> bool:
+    """True when this event id was applied to the profile already (a replayed record)."""
+    return event.event_id in profile.recent_ids
+
+
+def _remember(known: dict[str, float], key: str, ts: float, limit: int) -> None:
+    if key in known:
+        del known[key]  # re-insert: dicts keep insertion order, so the oldest stays first
+    elif len(known) >= limit:
+        del known[next(iter(known))]
+    known[key] = ts
+
+
+def update_profile(profile: IdentityProfile, event: Event) -> None:
+    ts = event.ts
+    if profile.events == 0 or ts < profile.first_seen:
+        profile.first_seen = ts
+    profile.last_seen = max(profile.last_seen, ts)
+    profile.events += 1
+    append_bounded(profile.recent_ids, event.event_id, MAX_RECENT_IDS)
+    subject = event.subject
+    if subject is not None and subject.id and profile.vendor_ids.get(event.provider.value) != subject.id:
+        profile.vendor_ids[event.provider.value] = subject.id
+    kind = event.kind
+    if kind is EventKind.PUSH_SENT:
+        append_bounded(profile.prompts, ts, MAX_RING)
+    elif kind in _PROMPT_OUTCOMES_WITHOUT_SEND or kind is EventKind.FRAUD_REPORTED:
+        append_bounded(profile.denials, ts, MAX_RING)
+    if kind in (EventKind.FACTORS_RESET, EventKind.PASSWORD_RESET, EventKind.BYPASS_ISSUED):
+        append_bounded(profile.resets, ts, MAX_RING)
+    elif kind is EventKind.FACTOR_ENROLLED:
+        append_bounded(profile.enrollments, ts, MAX_RING)
+    if kind in _SUCCESS:
+        _learn_success(profile, event, ts)
+
+
+def _learn_success(profile: IdentityProfile, event: Event, ts: float) -> None:
+    """Only successful authentications teach what is normal: an attacker's failures must not."""
+    if event.kind is EventKind.PUSH_APPROVED:
+        append_bounded(profile.approvals, ts, MAX_RING)
+    append_bounded(profile.successes, ts, MAX_RING)
+    profile.last_success = ts
+    if event.ip:
+        _remember(profile.ips, event.ip, ts, MAX_IPS)
+    geo = event.geo
+    if geo is not None:
+        if geo.country:
+            _remember(profile.countries, geo.country, ts, MAX_PLACES)
+        if geo.asn is not None:
+            _remember(profile.asns, str(geo.asn), ts, MAX_PLACES)
+        if (
+            geo.lat is not None
+            and geo.lon is not None
+            and geo.accuracy_km is not None
+            and geo.accuracy_km <= PLACE_ACCURACY_LIMIT_KM
+        ):
+            profile.last_place = LastPlace(
+                ts=ts,
+                lat=geo.lat,
+                lon=geo.lon,
+                accuracy_km=geo.accuracy_km,
+                country=geo.country,
+                ip=event.ip,
+                event_id=event.event_id,
+            )
+    device = event.device
+    if device is not None and device.id:
+        _remember(profile.devices, device.id, ts, MAX_PLACES)

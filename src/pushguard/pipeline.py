@@ -1,0 +1,335 @@
+"""The only module that knows the order of the stages:
+
+    read (sources.readers) → parse (sources.<vendor>) → link identity (enrich) → order by event time
+    → replay guard → detectors (detect) over per-identity state (store) → profile update → findings
+
+Detection runs in event-time order: files are merged by (time, provider, event id); a file written newest
+first (Graph, Duo pages) is read whole and reversed, any other is streamed through a bounded reorder
+buffer, and a record later than that buffer is still processed and counted as late."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pushguard.detect import Detection, Detector, build_detectors, to_finding
+from pushguard.detect.profile import new_profile, seen_before, update_profile
+from pushguard.enrich import AliasMap
+from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider, RawRef, stable_id
+from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
+from pushguard.sources.readers import RawItem, expand_paths, read_file
+from pushguard.store import Commit, MemoryStore, StateStore
+
+REORDER_BUFFER = 20_000  # records a file may be out of order by before they count as late
+DESCENDING_PROBE = 64  # records looked at to tell a newest-first file
+COMMIT_EVERY = 20_000  # events per store transaction
+MAX_CACHED = 200_000  # identities kept decoded in memory between commits
+INCIDENT_WINDOW_S = 24 * 3600.0  # findings about one identity this close together form one incident
+MAX_ERRORS_KEPT = 50  # bad records listed by position; all are counted
+
+
+@dataclass
+class RunStats:
+    records: int = 0
+    events: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)
+    by_provider: Counter[str] = field(default_factory=Counter)
+    replayed: int = 0
+    duplicates: int = 0
+    late: int = 0
+    not_a_user: int = 0
+    files: int = 0
+
+    def error(self, where: str, reason: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < MAX_ERRORS_KEPT:
+            self.error_samples.append(f"{where}: {reason}")
+
+
+class StoredIdentity(msgspec.Struct):
+    profile: IdentityProfile
+    states: dict[str, bytes]
+
+
+class _Identity:
+    __slots__ = ("profile", "states")
+
+    def __init__(self, profile: IdentityProfile, states: dict[str, Any]) -> None:
+        self.profile = profile
+        self.states = states
+
+
+_stored_decoder = msgspec.msgpack.Decoder(StoredIdentity)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def position_key(event: Event) -> str:
+    """Sortable text of (time, provider, id): the replay guard's position within a partition."""
+    micros = int(event.time.timestamp() * 1_000_000)
+    return f"{micros:020d}|{event.provider.value}|{event.event_id}"
+
+
+class Engine:
+    """Per-identity detection over a store: decoded-state cache, detectors, batched commits."""
+
+    def __init__(
+        self,
+        store: StateStore | None = None,
+        detectors: Sequence[Detector[Any]] | None = None,
+        commit_every: int = COMMIT_EVERY,
+    ) -> None:
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self.detectors = list(detectors) if detectors is not None else build_detectors()
+        self._meta = {d.meta.id: d.meta for d in self.detectors}
+        self._state_decoders = {d.meta.id: msgspec.msgpack.Decoder(d.state_type) for d in self.detectors}
+        self.commit_every = commit_every
+        self.stats = RunStats()
+        self.findings: dict[str, Finding] = {}  # this run's findings, highest revision
+        self._cache: dict[str, _Identity] = {}
+        self._dirty: set[str] = set()
+        self._positions: dict[str, str | None] = {}
+        self._dirty_positions: set[str] = set()
+        self._pending_findings: list[Finding] = []
+        self._since_commit = 0
+        self.watermark = 0.0
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _identity(self, key: str) -> _Identity:
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        blob = self.store.load([key]).get(key)
+        if blob is None:
+            found = _Identity(new_profile(key), {d.meta.id: d.initial_state() for d in self.detectors})
+        else:
+            stored = _stored_decoder.decode(blob)
+            states: dict[str, Any] = {}
+            for detector in self.detectors:
+                raw = stored.states.get(detector.meta.id)
+                states[detector.meta.id] = (
+                    self._state_decoders[detector.meta.id].decode(raw) if raw else detector.initial_state()
+                )
+            found = _Identity(stored.profile, states)
+        self._cache[key] = found
+        return found
+
+    def profile(self, key: str) -> IdentityProfile:
+        return self._identity(key).profile
+
+    def _position(self, partition: str) -> str | None:
+        if partition not in self._positions:
+            self._positions[partition] = self.store.position(partition)
+        return self._positions[partition]
+
+    # -- the step --------------------------------------------------------------------------------
+
+    def process(self, event: Event, partition: str | None = None) -> list[Finding]:
+        if partition is not None:
+            key = position_key(event)
+            done = self._position(partition)
+            if done is not None and key <= done:
+                self.stats.replayed += 1
+                return []
+            self._positions[partition] = key
+            self._dirty_positions.add(partition)
+        self.stats.events += 1
+        self.stats.by_provider[event.provider.value] += 1
+        ts = event.ts
+        if ts > self.watermark:
+            self.watermark = ts
+        subject = event.subject
+        if not event.identity or (subject is not None and subject.type is PrincipalType.ADDRESS):
+            self.stats.not_a_user += 1  # keyed by address: the spray stage's business, not a user's
+            self._tick()
+            return []
+        who = self._identity(event.identity)
+        if seen_before(who.profile, event):
+            self.stats.duplicates += 1
+            self._tick()
+            return []
+        produced: list[Finding] = []
+        for detector in self.detectors:
+            detector_id = detector.meta.id
+            state, detections = detector.observe(who.states[detector_id], event, who.profile)
+            who.states[detector_id] = state
+            for detection in detections:
+                produced.append(self._finding(who.profile, detection))
+        update_profile(who.profile, event)
+        self._dirty.add(event.identity)
+        self._tick()
+        return produced
+
+    def advance(self, watermark: float | None = None) -> list[Finding]:
+        """Let silence speak for every identity in memory (timeouts, bursts that ended)."""
+        mark = self.watermark if watermark is None else watermark
+        produced: list[Finding] = []
+        for key, who in self._cache.items():
+            for detector in self.detectors:
+                detector_id = detector.meta.id
+                state, detections = detector.advance(who.states[detector_id], mark)
+                who.states[detector_id] = state
+                for detection in detections:
+                    produced.append(self._finding(who.profile, detection))
+            if produced:
+                self._dirty.add(key)
+        return produced
+
+    def _finding(self, profile: IdentityProfile, detection: Detection) -> Finding:
+        detection = msgspec.structs.replace(detection, identity=profile.identity)
+        at = detection.detected_at.timestamp()
+        if profile.incident is None or at - profile.incident_last > INCIDENT_WINDOW_S:
+            profile.incident = stable_id("incident", profile.identity, detection.anchor)
+        profile.incident_last = max(profile.incident_last, at)
+        profile.open_findings[detection.detector] = [float(detection.severity.rank), at]
+        providers = sorted(set(detection.providers))
+        provider = providers[0] if len(providers) == 1 else "several" if providers else ""
+        finding = to_finding(self._meta[detection.detector], detection, profile.incident, provider)
+        old = self.findings.get(finding.id)
+        if old is None or finding.revision > old.revision:
+            self.findings[finding.id] = finding
+        self._pending_findings.append(finding)
+        return finding
+
+    def _tick(self) -> None:
+        self._since_commit += 1
+        if self._since_commit >= self.commit_every:
+            self.flush()
+
+    def flush(self) -> None:
+        batch = Commit(findings=self._pending_findings)
+        for key in self._dirty:
+            who = self._cache[key]
+            states = {k: _encoder.encode(v) for k, v in who.states.items()}
+            batch.states[key] = _encoder.encode(StoredIdentity(who.profile, states))
+        for partition in self._dirty_positions:
+            value = self._positions.get(partition)
+            if value is not None:
+                batch.positions[partition] = value
+        self.store.commit(batch)
+        self._dirty.clear()
+        self._dirty_positions.clear()
+        self._pending_findings = []
+        self._since_commit = 0
+        if len(self._cache) > MAX_CACHED:
+            self._cache.clear()  # everything is committed: drop the decoded copies
+
+    def finish(self) -> list[Finding]:
+        produced = self.advance()
+        self.flush()
+        return produced
+
+
+# -- reading and ordering -------------------------------------------------------------------------
+
+
+def parse_items(
+    items: Iterable[RawItem], stats: RunStats, provider: Provider | None, aliases: AliasMap
+) -> Iterator[Event]:
+    """Raw records → Events; every record that gives none is counted with its reason."""
+    forced = BY_PROVIDER[provider] if provider is not None else None
+    for item in items:
+        stats.records += 1
+        record = item.record
+        if record is None:
+            stats.error(item.where, item.error or "unreadable record")
+            continue
+        source = forced or detect_source(record)
+        if source is None:
+            stats.unmapped["unknown record shape (no vendor recognised)"] += 1
+            continue
+        try:
+            result = source.parse(record, RawRef(source=item.source, position=item.position))
+        except RecordError as exc:
+            stats.error(item.where, f"{source.provider.value}: {exc}")
+            continue
+        if isinstance(result, Unmapped):
+            stats.unmapped[result.reason] += 1
+            continue
+        for event in result:
+            yield aliases.apply(event)
+
+
+def _sort_key(event: Event) -> tuple[float, str, str]:
+    return (event.ts, event.provider.value, event.event_id)
+
+
+def ordered_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[Event]:
+    """One file's events in time order (see the module docstring for how)."""
+    head = list(itertools.islice(events, DESCENDING_PROBE))
+    descending = sum(1 for a, b in itertools.pairwise(head) if _sort_key(b) < _sort_key(a))
+    ascending = sum(1 for a, b in itertools.pairwise(head) if _sort_key(a) < _sort_key(b))
+    if head and descending > ascending:
+        everything = head + list(events)
+        everything.sort(key=_sort_key)
+        yield from everything
+        return
+    heap: list[tuple[tuple[float, str, str], int, Event]] = []
+    counter = itertools.count()
+    last: tuple[float, str, str] | None = None
+    for event in itertools.chain(head, events):
+        heapq.heappush(heap, (_sort_key(event), next(counter), event))
+        if len(heap) > REORDER_BUFFER:
+            key, _, out = heapq.heappop(heap)
+            if last is not None and key < last:
+                stats.late += 1
+            last = key if last is None or key > last else last
+            yield out
+    while heap:
+        key, _, out = heapq.heappop(heap)
+        if last is not None and key < last:
+            stats.late += 1
+        last = key if last is None or key > last else last
+        yield out
+
+
+def merged_events(
+    paths: Sequence[Path], stats: RunStats, provider: Provider | None, aliases: AliasMap
+) -> Iterator[tuple[Event, str]]:
+    """Events of all files, merged by (time, provider, id), each with its partition (the file)."""
+    streams = []
+    for path in paths:
+        stats.files += 1
+        partition = str(path.resolve())
+        parsed = parse_items(read_file(path), stats, provider, aliases)
+        streams.append(((_sort_key(e), e, partition) for e in ordered_file_events(parsed, stats)))
+    for _, event, partition in heapq.merge(*streams, key=lambda item: item[0]):
+        yield event, partition
+
+
+@dataclass
+class RunResult:
+    stats: RunStats
+    findings: list[Finding]
+
+
+def analyze(
+    inputs: Sequence[str | Path],
+    *,
+    store: StateStore | None = None,
+    provider: Provider | None = None,
+    aliases: AliasMap | None = None,
+    detector_config: dict[str, Any] | None = None,
+    on_event: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Analyze log files/directories; findings of this run at their final revision, in time order."""
+    paths = expand_paths(inputs)
+    engine = Engine(store, build_detectors(detector_config))
+    for count, (event, partition) in enumerate(
+        merged_events(paths, engine.stats, provider, aliases or AliasMap()), start=1
+    ):
+        engine.process(event, partition)
+        if on_event is not None and count % 1000 == 0:
+            on_event(count)
+    engine.finish()
+    findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id))
+    return RunResult(engine.stats, findings)

@@ -1,0 +1,1 @@
+"""Reports and exports: HTML report, OCSF export, summaries."""

@@ -1,0 +1,1 @@
+"""Synthetic tenants and labeled attack scenarios, in the vendors' real record shapes."""

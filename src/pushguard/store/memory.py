@@ -1,0 +1,35 @@
+"""In-memory state store: tests, one-shot analysis, the decide benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pushguard.model import Finding
+from pushguard.store.base import Commit, keep_highest, sort_findings
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._states: dict[str, bytes] = {}
+        self._positions: dict[str, str] = {}
+        self._findings: dict[str, Finding] = {}
+
+    def load(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return {key: self._states[key] for key in keys if key in self._states}
+
+    def commit(self, batch: Commit) -> None:
+        self._states.update(batch.states)
+        self._positions.update(batch.positions)
+        keep_highest(self._findings, batch.findings)
+
+    def position(self, partition: str) -> str | None:
+        return self._positions.get(partition)
+
+    def findings(self) -> list[Finding]:
+        return sort_findings(self._findings.values())
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
