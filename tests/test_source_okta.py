@@ -31,11 +31,22 @@ def test_push_sent_carries_requester_geo_asn_proxy_behaviors_and_risk(handmade: 
     assert event.factor is Factor.OKTA_VERIFY_PUSH
     assert event.ip == "203.0.113.77"
     assert event.geo is not None
-    assert (event.geo.country, event.geo.city, event.geo.lat, event.geo.lon) == ("Netherlands", "Amsterdam", 52.37, 4.89)
+    assert (event.geo.country, event.geo.city, event.geo.lat, event.geo.lon) == (
+        "Netherlands",
+        "Amsterdam",
+        52.37,
+        4.89,
+    )
     assert (event.geo.asn, event.geo.as_org, event.geo.is_proxy) == (14061, "DigitalOcean, LLC", True)
     assert event.geo.accuracy_km == 50.0
     assert event.behaviors == (
-        "new_city", "new_country", "new_device", "new_geo_location", "new_ip", "new_state", "velocity"
+        "new_city",
+        "new_country",
+        "new_device",
+        "new_geo_location",
+        "new_ip",
+        "new_state",
+        "velocity",
     )
     assert event.vendor_risk == "high"
     assert event.app == "Salesforce"
@@ -91,7 +102,11 @@ def test_session_start_with_managed_device(handmade: list[object]) -> None:
     event = only_event(handmade[7])  # type: ignore[arg-type]
     assert event.kind is EventKind.SIGNIN_SUCCESS
     assert event.device is not None
-    assert (event.device.id, event.device.managed, event.device.registered) == ("guo1a2b3c4d5e6f7g8h9", True, True)
+    assert (event.device.id, event.device.managed, event.device.registered) == (
+        "guo1a2b3c4d5e6f7g8h9",
+        True,
+        True,
+    )
     assert event.device.os == "OSX 14.6.0"
     assert event.vendor_risk == "low"
     assert event.behaviors == ()
@@ -169,9 +184,11 @@ def _ref() -> object:
     return RawRef(source="test", position=1)
 
 
-@pytest.mark.skipif(not (SHARED_SAMPLES / "okta").exists(), reason="../shared/samples not present (plain clone)")
+@pytest.mark.skipif(
+    not (SHARED_SAMPLES / "okta").exists(), reason="../shared/samples not present (plain clone)"
+)
 def test_every_shared_okta_sample_parses_or_says_why() -> None:
-    """All of ../shared/samples/okta, with the values of the real (Sekoia / Elastic / OCSF) records asserted."""
+    """All of ../shared/samples/okta; values of the real (Sekoia / Elastic / OCSF) records asserted."""
     seen = 0
     for path in sorted((SHARED_SAMPLES / "okta").glob("*.jsonl")):
         for outcome in parse_lines(path, OKTA):

@@ -54,7 +54,7 @@ class OutputFormat(enum.StrEnum):
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"pushguard: {message}", markup=False, highlight=False)
+    typer.echo(f"pushguard: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -112,10 +112,18 @@ def run_analysis(
     with open_store(state) as store:
         if quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal:
             return analyze(
-                paths, store=store, provider=chosen, aliases=alias_map, detector_config=settings.get("detectors")
+                paths,
+                store=store,
+                provider=chosen,
+                aliases=alias_map,
+                detector_config=settings.get("detectors"),
             )
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         ) as progress:
             task = progress.add_task("analyzing", total=None)
 

@@ -301,7 +301,7 @@ def merged_events(
         stats.files += 1
         partition = str(path.resolve())
         parsed = parse_items(read_file(path), stats, provider, aliases)
-        streams.append(((_sort_key(e), e, partition) for e in ordered_file_events(parsed, stats)))
+        streams.append((_sort_key(e), e, partition) for e in ordered_file_events(parsed, stats))
     for _, event, partition in heapq.merge(*streams, key=lambda item: item[0]):
         yield event, partition
 

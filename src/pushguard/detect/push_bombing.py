@@ -3,11 +3,11 @@
 Counts *unresolved* prompts (denied, timed out, or never answered) in a sliding window since the last
 approval. A user who opens five apps at 9:00 gets five prompts and approves each: nothing unresolved,
 nothing fires; an approval before the burst has fired clears the count (the misses were the user's own
-retries). The burst fires
-at the ``min_prompts``-th unresolved prompt when something else is off (``min_denials`` denials, or a
-source IP in an ASN / country the identity never used), and at ``quiet_min_prompts`` on count alone (a phone left in a drawer
-while the user retries is the benign look-alike it waits for). An approval during the burst or within
-``approval_grace_s`` after it escalates to critical: the attacker probably got in.
+retries). The burst fires at the ``min_prompts``-th unresolved prompt when something else is off
+(``min_denials`` denials, or a source IP in an ASN / country the identity never used), and at
+``quiet_min_prompts`` on count alone (a phone left in a drawer while the user retries is the benign
+look-alike it waits for). An approval during the burst or within ``approval_grace_s`` after it escalates
+to critical: the attacker probably got in.
 
 Prompts arrive in two shapes: Okta logs the prompt (push_sent) and then, if answered, its outcome;
 Entra and Duo log one record per prompt, carrying the outcome. An outcome with no pending send within
@@ -72,7 +72,8 @@ META = DetectorMeta(
     title="Push bombing (MFA fatigue burst)",
     description=(
         "Unresolved push prompts (denied, timed out, unanswered) for one identity within a sliding window. "
-        "Medium at min_prompts with min_denials denials or a new source, or at quiet_min_prompts on count alone; high "
+        "Medium at min_prompts with min_denials denials or a new source, or at quiet_min_prompts on count "
+        "alone; high "
         "at high_prompts; critical when a push is approved during the burst or within approval_grace_s."
     ),
     severity=Severity.MEDIUM,
@@ -187,7 +188,9 @@ class PushBombing:
         self, state: BombingState, event: Event, now: float, outcome: str, profile: IdentityProfile
     ) -> None:
         append_bounded(
-            state.window, Prompt(now, event.event_id, event.ip or "", outcome, event.provider.value), _MAX_WINDOW
+            state.window,
+            Prompt(now, event.event_id, event.ip or "", outcome, event.provider.value),
+            _MAX_WINDOW,
         )
         episode = state.episode
         if episode is None:
@@ -249,9 +252,7 @@ class PushBombing:
         if episode.revision == 0:
             # One denial among a few misses is a fat finger; two, or a source never used, is not.
             suspicious = episode.denials >= self.min_denials or episode.new_source
-            if not (
-                (unresolved >= self.min_prompts and suspicious) or unresolved >= self.quiet_min_prompts
-            ):
+            if not ((unresolved >= self.min_prompts and suspicious) or unresolved >= self.quiet_min_prompts):
                 return []
             return [self._report(episode, event.time)]
         if _severity(self, episode) != episode.severity or episode.prompts >= 2 * episode.reported_prompts:

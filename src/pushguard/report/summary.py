@@ -58,7 +58,7 @@ def print_summary(console: Console, stats: Stats, findings: Sequence[Finding], t
     if stats.error_samples:
         console.print("[bold]Malformed records[/bold] (first ones):")
         for line in stats.error_samples[:10]:
-            console.print(f"  {line}", markup=False, highlight=False)
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     by_detector: Counter[tuple[str, Severity]] = Counter((f.detector, f.severity) for f in findings)
     table = Table(title=f"Findings: {len(findings)}", title_justify="left")
     table.add_column("detector")
@@ -82,7 +82,5 @@ def print_summary(console: Console, stats: Stats, findings: Sequence[Finding], t
         for user, items in ranked[:top]:
             worst = max(items, key=lambda f: f.severity.rank).severity
             latest = max(items, key=lambda f: f.detected_at)
-            users.add_row(
-                user, str(len(items)), f"[{_SEVERITY_STYLE[worst]}]{worst.value}[/]", latest.title
-            )
+            users.add_row(user, str(len(items)), f"[{_SEVERITY_STYLE[worst]}]{worst.value}[/]", latest.title)
         console.print(users)

@@ -266,7 +266,9 @@ class OktaSource:
                 if method:
                     upper = method.upper()
                     if upper == "OKTA VERIFY" and "PUSH" not in str(detail).upper():
-                        return Factor.OKTA_VERIFY_PUSH if "push" in method.lower() else Factor.OKTA_VERIFY_TOTP
+                        return (
+                            Factor.OKTA_VERIFY_PUSH if "push" in method.lower() else Factor.OKTA_VERIFY_TOTP
+                        )
                     return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
         reason = text_or_none(mapping(record.get("outcome")).get("reason"))
         if reason:
@@ -340,7 +342,9 @@ class OktaSource:
                     accuracy_km=VENDOR_CITY_ACCURACY_KM,
                 )
         # A client app or service principal acting for itself is a non-human identity.
-        user_kind = UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
+        user_kind = (
+            UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
+        )
         auth = mapping(record.get("authenticationContext"))
         session = text_or_none(auth.get("rootSessionId")) or text_or_none(auth.get("externalSessionId"))
         detail = event_type if kind is EventKind.PRIVILEGED_ACTION else None
@@ -483,7 +487,7 @@ def _kv_or_json(value: Any) -> dict[str, Any]:
     text = text_or_none(value)
     if not text:
         return {}
-    if text.startswith("{\""):
+    if text.startswith('{"'):
         try:
             decoded = _json.decode(text)
         except msgspec.DecodeError:

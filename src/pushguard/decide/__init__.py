@@ -1,0 +1,1 @@
+"""The decision point: policies as code (YAML + CEL), evaluation, explain, report-only."""

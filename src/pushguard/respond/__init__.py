@@ -1,0 +1,1 @@
+"""Response actions per vendor, notifications, dry-run and the audit log."""

@@ -1,0 +1,56 @@
+"""Building canonical Events for detector tests (the parsers have their own tests)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from pushguard.model import Device, Event, EventKind, Factor, Geo, Principal, Provider
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+HOME = Geo(
+    lat=48.8566, lon=2.3522, country="France", city="Paris", accuracy_km=50.0, asn=3215, as_org="Orange"
+)
+ABROAD = Geo(
+    lat=6.52, lon=3.38, country="Nigeria", city="Lagos", accuracy_km=50.0, asn=36873, as_org="Airtel"
+)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def ev(
+    kind: EventKind,
+    seconds: float,
+    *,
+    user: str = "alice@corp.example",
+    ip: str = "198.51.100.7",
+    geo: Geo | None = HOME,
+    provider: Provider = Provider.OKTA,
+    factor: Factor | None = Factor.OKTA_VERIFY_PUSH,
+    device_id: str | None = "dev-alice-laptop",
+    actor: str | None = None,
+    reason: str | None = None,
+    responder_ip: str | None = None,
+    responder_geo: Geo | None = None,
+) -> Event:
+    subject = Principal(id="00u" + user.split("@")[0], login=user)
+    return Event(
+        provider=provider,
+        event_id=f"e{next(_ids):06d}",
+        time=at(seconds),
+        kind=kind,
+        identity=user,
+        subject=subject,
+        actor=Principal(login=actor) if actor else subject,
+        ip=ip,
+        geo=geo,
+        device=Device(id=device_id) if device_id else None,
+        factor=factor,
+        reason=reason,
+        responder_ip=responder_ip,
+        responder_geo=responder_geo,
+    )

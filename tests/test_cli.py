@@ -1,0 +1,200 @@
+"""The CLI end to end on Okta-format logs: findings file against the contract, bad lines, state files."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pushguard.cli import app
+from pushguard.simulate import okta_records as okta
+
+runner = CliRunner()
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+FINDING_KEYS = {
+    "id",
+    "revision",
+    "status",
+    "incident",
+    "detector",
+    "title",
+    "severity",
+    "confidence",
+    "user",
+    "provider",
+    "first_seen",
+    "last_seen",
+    "detected_at",
+    "techniques",
+    "frameworks",
+    "evidence",
+    "source_ips",
+    "reasons",
+    "actions",
+}
+
+
+def normal_days(login: str, days: range, apps: int = 4) -> list[dict[str, Any]]:
+    records = []
+    for day in days:
+        t = DAY + timedelta(days=day, hours=9)
+        records.append(okta.session_start(t, login, "198.51.100.7", "paris"))
+        for n in range(apps):  # several apps each morning, each push approved
+            records.append(okta.push_sent(t + timedelta(seconds=60 * n + 5), login, "198.51.100.7", "paris"))
+            records.append(
+                okta.push_answer(
+                    t + timedelta(seconds=60 * n + 12), login, "198.51.100.7", "paris", approved=True
+                )
+            )
+    return records
+
+
+def attack(login: str, day: int, approve: bool) -> list[dict[str, Any]]:
+    start = DAY + timedelta(days=day, hours=23, minutes=4)
+    records = []
+    for n in range(8):
+        t = start + timedelta(seconds=50 * n)
+        records.append(okta.push_sent(t, login, "203.0.113.66", "lagos"))
+        if n % 3 == 2:
+            records.append(okta.deny_push(t + timedelta(seconds=9), login, "192.0.2.4", "paris"))
+    if approve:
+        t = start + timedelta(seconds=50 * 8)
+        records.append(okta.push_sent(t, login, "203.0.113.66", "lagos"))
+        records.append(
+            okta.push_answer(t + timedelta(seconds=7), login, "203.0.113.66", "lagos", approved=True)
+        )
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    records = sorted(records, key=lambda r: r["published"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def read_findings(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_bombing_found_benign_lookalike_quiet_and_findings_follow_the_contract(tmp_path: Path) -> None:
+    records = normal_days("victim@corp.example", range(5)) + normal_days(
+        "busy@corp.example", range(5), apps=6
+    )
+    records += attack("victim@corp.example", 4, approve=True)
+    log = write_jsonl(tmp_path / "okta.jsonl", records)
+    out = tmp_path / "findings.jsonl"
+    result = runner.invoke(app, ["analyze", str(log), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    findings = read_findings(out)
+    assert [f["user"] for f in findings] == ["victim@corp.example"]
+    finding = findings[0]
+    assert set(finding) == FINDING_KEYS
+    assert finding["detector"] == "push_bombing"
+    assert finding["severity"] == "critical"
+    assert finding["status"] == "open"
+    assert finding["provider"] == "okta"
+    assert finding["revision"] >= 2
+    assert 0 < finding["confidence"] <= 1
+    for key in ("first_seen", "last_seen", "detected_at"):
+        assert RFC3339.match(finding[key]), finding[key]
+    assert finding["first_seen"] <= finding["last_seen"] <= finding["detected_at"]
+    assert finding["techniques"][0] == "T1621" and "T1078" in finding["techniques"]
+    assert finding["source_ips"][0] == "203.0.113.66"
+    assert len(finding["evidence"]) == 12  # 9 prompts, 2 denials, the approval
+    assert re.fullmatch(r"[0-9a-f]{24}", finding["id"]) and re.fullmatch(r"[0-9a-f]{24}", finding["incident"])
+    assert finding["actions"] and finding["reasons"]
+    assert "push_bombing" in result.output and "victim@corp.example" in result.output
+
+
+def test_corrupt_line_is_reported_and_the_rest_analyzed(tmp_path: Path) -> None:
+    log = write_jsonl(
+        tmp_path / "okta.jsonl",
+        normal_days("victim@corp.example", range(3)) + attack("victim@corp.example", 2, approve=False),
+    )
+    lines = log.read_text().splitlines()
+    lines.insert(5, lines[5][: len(lines[5]) // 2])  # a record cut in half
+    lines.insert(9, "not json at all")
+    log.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "findings.jsonl"
+    result = runner.invoke(app, ["analyze", str(log), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"{log}:6: invalid JSON" in result.output
+    assert f"{log}:10: invalid JSON" in result.output
+    assert re.search(r"malformed records\s*│\s*2", result.output)
+    assert len(read_findings(out)) == 1
+
+
+def test_state_file_carries_history_and_replays_are_skipped(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    day1 = write_jsonl(tmp_path / "day1.jsonl", normal_days("victim@corp.example", range(3)))
+    # Day 2 alone: three prompts from a new place fire only if day 1's history (usual place) is known.
+    day2 = write_jsonl(tmp_path / "day2.jsonl", attack("victim@corp.example", 3, approve=False)[:3])
+    out = tmp_path / "f.jsonl"
+    assert runner.invoke(app, ["analyze", str(day2), "--out", str(out), "-q"]).exit_code == 0
+    assert read_findings(out) == []  # no history: a new user's first prompts are not "from a new place"
+    assert runner.invoke(app, ["analyze", str(day1), "--state", str(state), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(day2), "--state", str(state), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    first = read_findings(out)
+    assert len(first) == 1 and first[0]["revision"] == 1
+    again = runner.invoke(app, ["analyze", str(day2), "--state", str(state), "--out", str(out)])
+    assert re.search(r"replayed \(already applied\)\s*│\s*3", again.output)
+    assert read_findings(out) == []  # nothing new: counts did not inflate
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "/nonexistent/log.jsonl"], "no such file or directory"),
+        (["analyze", "{tmp}/empty-dir"], "no log files found"),
+        (["analyze", "{tmp}/log.jsonl", "--aliases", "{tmp}/missing.yaml"], "cannot read alias map"),
+        (["analyze", "{tmp}/log.jsonl", "--config", "{tmp}/bad.yaml"], "unknown detector"),
+        (["analyze", "{tmp}/log.jsonl", "--state", "{tmp}/log.jsonl"], "not a pushguard state file"),
+    ],
+)
+def test_unusable_arguments_exit_non_zero_with_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty-dir").mkdir()
+    write_jsonl(tmp_path / "log.jsonl", normal_days("a@corp.example", range(1)))
+    (tmp_path / "bad.yaml").write_text("detectors:\n  no_such_detector: {}\n")
+    result = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_tunes_a_detector(tmp_path: Path) -> None:
+    log = write_jsonl(
+        tmp_path / "okta.jsonl", normal_days("v@corp.example", range(3)) + attack("v@corp.example", 2, False)
+    )
+    config = tmp_path / "pushguard.yaml"
+    config.write_text("detectors:\n  push_bombing:\n    min_prompts: 20\n    quiet_min_prompts: 20\n")
+    out = tmp_path / "f.jsonl"
+    assert (
+        runner.invoke(app, ["analyze", str(log), "--config", str(config), "--out", str(out), "-q"]).exit_code
+        == 0
+    )
+    assert read_findings(out) == []
+    config.write_text("detectors:\n  push_bombing: false\n")
+    assert (
+        runner.invoke(app, ["analyze", str(log), "--config", str(config), "--out", str(out), "-q"]).exit_code
+        == 0
+    )
+    assert read_findings(out) == []
+
+
+def test_demo_and_detectors_listing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    findings = read_findings(tmp_path / "demo" / "findings.jsonl")
+    assert {f["severity"] for f in findings} >= {"critical"}
+    listing = runner.invoke(app, ["detectors", "--format", "json"])
+    metas = json.loads(listing.output)
+    assert metas[0]["id"] == "push_bombing" and metas[0]["tunables"]["min_prompts"]["default"] == 3
