@@ -59,7 +59,9 @@ class AliasMap:
             elif isinstance(canonical, str | int):
                 aliases[str(alias)] = str(canonical)
             else:
-                raise ConfigError(f"{file}: alias {alias!r}: expected a string, got {type(canonical).__name__}")
+                raise ConfigError(
+                    f"{file}: alias {alias!r}: expected a string, got {type(canonical).__name__}"
+                )
         return cls(aliases)
 
 

@@ -25,7 +25,9 @@ def _user_ip(rng_seed: int, index: int) -> str:
     return f"198.51.{(rng_seed + index) % 200}.{10 + index % 200}"
 
 
-def benign_day(rng: random.Random, login: str, ip: str, place: str, day: datetime) -> Iterator[dict[str, Any]]:
+def benign_day(
+    rng: random.Random, login: str, ip: str, place: str, day: datetime
+) -> Iterator[dict[str, Any]]:
     start = day + timedelta(hours=8, minutes=rng.randint(30, 90), seconds=rng.randint(0, 59))
     yield okta.session_start(start, login, ip, place)
     moment = start
@@ -76,8 +78,12 @@ def demo_records(seed: int = 7, users: int = 25, days: int = 5) -> list[dict[str
         for day in range(days):
             records.extend(benign_day(rng, login, ip, place, first_day + timedelta(days=day)))
     last = first_day + timedelta(days=days - 1)
-    records.extend(bombing(rng, logins[1], last + timedelta(hours=22, minutes=13), 14, 11, ATTACKER_PLACES[0]))
-    records.extend(bombing(rng, logins[2], last + timedelta(hours=2, minutes=41), 7, None, ATTACKER_PLACES[1]))
+    records.extend(
+        bombing(rng, logins[1], last + timedelta(hours=22, minutes=13), 14, 11, ATTACKER_PLACES[0])
+    )
+    records.extend(
+        bombing(rng, logins[2], last + timedelta(hours=2, minutes=41), 7, None, ATTACKER_PLACES[1])
+    )
     records.sort(key=lambda r: (r["published"], r["uuid"]))
     return records
 

@@ -8,17 +8,56 @@ from datetime import UTC, datetime
 from typing import Any
 
 PLACES: dict[str, dict[str, Any]] = {
-    "paris": {"city": "Paris", "state": "Ile-de-France", "country": "France", "postalCode": "75001",
-              "lat": 48.8566, "lon": 2.3522, "asn": 3215, "as_org": "Orange S.A."},
-    "lyon": {"city": "Lyon", "state": "Auvergne-Rhone-Alpes", "country": "France", "postalCode": "69001",
-             "lat": 45.764, "lon": 4.8357, "asn": 3215, "as_org": "Orange S.A."},
-    "newyork": {"city": "New York", "state": "New York", "country": "United States", "postalCode": "10013",
-                "lat": 40.7128, "lon": -74.006, "asn": 7922, "as_org": "Comcast Cable"},
-    "lagos": {"city": "Lagos", "state": "Lagos", "country": "Nigeria", "postalCode": None,
-              "lat": 6.5244, "lon": 3.3792, "asn": 36873, "as_org": "Airtel Networks"},
-    "amsterdam-vps": {"city": "Amsterdam", "state": "North Holland", "country": "Netherlands",
-                      "postalCode": "1012", "lat": 52.3676, "lon": 4.9041, "asn": 14061,
-                      "as_org": "DigitalOcean, LLC"},
+    "paris": {
+        "city": "Paris",
+        "state": "Ile-de-France",
+        "country": "France",
+        "postalCode": "75001",
+        "lat": 48.8566,
+        "lon": 2.3522,
+        "asn": 3215,
+        "as_org": "Orange S.A.",
+    },
+    "lyon": {
+        "city": "Lyon",
+        "state": "Auvergne-Rhone-Alpes",
+        "country": "France",
+        "postalCode": "69001",
+        "lat": 45.764,
+        "lon": 4.8357,
+        "asn": 3215,
+        "as_org": "Orange S.A.",
+    },
+    "newyork": {
+        "city": "New York",
+        "state": "New York",
+        "country": "United States",
+        "postalCode": "10013",
+        "lat": 40.7128,
+        "lon": -74.006,
+        "asn": 7922,
+        "as_org": "Comcast Cable",
+    },
+    "lagos": {
+        "city": "Lagos",
+        "state": "Lagos",
+        "country": "Nigeria",
+        "postalCode": None,
+        "lat": 6.5244,
+        "lon": 3.3792,
+        "asn": 36873,
+        "as_org": "Airtel Networks",
+    },
+    "amsterdam-vps": {
+        "city": "Amsterdam",
+        "state": "North Holland",
+        "country": "Netherlands",
+        "postalCode": "1012",
+        "lat": 52.3676,
+        "lon": 4.9041,
+        "asn": 14061,
+        "as_org": "DigitalOcean, LLC",
+    },
 }
 
 _UA = (
@@ -68,8 +107,13 @@ def log_event(
         "severity": "INFO" if result == "SUCCESS" else "WARN",
         "legacyEventType": None,
         "displayMessage": display_message,
-        "actor": {"id": user_id, "type": "User", "alternateId": login, "displayName": login.split("@")[0],
-                  "detailEntry": None},
+        "actor": {
+            "id": user_id,
+            "type": "User",
+            "alternateId": login,
+            "displayName": login.split("@")[0],
+            "detailEntry": None,
+        },
         "client": {
             "userAgent": {"rawUserAgent": _UA, "os": "Windows 10", "browser": "CHROME"},
             "zone": "null",
@@ -90,21 +134,40 @@ def log_event(
             "externalSessionId": session,
         },
         "outcome": {"result": result, "reason": reason},
-        "securityContext": {"asNumber": where["asn"], "asOrg": where["as_org"], "isp": where["as_org"],
-                            "domain": None, "isProxy": False},
+        "securityContext": {
+            "asNumber": where["asn"],
+            "asOrg": where["as_org"],
+            "isp": where["as_org"],
+            "domain": None,
+            "isProxy": False,
+        },
         "debugContext": {"debugData": {"requestUri": "/idp/idx/authenticators/poll", **(debug or {})}},
         "transaction": {"type": "WEB", "id": event_uuid("tx" + (seed or iso(when)))[:20], "detail": {}},
         "request": {"ipChain": [{"ip": ip, "geographicalContext": geo, "version": "V4", "source": None}]},
         "target": targets
         if targets is not None
-        else [{"id": user_id, "type": "User", "alternateId": login, "displayName": login.split("@")[0],
-               "detailEntry": None}],
+        else [
+            {
+                "id": user_id,
+                "type": "User",
+                "alternateId": login,
+                "displayName": login.split("@")[0],
+                "detailEntry": None,
+            }
+        ],
     }
 
 
 def push_sent(when: datetime, login: str, ip: str, place: str, seed: str = "") -> dict[str, Any]:
-    return log_event("system.push.send_factor_verify_push", when, login, ip, place, seed=seed,
-                     display_message="A push was sent to a user for verification")
+    return log_event(
+        "system.push.send_factor_verify_push",
+        when,
+        login,
+        ip,
+        place,
+        seed=seed,
+        display_message="A push was sent to a user for verification",
+    )
 
 
 def push_answer(
@@ -119,18 +182,35 @@ def push_answer(
     else:
         debug["pushOnlyResponseType"] = "OV_RESPONSE_APPROVE" if approved else "OV_RESPONSE_DENY"
     return log_event(
-        "user.authentication.auth_via_mfa", when, login, ip, place, seed=seed, debug=debug,
-        result="SUCCESS" if approved else "FAILURE", reason=None if approved else "INVALID_CREDENTIALS",
+        "user.authentication.auth_via_mfa",
+        when,
+        login,
+        ip,
+        place,
+        seed=seed,
+        debug=debug,
+        result="SUCCESS" if approved else "FAILURE",
+        reason=None if approved else "INVALID_CREDENTIALS",
         display_message="Authentication of user via MFA",
     )
 
 
 def deny_push(when: datetime, login: str, ip: str, place: str, seed: str = "") -> dict[str, Any]:
     """Okta Classic: the user tapped 'No, it's not me' / Deny in Okta Verify."""
-    return log_event("user.mfa.okta_verify.deny_push", when, login, ip, place, seed=seed, result="FAILURE",
-                     reason="INVALID_CREDENTIALS", display_message="User rejected Okta push verify")
+    return log_event(
+        "user.mfa.okta_verify.deny_push",
+        when,
+        login,
+        ip,
+        place,
+        seed=seed,
+        result="FAILURE",
+        reason="INVALID_CREDENTIALS",
+        display_message="User rejected Okta push verify",
+    )
 
 
 def session_start(when: datetime, login: str, ip: str, place: str, seed: str = "") -> dict[str, Any]:
-    return log_event("user.session.start", when, login, ip, place, seed=seed,
-                     display_message="User login to Okta")
+    return log_event(
+        "user.session.start", when, login, ip, place, seed=seed, display_message="User login to Okta"
+    )
