@@ -60,6 +60,7 @@ class Factor(enum.StrEnum):
     OKTA_VERIFY_TOTP = "okta_verify_totp"
     OKTA_FASTPASS = "okta_fastpass"
     DUO_PUSH = "duo_push"
+    PUSH = "push"  # a push notification whose vendor app is not known (OCSF, generic sources)
     MS_AUTHENTICATOR_PUSH = "ms_authenticator_push"
     MS_AUTHENTICATOR_OTP = "ms_authenticator_otp"
     MS_AUTHENTICATOR_PASSWORDLESS = "ms_authenticator_passwordless"
@@ -83,7 +84,7 @@ class Factor(enum.StrEnum):
 PHISHING_RESISTANT_FACTORS = frozenset(
     {Factor.WEBAUTHN, Factor.WINDOWS_HELLO, Factor.CERTIFICATE, Factor.OKTA_FASTPASS}
 )
-PUSH_FACTORS = frozenset({Factor.OKTA_VERIFY_PUSH, Factor.DUO_PUSH, Factor.MS_AUTHENTICATOR_PUSH})
+PUSH_FACTORS = frozenset({Factor.OKTA_VERIFY_PUSH, Factor.DUO_PUSH, Factor.MS_AUTHENTICATOR_PUSH, Factor.PUSH})
 
 
 class UserKind(enum.StrEnum):
