@@ -84,7 +84,9 @@ class Factor(enum.StrEnum):
 PHISHING_RESISTANT_FACTORS = frozenset(
     {Factor.WEBAUTHN, Factor.WINDOWS_HELLO, Factor.CERTIFICATE, Factor.OKTA_FASTPASS}
 )
-PUSH_FACTORS = frozenset({Factor.OKTA_VERIFY_PUSH, Factor.DUO_PUSH, Factor.MS_AUTHENTICATOR_PUSH, Factor.PUSH})
+PUSH_FACTORS = frozenset(
+    {Factor.OKTA_VERIFY_PUSH, Factor.DUO_PUSH, Factor.MS_AUTHENTICATOR_PUSH, Factor.PUSH}
+)
 
 
 class UserKind(enum.StrEnum):
