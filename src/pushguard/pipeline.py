@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from pushguard.detect import Detection, Detector, build_detectors, to_finding
+from pushguard.detect.base import KeyedDetector
 from pushguard.detect.profile import new_profile, seen_before, update_profile
 from pushguard.enrich import AliasMap
 from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider, RawRef, stable_id
@@ -89,6 +90,11 @@ class Engine:
     ) -> None:
         self.store: StateStore = store if store is not None else MemoryStore()
         self.detectors = list(detectors) if detectors is not None else build_detectors()
+        # First stage: state per identity. Second stage: state per the detector's own key (IP, ASN).
+        self.user_detectors = [d for d in self.detectors if d.meta.keys == ("user",)]
+        self.keyed_detectors = [
+            cast(KeyedDetector[Any], d) for d in self.detectors if d.meta.keys != ("user",)
+        ]
         self._meta = {d.meta.id: d.meta for d in self.detectors}
         self._state_decoders = {d.meta.id: msgspec.msgpack.Decoder(d.state_type) for d in self.detectors}
         self.commit_every = commit_every
@@ -96,6 +102,9 @@ class Engine:
         self.findings: dict[str, Finding] = {}  # this run's findings, highest revision
         self._cache: dict[str, _Identity] = {}
         self._dirty: set[str] = set()
+        self._keyed: dict[str, Any] = {}  # "k:<detector>|<key>" → state
+        self._keyed_dirty: set[str] = set()
+        self._nobody = new_profile("")
         self._positions: dict[str, str | None] = {}
         self._dirty_positions: set[str] = set()
         self._pending_findings: list[Finding] = []
@@ -110,11 +119,11 @@ class Engine:
             return found
         blob = self.store.load([key]).get(key)
         if blob is None:
-            found = _Identity(new_profile(key), {d.meta.id: d.initial_state() for d in self.detectors})
+            found = _Identity(new_profile(key), {d.meta.id: d.initial_state() for d in self.user_detectors})
         else:
             stored = _stored_decoder.decode(blob)
             states: dict[str, Any] = {}
-            for detector in self.detectors:
+            for detector in self.user_detectors:
                 raw = stored.states.get(detector.meta.id)
                 states[detector.meta.id] = (
                     self._state_decoders[detector.meta.id].decode(raw) if raw else detector.initial_state()
@@ -125,6 +134,17 @@ class Engine:
 
     def profile(self, key: str) -> IdentityProfile:
         return self._identity(key).profile
+
+    def _keyed_state(self, detector: Detector[Any], key: str) -> Any:
+        found = self._keyed.get(key)
+        if found is None:
+            blob = self.store.load([key]).get(key)
+            detector_id = detector.meta.id
+            found = (
+                detector.initial_state() if blob is None else self._state_decoders[detector_id].decode(blob)
+            )
+            self._keyed[key] = found
+        return found
 
     def _position(self, partition: str) -> str | None:
         if partition not in self._positions:
@@ -148,25 +168,41 @@ class Engine:
         if ts > self.watermark:
             self.watermark = ts
         subject = event.subject
+        produced: list[Finding] = []
         if not event.identity or (subject is not None and subject.type is PrincipalType.ADDRESS):
-            self.stats.not_a_user += 1  # keyed by address: the spray stage's business, not a user's
+            self.stats.not_a_user += 1  # keyed by address: only the second stage looks at it
+            produced.extend(self._second_stage(event, self._nobody))
             self._tick()
-            return []
+            return produced
         who = self._identity(event.identity)
         if seen_before(who.profile, event):
             self.stats.duplicates += 1
             self._tick()
             return []
-        produced: list[Finding] = []
-        for detector in self.detectors:
+        for detector in self.user_detectors:
             detector_id = detector.meta.id
             state, detections = detector.observe(who.states[detector_id], event, who.profile)
             who.states[detector_id] = state
             for detection in detections:
                 produced.append(self._finding(who.profile, detection))
+        produced.extend(self._second_stage(event, who.profile))
         update_profile(who.profile, event)
         self._dirty.add(event.identity)
         self._tick()
+        return produced
+
+    def _second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+        produced: list[Finding] = []
+        for detector in self.keyed_detectors:
+            part = detector.partition(event)
+            if part is None:
+                continue
+            key = f"k:{detector.meta.id}|{part}"
+            state, detections = detector.observe(self._keyed_state(detector, key), event, profile)
+            self._keyed[key] = state
+            self._keyed_dirty.add(key)
+            for detection in detections:
+                produced.append(self._finding(None, detection))
         return produced
 
     def advance(self, watermark: float | None = None) -> list[Finding]:
@@ -174,26 +210,39 @@ class Engine:
         mark = self.watermark if watermark is None else watermark
         produced: list[Finding] = []
         for key, who in self._cache.items():
-            for detector in self.detectors:
+            before = len(produced)
+            for detector in self.user_detectors:
                 detector_id = detector.meta.id
                 state, detections = detector.advance(who.states[detector_id], mark)
                 who.states[detector_id] = state
                 for detection in detections:
                     produced.append(self._finding(who.profile, detection))
-            if produced:
+            if len(produced) > before:
                 self._dirty.add(key)
+        by_id = {d.meta.id: d for d in self.keyed_detectors}
+        for key, keyed_state in self._keyed.items():
+            detector = by_id[key[2:].split("|", 1)[0]]
+            state, detections = detector.advance(keyed_state, mark)
+            self._keyed[key] = state
+            self._keyed_dirty.add(key)
+            for detection in detections:
+                produced.append(self._finding(None, detection))
         return produced
 
-    def _finding(self, profile: IdentityProfile, detection: Detection) -> Finding:
-        detection = msgspec.structs.replace(detection, identity=profile.identity)
+    def _finding(self, profile: IdentityProfile | None, detection: Detection) -> Finding:
         at = detection.detected_at.timestamp()
-        if profile.incident is None or at - profile.incident_last > INCIDENT_WINDOW_S:
-            profile.incident = stable_id("incident", profile.identity, detection.anchor)
-        profile.incident_last = max(profile.incident_last, at)
-        profile.open_findings[detection.detector] = [float(detection.severity.rank), at]
+        if profile is None:  # a second-stage finding names its own subject (an IP, an ASN)
+            incident = stable_id("incident", detection.identity, detection.anchor)
+        else:
+            detection = msgspec.structs.replace(detection, identity=profile.identity)
+            if profile.incident is None or at - profile.incident_last > INCIDENT_WINDOW_S:
+                profile.incident = stable_id("incident", profile.identity, detection.anchor)
+            profile.incident_last = max(profile.incident_last, at)
+            profile.open_findings[detection.detector] = [float(detection.severity.rank), at]
+            incident = profile.incident
         providers = sorted(set(detection.providers))
         provider = providers[0] if len(providers) == 1 else "several" if providers else ""
-        finding = to_finding(self._meta[detection.detector], detection, profile.incident, provider)
+        finding = to_finding(self._meta[detection.detector], detection, incident, provider)
         old = self.findings.get(finding.id)
         if old is None or finding.revision > old.revision:
             self.findings[finding.id] = finding
@@ -211,17 +260,21 @@ class Engine:
             who = self._cache[key]
             states = {k: _encoder.encode(v) for k, v in who.states.items()}
             batch.states[key] = _encoder.encode(StoredIdentity(who.profile, states))
+        for key in self._keyed_dirty:
+            batch.states[key] = _encoder.encode(self._keyed[key])
         for partition in self._dirty_positions:
             value = self._positions.get(partition)
             if value is not None:
                 batch.positions[partition] = value
         self.store.commit(batch)
         self._dirty.clear()
+        self._keyed_dirty.clear()
         self._dirty_positions.clear()
         self._pending_findings = []
         self._since_commit = 0
-        if len(self._cache) > MAX_CACHED:
+        if len(self._cache) + len(self._keyed) > MAX_CACHED:
             self._cache.clear()  # everything is committed: drop the decoded copies
+            self._keyed.clear()
 
     def finish(self) -> list[Finding]:
         produced = self.advance()

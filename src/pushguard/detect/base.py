@@ -57,6 +57,12 @@ S = TypeVar("S")
 
 
 class Detector(Protocol, Generic[S]):
+    """``meta.keys == ("user",)``: state per identity, ``observe`` sees that identity's events only.
+
+    Any other key (a source IP, an ASN): a second-stage detector whose state is per ``partition(event)``
+    (None: the event is not for it); it sees events of every identity, and its Detections name their own
+    ``identity`` (e.g. ``ip:203.0.113.5``)."""
+
     meta: ClassVar[DetectorMeta]
     state_type: ClassVar[type[Any]]
 
@@ -65,6 +71,12 @@ class Detector(Protocol, Generic[S]):
     def observe(self, state: S, event: Event, profile: IdentityProfile) -> tuple[S, list[Detection]]: ...
 
     def advance(self, state: S, watermark: float) -> tuple[S, list[Detection]]: ...
+
+
+class KeyedDetector(Detector[S], Protocol):
+    def partition(self, event: Event) -> str | None:
+        """The key of the state this event belongs to (None: not for this detector)."""
+        ...
 
 
 def settings(meta: DetectorMeta, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
