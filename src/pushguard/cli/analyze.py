@@ -1,4 +1,4 @@
-"""The ``pushguard`` command."""
+"""``pushguard analyze``, ``demo`` and ``detectors``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pushguard import __version__
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
@@ -27,13 +26,6 @@ from pushguard.simulate.demo import write_demo_logs
 from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
-app = typer.Typer(
-    name="pushguard",
-    help="Push-MFA attack detection and policy decisions across Okta, Entra ID and Duo.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 console = Console()
 err = Console(stderr=True)
 
@@ -140,7 +132,12 @@ def run_analysis(
             )
 
 
-@app.command("analyze")
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze_command)
+    app.command("demo")(demo_command)
+    app.command("detectors")(detectors_command)
+
+
 def analyze_command(
     inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
     provider: Annotated[
@@ -172,7 +169,6 @@ def analyze_command(
             console.print(f"findings written to {out}")
 
 
-@app.command("demo")
 def demo_command(
     out_dir: Annotated[Path, typer.Option(help="Where the demo logs and findings go.")] = Path(
         "pushguard-demo"
@@ -189,7 +185,6 @@ def demo_command(
     console.print(f"findings: {findings_path}")
 
 
-@app.command("detectors")
 def detectors_command(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
 ) -> None:
@@ -212,16 +207,3 @@ def detectors_command(
             if refs:
                 console.print(f"{framework}: " + ", ".join(refs))
         console.print()
-
-
-@app.callback(invoke_without_command=True)
-def root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
-) -> None:
-    if version:
-        console.print(f"pushguard {__version__}")
-        raise typer.Exit(0)
-
-
-def main() -> None:
-    app()
