@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pushguard.model import Event, Provider, RawRef
 
@@ -78,10 +78,13 @@ def parse_time(value: Any, field: str) -> datetime:
 
 def text_or_none(value: Any) -> str | None:
     """Vendor strings with placeholders for 'nothing' ('', 'unknown', 'null', '<null>') become None."""
-    if value is None or isinstance(value, bool):
+    if value.__class__ is str:  # the common case first: this runs dozens of times per record
+        text: str = value.strip()
+    elif value is None or isinstance(value, bool):
         return None
-    text = value.strip() if isinstance(value, str) else str(value).strip()
-    if not text or text.lower() in _EMPTY_TEXT:
+    else:
+        text = str(value).strip()
+    if not text or (len(text) <= 7 and text.lower() in _EMPTY_TEXT):
         return None
     return text
 
@@ -127,6 +130,8 @@ def bool_or_none(value: Any) -> bool | None:
 
 def mapping(value: Any) -> Record:
     """A nested object, or an empty one when the vendor wrote null or another type."""
+    if value.__class__ is dict:  # what the JSON decoder gives; skips the slower ABC check
+        return cast(Record, value)
     return value if isinstance(value, Mapping) else _EMPTY
 
 
