@@ -13,6 +13,7 @@ import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +23,7 @@ import msgspec
 from pushguard.detect import Detection, Detector, build_detectors, to_finding
 from pushguard.detect.base import KeyedDetector
 from pushguard.detect.profile import new_profile, seen_before, update_profile
-from pushguard.enrich import AliasMap
+from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider, RawRef, stable_id
 from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
 from pushguard.sources.readers import RawItem, expand_paths, read_file
@@ -286,9 +287,13 @@ class Engine:
 
 
 def parse_items(
-    items: Iterable[RawItem], stats: RunStats, provider: Provider | None, aliases: AliasMap
+    items: Iterable[RawItem],
+    stats: RunStats,
+    provider: Provider | None,
+    aliases: AliasMap,
+    enrichers: Sequence[Enricher] = (),
 ) -> Iterator[Event]:
-    """Raw records → Events; every record that gives none is counted with its reason."""
+    """Raw records → enriched Events; every record that gives none is counted with its reason."""
     forced = BY_PROVIDER[provider] if provider is not None else None
     for item in items:
         stats.records += 1
@@ -309,7 +314,10 @@ def parse_items(
             stats.unmapped[result.reason] += 1
             continue
         for event in result:
-            yield aliases.apply(event)
+            event = aliases.apply(event)
+            for enrich in enrichers:
+                event = enrich(event)
+            yield event
 
 
 def _sort_key(event: Event) -> tuple[float, str, str]:
@@ -346,14 +354,18 @@ def ordered_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[Ev
 
 
 def merged_events(
-    paths: Sequence[Path], stats: RunStats, provider: Provider | None, aliases: AliasMap
+    paths: Sequence[Path],
+    stats: RunStats,
+    provider: Provider | None,
+    aliases: AliasMap,
+    enrichers: Sequence[Enricher] = (),
 ) -> Iterator[tuple[Event, str]]:
     """Events of all files, merged by (time, provider, id), each with its partition (the file)."""
     streams = []
     for path in paths:
         stats.files += 1
         partition = str(path.resolve())
-        parsed = parse_items(read_file(path), stats, provider, aliases)
+        parsed = parse_items(read_file(path), stats, provider, aliases, enrichers)
         streams.append((_sort_key(e), e, partition) for e in ordered_file_events(parsed, stats))
     for _, event, partition in heapq.merge(*streams, key=lambda item: item[0]):
         yield event, partition
@@ -372,17 +384,25 @@ def analyze(
     provider: Provider | None = None,
     aliases: AliasMap | None = None,
     detector_config: dict[str, Any] | None = None,
+    enrichers: Sequence[Enricher] | None = None,
     on_event: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Analyze log files/directories; findings of this run at their final revision, in time order."""
+    """Analyze log files/directories; findings of this run at their final revision, in time order.
+
+    ``enrichers`` default to the standard chain with the bundled offline geo/ASN database."""
     paths = expand_paths(inputs)
     engine = Engine(store, build_detectors(detector_config))
-    for count, (event, partition) in enumerate(
-        merged_events(paths, engine.stats, provider, aliases or AliasMap()), start=1
-    ):
-        engine.process(event, partition)
-        if on_event is not None and count % 1000 == 0:
-            on_event(count)
+    chain = build_enrichers() if enrichers is None else list(enrichers)
+    with ExitStack() as closing:
+        for enricher in chain:
+            if isinstance(enricher, AbstractContextManager):
+                closing.enter_context(enricher)
+        for count, (event, partition) in enumerate(
+            merged_events(paths, engine.stats, provider, aliases or AliasMap(), chain), start=1
+        ):
+            engine.process(event, partition)
+            if on_event is not None and count % 1000 == 0:
+                on_event(count)
     engine.finish()
     findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id))
     return RunResult(engine.stats, findings)

@@ -17,7 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pushguard.detect import DETECTOR_TYPES
-from pushguard.enrich import AliasMap
+from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.pipeline import RunResult, analyze
 from pushguard.report.jsonl import write_findings
@@ -93,6 +93,8 @@ def run_analysis(
     aliases: Path | None,
     config: Path | None,
     quiet: bool,
+    geoip_city: Path | None = None,
+    geoip_asn: Path | None = None,
 ) -> RunResult:
     paths = expand_paths(inputs)
     if not paths:
@@ -100,6 +102,10 @@ def run_analysis(
     settings = load_config(config)
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
+    for db in (geoip_city, geoip_asn):
+        if db is not None and not db.is_file():
+            raise InputError(f"{db}: no such MaxMind database file")
+    enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
     size = sum(p.stat().st_size for p in paths)
     with open_store(state) as store:
         if quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal:
@@ -128,6 +134,7 @@ def run_analysis(
                 provider=chosen,
                 aliases=alias_map,
                 detector_config=settings.get("detectors"),
+                enrichers=enrichers,
                 on_event=tick,
             )
 
@@ -149,12 +156,23 @@ def analyze_command(
     ] = None,
     aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
+    geoip_city: Annotated[
+        Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
+    ] = None,
+    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
         result = run_analysis(
-            inputs, provider=provider, state=state, aliases=aliases, config=config, quiet=quiet
+            inputs,
+            provider=provider,
+            state=state,
+            aliases=aliases,
+            config=config,
+            quiet=quiet,
+            geoip_city=geoip_city,
+            geoip_asn=geoip_asn,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
