@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze
+from pushguard.cli import analyze, simulate
 
 app = typer.Typer(
     name="pushguard",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 analyze.register(app)
+simulate.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -22,7 +22,6 @@ from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.pipeline import RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
-from pushguard.simulate.demo import write_demo_logs
 from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
@@ -141,7 +140,6 @@ def run_analysis(
 
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze_command)
-    app.command("demo")(demo_command)
     app.command("detectors")(detectors_command)
 
 
@@ -185,22 +183,6 @@ def analyze_command(
         print_summary(console, result.stats, result.findings)
         if out is not None:
             console.print(f"findings written to {out}")
-
-
-def demo_command(
-    out_dir: Annotated[Path, typer.Option(help="Where the demo logs and findings go.")] = Path(
-        "pushguard-demo"
-    ),
-    seed: Annotated[int, typer.Option(help="Random seed of the synthetic tenant.")] = 7,
-) -> None:
-    """Analyze a small synthetic Okta tenant with push-bombing attacks (no credentials, no network)."""
-    logs = write_demo_logs(out_dir / "logs", seed=seed)
-    findings_path = out_dir / "findings.jsonl"
-    result = analyze([logs])
-    write_findings(findings_path, result.findings)
-    print_summary(console, result.stats, result.findings)
-    console.print(f"logs: {logs}")
-    console.print(f"findings: {findings_path}")
 
 
 def detectors_command(

@@ -1,0 +1,54 @@
+"""The ground truth a simulation writes beside its logs (``labels.json``), and its manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class CampaignLabel(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    identity: str  # canonical, lower-case; ``ip:<address>`` for a spray
+    provider: str
+    source_ips: list[str]
+    start: str  # RFC 3339, first record of the campaign
+    end: str  # RFC 3339, last record
+    techniques: list[str]
+    event_ids: list[str]  # Okta uuid / Entra id / Duo txid (admin records: the parser's record_id)
+    prompts: int  # push prompts the attacker caused
+    prompt_times: list[str]  # RFC 3339, one per prompt
+    targets: list[str] = []  # the accounts tried (spray)
+    outcome: str = ""  # what the attacker got: access | none
+
+
+class Labels(msgspec.Struct, kw_only=True):
+    seed: int
+    users: int
+    days: int
+    start: str  # RFC 3339, first simulated day (UTC midnight)
+    benign_users: list[str]  # people never targeted by a campaign (canonical identities)
+    service_accounts: list[str]
+    campaigns: list[CampaignLabel]
+
+
+class Manifest(msgspec.Struct, kw_only=True):
+    out_dir: str
+    labels: Labels
+    files: dict[str, int]  # log file (relative) → records
+
+    @property
+    def labels_path(self) -> Path:
+        return Path(self.out_dir) / "labels.json"
+
+
+LABELS_FILE = "labels.json"
+
+
+def write_labels(path: Path, labels: Labels) -> None:
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(labels), indent=2) + b"\n")
+
+
+def read_labels(path: Path) -> Labels:
+    return msgspec.json.decode(path.read_bytes(), type=Labels)

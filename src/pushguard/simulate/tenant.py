@@ -1,0 +1,276 @@
+"""The synthetic organisation: places, networks, users, their devices and which IdP each is on.
+
+Places carry coordinates and a fixed UTC offset (standard time; the simulated week is in early March,
+before daylight saving starts anywhere in the tenant). Networks carry the ASN and organisation a vendor
+would report, and an address prefix from that operator's real space, so that an offline geo database
+agrees with the vendor at country level. Users are spread across Okta, Entra ID and Duo; some are on
+two (Okta or Entra for SSO, Duo in front of the VPN). Service accounts sign in without a person."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from pushguard.model import Provider
+from pushguard.simulate.common import new_uuid, token, upper_token
+from pushguard.simulate.places import (
+    AWS,
+    AZURE,
+    DOMAIN,
+    FIRST,
+    HOME_NETWORKS,
+    HOME_WEIGHTS,
+    LAPTOPS,
+    LAST,
+    OFFICES,
+    PHONES,
+    PLACES,
+    Net,
+    Network,
+    Place,
+)
+
+
+@dataclass(slots=True)
+class Laptop:
+    id: str  # Okta device id / Entra deviceId
+    name: str
+    os: str
+    os_version: str
+    browser: str
+    browser_version: str
+    managed: bool
+    epkey: str  # Duo endpoint key
+
+
+@dataclass(slots=True)
+class Phone:
+    name: str
+    key: str  # Duo phone key (DP…)
+    number: str
+    enrollment_id: str  # Okta AuthenticatorEnrollment id
+
+
+@dataclass(slots=True)
+class User:
+    login: str
+    display: str
+    idps: tuple[Provider, ...]
+    okta_id: str
+    entra_id: str
+    duo_key: str
+    home: Place
+    isp: Network
+    mobile: Network
+    home_ip: str
+    office: str | None
+    vpn: bool
+    laptop: Laptop
+    phone: Phone
+    number_match: bool  # Okta: number challenge on this user's pushes
+    start_hour: float  # local time the working day starts
+    apps: tuple[str, ...]
+    admin: bool = False
+    service: bool = False
+    groups: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> float:
+        return self.home.utc_offset_h
+
+
+@dataclass(slots=True)
+class Tenant:
+    users: list[User]  # people, in a stable order
+    services: list[User]  # service accounts (user objects used by software)
+    workloads: list[tuple[str, str, str]]  # Entra service principals: (id, app id, name)
+    helpdesk: dict[Provider, User]  # who resets factors, per IdP
+    okta_org: str
+    entra_tenant: str
+    duo_host: str
+
+    def on(self, provider: Provider) -> list[User]:
+        return [u for u in self.users if provider in u.idps]
+
+
+OKTA_APPS = ("Salesforce", "Slack", "Zoom", "Workday", "GitHub Enterprise", "Atlassian Cloud", "Box")
+ENTRA_APPS = (
+    "Office 365 Exchange Online",
+    "Microsoft Teams",
+    "SharePoint Online",
+    "Azure Portal",
+    "Microsoft Graph",
+    "OneDrive SyncEngine",
+)
+DUO_APPS = (
+    "Cisco AnyConnect VPN",
+    "Windows Logon (RDP)",
+    "Microsoft Azure Active Directory",
+    "Duo Single Sign-On",
+)
+
+
+def address(rng: random.Random, network: Network) -> str:
+    return f"{network.prefix}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+
+
+def pooled(rng: random.Random, place_key: str, network: Network, size: int = 4) -> Net:
+    """One of a small, fixed pool of egress addresses (an office, a VPN node): the pool depends only on
+    the place and the network, the pick on ``rng``."""
+    pool = random.Random(f"{place_key}|{network.asn}|{network.prefix}")
+    third = pool.randint(1, 254)
+    firsts = [pool.randint(1, 250) for _ in range(size)]
+    return Net(f"{network.prefix}.{third}.{rng.choice(firsts)}", PLACES[place_key], network)
+
+
+def helpdesk_net(rng: random.Random, admin: User) -> Net:
+    if admin.office:
+        return pooled(rng, admin.office, OFFICES[admin.office])
+    return home_net(admin)
+
+
+def apps_for(user: User, provider: Provider) -> tuple[str, ...]:
+    if provider is user.idps[0]:
+        return user.apps
+    return DUO_APPS[:2] if provider is Provider.DUO else user.apps
+
+
+def net(rng: random.Random, place_key: str, network: Network) -> Net:
+    return Net(address(rng, network), PLACES[place_key], network)
+
+
+def home_net(user: User) -> Net:
+    return Net(user.home_ip, user.home, user.isp)
+
+
+def _idps(rng: random.Random) -> tuple[Provider, ...]:
+    roll = rng.random()
+    if roll < 0.42:
+        return (Provider.OKTA,)
+    if roll < 0.72:
+        return (Provider.ENTRA,)
+    if roll < 0.84:
+        return (Provider.DUO,)
+    if roll < 0.92:
+        return (Provider.OKTA, Provider.DUO)
+    return (Provider.ENTRA, Provider.DUO)
+
+
+def _person(rng: random.Random, index: int, taken: set[str]) -> User:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    login = f"{first}.{last}@{DOMAIN}"
+    n = 2
+    while login in taken:
+        login = f"{first}.{last}{n}@{DOMAIN}"
+        n += 1
+    taken.add(login)
+    home_key = rng.choices([k for k, _ in HOME_WEIGHTS], weights=[w for _, w in HOME_WEIGHTS])[0]
+    isp, mobile = HOME_NETWORKS[home_key]
+    os_name, os_version, browser, browser_version = rng.choice(LAPTOPS)
+    idps = _idps(rng)
+    apps_from = (
+        OKTA_APPS if idps[0] is Provider.OKTA else ENTRA_APPS if idps[0] is Provider.ENTRA else DUO_APPS
+    )
+    return User(
+        login=login,
+        display=f"{first.title()} {last.title()}",
+        idps=idps,
+        okta_id="00u" + token(rng, 17),
+        entra_id=new_uuid(rng),
+        duo_key="DU" + upper_token(rng, 18),
+        home=PLACES[home_key],
+        isp=isp,
+        mobile=mobile,
+        home_ip=address(rng, isp),
+        office=home_key if home_key in OFFICES and rng.random() < 0.7 else None,
+        vpn=rng.random() < 0.35,
+        laptop=Laptop(
+            id="guo" + token(rng, 17),
+            name=f"NW-{upper_token(rng, 7)}",
+            os=os_name,
+            os_version=os_version,
+            browser=browser,
+            browser_version=browser_version,
+            managed=rng.random() < 0.9,
+            epkey="EP" + upper_token(rng, 18),
+        ),
+        phone=Phone(
+            name=rng.choice(PHONES),
+            key="DP" + upper_token(rng, 18),
+            number=f"+1 555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+            enrollment_id="pfd" + token(rng, 17),
+        ),
+        number_match=rng.random() < 0.5,
+        start_hour=rng.uniform(7.5, 9.75),
+        apps=tuple(rng.sample(apps_from, rng.randint(2, 4))),
+        groups=("Duo Users", f"{PLACES[home_key].city} Staff"),
+    )
+
+
+SERVICE_NAMES = (
+    "svc-backup",
+    "svc-payroll-sync",
+    "svc-jenkins",
+    "svc-crm-export",
+    "svc-scanner",
+    "svc-hr-feed",
+    "svc-monitoring",
+    "svc-reporting",
+    "svc-print",
+    "svc-etl",
+)
+
+
+def build_tenant(rng: random.Random, people: int) -> Tenant:
+    taken: set[str] = set()
+    users = [_person(rng, i, taken) for i in range(people)]
+    # Admins: a few per IdP; the first of each is also that IdP's helpdesk.
+    helpdesk: dict[Provider, User] = {}
+    for provider in (Provider.OKTA, Provider.ENTRA, Provider.DUO):
+        on = [u for u in users if provider in u.idps]
+        if not on:
+            continue
+        for user in on[: max(1, len(on) // 25)]:
+            user.admin = True
+        helpdesk[provider] = on[0]
+    services: list[User] = []
+    for i in range(max(2, people // 40)):
+        name = SERVICE_NAMES[i % len(SERVICE_NAMES)] + (f"{i // len(SERVICE_NAMES) + 1}" if i >= 10 else "")
+        provider = Provider.ENTRA if i % 2 == 0 else Provider.OKTA
+        owner = _person(rng, people + i, taken)
+        services.append(
+            User(
+                login=f"{name}@{DOMAIN}",
+                display=name,
+                idps=(provider,),
+                okta_id="00u" + token(rng, 17),
+                entra_id=new_uuid(rng),
+                duo_key="DU" + upper_token(rng, 18),
+                home=PLACES["ashburn"] if provider is Provider.OKTA else PLACES["dublin"],
+                isp=AWS if provider is Provider.OKTA else AZURE,
+                mobile=owner.mobile,
+                home_ip=address(rng, AWS if provider is Provider.OKTA else AZURE),
+                office=None,
+                vpn=False,
+                laptop=owner.laptop,
+                phone=owner.phone,  # the admin who created it registered their own phone on it
+                number_match=False,
+                start_hour=0.0,
+                apps=("Microsoft Graph",) if provider is Provider.ENTRA else ("Okta API",),
+                service=True,
+            )
+        )
+    workloads = [
+        (new_uuid(rng), new_uuid(rng), name)
+        for name in ("Payroll Connector", "Backup Orchestrator", "SIEM Collector")
+    ]
+    return Tenant(
+        users=users,
+        services=services,
+        workloads=workloads,
+        helpdesk=helpdesk,
+        okta_org="northwind.okta.example",
+        entra_tenant=new_uuid(rng),
+        duo_host="api-3f9a1c2e.duosecurity.com",
+    )
