@@ -593,3 +593,31 @@ def test_every_public_sample_parses_or_says_why() -> None:
     assert event("audit-azure-monitor.jsonl", 7).kind is EventKind.PASSWORD_CHANGED
     assert event("audit-azure-monitor.jsonl", 6).kind is EventKind.PRIVILEGED_ACTION
     assert isinstance(outcomes[("audit-graph.jsonl", 6)], Unmapped)  # Update user, no method change
+
+
+def test_interactive_flag_from_is_interactive_category_or_event_types() -> None:
+    """isInteractive wins; otherwise the Azure Monitor category or Graph beta signInEventTypes say it."""
+    from pushguard.model import RawRef
+    from pushguard.sources.entra import SOURCE
+
+    base = {
+        "id": "c0ffee00-0000-4000-8000-000000000001",
+        "createdDateTime": "2026-03-02T09:00:00Z",
+        "userPrincipalName": "svc-backup@corp.example",
+        "userId": "11111111-2222-3333-4444-555555555555",
+        "appDisplayName": "Azure Storage",
+        "status": {"errorCode": 0},
+    }
+    ref = RawRef(source="t", position=1)
+
+    def interactive(record: dict[str, object]) -> bool | None:
+        out = SOURCE.parse(record, ref)
+        assert isinstance(out, list)
+        return out[0].interactive
+
+    assert interactive({**base, "isInteractive": False}) is False
+    assert interactive({**base, "signInEventTypes": ["nonInteractiveUser"]}) is False
+    assert interactive({**base, "signInEventTypes": ["interactiveUser"]}) is True
+    assert interactive(base) is None
+    wrapped = {"category": "NonInteractiveUserSignInLogs", "time": "2026-03-02T09:00:00Z", "properties": base}
+    assert interactive(wrapped) is False

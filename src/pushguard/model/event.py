@@ -171,6 +171,7 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     responder_device: Device | None = None
     app: str | None = None
     session_id: str | None = None
+    interactive: bool | None = None  # False: a token / non-interactive sign-in (no person at a prompt)
     factor: Factor | None = None
     factor_id: str | None = None  # vendor id of the factor / authenticator enrollment concerned
     number_challenge: bool | None = None

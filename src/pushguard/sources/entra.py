@@ -158,12 +158,32 @@ def _signin(record: Record, body: Record, category: str | None, ref: RawRef) -> 
             or text_or_none(body.get("correlationId"))
             or text_or_none(top(record, "correlationId"))
         ),
+        interactive=_interactive(body, category),
         factor=factor,
         number_challenge=number_challenge,
         reason=reason,
         vendor_risk=None if risk in _NO_RISK else risk,
         raw=RawRef(source=ref.source, position=ref.position, vendor_type=category or "signIn"),
     )
+
+
+def _interactive(body: Record, category: str | None) -> bool | None:
+    """isInteractive, else what the category or signInEventTypes say (Graph beta)."""
+    flag = bool_or_none(body.get("isInteractive"))
+    if flag is not None:
+        return flag
+    if category in (
+        "NonInteractiveUserSignInLogs",
+        "ServicePrincipalSignInLogs",
+        "ManagedIdentitySignInLogs",
+    ):
+        return False
+    if category == "SignInLogs":
+        return True
+    types = body.get("signInEventTypes")
+    if isinstance(types, list) and types:
+        return "interactiveUser" in types
+    return None
 
 
 def _error_code(status: Record, result_type: Any) -> int | None:
