@@ -264,11 +264,8 @@ class OktaSource:
                 detail = mapping(target.get("detailEntry"))
                 method = text_or_none(detail.get("methodTypeUsed")) or text_or_none(target.get("displayName"))
                 if method:
+                    # An "Okta Verify" enrollment carries push (and TOTP): it is the push factor.
                     upper = method.upper()
-                    if upper == "OKTA VERIFY" and "PUSH" not in str(detail).upper():
-                        return (
-                            Factor.OKTA_VERIFY_PUSH if "push" in method.lower() else Factor.OKTA_VERIFY_TOTP
-                        )
                     return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
         reason = text_or_none(mapping(record.get("outcome")).get("reason"))
         if reason:
