@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, simulate
+from pushguard.cli import analyze, policy, simulate
 
 app = typer.Typer(
     name="pushguard",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 analyze.register(app)
 simulate.register(app)
+policy.register(app)
 
 
 @app.callback(invoke_without_command=True)

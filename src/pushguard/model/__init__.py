@@ -1,5 +1,16 @@
 """Canonical types shared by every layer. Imports nothing of ours."""
 
+from pushguard.model.decision import (
+    Aal,
+    AppSensitivity,
+    Decision,
+    DecisionAction,
+    DecisionRequest,
+    MatchedRule,
+    Operation,
+    Reason,
+    SignalValue,
+)
 from pushguard.model.errors import ConfigError, InputError, ParseError, PushguardError
 from pushguard.model.event import (
     PHISHING_RESISTANT_FACTORS,
@@ -26,7 +37,12 @@ __all__ = [
     "PROMPT_KINDS",
     "PUSH_FACTORS",
     "PUSH_OUTCOME_KINDS",
+    "Aal",
+    "AppSensitivity",
     "ConfigError",
+    "Decision",
+    "DecisionAction",
+    "DecisionRequest",
     "Device",
     "Event",
     "EventKind",
@@ -38,13 +54,17 @@ __all__ = [
     "IdentityProfile",
     "InputError",
     "LastPlace",
+    "MatchedRule",
+    "Operation",
     "ParseError",
     "Principal",
     "PrincipalType",
     "Provider",
     "PushguardError",
     "RawRef",
+    "Reason",
     "Severity",
+    "SignalValue",
     "UserKind",
     "stable_id",
 ]

@@ -1,0 +1,110 @@
+"""The Decision contract (DESIGN.md): what the inline decision point answers for a push or an enrollment.
+
+Strength order (DESIGN.md, "Decision strength"): allow < number_match < throttle < step_up < deny. The
+strictest enforced matching action wins. ``required_aal`` and ``phishing_resistant`` are separate: AAL2
+does not imply phishing resistance."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import msgspec
+
+from pushguard.model.event import Factor, Geo, Provider, UserKind
+
+
+class DecisionAction(enum.StrEnum):
+    ALLOW = "allow"
+    NUMBER_MATCH = "number_match"
+    THROTTLE = "throttle"
+    STEP_UP = "step_up"
+    DENY = "deny"
+
+    @property
+    def rank(self) -> int:
+        """Strength: the higher, the stricter."""
+        return _ACTION_RANK[self]
+
+
+_ACTION_RANK = {
+    DecisionAction.ALLOW: 0,
+    DecisionAction.NUMBER_MATCH: 1,
+    DecisionAction.THROTTLE: 2,
+    DecisionAction.STEP_UP: 3,
+    DecisionAction.DENY: 4,
+}
+
+
+class Operation(enum.StrEnum):
+    PUSH = "push"  # a push prompt is about to be sent
+    ENROLL = "enroll"  # a new authenticator is about to be enrolled
+
+
+class AppSensitivity(enum.StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+    PRIVILEGED = "privileged"
+
+
+class Aal(enum.StrEnum):
+    """SP 800-63B authenticator assurance level."""
+
+    AAL1 = "AAL1"
+    AAL2 = "AAL2"
+    AAL3 = "AAL3"
+
+
+class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A push (or enrollment) about to happen. ``time`` is the request's own UTC time: decide reads no
+    clock, so the same request over the same state gives the same decision (backtests replay it)."""
+
+    operation: Operation
+    identity: str  # canonical identity (alias map, else lowercase login/UPN)
+    time: datetime  # UTC, timezone-aware
+    ip: str | None = None
+    user_agent: str | None = None
+    device_id: str | None = None
+    device_managed: bool | None = None
+    device_compliant: bool | None = None
+    app: str | None = None
+    app_sensitivity: AppSensitivity = AppSensitivity.NORMAL
+    factor: Factor | None = None  # the factor about to be used (push) or enrolled (enroll)
+    provider: Provider | None = None
+    geo: Geo | None = None
+    user_kind: UserKind = UserKind.HUMAN  # the caller's (or the NHI classifier's) view of the identity
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError("time must carry a time zone (UTC, e.g. 2026-03-02T09:00:00Z)")
+        if not self.identity:
+            raise ValueError("identity must not be empty")
+
+
+class Reason(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class MatchedRule(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    name: str
+    action: DecisionAction
+    report_only: bool = False  # listed, never enforced
+    risk: int | None = None
+
+
+SignalValue = bool | int | float | str | list[str]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    decision: DecisionAction
+    risk: int  # 0..100
+    reasons: tuple[Reason, ...]
+    required_aal: Aal
+    phishing_resistant: bool
+    matched_rules: tuple[MatchedRule, ...]
+    policy_version: str
+    report_only: bool  # the whole policy runs in report-only mode: callers log, they do not enforce
+    evaluated_at: str  # RFC 3339 UTC: the request's time, not the wall clock
+    signals: dict[str, SignalValue]  # the variables the policy's rules read, with their values
+    fallback: bool = False  # the policy's fallback was applied (an evaluation or store error)
