@@ -6,9 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from pushguard.detect.base import Detector, DetectorMeta
+from pushguard.detect.fraud_report import FraudReport
+from pushguard.detect.nhi_interactive_mfa import NhiInteractiveMfa
 from pushguard.detect.push_bombing import PushBombing
+from pushguard.detect.push_spray import PushSpray, PushSprayAsn
 
-DETECTOR_TYPES: tuple[type[Any], ...] = (PushBombing,)
+DETECTOR_TYPES: tuple[type[Any], ...] = (
+    PushBombing,
+    FraudReport,
+    NhiInteractiveMfa,
+    PushSpray,
+    PushSprayAsn,
+)
 META_BY_ID: dict[str, DetectorMeta] = {cls.meta.id: cls.meta for cls in DETECTOR_TYPES}
 
 

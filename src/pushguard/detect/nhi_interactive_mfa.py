@@ -1,0 +1,263 @@
+"""NHI interactive MFA: a non-human identity receiving or approving a push, completing interactive MFA or
+enrolling a factor.
+
+A service account, service principal or API client authenticates with a secret, a key or a certificate
+and never sees a prompt. When one does, a person is using it (OWASP NHI10, Human Use of NHI: shared
+credentials nobody owns, no accountability) or someone is binding a factor to it for persistence; either
+way its authentication is weaker than it should be (NHI4).
+
+Which identities are NHIs: ``event.user_kind`` (set by the sources for service principals and client
+apps, and by the enrichment step from naming conventions), and, so the detector works before that
+enrichment runs, :func:`looks_like_service_account` applied here to the identity and the subject's login.
+Naming patterns match the local part (before ``@``, after a ``DOMAIN\\``) with separators, so a human
+``customer.service.lead@…`` or ``saskia@…`` is not an NHI but ``svc-backup@…`` and ``deploy-bot`` are.
+``allow_list`` names accounts allowed to do interactive MFA (humans the patterns catch, a sanctioned
+kiosk account); ``deny_list`` names service accounts the patterns miss (``jenkins@…``).
+
+Severity: medium when an NHI is prompted (pushes sent, denied, timed out: its password is being used
+interactively); high when it approves a push, completes interactive MFA, or gets a factor enrolled or a
+bypass / Temporary Access Pass issued (T1098.005 for the enrollment). Token sign-ins with no interactive
+factor (client credentials, managed identities) are what NHIs should do and never fire. One finding per
+identity per ``episode_gap_s``, escalating from medium to high."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from fnmatch import fnmatchcase
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, from_ts, settings
+from pushguard.model import Event, EventKind, Factor, IdentityProfile, PrincipalType, Severity, UserKind
+
+DEFAULT_PATTERNS = (
+    "svc-*,svc_*,svc.*,*-svc,*_svc,sa-*,sa_*,*-sa,service-*,service_*,*-service,*_service,"
+    "api-*,api_*,*-api,*-bot,*_bot,*.bot,bot-*,bot_*,*$"
+)
+_MAX_EVIDENCE = 50
+_MAX_IPS = 10
+# Factors a token sign-in may carry that are no sign of a person at a prompt.
+_NON_INTERACTIVE = frozenset({Factor.PASSWORD, Factor.CERTIFICATE})
+_PROMPTED = frozenset(
+    {EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
+)
+_ENROLLED = frozenset({EventKind.FACTOR_ENROLLED, EventKind.BYPASS_ISSUED})
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """A comma/whitespace separated tunable as a tuple of lowercase items."""
+    return tuple(item.strip().lower() for item in text.replace("\n", ",").split(",") if item.strip())
+
+
+def local_part(login: str) -> str:
+    """``svc-backup`` from ``svc-backup@corp.example``, ``CORP\\svc-backup`` or ``svc-backup``."""
+    name = login.strip().lower()
+    if "\\" in name:
+        name = name.rsplit("\\", 1)[1]
+    return name.split("@", 1)[0]
+
+
+DEFAULT_PATTERN_LIST = split_list(DEFAULT_PATTERNS)
+
+
+def looks_like_service_account(
+    login: str,
+    patterns: Iterable[str] = DEFAULT_PATTERN_LIST,
+    allow: Collection[str] = (),
+    deny: Collection[str] = (),
+) -> bool:
+    """Whether a login names a non-human identity by convention. ``allow`` (humans / accounts allowed
+    interactive MFA) wins over ``deny`` (known service accounts), which wins over the patterns; list
+    entries match the whole login or its local part, patterns (fnmatch globs) the local part."""
+    full = login.strip().lower()
+    if not full:
+        return False
+    local = local_part(full)
+    if full in allow or local in allow:
+        return False
+    if full in deny or local in deny:
+        return True
+    return any(fnmatchcase(local, pattern) for pattern in patterns)
+
+
+class NhiEpisode(msgspec.Struct, kw_only=True):
+    anchor: str
+    first_ts: float
+    last_ts: float
+    revision: int = 0
+    severity: str = ""
+    prompts: int = 0
+    approvals: int = 0
+    mfa: int = 0
+    enrollments: int = 0
+    evidence: list[str] = []
+    ips: list[str] = []
+    providers: list[str] = []
+    why_nhi: str = ""
+
+
+class NhiState(msgspec.Struct, kw_only=True):
+    episode: NhiEpisode | None = None
+
+
+META = DetectorMeta(
+    id="nhi_interactive_mfa",
+    title="Non-human identity doing interactive MFA",
+    description=(
+        "A service account / service principal / API client (user_kind nhi, or a login matching the "
+        "naming patterns) is prompted for a push (medium), approves one, completes interactive MFA, or "
+        "gets a factor enrolled or a bypass issued (high). Token sign-ins without an interactive factor "
+        "never fire. One finding per identity per episode_gap_s."
+    ),
+    severity=Severity.HIGH,
+    techniques=("T1078.004",),
+    frameworks={
+        "nist_csf_2": ("PR.AA-01", "PR.AA-05", "DE.CM-03"),
+        "sp800_63b": ("5.1.3.1 out-of-band authenticators", "6.1 authenticator binding"),
+        "owasp_nhi": ("NHI10", "NHI4"),
+    },
+    tunables={
+        "patterns": Tunable(DEFAULT_PATTERNS, "comma-separated globs on the login's local part naming NHIs"),
+        "allow_list": Tunable("", "comma-separated logins allowed interactive MFA (never flagged)"),
+        "deny_list": Tunable("", "comma-separated logins that are service accounts (always flagged)"),
+        "use_naming": Tunable(True, "also classify by naming, not only by the source's user_kind"),
+        "episode_gap_s": Tunable(86400, "quiet after which the next interactive use is a new finding"),
+    },
+    actions=(
+        "Find the person using the NHI; give them a named account of their own and stop the sharing.",
+        "Remove the push / MFA factors and devices enrolled on the NHI; revoke its interactive sessions.",
+        "Rotate the NHI's credentials (password, secrets, keys): people have seen them.",
+        "Restrict the NHI to non-interactive flows (workload identity / service account sign-in policy).",
+        "If nobody owns up to it, treat the NHI as compromised and review what it did.",
+    ),
+)
+
+
+class NhiInteractiveMfa:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = NhiState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(META, overrides)
+        self.patterns = split_list(str(cfg["patterns"]))
+        self.allow = frozenset(split_list(str(cfg["allow_list"])))
+        self.deny = frozenset(split_list(str(cfg["deny_list"])))
+        self.use_naming = bool(cfg["use_naming"])
+        self.gap_s = float(cfg["episode_gap_s"])
+
+    def initial_state(self) -> NhiState:
+        return NhiState()
+
+    def observe(
+        self, state: NhiState, event: Event, profile: IdentityProfile
+    ) -> tuple[NhiState, list[Detection]]:
+        what = _interactive(event)
+        if what is None:
+            return state, []
+        why = self.why_nhi(event)
+        if why is None:
+            return state, []
+        now = event.ts
+        episode = state.episode
+        if episode is None or now - episode.last_ts > self.gap_s:
+            episode = state.episode = NhiEpisode(
+                anchor=event.event_id, first_ts=now, last_ts=now, why_nhi=why
+            )
+        episode.last_ts = now
+        if what == "prompt":
+            episode.prompts += 1
+        elif what == "approval":
+            episode.approvals += 1
+        elif what == "mfa":
+            episode.mfa += 1
+        else:
+            episode.enrollments += 1
+        append_bounded(episode.evidence, event.event_id, _MAX_EVIDENCE)
+        for ip in (event.ip, event.responder_ip):
+            if ip and ip not in episode.ips and len(episode.ips) < _MAX_IPS:
+                episode.ips.append(ip)
+        if event.provider.value not in episode.providers:
+            episode.providers.append(event.provider.value)
+        severity = Severity.MEDIUM if what == "prompt" else Severity.HIGH
+        if episode.severity and Severity(episode.severity).rank > severity.rank:
+            severity = Severity(episode.severity)  # never de-escalates within an episode
+        if episode.revision and severity.value == episode.severity and what != "enrollment":
+            return state, []  # same episode, nothing new a responder needs
+        return state, [self._report(episode, severity, event)]
+
+    def advance(self, state: NhiState, watermark: float) -> tuple[NhiState, list[Detection]]:
+        return state, []
+
+    def why_nhi(self, event: Event) -> str | None:
+        """Why this event's subject is a non-human identity (None: it is not one)."""
+        logins = [event.identity]
+        subject = event.subject
+        if subject is not None and subject.login and subject.login != event.identity:
+            logins.append(subject.login)
+        if any(local_part(x) in self.allow or x in self.allow for x in logins):
+            return None
+        if event.user_kind is UserKind.NHI or (subject is not None and subject.type is PrincipalType.SERVICE):
+            return "the identity provider marks it as a non-human identity (service principal / app)"
+        if any(local_part(x) in self.deny or x in self.deny for x in logins):
+            return "listed as a service account (deny_list)"
+        if self.use_naming:
+            for login in logins:
+                if looks_like_service_account(login, self.patterns, self.allow, self.deny):
+                    return f"its login {login} follows a service-account naming convention"
+        return None
+
+    @staticmethod
+    def _report(episode: NhiEpisode, severity: Severity, event: Event) -> Detection:
+        episode.revision += 1
+        episode.severity = severity.value
+        counts = (
+            f"{episode.prompts} push prompts, {episode.approvals} approved, {episode.mfa} interactive MFA, "
+            f"{episode.enrollments} factor enrollments/bypasses"
+        )
+        reasons = [f"non-human identity: {episode.why_nhi}", f"interactive authentication seen: {counts}"]
+        if episode.approvals or episode.mfa:
+            reasons.append("a person completed MFA as this identity (OWASP NHI10, human use of NHI)")
+        if episode.enrollments:
+            reasons.append("a factor was bound to a non-human identity: possible persistence")
+        if event.by_other and event.actor is not None and event.actor.login:
+            reasons.append(f"last action by {event.actor.login}")
+        title = "Non-human identity received push prompts"
+        if episode.approvals or episode.mfa:
+            title = "Non-human identity completed interactive MFA"
+        if episode.enrollments:
+            title = "Non-human identity got an MFA factor enrolled"
+        return Detection(
+            detector=META.id,
+            identity="",
+            anchor=episode.anchor,
+            revision=episode.revision,
+            title=title,
+            severity=severity,
+            confidence=0.9 if episode.why_nhi.startswith("the identity provider") else 0.7,
+            first_seen=from_ts(episode.first_ts),
+            last_seen=from_ts(episode.last_ts),
+            detected_at=event.time,
+            evidence=tuple(episode.evidence),
+            source_ips=tuple(episode.ips),
+            reasons=tuple(reasons),
+            providers=tuple(episode.providers),
+            techniques=("T1098.005",) if episode.enrollments else (),
+        )
+
+
+def _interactive(event: Event) -> str | None:
+    """What interactive authentication this event is: prompt, approval, mfa, enrollment (None: none)."""
+    kind = event.kind
+    if kind in _PROMPTED:
+        return "prompt"
+    if kind is EventKind.PUSH_APPROVED:
+        return "approval"
+    if kind in _ENROLLED:
+        return "enrollment"
+    factor = event.factor
+    if kind in (EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS, EventKind.MFA_FAILURE):
+        if factor is None or factor in _NON_INTERACTIVE:
+            return None  # a token / client-credential sign-in: what an NHI should do
+        return "prompt" if kind is EventKind.MFA_FAILURE else "mfa"
+    return None
