@@ -154,9 +154,13 @@ class Engine:
 
     # -- the step --------------------------------------------------------------------------------
 
-    def process(self, event: Event, partition: str | None = None) -> list[Finding]:
+    def process(
+        self, event: Event, partition: str | None = None, position: str | None = None
+    ) -> list[Finding]:
+        """``position``: the event's sortable place in ``partition`` (a stream entry id, made sortable by
+        the caller); by default ``position_key(event)``, i.e. event time within a file."""
         if partition is not None:
-            key = position_key(event)
+            key = position_key(event) if position is None else position
             done = self._position(partition)
             if done is not None and key <= done:
                 self.stats.replayed += 1
