@@ -1,0 +1,1 @@
+"""Backtest: replay historical logs through a policy and count what it would have decided."""

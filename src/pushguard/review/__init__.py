@@ -1,0 +1,1 @@
+"""Periodic reviews over analyzed logs: enrollment (and removal) provenance."""
