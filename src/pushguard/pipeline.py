@@ -33,6 +33,8 @@ REORDER_BUFFER = 20_000  # records a file may be out of order by before they cou
 DESCENDING_PROBE = 64  # records looked at to tell a newest-first file
 COMMIT_EVERY = 20_000  # events per store transaction
 MAX_CACHED = 200_000  # identities kept decoded in memory between commits
+ADVANCE_CHUNK = 5_000  # stored states advanced between two commits at the end of a run
+KEYED_PREFIX = "k:"  # state keys of second-stage detectors: k:<detector>|<key>; the rest are identities
 INCIDENT_WINDOW_S = 24 * 3600.0  # findings about one identity this close together form one incident
 MAX_ERRORS_KEPT = 50  # bad records listed by position; all are counted
 
@@ -97,6 +99,7 @@ class Engine:
             cast(KeyedDetector[Any], d) for d in self.detectors if d.meta.keys != ("user",)
         ]
         self._meta = {d.meta.id: d.meta for d in self.detectors}
+        self._keyed_by_id = {d.meta.id: d for d in self.keyed_detectors}
         self._state_decoders = {d.meta.id: msgspec.msgpack.Decoder(d.state_type) for d in self.detectors}
         self.commit_every = commit_every
         self.stats = RunStats()
@@ -202,7 +205,7 @@ class Engine:
             part = detector.partition(event)
             if part is None:
                 continue
-            key = f"k:{detector.meta.id}|{part}"
+            key = f"{KEYED_PREFIX}{detector.meta.id}|{part}"
             state, detections = detector.observe(self._keyed_state(detector, key), event, profile)
             self._keyed[key] = state
             self._keyed_dirty.add(key)
@@ -214,24 +217,46 @@ class Engine:
         """Let silence speak for every identity in memory (timeouts, bursts that ended)."""
         mark = self.watermark if watermark is None else watermark
         produced: list[Finding] = []
-        for key, who in self._cache.items():
-            before = len(produced)
-            for detector in self.user_detectors:
-                detector_id = detector.meta.id
-                state, detections = detector.advance(who.states[detector_id], mark)
-                who.states[detector_id] = state
-                for detection in detections:
-                    produced.append(self._finding(who.profile, detection))
-            if len(produced) > before:
-                self._dirty.add(key)
-        by_id = {d.meta.id: d for d in self.keyed_detectors}
-        for key, keyed_state in self._keyed.items():
-            detector = by_id[key[2:].split("|", 1)[0]]
-            state, detections = detector.advance(keyed_state, mark)
-            self._keyed[key] = state
-            self._keyed_dirty.add(key)
+        for key in list(self._cache):
+            produced.extend(self._advance_identity(key, mark))
+        for key in list(self._keyed):
+            produced.extend(self._advance_keyed(key, mark))
+        return produced
+
+    def _advance_identity(self, key: str, mark: float) -> list[Finding]:
+        who = self._identity(key)
+        produced: list[Finding] = []
+        for detector in self.user_detectors:
+            detector_id = detector.meta.id
+            state, detections = detector.advance(who.states[detector_id], mark)
+            who.states[detector_id] = state
             for detection in detections:
-                produced.append(self._finding(None, detection))
+                produced.append(self._finding(who.profile, detection))
+        if produced:
+            self._dirty.add(key)
+        return produced
+
+    def _advance_keyed(self, key: str, mark: float) -> list[Finding]:
+        detector = self._keyed_by_id.get(key[2:].split("|", 1)[0])
+        if detector is None:  # the state of a detector this run does not enable
+            return []
+        state, detections = detector.advance(self._keyed_state(detector, key), mark)
+        self._keyed[key] = state
+        self._keyed_dirty.add(key)
+        return [self._finding(None, detection) for detection in detections]
+
+    def _advance_stored(self, mark: float, done: set[str]) -> list[Finding]:
+        """Advance the states that are only in the store: written by an earlier (or killed) run, or
+        evicted from memory in this one. Without this, a resumed run would leave them where the crash
+        left them, and the result would depend on where it crashed."""
+        produced: list[Finding] = []
+        for count, key in enumerate(k for k in self.store.state_keys() if k not in done):
+            if key.startswith(KEYED_PREFIX):
+                produced.extend(self._advance_keyed(key, mark))
+            else:
+                produced.extend(self._advance_identity(key, mark))
+            if count % ADVANCE_CHUNK == ADVANCE_CHUNK - 1:
+                self.flush()
         return produced
 
     def _finding(self, profile: IdentityProfile | None, detection: Detection) -> Finding:
@@ -282,7 +307,11 @@ class Engine:
             self._keyed.clear()
 
     def finish(self) -> list[Finding]:
+        """End of input: silence speaks at the watermark for every state, in memory or only stored."""
+        done = set(self._cache) | set(self._keyed)
         produced = self.advance()
+        self.flush()
+        produced.extend(self._advance_stored(self.watermark, done))
         self.flush()
         return produced
 
@@ -390,12 +419,13 @@ def analyze(
     detector_config: dict[str, Any] | None = None,
     enrichers: Sequence[Enricher] | None = None,
     on_event: Callable[[int], None] | None = None,
+    commit_every: int = COMMIT_EVERY,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database."""
     paths = expand_paths(inputs)
-    engine = Engine(store, build_detectors(detector_config))
+    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every)
     chain = build_enrichers() if enrichers is None else list(enrichers)
     with ExitStack() as closing:
         for enricher in chain:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +19,7 @@ from rich.table import Table
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
-from pushguard.pipeline import RunResult, analyze
+from pushguard.pipeline import COMMIT_EVERY, RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.sources.readers import expand_paths
@@ -94,6 +94,7 @@ def run_analysis(
     quiet: bool,
     geoip_city: Path | None = None,
     geoip_asn: Path | None = None,
+    commit_every: int = COMMIT_EVERY,
 ) -> RunResult:
     paths = expand_paths(inputs)
     if not paths:
@@ -106,36 +107,33 @@ def run_analysis(
             raise InputError(f"{db}: no such MaxMind database file")
     enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
     size = sum(p.stat().st_size for p in paths)
-    with open_store(state) as store:
-        if quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal:
-            return analyze(
-                paths,
-                store=store,
-                provider=chosen,
-                aliases=alias_map,
-                detector_config=settings.get("detectors"),
+    with open_store(state) as store, ExitStack() as progress_scope:
+        tick: Callable[[int], None] | None = None
+        if not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal):
+            progress = progress_scope.enter_context(
+                Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    TimeElapsedColumn(),
+                    console=err,
+                    transient=True,
+                )
             )
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
             task = progress.add_task("analyzing", total=None)
 
             def tick(count: int) -> None:
                 progress.update(task, description=f"analyzing: {count:,} events")
 
-            return analyze(
-                paths,
-                store=store,
-                provider=chosen,
-                aliases=alias_map,
-                detector_config=settings.get("detectors"),
-                enrichers=enrichers,
-                on_event=tick,
-            )
+        return analyze(
+            paths,
+            store=store,
+            provider=chosen,
+            aliases=alias_map,
+            detector_config=settings.get("detectors"),
+            enrichers=enrichers,
+            on_event=tick,
+            commit_every=commit_every,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -159,6 +157,9 @@ def analyze_command(
     ] = None,
     geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
+    commit_every: Annotated[
+        int, typer.Option(min=1, help="Events per state transaction (a crash re-reads at most this many).")
+    ] = COMMIT_EVERY,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
@@ -171,6 +172,7 @@ def analyze_command(
             quiet=quiet,
             geoip_city=geoip_city,
             geoip_asn=geoip_asn,
+            commit_every=commit_every,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None

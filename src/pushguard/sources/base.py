@@ -6,9 +6,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
+import msgspec
+
 from pushguard.model import Event, Provider, RawRef
 
 Record = Mapping[str, Any]
+
+# Invalid JSON: msgspec reports bad UTF-8 in bytes as UnicodeDecodeError, and a str holding a lone
+# surrogate (a JSON escape like \\ud800 that decoded into a field) as UnicodeEncodeError.
+NOT_JSON = (msgspec.DecodeError, UnicodeError)
 
 
 class Unmapped:
@@ -136,3 +142,11 @@ def mapping(value: Any) -> Record:
 
 
 _EMPTY: Record = {}
+
+
+def items(value: Any) -> list[Any]:
+    """A JSON array, or an empty one when the vendor wrote null or another type (never iterate a str)."""
+    return value if value.__class__ is list else _NO_ITEMS
+
+
+_NO_ITEMS: list[Any] = []

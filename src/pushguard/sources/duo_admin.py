@@ -45,6 +45,7 @@ import msgspec
 
 from pushguard.model import Device, Event, EventKind, Factor, Principal, PrincipalType, Provider, RawRef
 from pushguard.sources.base import (
+    NOT_JSON,
     ParseResult,
     Record,
     RecordError,
@@ -156,7 +157,7 @@ def description_of(value: Any) -> dict[str, Any]:
     if text.startswith("{"):
         try:
             decoded = _json.decode(text)
-        except msgspec.DecodeError:
+        except NOT_JSON:
             return {"text": text}
         return decoded if isinstance(decoded, dict) else {"text": text}
     return {"text": text}

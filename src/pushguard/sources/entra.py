@@ -47,12 +47,14 @@ from pushguard.model import (
     UserKind,
 )
 from pushguard.sources.base import (
+    NOT_JSON,
     ParseResult,
     Record,
     RecordError,
     Unmapped,
     bool_or_none,
     int_or_none,
+    items,
     lower_or_none,
     mapping,
     text_or_none,
@@ -136,7 +138,7 @@ def _signin(record: Record, body: Record, category: str | None, ref: RawRef) -> 
     status = mapping(body.get("status"))
     code = _error_code(status, top(record, "resultType"))
     subject, user_kind = _subject(record, body, category)
-    steps: list[Record] = [s for s in body.get("authenticationDetails") or () if isinstance(s, dict)]
+    steps: list[Record] = [s for s in items(body.get("authenticationDetails")) if isinstance(s, dict)]
     mfa = mapping(body.get("mfaDetail"))
     kind, factor, reason, number_challenge = _classify(code, status, steps, mfa)
     risk = lower_or_none(body.get("riskLevelDuringSignIn"))
@@ -364,15 +366,15 @@ def _risk(record: Record, body: Record, ref: RawRef) -> ParseResult:
 
 def _additional_info(value: Any) -> dict[str, Any]:
     """``additionalInfo`` is a JSON string holding ``[{"Key": …, "Value": …}]``."""
-    items: Any = value
+    entries: Any = value
     if isinstance(value, str):
         try:
-            items = _json.decode(value)
-        except msgspec.DecodeError:
+            entries = _json.decode(value)
+        except NOT_JSON:
             return {}
-    if not isinstance(items, list):
+    if not isinstance(entries, list):
         return {}
-    return {str(mapping(i).get("Key")): mapping(i).get("Value") for i in items if mapping(i).get("Key")}
+    return {str(mapping(i).get("Key")): mapping(i).get("Value") for i in entries if mapping(i).get("Key")}
 
 
 def _snake(name: str) -> str:

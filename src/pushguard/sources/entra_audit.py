@@ -38,12 +38,14 @@ from pushguard.model import (
     UserKind,
 )
 from pushguard.sources.base import (
+    NOT_JSON,
     ParseResult,
     Record,
     RecordError,
     Unmapped,
     float_or_none,
     int_or_none,
+    items,
     lower_or_none,
     mapping,
     parse_time,
@@ -213,7 +215,7 @@ def parse_audit(record: Record, body: Record, ref: RawRef) -> ParseResult:
     if activity is None:
         raise RecordError("activityDisplayName: missing")
     activity = " ".join(activity.replace("\u2013", "-").split())  # portal names use an en dash
-    targets: list[Record] = [t for t in body.get("targetResources") or () if isinstance(t, dict)]
+    targets: list[Record] = [t for t in items(body.get("targetResources")) if isinstance(t, dict)]
     texts = _audit_texts(body, targets)
     kind = _audit_kind(activity, targets, texts)
     if isinstance(kind, Unmapped):
@@ -299,7 +301,7 @@ def _audit_kind(name: str, targets: list[Record], texts: str) -> EventKind | Unm
 def _strong_auth_change(targets: list[Record]) -> EventKind | None:
     """``Update user`` that changed the StrongAuthenticationMethod list: added, removed, or all cleared."""
     for target in targets:
-        for prop in target.get("modifiedProperties") or ():
+        for prop in items(target.get("modifiedProperties")):
             if not isinstance(prop, dict) or prop.get("displayName") != "StrongAuthenticationMethod":
                 continue
             old, new = _method_set(prop.get("oldValue")), _method_set(prop.get("newValue"))
@@ -318,7 +320,7 @@ def _method_set(value: Any) -> set[str]:
         return set()
     try:
         items = _json.decode(text)
-    except msgspec.DecodeError:
+    except NOT_JSON:
         return {text}
     if not isinstance(items, list):
         return set()
@@ -335,9 +337,9 @@ def _method_factor(texts: str) -> Factor | None:
 def _audit_texts(body: Record, targets: list[Record]) -> str:
     """resultReason, additionalDetails and modified-property values, lower-cased: where methods are named."""
     parts = [str(body.get("resultReason") or "")]
-    parts += [str(mapping(d).get("value") or "") for d in body.get("additionalDetails") or ()]
+    parts += [str(mapping(d).get("value") or "") for d in items(body.get("additionalDetails"))]
     for target in targets:
-        for prop in target.get("modifiedProperties") or ():
+        for prop in items(target.get("modifiedProperties")):
             parts.append(str(mapping(prop).get("newValue") or ""))
     return " ".join(parts).lower()
 

@@ -27,6 +27,7 @@ from pushguard.model import (
     UserKind,
 )
 from pushguard.sources.base import (
+    NOT_JSON,
     ParseResult,
     Record,
     RecordError,
@@ -487,7 +488,7 @@ def _kv_or_json(value: Any) -> dict[str, Any]:
     if text.startswith('{"'):
         try:
             decoded = _json.decode(text)
-        except msgspec.DecodeError:
+        except NOT_JSON:
             return {}
         return decoded if isinstance(decoded, dict) else {}
     return {k.strip(): v.strip() for k, v in _KV.findall(text)}

@@ -19,8 +19,10 @@ from typing import IO, Any, cast
 import msgspec
 
 from pushguard.model import InputError
+from pushguard.sources.base import NOT_JSON
 
 _decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
 
 # File suffixes read from a directory; anything else (README, labels.json of a simulation) is skipped.
 LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".log.gz")
@@ -85,8 +87,8 @@ def read_file(path: Path) -> Iterator[RawItem]:
         if not first:
             return
         try:
-            head: Any = _decoder.decode(first)
-        except msgspec.DecodeError:
+            head: Any = decode_json(first)
+        except NOT_JSON:
             head = None
         if head is not None:
             yield from _read_lines(handle, source, first, head)
@@ -104,8 +106,8 @@ def read_file(path: Path) -> Iterator[RawItem]:
 
 def _is_object(line: bytes) -> bool:
     try:
-        return isinstance(_decoder.decode(line), dict)
-    except msgspec.DecodeError:
+        return isinstance(decode_json(line), dict)
+    except NOT_JSON:
         return False
 
 
@@ -123,13 +125,26 @@ def _read_lines(
                 value: Any = head
             else:
                 try:
-                    value = _decoder.decode(line)
-                except msgspec.DecodeError as exc:
+                    value = decode_json(line)
+                except NOT_JSON as exc:
                     yield RawItem(source, line_no, None, f"invalid JSON: {exc}")
                     continue
             yield from _unwrap(value, source, line_no, "line")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         yield RawItem(source, line_no + 1, None, f"read error after line {line_no}: {exc}")
+
+
+def decode_json(data: bytes) -> Any:
+    """JSON bytes → value. Refuses (``msgspec.DecodeError``) invalid UTF-8, and strings holding a lone
+    surrogate (an escape like ``\\ud800`` without its pair), which no encoder downstream could write back:
+    such a record fails here, named and counted, not later in the store."""
+    value = _decoder.decode(data)
+    if b"\\ud" in data or b"\\uD" in data:  # only an escape can make a surrogate: skip the check otherwise
+        try:
+            _encoder.encode(value)
+        except UnicodeEncodeError as exc:
+            raise msgspec.DecodeError("a string holds a lone surrogate (invalid Unicode escape)") from exc
+    return value
 
 
 def _chain_first(first: bytes, second: bytes, rest: IO[bytes]) -> Iterator[bytes]:
@@ -146,8 +161,8 @@ def _read_document(handle: IO[bytes], source: str, first: bytes) -> Iterator[Raw
         yield RawItem(source, 1, None, f"read error: {exc}", unit="record")
         return
     try:
-        value = _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+        value = decode_json(data)
+    except NOT_JSON as exc:
         yield RawItem(source, 1, None, f"invalid JSON document: {exc}", unit="record")
         return
     yield from _unwrap(value, source, 0, "record")

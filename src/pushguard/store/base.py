@@ -6,7 +6,7 @@ effect was lost with them, and skips the ones whose effect was kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +35,10 @@ class StateStore(Protocol):
 
     def commit(self, batch: Commit) -> None:
         """Apply states, positions and findings atomically (findings keep their highest revision)."""
+        ...
+
+    def state_keys(self) -> Iterator[str]:
+        """Every stored state key (identities and second-stage keys), in no particular order."""
         ...
 
     def position(self, partition: str) -> str | None: ...

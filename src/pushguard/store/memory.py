@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pushguard.model import Finding
 from pushguard.store.base import Commit, keep_highest, sort_findings
@@ -21,6 +21,9 @@ class MemoryStore:
         self._states.update(batch.states)
         self._positions.update(batch.positions)
         keep_highest(self._findings, batch.findings)
+
+    def state_keys(self) -> Iterator[str]:
+        return iter(list(self._states))
 
     def position(self, partition: str) -> str | None:
         return self._positions.get(partition)

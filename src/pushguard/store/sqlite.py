@@ -6,7 +6,7 @@ holding state, positions and findings together."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pushguard.model import Finding, InputError
@@ -77,6 +77,10 @@ class SqliteStore:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def state_keys(self) -> Iterator[str]:
+        # fetched up front: the caller commits while it iterates
+        return iter([row[0] for row in self._db.execute("SELECT key FROM state")])
 
     def position(self, partition: str) -> str | None:
         row = self._db.execute("SELECT value FROM position WHERE partition=?", (partition,)).fetchone()
