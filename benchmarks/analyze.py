@@ -29,6 +29,8 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.registry import DETECTOR_TYPES
+from pushguard.model import Finding
+from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
@@ -52,11 +54,11 @@ def raw_parse(paths: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - began, count
 
 
-def timed_analyze(paths: list[Path], jobs: int = 1) -> tuple[float, int, int]:
+def timed_analyze(paths: list[Path], jobs: int = 1) -> tuple[float, int, list[Finding]]:
     """(seconds, events, findings)."""
     began = time.perf_counter()
-    result = analyze(paths, jobs=jobs) if jobs > 1 else analyze(paths)
-    return time.perf_counter() - began, result.stats.events, len(result.findings)
+    result = analyze_parallel(paths, jobs) if jobs > 1 else analyze(paths)
+    return time.perf_counter() - began, result.stats.events, result.findings
 
 
 def state_bytes(paths: list[Path], state_file: Path) -> tuple[int, float, int, int]:
@@ -81,7 +83,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, help="an already simulated directory to reuse")
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--identities", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -98,7 +100,8 @@ def main() -> None:
 
         raw_s, records = raw_parse(paths)
         one_s, events, findings = timed_analyze(paths)
-        print(f"\nall vendors: {records:,} records, {size_mb:.0f} MB, {events:,} events, {findings} findings")
+        print(f"\nall vendors: {records:,} records, {size_mb:.0f} MB, {events:,} events")
+        print(f"  findings                        {len(findings):12,}")
         print(f"  raw JSON parse (msgspec)        {records / raw_s:12,.0f} records/s")
         print(f"  analyze, all detectors, 1 core  {records / one_s:12,.0f} records/s")
         print(f"  ratio analyze / raw parse       {raw_s / one_s:12.3f}")

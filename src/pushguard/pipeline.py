@@ -179,7 +179,7 @@ class Engine:
         produced: list[Finding] = []
         if not event.identity or (subject is not None and subject.type is PrincipalType.ADDRESS):
             self.stats.not_a_user += 1  # keyed by address: only the second stage looks at it
-            produced.extend(self._second_stage(event, self._nobody))
+            produced.extend(self.second_stage(event, self._nobody))
             self._tick()
             return produced
         who = self._identity(event.identity)
@@ -193,13 +193,14 @@ class Engine:
             who.states[detector_id] = state
             for detection in detections:
                 produced.append(self._finding(who.profile, detection))
-        produced.extend(self._second_stage(event, who.profile))
+        produced.extend(self.second_stage(event, who.profile))
         update_profile(who.profile, event)
         self._dirty.add(event.identity)
         self._tick()
         return produced
 
-    def _second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+    def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+        """The detectors keyed by something else than the identity (IP, ASN), given its profile."""
         produced: list[Finding] = []
         for detector in self.keyed_detectors:
             part = detector.partition(event)

@@ -19,6 +19,7 @@ from rich.table import Table
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
+from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
@@ -95,6 +96,7 @@ def run_analysis(
     geoip_city: Path | None = None,
     geoip_asn: Path | None = None,
     commit_every: int = COMMIT_EVERY,
+    jobs: int = 1,
 ) -> RunResult:
     paths = expand_paths(inputs)
     if not paths:
@@ -105,6 +107,18 @@ def run_analysis(
     for db in (geoip_city, geoip_asn):
         if db is not None and not db.is_file():
             raise InputError(f"{db}: no such MaxMind database file")
+    if jobs > 1:
+        if state is not None:
+            raise InputError("--jobs keeps state in memory for the run: use it without --state")
+        return analyze_parallel(
+            paths,
+            jobs,
+            provider=chosen,
+            aliases=alias_map,
+            detector_config=settings.get("detectors"),
+            city_db=geoip_city,
+            asn_db=geoip_asn,
+        )
     enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
     size = sum(p.stat().st_size for p in paths)
     with open_store(state) as store, ExitStack() as progress_scope:
@@ -160,6 +174,9 @@ def analyze_command(
     commit_every: Annotated[
         int, typer.Option(min=1, help="Events per state transaction (a crash re-reads at most this many).")
     ] = COMMIT_EVERY,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Processes; identities are split among them (same findings as 1).")
+    ] = 1,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
@@ -173,6 +190,7 @@ def analyze_command(
             geoip_city=geoip_city,
             geoip_asn=geoip_asn,
             commit_every=commit_every,
+            jobs=jobs,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,9 +79,11 @@ def read_file(path: Path) -> Iterator[RawItem]:
     """Every record of one file, in file order."""
     source = str(path)
     with _open_binary(path) as handle:
+        skipped = 0  # blank lines before the first record: line numbers count them
         try:
             first = handle.readline()
             while first and not first.strip():
+                skipped += 1
                 first = handle.readline()
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{path}: cannot read: {exc}") from exc
@@ -91,7 +94,7 @@ def read_file(path: Path) -> Iterator[RawItem]:
         except NOT_JSON:
             head = None
         if head is not None:
-            yield from _read_lines(handle, source, first, head)
+            yield from _read_lines(handle, source, first, head, skipped=skipped)
             return
         # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
         # line is broken. An array opens a document; otherwise a second line that is a whole object
@@ -101,7 +104,7 @@ def read_file(path: Path) -> Iterator[RawItem]:
         if start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
             yield from _read_document(handle, source, first + second)
         else:
-            yield from _read_lines(handle, source, first, None, second)
+            yield from _read_lines(handle, source, first, None, second, skipped=skipped)
 
 
 def _is_object(line: bytes) -> bool:
@@ -112,16 +115,16 @@ def _is_object(line: bytes) -> bool:
 
 
 def _read_lines(
-    handle: IO[bytes], source: str, first: bytes, head: Any, second: bytes = b""
+    handle: IO[bytes], source: str, first: bytes, head: Any, second: bytes = b"", skipped: int = 0
 ) -> Iterator[RawItem]:
-    line_no = 0
+    line_no = skipped
     lines: Iterable[bytes] = _chain_first(first, second, handle)
     try:
         for line in lines:
             line_no += 1
             if not line.strip():
                 continue
-            if line_no == 1 and head is not None:
+            if line_no == skipped + 1 and head is not None:
                 value: Any = head
             else:
                 try:
@@ -206,6 +209,64 @@ def _unwrap(value: Any, source: str, position: int, unit: str) -> Iterator[RawIt
             yield RawItem(source, pos, record, unit=unit)
         else:
             yield RawItem(source, pos, None, f"record is a JSON {type(record).__name__}, not an object", unit)
+
+
+def jsonl_ranges(path: Path, parts: int, min_bytes: int) -> list[tuple[int, int]] | None:
+    """Byte ranges of a plain (uncompressed) JSON Lines file, cut at line ends, to be read in parallel;
+    None when the file is smaller than ``min_bytes``, compressed, or not JSON Lines (read it whole)."""
+    size = path.stat().st_size
+    if parts < 2 or size < min_bytes:
+        return None
+    with _open_binary(path) as handle:
+        if not isinstance(handle, io.BufferedReader):
+            return None  # gzip: no random access
+        first = handle.readline()
+        while first and not first.strip():
+            first = handle.readline()
+        try:
+            if not isinstance(decode_json(first), dict):
+                return None
+        except NOT_JSON:
+            return None
+        cuts = [0]
+        for index in range(1, parts):
+            handle.seek(max(cuts[-1], size * index // parts))
+            handle.readline()  # to the end of the line the cut fell in
+            if handle.tell() >= size:
+                break
+            if handle.tell() > cuts[-1]:
+                cuts.append(handle.tell())
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+def read_jsonl_range(path: Path, start: int, end: int) -> Iterator[RawItem]:
+    """The records of the lines of a JSON Lines file that start in [start, end), numbered as in the
+    whole file (the lines before ``start`` are counted, not parsed)."""
+    source = str(path)
+    with _open_binary(path) as handle:
+        line_no = 0
+        remaining = start
+        while remaining > 0:
+            chunk = handle.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            line_no += chunk.count(b"\n")
+            remaining -= len(chunk)
+        offset = start
+        for line in handle:
+            if offset >= end:
+                break
+            offset += len(line)
+            line_no += 1
+            if not line.strip():
+                continue
+            try:
+                value = decode_json(line)
+            except NOT_JSON as exc:
+                yield RawItem(source, line_no, None, f"invalid JSON: {exc}")
+                continue
+            yield from _unwrap(value, source, line_no, "line")
 
 
 def read_paths(paths: Iterable[Path]) -> Iterator[RawItem]:

@@ -1,0 +1,240 @@
+"""``analyze --jobs N``: the pipeline of ``pipeline.analyze`` split across processes by identity, with the
+same findings as one process.
+
+    1. parse (N processes): files, and byte ranges of large JSON Lines files, are parsed and enriched;
+       each event goes to the partition of its identity (a stable hash), sorted by
+       (time, provider, event id, file, record) and spilled to disk as msgpack runs.
+    2. detect (N processes): each partition merges its runs in event-time order and runs the per-identity
+       detectors (``pipeline.Engine``). Where a second-stage detector (keyed by IP, ASN) would look at the
+       event, the event and a snapshot of the identity's profile at that moment are spilled instead.
+    3. second stage (this process): the spilled events of every partition, merged in the same order,
+       go through the second-stage detectors with those snapshots.
+
+The order inside an identity and the profile each second-stage detector sees are the one-process ones, so
+the findings are too (tested). State lives in memory for the run: ``--jobs`` does not take ``--state``."""
+
+from __future__ import annotations
+
+import heapq
+import os
+import struct
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from pushguard.detect import build_detectors
+from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.model import Event, Finding, IdentityProfile, Provider
+from pushguard.pipeline import (
+    MAX_ERRORS_KEPT,
+    Engine,
+    RunResult,
+    RunStats,
+    ordered_file_events,
+    parse_items,
+)
+from pushguard.sources.readers import expand_paths, jsonl_ranges, read_file, read_jsonl_range
+from pushguard.store import MemoryStore
+from pushguard.store.base import keep_highest
+
+SPLIT_MIN_BYTES = 16 << 20  # JSON Lines files larger than this are parsed in several byte ranges
+_FRAME = struct.Struct("<I")
+
+# (time, provider, event id, file index, record sequence): the one-process order (pipeline.merged_events)
+Order = tuple[float, str, str, int, int]
+
+
+class _Parsed(msgspec.Struct, array_like=True):
+    order: tuple[float, str, str, int, int]
+    event: Event
+
+
+class _Deferred(msgspec.Struct, array_like=True):
+    order: tuple[float, str, str, int, int]
+    event: Event
+    profile: IdentityProfile
+
+
+@dataclass(frozen=True)
+class _ParseTask:
+    index: int
+    file_index: int
+    path: Path
+    byte_range: tuple[int, int] | None  # None: the whole file
+    parts: int
+    spill_dir: Path
+    provider: Provider | None
+    aliases: AliasMap
+    city_db: Path | None
+    asn_db: Path | None
+
+
+def partition_of(identity: str, parts: int) -> int:
+    """A stable partition for an identity (the same in every process and every run)."""
+    return zlib.crc32(identity.encode("utf-8", "surrogatepass")) % parts
+
+
+# -- spill files: length-prefixed msgpack frames --------------------------------------------------
+
+
+def _write_frames(path: Path, frames: Sequence[bytes]) -> None:
+    with path.open("wb") as handle:
+        for frame in frames:
+            handle.write(_FRAME.pack(len(frame)))
+            handle.write(frame)
+
+
+def _read_frames(handle: BinaryIO) -> Iterator[bytes]:
+    while header := handle.read(_FRAME.size):
+        (size,) = _FRAME.unpack(header)
+        yield handle.read(size)
+
+
+def _decoded_run(path: Path, decoder: msgspec.msgpack.Decoder[Any]) -> Iterator[Any]:
+    with path.open("rb") as handle:
+        for frame in _read_frames(handle):
+            yield decoder.decode(frame)
+
+
+# -- phase 1: parse --------------------------------------------------------------------------------
+
+
+def _parse(task: _ParseTask) -> RunStats:
+    stats = RunStats()
+    enrichers = build_enrichers(city_db=task.city_db, asn_db=task.asn_db)
+    if task.byte_range is None:
+        stats.files += 1
+        items = read_file(task.path)
+    else:
+        stats.files += 1 if task.byte_range[0] == 0 else 0
+        items = read_jsonl_range(task.path, *task.byte_range)
+    parsed = parse_items(items, stats, task.provider, task.aliases, enrichers)
+    if task.byte_range is None:
+        parsed = ordered_file_events(parsed, stats)  # counts late records as one process would
+    runs: list[list[_Parsed]] = [[] for _ in range(task.parts)]
+    for sequence, event in enumerate(parsed):
+        order = (event.ts, event.provider.value, event.event_id, task.file_index, sequence)
+        runs[partition_of(event.identity, task.parts)].append(_Parsed(order, event))
+    encoder = msgspec.msgpack.Encoder()
+    for part, run in enumerate(runs):
+        run.sort(key=lambda item: item.order)
+        _write_frames(task.spill_dir / f"p{part}-t{task.index}.run", [encoder.encode(item) for item in run])
+    for enricher in enrichers:
+        close = getattr(enricher, "close", None)
+        if callable(close):
+            close()
+    return stats
+
+
+# -- phase 2: per-identity detection ---------------------------------------------------------------
+
+
+class _DeferringEngine(Engine):
+    """An Engine whose second stage is spilled, with the profile as it is now, instead of run here."""
+
+    def __init__(self, detectors: Sequence[Any]) -> None:
+        super().__init__(MemoryStore(), detectors)
+        self.deferred: list[bytes] = []
+        self.current: Order | None = None
+        self._encoder = msgspec.msgpack.Encoder()
+
+    def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+        if self.current is not None and any(d.partition(event) is not None for d in self.keyed_detectors):
+            self.deferred.append(self._encoder.encode(_Deferred(self.current, event, profile)))
+        return []
+
+
+def _detect(
+    part: int, spill_dir: Path, tasks: int, config: dict[str, Any] | None
+) -> tuple[RunStats, list[Finding]]:
+    engine = _DeferringEngine(build_detectors(config))
+    decoder = msgspec.msgpack.Decoder(_Parsed)
+    runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
+    for item in heapq.merge(*runs, key=lambda parsed: parsed.order):
+        engine.current = item.order
+        engine.process(item.event)
+    engine.current = None
+    engine.finish()
+    _write_frames(spill_dir / f"second-p{part}.run", engine.deferred)
+    return engine.stats, list(engine.findings.values())
+
+
+# -- the whole run ---------------------------------------------------------------------------------
+
+
+def merge_stats(into: RunStats, other: RunStats) -> None:
+    for spec in fields(RunStats):
+        mine, theirs = getattr(into, spec.name), getattr(other, spec.name)
+        if isinstance(mine, Counter):
+            mine.update(theirs)
+        elif isinstance(mine, list):
+            mine.extend(theirs[: max(0, MAX_ERRORS_KEPT - len(mine))])
+        else:
+            setattr(into, spec.name, mine + theirs)
+
+
+def analyze_parallel(
+    inputs: Sequence[str | Path],
+    jobs: int,
+    *,
+    provider: Provider | None = None,
+    aliases: AliasMap | None = None,
+    detector_config: dict[str, Any] | None = None,
+    city_db: Path | None = None,
+    asn_db: Path | None = None,
+    split_min_bytes: int = SPLIT_MIN_BYTES,
+) -> RunResult:
+    """Findings and counts of ``pipeline.analyze`` over the same inputs, computed by ``jobs`` processes."""
+    paths = expand_paths(inputs)
+    jobs = max(1, jobs)
+    with tempfile.TemporaryDirectory(prefix="pushguard-jobs-") as tmp, ProcessPoolExecutor(jobs) as pool:
+        spill_dir = Path(tmp)
+        tasks: list[_ParseTask] = []
+        for file_index, path in enumerate(paths):
+            split = jsonl_ranges(path, jobs * 2, split_min_bytes)
+            ranges: list[tuple[int, int] | None] = [None] if split is None else list(split)
+            for byte_range in ranges:
+                tasks.append(
+                    _ParseTask(
+                        len(tasks),
+                        file_index,
+                        path,
+                        byte_range,
+                        jobs,
+                        spill_dir,
+                        provider,
+                        aliases or AliasMap(),
+                        city_db,
+                        asn_db,
+                    )
+                )
+        stats = RunStats()
+        for parsed_stats in pool.map(_parse, tasks):
+            merge_stats(stats, parsed_stats)
+        findings: dict[str, Finding] = {}
+        futures = [pool.submit(_detect, part, spill_dir, len(tasks), detector_config) for part in range(jobs)]
+        for future in futures:
+            detected_stats, detected = future.result()
+            detected_stats.records = detected_stats.files = 0  # counted by the parse phase
+            merge_stats(stats, detected_stats)
+            keep_highest(findings, detected)
+        engine = Engine(MemoryStore(), build_detectors(detector_config))
+        decoder = msgspec.msgpack.Decoder(_Deferred)
+        runs = [_decoded_run(spill_dir / f"second-p{part}.run", decoder) for part in range(jobs)]
+        for item in heapq.merge(*runs, key=lambda deferred: deferred.order):
+            engine.second_stage(item.event, item.profile)
+        engine.finish()
+        keep_highest(findings, engine.findings.values())
+    ordered = sorted(findings.values(), key=lambda f: (f.detected_at, f.id))
+    return RunResult(stats, ordered)
+
+
+def default_jobs() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
