@@ -78,21 +78,32 @@ class Tally(msgspec.Struct, kw_only=True):
     first_ts: float = 0.0
 
 
-def _tunables(min_identities: int, window_s: int) -> dict[str, Tunable]:
+def spray_tunables(
+    min_identities: int,
+    window_s: int,
+    *,
+    min_push_identities: int = 1,
+    min_unresolved_ratio: float = 0.5,
+    high_identities: int = 20,
+) -> dict[str, Tunable]:
     return {
         "window_s": Tunable(window_s, "sliding window over which distinct target identities are counted"),
         "min_identities": Tunable(min_identities, "suspects (prompted/failed, not approved) to fire"),
-        "min_push_identities": Tunable(1, "of the suspects, how many must have received a push prompt"),
-        "min_unresolved_ratio": Tunable(0.5, "suspects / all identities seen from the source, to fire"),
+        "min_push_identities": Tunable(
+            min_push_identities, "of the suspects, how many must have received a push prompt"
+        ),
+        "min_unresolved_ratio": Tunable(
+            min_unresolved_ratio, "suspects / all identities seen from the source, to fire"
+        ),
         "answer_grace_s": Tunable(120, "a prompt or failure unanswered this long counts as unresolved"),
-        "high_identities": Tunable(20, "suspects that make it high severity"),
+        "high_identities": Tunable(high_identities, "suspects that make it high severity"),
         "high_denials": Tunable(2, "targets that denied or reported a prompt that make it high severity"),
         "max_targets": Tunable(512, "target identities kept per source (oldest evicted)"),
         "episode_gap_s": Tunable(3600, "quiet after which the next spray from the source is a new finding"),
     }
 
 
-_FRAMEWORKS = {
+SPRAY_FRAMEWORKS = {
     "nist_csf_2": ("PR.AA-03", "DE.CM-01", "DE.AE-02", "DE.AE-03"),
     "sp800_63b": ("AAL2", "5.2.2 rate limiting", "5.1.3.1 out-of-band authenticators"),
     "owasp_nhi": (),
@@ -118,8 +129,8 @@ META = DetectorMeta(
     description=_DESCRIPTION.format(what="source IP"),
     severity=Severity.MEDIUM,
     techniques=("T1621", "T1110.003"),
-    frameworks=_FRAMEWORKS,
-    tunables=_tunables(min_identities=5, window_s=3600),
+    frameworks=SPRAY_FRAMEWORKS,
+    tunables=spray_tunables(min_identities=5, window_s=3600),
     actions=_ACTIONS,
     keys=("source_ip",),
 )
@@ -130,8 +141,8 @@ META_ASN = DetectorMeta(
     description=_DESCRIPTION.format(what="hosting, VPN or proxy ASN (addresses rotated inside it)"),
     severity=Severity.MEDIUM,
     techniques=("T1621", "T1110.003"),
-    frameworks=_FRAMEWORKS,
-    tunables=_tunables(min_identities=8, window_s=3600),
+    frameworks=SPRAY_FRAMEWORKS,
+    tunables=spray_tunables(min_identities=8, window_s=3600),
     actions=_ACTIONS,
     keys=("asn",),
 )
@@ -143,10 +154,11 @@ _WATCHED = frozenset(
 _ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
 
 
-class _SprayBase:
+class SprayBase:
     meta: ClassVar[DetectorMeta]
     state_type: ClassVar[type[Any]] = SprayState
     prefix: ClassVar[str]
+    noun: ClassVar[str] = "Push spray"  # how a finding's title names what happened
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         cfg = settings(self.meta, overrides)
@@ -327,7 +339,7 @@ class _SprayBase:
             f"{ratio:.0%} unresolved, {tally.approved} approved",
             f"{tally.known} of {tally.total} identities had signed in from this source before",
         ]
-        title = f"Push spray from {label}: {tally.suspects} identities prompted without approval"
+        title = f"{self.noun} from {label}: {tally.suspects} identities targeted without approval"
         confidence = min(0.85, 0.5 + 0.03 * tally.suspects + (0.1 if tally.denied else 0.0))
         techniques: tuple[str, ...] = ()
         if episode.approved:
@@ -387,7 +399,7 @@ def _apply(target: Target, event: Event, now: float) -> None:
         del events[1:2]  # keep the first (the anchor candidate) and the latest
 
 
-class PushSpray(_SprayBase):
+class PushSpray(SprayBase):
     """Per source IP."""
 
     meta: ClassVar[DetectorMeta] = META
@@ -400,7 +412,7 @@ class PushSpray(_SprayBase):
         return profile.knows_ip(event.ip)
 
 
-class PushSprayAsn(_SprayBase):
+class PushSprayAsn(SprayBase):
     """Per hosting / VPN / proxy ASN (residential and corporate ASNs are left to the per-IP view)."""
 
     meta: ClassVar[DetectorMeta] = META_ASN

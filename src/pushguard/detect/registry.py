@@ -8,6 +8,7 @@ from typing import Any
 from pushguard.detect.base import Detector, DetectorMeta
 from pushguard.detect.fraud_report import FraudReport
 from pushguard.detect.nhi_interactive_mfa import NhiInteractiveMfa
+from pushguard.detect.password_spray import PasswordSpray
 from pushguard.detect.push_bombing import PushBombing
 from pushguard.detect.push_spray import PushSpray, PushSprayAsn
 
@@ -17,6 +18,7 @@ DETECTOR_TYPES: tuple[type[Any], ...] = (
     NhiInteractiveMfa,
     PushSpray,
     PushSprayAsn,
+    PasswordSpray,
 )
 META_BY_ID: dict[str, DetectorMeta] = {cls.meta.id: cls.meta for cls in DETECTOR_TYPES}
 

@@ -1,0 +1,49 @@
+"""Password spray: one source failing passwords against many identities, the step before push bombing.
+
+The same second-stage machinery as ``push_spray`` (per source IP, a bounded entry per target, the
+unresolved ratio and the known-source rule that keep office NATs and VPN concentrators quiet), with the
+one difference that password failures alone are enough: ``min_push_identities`` is 0. Where the attacker
+found valid passwords the targets then get pushes, ``push_spray`` fires too and both land in the same
+incident (the source address); an approval by a target makes this critical as well.
+
+Thresholds (tunable): at least 10 distinct identities, 80% of those seen from the source unresolved,
+within an hour: well above what one user's typos behind a shared egress produce, while a spray that tries
+one password against a department still crosses it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pushguard.detect.base import DetectorMeta
+from pushguard.detect.push_spray import SPRAY_FRAMEWORKS, PushSpray, spray_tunables
+from pushguard.model import Severity
+
+META = DetectorMeta(
+    id="password_spray",
+    title="Password spray from one source IP",
+    description=(
+        "Distinct identities with failed passwords (or unanswered pushes) from one source IP that never "
+        "served them, within window_s: fires at min_identities forming at least min_unresolved_ratio of "
+        "the identities seen from it; medium, high at high_identities or when targets deny pushes from it, "
+        "critical when a targeted identity approves a push from it."
+    ),
+    severity=Severity.MEDIUM,
+    techniques=("T1110.003",),
+    frameworks=SPRAY_FRAMEWORKS,
+    tunables=spray_tunables(10, 3600, min_push_identities=0, min_unresolved_ratio=0.8, high_identities=30),
+    actions=(
+        "Block the source at the IdP (network zone / named location / Duo policy) while it is live.",
+        "Check every targeted identity for a later success, push prompt or new factor: a valid password "
+        "is the attacker's ticket to push bombing.",
+        "Force a password change for targeted identities whose passwords appear in breach corpora.",
+        "Require number matching or a phishing-resistant factor for the targeted identities.",
+    ),
+    keys=("source_ip",),
+)
+
+
+class PasswordSpray(PushSpray):
+    """Per source IP, password failures counted on their own."""
+
+    meta: ClassVar[DetectorMeta] = META
+    noun: ClassVar[str] = "Password spray"
