@@ -36,9 +36,9 @@ from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 from pushguard.store.sqlite import SqliteStore
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze_okta import generate as generate_okta
-from duckdb_baseline import bombing_users
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from benchmarks.analyze_okta import generate as generate_okta
+from benchmarks.duckdb_baseline import bombing_users
 
 
 def raw_parse(paths: list[Path]) -> tuple[float, int]:

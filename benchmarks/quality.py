@@ -106,8 +106,8 @@ def markdown(evaluations: dict[int, Evaluation], users: int, days: int) -> str:
     for detector in detectors:
         cells = []
         for seed in seeds:
-            row = next((d for d in evaluations[seed].by_detector if d.detector == detector), None)
-            cells.append("0" if row is None else f"{row.fp_per_1k_users_day:.2f}")
+            score_row = next((d for d in evaluations[seed].by_detector if d.detector == detector), None)
+            cells.append("0" if score_row is None else f"{score_row.fp_per_1k_users_day:.2f}")
         lines.append(f"| {detector} | {' | '.join(cells)} |")
     totals = [f"{evaluations[s].fp_per_1k_users_day:.2f}" for s in seeds]
     lines.append(f"| **all detectors** | {' | '.join(totals)} |")

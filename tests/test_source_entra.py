@@ -12,6 +12,7 @@ hand from Microsoft's documentation: "Microsoft Entra authentication and authori
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -610,7 +611,7 @@ def test_interactive_flag_from_is_interactive_category_or_event_types() -> None:
     }
     ref = RawRef(source="t", position=1)
 
-    def interactive(record: dict[str, object]) -> bool | None:
+    def interactive(record: Mapping[str, object]) -> bool | None:
         out = SOURCE.parse(record, ref)
         assert isinstance(out, list)
         return out[0].interactive

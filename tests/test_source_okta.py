@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pushguard.model import EventKind, Factor, PrincipalType, Provider, UserKind
+from pushguard.model import EventKind, Factor, PrincipalType, Provider, RawRef, UserKind
 from pushguard.sources import RecordError, Unmapped, detect_source
 from pushguard.sources.okta import SOURCE as OKTA
 from tests.conftest import FIXTURES, SHARED_SAMPLES
@@ -178,9 +178,7 @@ def test_detects_okta_and_not_others() -> None:
     assert not OKTA.matches({"class_uid": 3002, "metadata": {}})
 
 
-def _ref() -> object:
-    from pushguard.model import RawRef
-
+def _ref() -> RawRef:
     return RawRef(source="test", position=1)
 
 
