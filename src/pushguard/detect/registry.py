@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pushguard.detect.approval_after_denials import ApprovalAfterDenials
 from pushguard.detect.base import Detector, DetectorMeta
 from pushguard.detect.fraud_report import FraudReport
 from pushguard.detect.nhi_interactive_mfa import NhiInteractiveMfa
 from pushguard.detect.password_spray import PasswordSpray
 from pushguard.detect.push_bombing import PushBombing
+from pushguard.detect.push_fatigue import PushFatigue
 from pushguard.detect.push_spray import PushSpray, PushSprayAsn
 
 DETECTOR_TYPES: tuple[type[Any], ...] = (
     PushBombing,
+    PushFatigue,
+    ApprovalAfterDenials,
     FraudReport,
     NhiInteractiveMfa,
     PushSpray,

@@ -1,0 +1,176 @@
+"""Push fatigue, low and slow: a per-identity push budget since the last success, over hours.
+
+Bombing (``push_bombing``) is a burst; fatigue is one to three prompts an hour through a night, each too
+few to trip a burst window, until the user approves one to make it stop. The budget counts the prompts
+left unresolved (denied, timed out, or followed by another prompt without an answer) since the identity's
+last successful authentication, over ``window_s``. It fires when ``budget`` prompts are spent across at
+least ``min_span_s`` (a burst that fast is bombing's), and escalates: high at ``high_budget`` or when
+most of the prompts fell at hours this identity is never active (the shared profile's successes, in the
+user's own time), critical when a push is approved after the budget was spent. NIST SP 800-63B 5.2.2 asks
+verifiers to limit failed attempts; a push budget is that limit for push."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, prune_before, settings
+from pushguard.detect.episode import Episode, hour_of, usual_hours
+from pushguard.model import Event, EventKind, IdentityProfile, Severity
+
+_MAX_PROMPTS = 48
+
+
+class FatigueState(msgspec.Struct, kw_only=True):
+    unresolved: list[float] = []  # times of prompts left unresolved since the last success
+    unresolved_ids: list[str] = []
+    pending_ts: float = 0.0
+    pending_id: str = ""
+    episode: Episode | None = None
+
+
+META = DetectorMeta(
+    id="push_fatigue",
+    title="Push fatigue: low-and-slow prompts over hours",
+    description=(
+        "Prompts left unresolved since the identity's last success, within window_s: fires at budget "
+        "prompts spread over at least min_span_s (medium); high at high_budget or when most prompts came "
+        "at hours the identity is never active; critical when a push is approved after the budget was spent."
+    ),
+    severity=Severity.MEDIUM,
+    techniques=("T1621",),
+    frameworks={
+        "nist_csf_2": ("PR.AA-03", "DE.CM-03", "DE.AE-02"),
+        "sp800_63b": ("AAL2", "5.2.2 rate limiting", "5.1.3.1 out-of-band authenticators"),
+        "owasp_nhi": (),
+    },
+    tunables={
+        "window_s": Tunable(12 * 3600, "how far back unresolved prompts count (seconds)"),
+        "budget": Tunable(5, "unresolved prompts since the last success that fire"),
+        "high_budget": Tunable(9, "unresolved prompts that make it high"),
+        "min_span_s": Tunable(3600, "the prompts must spread over this long (a faster run is a burst)"),
+        "min_history": Tunable(10, "past successes needed before an hour can be unusual"),
+        "episode_gap_s": Tunable(12 * 3600, "quiet after which new prompts are a new finding"),
+    },
+    actions=(
+        "Call the user out of band: tell them to deny and report prompts they did not start.",
+        "Reset the password: whoever sends the prompts holds it.",
+        "Enforce number matching (or a phishing-resistant factor) for this identity now.",
+        "If a prompt was approved: revoke sessions and tokens, remove factors enrolled since.",
+    ),
+)
+
+
+class PushFatigue:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = FatigueState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(self.meta, overrides)
+        self.window_s = float(cfg["window_s"])
+        self.budget = int(cfg["budget"])
+        self.high_budget = int(cfg["high_budget"])
+        self.min_span_s = float(cfg["min_span_s"])
+        self.min_history = int(cfg["min_history"])
+        self.gap_s = float(cfg["episode_gap_s"])
+
+    def initial_state(self) -> FatigueState:
+        return FatigueState()
+
+    def observe(
+        self, state: FatigueState, event: Event, profile: IdentityProfile
+    ) -> tuple[FatigueState, list[Detection]]:
+        kind = event.kind
+        now = event.ts
+        if kind is EventKind.PUSH_SENT:
+            found = []
+            if state.pending_ts:
+                found = self._unresolved(state, state.pending_ts, state.pending_id, event, profile)
+            state.pending_ts, state.pending_id = now, event.event_id
+            return state, found
+        if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
+            state.pending_ts, state.pending_id = 0.0, ""
+            return state, self._unresolved(state, now, event.event_id, event, profile)
+        if kind is EventKind.PUSH_APPROVED:
+            state.pending_ts, state.pending_id = 0.0, ""
+            found = self._approved(state, event)
+            self._reset(state)
+            return state, found
+        if kind is EventKind.MFA_SUCCESS:
+            self._reset(state)  # the user got in with another factor
+        return state, []
+
+    def advance(self, state: FatigueState, watermark: float) -> tuple[FatigueState, list[Detection]]:
+        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
+            state.episode = None
+        return state, []
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _reset(state: FatigueState) -> None:
+        state.unresolved.clear()
+        state.unresolved_ids.clear()
+
+    def _unresolved(
+        self, state: FatigueState, ts: float, event_id: str, event: Event, profile: IdentityProfile
+    ) -> list[Detection]:
+        if event_id in state.unresolved_ids:
+            return []
+        state.unresolved.append(ts)
+        state.unresolved_ids.append(event_id)
+        before = len(state.unresolved)
+        prune_before(state.unresolved, event.ts - self.window_s)
+        del state.unresolved_ids[: before - len(state.unresolved)]
+        if len(state.unresolved) > _MAX_PROMPTS:
+            del state.unresolved[0], state.unresolved_ids[0]
+        count = len(state.unresolved)
+        span = state.unresolved[-1] - state.unresolved[0] if count else 0.0
+        if count < self.budget or span < self.min_span_s:
+            return []
+        episode = state.episode
+        if episode is None or event.ts - episode.last_ts > self.gap_s:
+            episode = state.episode = Episode(
+                anchor=state.unresolved_ids[0], first_ts=state.unresolved[0], last_ts=event.ts
+            )
+        for known in state.unresolved_ids:
+            if known not in episode.evidence:
+                episode.evidence.append(known)
+        episode.add(event)
+        hours = usual_hours(profile.successes, self.min_history)
+        odd = sum(1 for t in state.unresolved if hours is not None and hour_of(t) not in hours)
+        severity = Severity.MEDIUM
+        if count >= self.high_budget or (hours is not None and 2 * odd > count):
+            severity = Severity.HIGH
+        if not episode.escalates_to(severity):
+            return []
+        per_hour = count / max(span / 3600.0, 1.0)
+        reasons = [
+            f"{count} push prompts left unresolved since the last success, over {span / 3600:.1f} h "
+            f"({per_hour:.1f} an hour: below a burst, above a budget of {self.budget})"
+        ]
+        if hours is not None and odd:
+            reasons.append(f"{odd} of them at hours this identity has not been active at before")
+        title = f"Push fatigue: {count} unresolved prompts over {span / 3600:.1f} h"
+        confidence = 0.55 + 0.04 * min(count, 10)
+        return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
+
+    def _approved(self, state: FatigueState, event: Event) -> list[Detection]:
+        episode = state.episode
+        if episode is None or len(state.unresolved) < self.budget:
+            return []
+        episode.add(event)
+        if not episode.escalates_to(Severity.CRITICAL):
+            return []
+        count = len(state.unresolved)
+        reasons = [
+            f"a push was approved after {count} prompts had been left unresolved since the last success",
+            f"approved from {event.ip or 'an unknown address'}: the fatigue probably worked",
+        ]
+        title = f"Push fatigue ended in an approval after {count} unresolved prompts"
+        return [
+            episode.report(
+                self.meta.id, event.identity, Severity.CRITICAL, 0.85, title, reasons, event.ts, ("T1078",)
+            )
+        ]

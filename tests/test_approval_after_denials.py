@@ -1,0 +1,140 @@
+"""Approval after denials: refusals from one source, then an approval from it, is the likely compromise;
+a fat-fingered denial, a traveller's slow phone and the user's own sign-ins in between are not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+
+from pushguard.detect.approval_after_denials import ApprovalAfterDenials
+from pushguard.model import Event, EventKind, Finding, Geo, Severity
+from pushguard.pipeline import Engine, analyze
+from pushguard.simulate import okta_records as okta
+from tests.events import ABROAD, HOME, T0, ev
+
+ATTACKER = "203.0.113.5"
+PHONE = "37.166.94.231"
+OFFICE = "198.51.100.7"
+ALSO_ABROAD = Geo(lat=-23.55, lon=-46.63, country="Brazil", city="Sao Paulo", accuracy_km=50.0, asn=28573)
+
+
+def history(days: int = 12) -> list[Event]:
+    """A fortnight of the user's own approvals from the office at 09:00 and 14:00."""
+    events = []
+    for day in range(1, days + 1):
+        for hour in (0, 5):
+            start = -day * 86400 + hour * 3600
+            events.append(ev(EventKind.PUSH_SENT, start, ip=OFFICE))
+            events.append(ev(EventKind.PUSH_APPROVED, start + 6, ip=OFFICE))
+    return events
+
+
+def run(events: list[Event], detector: ApprovalAfterDenials | None = None) -> list[Finding]:
+    engine = Engine(detectors=[detector or ApprovalAfterDenials()])
+    found: list[Finding] = []
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        found.extend(engine.process(event))
+    found.extend(engine.finish())
+    return found
+
+
+def attempt(seconds: float, kind: EventKind, ip: str = ATTACKER, geo: Geo = ABROAD) -> list[Event]:
+    """An Okta-style prompt: the send from the requester, the answer from the phone (a deny_push carries
+    the phone's address as the responder)."""
+    sent = ev(EventKind.PUSH_SENT, seconds, ip=ip, geo=geo)
+    if kind is EventKind.PUSH_DENIED:
+        answer = ev(kind, seconds + 8, ip=PHONE, geo=HOME, responder_ip=PHONE, responder_geo=HOME)
+    else:
+        answer = ev(kind, seconds + 8, ip=ip, geo=geo)
+    return [sent, answer]
+
+
+def test_denials_then_approval_from_the_attackers_new_source_is_critical() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED) + attempt(1800, EventKind.PUSH_DENIED)
+    events += attempt(5400, EventKind.PUSH_APPROVED)
+    found = run(events)
+    assert len(found) == 1
+    finding = found[0]
+    assert finding.detector == "approval_after_denials"
+    assert finding.severity is Severity.CRITICAL
+    assert finding.techniques == ["T1621", "T1078"]
+    assert "2 denied" in finding.reasons[0]
+    assert "never used by this identity" in finding.reasons[1]
+    assert ATTACKER in finding.source_ips
+    assert len(finding.evidence) >= 3  # both refusals and the approval
+
+
+def test_the_users_own_approval_in_between_does_not_hide_the_attack() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED)
+    events += attempt(900, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)  # the user signs in at work
+    events += attempt(1800, EventKind.PUSH_DENIED) + attempt(5400, EventKind.PUSH_APPROVED)
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+
+
+def test_one_fat_fingered_denial_then_approval_is_quiet() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
+    events += attempt(60, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
+    assert run(events) == []
+
+
+def test_a_travellers_slow_phone_is_quiet() -> None:
+    """Two prompts time out in a new country, the third is approved: no one said no."""
+    events = history() + attempt(0, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD)
+    events += attempt(300, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD)
+    events += attempt(600, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD)
+    assert run(events) == []
+
+
+def test_many_timeouts_from_a_known_place_are_medium() -> None:
+    events = history()
+    for n in range(4):
+        events += attempt(n * 600, EventKind.PUSH_TIMEOUT, ip=OFFICE, geo=HOME)
+    events += attempt(3000, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+
+
+def test_a_reflexive_approval_raises_it() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
+    events += attempt(600, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
+    events.append(ev(EventKind.PUSH_SENT, 1200, ip=OFFICE))
+    events.append(ev(EventKind.PUSH_APPROVED, 1201.5, ip=OFFICE))
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]  # high, one step up for the reflex
+    assert any("a reflex" in reason for reason in found[0].reasons)
+
+
+def test_refusals_older_than_the_window_do_not_count() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED) + attempt(600, EventKind.PUSH_DENIED)
+    events += attempt(6 * 3600, EventKind.PUSH_APPROVED)
+    assert run(events) == []
+    assert run(events, ApprovalAfterDenials({"window_s": 8 * 3600})) != []
+
+
+def test_okta_records_through_analyze(tmp_path: Path) -> None:
+    """Okta System Log records (OIE answers and a Classic deny_push) through the whole pipeline."""
+    login = "leo.fischer@example.com"
+    records = []
+    for day in range(1, 13):  # history: the user's own approvals from Paris
+        moment = T0 - timedelta(days=day)
+        records.append(okta.push_sent(moment, login, "88.160.137.23", "paris", seed=f"h{day}"))
+        records.append(okta.push_answer(moment + timedelta(seconds=7), login, "88.160.137.23", "paris", True))
+    for n in range(2):
+        moment = T0 + timedelta(minutes=40 * n)
+        records.append(okta.push_sent(moment, login, ATTACKER, "newyork", seed=f"a{n}"))
+        records.append(okta.deny_push(moment + timedelta(seconds=9), login, PHONE, "paris", seed=f"d{n}"))
+    moment = T0 + timedelta(minutes=100)
+    records.append(okta.push_sent(moment, login, ATTACKER, "newyork", seed="a2"))
+    records.append(
+        okta.push_answer(moment + timedelta(seconds=11), login, ATTACKER, "newyork", True, seed="ok")
+    )
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(msgspec.json.encode(r) for r in records) + b"\n")
+    result = analyze([path], detector_config={"push_bombing": False, "push_fatigue": False})
+    found = [f for f in result.findings if f.detector == "approval_after_denials"]
+    assert len(found) == 1
+    assert found[0].user == login
+    assert found[0].severity is Severity.CRITICAL

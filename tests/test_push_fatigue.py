@@ -1,0 +1,98 @@
+"""Push fatigue: prompts through the night that never reach a burst fire; a workday of answered pushes,
+a burst (push_bombing's) and a phone left at home for an hour do not."""
+
+from __future__ import annotations
+
+from pushguard.detect.push_fatigue import PushFatigue
+from pushguard.model import Event, EventKind, Finding, Severity
+from pushguard.pipeline import Engine
+from tests.events import ABROAD, ev
+
+ATTACKER = "203.0.113.5"
+OFFICE = "198.51.100.7"
+HOUR = 3600.0
+
+
+def history(days: int = 12) -> list[Event]:
+    """The user's own approvals at the office, 09:00 to 17:00 (the test clock starts at 09:00 UTC)."""
+    events = []
+    for day in range(1, days + 1):
+        for hour in (0, 3, 7):
+            start = -day * 86400 + hour * HOUR
+            events.append(ev(EventKind.PUSH_SENT, start, ip=OFFICE))
+            events.append(ev(EventKind.PUSH_APPROVED, start + 5, ip=OFFICE))
+    return events
+
+
+def night(
+    count: int, every: float = 40 * 60, start: float = 14 * HOUR, kind: EventKind = EventKind.PUSH_TIMEOUT
+) -> list[Event]:
+    """From 23:00: a prompt every ``every`` seconds from the attacker, each timing out (or denied)."""
+    events = []
+    for n in range(count):
+        moment = start + n * every
+        events.append(ev(EventKind.PUSH_SENT, moment, ip=ATTACKER, geo=ABROAD))
+        events.append(ev(kind, moment + 60, ip=ATTACKER, geo=ABROAD))
+    return events
+
+
+def run(events: list[Event], detector: PushFatigue | None = None) -> list[Finding]:
+    engine = Engine(detectors=[detector or PushFatigue()])
+    found: list[Finding] = []
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        found.extend(engine.process(event))
+    found.extend(engine.finish())
+    return found
+
+
+def test_prompts_through_the_night_fire_and_escalate() -> None:
+    found = run(history() + night(10))
+    assert [f.severity for f in found] == [Severity.HIGH]  # night hours this user is never active
+    finding = found[0]
+    assert finding.detector == "push_fatigue"
+    assert finding.revision == 1
+    assert "left unresolved since the last success" in finding.reasons[0]
+    assert any("hours this identity has not been active" in r for r in finding.reasons)
+    assert ATTACKER in finding.source_ips
+
+
+def test_budget_then_more_prompts_escalates_by_count() -> None:
+    """Without history to say what hours are odd, the count alone escalates: medium at 5, high at 9."""
+    found = run(night(9))
+    assert [f.severity for f in found] == [Severity.MEDIUM, Severity.HIGH]
+    assert found[0].id == found[1].id and found[1].revision == 2
+
+
+def test_an_approval_after_the_budget_is_critical() -> None:
+    events = night(6)
+    approval_at = 14 * HOUR + 6 * 40 * 60
+    events.append(ev(EventKind.PUSH_SENT, approval_at, ip=ATTACKER, geo=ABROAD))
+    events.append(ev(EventKind.PUSH_APPROVED, approval_at + 20, ip=ATTACKER, geo=ABROAD))
+    found = run(events)
+    assert found[-1].severity is Severity.CRITICAL
+    assert "T1078" in found[-1].techniques
+
+
+def test_a_workday_of_answered_pushes_is_quiet() -> None:
+    events = history()
+    for n in range(12):
+        events.append(ev(EventKind.PUSH_SENT, n * 2400, ip=OFFICE))
+        events.append(ev(EventKind.PUSH_APPROVED, n * 2400 + 4, ip=OFFICE))
+    assert run(events) == []
+
+
+def test_a_burst_is_left_to_push_bombing() -> None:
+    assert run(history() + night(8, every=45)) == []
+
+
+def test_a_phone_left_at_home_then_another_factor_is_quiet() -> None:
+    """Four pushes time out over an hour; the user signs in with a code instead: the budget resets."""
+    events = history() + night(4, every=20 * 60, start=2 * HOUR)
+    events.append(ev(EventKind.MFA_SUCCESS, 2 * HOUR + 4500, ip=OFFICE, factor=None))
+    events += night(3, every=20 * 60, start=3.5 * HOUR)
+    assert run(events) == []
+
+
+def test_the_budget_is_tunable() -> None:
+    assert run(night(4)) == []
+    assert run(night(4), PushFatigue({"budget": 4})) != []
