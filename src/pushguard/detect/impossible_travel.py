@@ -1,0 +1,163 @@
+"""Impossible travel between consecutive successful authentications of one identity.
+
+IP geolocation is a circle, not a point: the speed is computed on the *gap* (distance minus both
+accuracy radii, ``detect.geo``), and only fixes at city level or better (vendor coordinates, a city
+database) are used at all: the bundled offline database is country-level, and country centroids would
+make every traveller a teleporter. The previous place is the shared profile's ``last_place`` (the last
+success with precise coordinates). Hosting, VPN and proxy egress can put a user anywhere: on either side
+it lowers the finding to low severity (or skips it, ``ignore_hosting``). Coming back to where the
+previous jump started is the same trip, not a new finding."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.episode import Episode
+from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise
+from pushguard.model import Event, EventKind, IdentityProfile, Severity
+
+_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
+
+
+class Jump(msgspec.Struct, array_like=True):
+    ts: float
+    from_lat: float
+    from_lon: float
+    to_lat: float
+    to_lon: float
+
+
+class TravelState(msgspec.Struct, kw_only=True):
+    last_jump: Jump | None = None
+    episode: Episode | None = None
+
+
+META = DetectorMeta(
+    id="impossible_travel",
+    title="Impossible travel between successful sign-ins",
+    description=(
+        "Two consecutive successful authentications whose places are at least min_gap_km apart beyond "
+        "both accuracy radii, at a speed above max_speed_kmh. Only fixes with a radius of at most "
+        "max_accuracy_km count. Medium; high when the new place is in a country the identity never "
+        "used and the gap exceeds high_gap_km; low when either side is hosting/VPN/proxy egress."
+    ),
+    severity=Severity.MEDIUM,
+    techniques=("T1078",),
+    frameworks={
+        "nist_csf_2": ("PR.AA-03", "DE.CM-01", "DE.AE-02"),
+        "sp800_63b": ("AAL2", "5.2.2 rate limiting"),
+        "owasp_nhi": (),
+    },
+    tunables={
+        "max_speed_kmh": Tunable(1000.0, "faster than this between two fixes is impossible (airliner ~900)"),
+        "min_gap_km": Tunable(500.0, "the gap (distance minus radii) must be at least this"),
+        "max_accuracy_km": Tunable(100.0, "fixes coarser than this radius are not used"),
+        "high_gap_km": Tunable(2000.0, "a gap this large to a new country is high"),
+        "min_interval_s": Tunable(60.0, "shorter intervals count as this (clock skew between IdPs)"),
+        "ignore_hosting": Tunable(False, "skip (instead of low) when either side is hosting/VPN/proxy"),
+        "episode_gap_s": Tunable(24 * 3600, "jumps this close together are one finding"),
+    },
+    actions=(
+        "Ask the user where they are; if not both places, revoke sessions and tokens of the new place.",
+        "Check what the session from the new place did (mail rules, file downloads, admin actions).",
+        "Require a phishing-resistant factor for the identity until explained.",
+    ),
+)
+
+
+class ImpossibleTravel:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = TravelState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(self.meta, overrides)
+        self.max_speed = float(cfg["max_speed_kmh"])
+        self.min_gap = float(cfg["min_gap_km"])
+        self.max_accuracy = float(cfg["max_accuracy_km"])
+        self.high_gap = float(cfg["high_gap_km"])
+        self.min_interval = float(cfg["min_interval_s"])
+        self.ignore_hosting = bool(cfg["ignore_hosting"])
+        self.gap_s = float(cfg["episode_gap_s"])
+
+    def initial_state(self) -> TravelState:
+        return TravelState()
+
+    def observe(
+        self, state: TravelState, event: Event, profile: IdentityProfile
+    ) -> tuple[TravelState, list[Detection]]:
+        last = profile.last_place
+        geo = event.geo
+        if event.kind not in _SUCCESS or last is None or geo is None or not precise(geo, self.max_accuracy):
+            return state, []
+        if last.accuracy_km > self.max_accuracy or event.ip == last.ip:
+            return state, []
+        assert geo.lat is not None and geo.lon is not None and geo.accuracy_km is not None  # precise()
+        distance = haversine_km(last.lat, last.lon, geo.lat, geo.lon)
+        gap = gap_km(distance, last.accuracy_km, geo.accuracy_km)
+        hours = max(event.ts - last.ts, self.min_interval) / 3600.0
+        speed = gap / hours
+        if gap < self.min_gap or speed <= self.max_speed:
+            return state, []
+        now = event.ts
+        if self._return_trip(state.last_jump, now, last.lat, last.lon, geo.lat, geo.lon):
+            if state.episode is not None:
+                state.episode.add(event)
+            return state, []
+        state.last_jump = Jump(now, last.lat, last.lon, geo.lat, geo.lon)
+        hosting = is_hosting(geo)
+        if hosting and self.ignore_hosting:
+            return state, []
+        new_country = geo.country is not None and not profile.knows_country(geo.country)
+        if hosting:
+            severity = Severity.LOW
+        elif new_country and gap >= self.high_gap:
+            severity = Severity.HIGH
+        else:
+            severity = Severity.MEDIUM
+        episode = state.episode
+        if episode is None or now - episode.last_ts > self.gap_s:
+            episode = state.episode = Episode(
+                anchor=last.event_id or event.event_id, first_ts=last.ts, last_ts=now
+            )
+            if last.event_id:
+                episode.evidence.append(last.event_id)
+            if last.ip:
+                episode.ips.append(last.ip)
+        episode.add(event)
+        if not episode.escalates_to(severity):
+            return state, []
+        minutes = (now - last.ts) / 60.0
+        reasons = [
+            f"{distance:,.0f} km ({gap:,.0f} km beyond the accuracy radii) in {minutes:,.0f} min: "
+            f"{speed:,.0f} km/h, above {self.max_speed:,.0f} km/h",
+            f"from {place_text(None, last.ip)} ({last.country or 'unknown country'}) "
+            f"to {place_text(geo, event.ip)}",
+        ]
+        if new_country:
+            reasons.append(f"{geo.country} is a country this identity never succeeded from")
+        if hosting:
+            reasons.append("the new side is hosting/VPN/proxy egress: the place may be the provider's")
+        confidence = 0.5 if hosting else min(0.9, 0.6 + gap / 20000.0)
+        title = f"Impossible travel: {gap:,.0f} km in {minutes:,.0f} min ({speed:,.0f} km/h)"
+        return state, [
+            episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, now)
+        ]
+
+    def advance(self, state: TravelState, watermark: float) -> tuple[TravelState, list[Detection]]:
+        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
+            state.episode = None
+            state.last_jump = None
+        return state, []
+
+    def _return_trip(
+        self, jump: Jump | None, now: float, from_lat: float, from_lon: float, to_lat: float, to_lon: float
+    ) -> bool:
+        """This jump goes back to where the previous one started (within min_gap_km), soon after it."""
+        if jump is None or now - jump.ts > self.gap_s:
+            return False
+        back = haversine_km(jump.from_lat, jump.from_lon, to_lat, to_lon) < self.min_gap
+        same_start = haversine_km(jump.to_lat, jump.to_lon, from_lat, from_lon) < self.min_gap
+        return back and same_start

@@ -1,0 +1,152 @@
+"""Requester vs responder: the sign-in that asked for the push and the phone that answered it are far
+apart. Duo logs both sides (``access_device`` vs ``auth_device``); Okta Classic logs the phone's address
+on a ``deny_push``. The user holding the phone is at one place; whoever typed the password is at the
+other.
+
+Different countries, or a gap beyond both accuracy radii of at least ``min_gap_km`` when both sides have
+coordinates. The benign look-alikes are corporate VPN and secure web gateways (the laptop egresses where
+the provider is, the phone on cellular at home): a hosting/VPN/proxy requester in an ASN the identity has
+already succeeded from, or in ``trusted_gateway_asns``, is skipped; any other hosting/VPN requester
+lowers the severity. An approval with
+the sides apart is high (critical when the requesting place is new to the identity); a denial with the
+sides apart is medium: the user said no, but the password is out."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.episode import Episode
+from pushguard.detect.geo import asn_set, geo_gap_km, is_hosting, place_text, precise
+from pushguard.model import Event, EventKind, Geo, IdentityProfile, Severity
+
+_ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
+
+
+class MismatchState(msgspec.Struct, kw_only=True):
+    episode: Episode | None = None
+
+
+META = DetectorMeta(
+    id="requester_responder_mismatch",
+    title="Push requested from one place, answered from another",
+    description=(
+        "The requesting client and the phone that answered are in different countries, or at least "
+        "min_gap_km apart beyond their accuracy radii. Approved: high, critical when the requesting place "
+        "is new to the identity; denied or reported: medium. A requester in an ASN the identity already "
+        "succeeded from, or in trusted_gateway_asns, is skipped; another hosting/VPN one lowers it a step."
+    ),
+    severity=Severity.HIGH,
+    techniques=("T1621", "T1078"),
+    frameworks={
+        "nist_csf_2": ("PR.AA-03", "DE.CM-01", "DE.AE-02"),
+        "sp800_63b": ("AAL2", "5.1.3.1 out-of-band authenticators"),
+        "owasp_nhi": (),
+    },
+    tunables={
+        "min_gap_km": Tunable(500.0, "sides at least this far apart beyond their radii differ"),
+        "max_accuracy_km": Tunable(300.0, "coordinates coarser than this are compared by country only"),
+        "trusted_gateway_asns": Tunable(
+            "AS22616 AS62044 AS53813 AS55256 AS36692",
+            "secure web gateways laptops egress through, far from the phone (Zscaler, Netskope, Cisco "
+            "Umbrella): a requester in these is not a mismatch; put your own egress here",
+        ),
+        "episode_gap_s": Tunable(24 * 3600, "mismatches this close together are one finding"),
+    },
+    actions=(
+        "Ask the user whether they were signing in from the requesting place; if not, revoke sessions.",
+        "Reset the password: the requester held it.",
+        "Turn on number matching or a phishing-resistant factor: a remote attacker cannot read the number.",
+    ),
+)
+
+
+class RequesterResponderMismatch:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = MismatchState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(self.meta, overrides)
+        self.min_gap = float(cfg["min_gap_km"])
+        self.max_accuracy = float(cfg["max_accuracy_km"])
+        self.gap_s = float(cfg["episode_gap_s"])
+        self.trusted_asns = asn_set(str(cfg["trusted_gateway_asns"]))
+
+    def initial_state(self) -> MismatchState:
+        return MismatchState()
+
+    def observe(
+        self, state: MismatchState, event: Event, profile: IdentityProfile
+    ) -> tuple[MismatchState, list[Detection]]:
+        asked, answered = event.geo, event.responder_geo
+        if event.kind not in _ANSWERS or asked is None or answered is None:
+            return state, []
+        if event.ip is not None and event.ip == event.responder_ip:
+            return state, []  # one record of the phone alone (Okta deny_push): no requester side here
+        apart = self._apart(asked, answered)
+        if apart is None:
+            return state, []
+        if asked.asn in self.trusted_asns or profile.knows_asn(asked.asn):
+            return state, []  # the organisation's gateway, or a network this identity already works from
+        hosting = is_hosting(asked)
+        new_place = (
+            profile.has_history
+            and not profile.knows_country(asked.country)
+            and not profile.knows_ip(event.ip)
+        )
+        if event.kind is EventKind.PUSH_APPROVED:
+            severity = Severity.CRITICAL if new_place else Severity.HIGH
+        else:
+            severity = Severity.MEDIUM
+        if hosting:
+            severity = _lower(severity)
+        now = event.ts
+        episode = state.episode
+        if episode is None or now - episode.last_ts > self.gap_s:
+            episode = state.episode = Episode.open(event)
+        else:
+            episode.add(event)
+        if not episode.escalates_to(severity):
+            return state, []
+        verb = "approved" if event.kind is EventKind.PUSH_APPROVED else "refused"
+        reasons = [
+            f"requested from {place_text(asked, event.ip)}, {verb} on the phone at "
+            f"{place_text(answered, event.responder_ip)}: {apart}"
+        ]
+        if new_place:
+            reasons.append("the requesting place is new to this identity")
+        if hosting:
+            reasons.append("the requester egresses through hosting/VPN/proxy: it may be a corporate gateway")
+        title = f"Push {verb} on a phone far from the sign-in that requested it"
+        confidence = 0.75 if severity.rank >= Severity.HIGH.rank else 0.55
+        return state, [
+            episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, now)
+        ]
+
+    def advance(self, state: MismatchState, watermark: float) -> tuple[MismatchState, list[Detection]]:
+        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
+            state.episode = None
+        return state, []
+
+    def _apart(self, asked: Geo, answered: Geo) -> str | None:
+        """Why the two sides are apart, or None when they are not (or cannot be told apart)."""
+        measured = geo_gap_km(asked, answered)
+        if (
+            measured is not None
+            and precise(asked, self.max_accuracy)
+            and precise(answered, self.max_accuracy)
+        ):
+            distance, gap = measured
+            if gap >= self.min_gap:
+                return f"{distance:,.0f} km apart ({gap:,.0f} km beyond the accuracy radii)"
+            return None  # measured, and close enough: a country border is not a mismatch
+        if asked.country and answered.country and asked.country != answered.country:
+            return f"different countries ({asked.country} vs {answered.country})"
+        return None
+
+
+def _lower(severity: Severity) -> Severity:
+    order = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+    return order[max(0, order.index(severity) - 1)]
