@@ -7,15 +7,18 @@ from typing import Any
 
 from pushguard.detect.approval_after_denials import ApprovalAfterDenials
 from pushguard.detect.base import Detector, DetectorMeta
+from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.detect.fraud_report import FraudReport
 from pushguard.detect.impossible_travel import ImpossibleTravel
 from pushguard.detect.new_context import NewContext
 from pushguard.detect.nhi_interactive_mfa import NhiInteractiveMfa
 from pushguard.detect.password_spray import PasswordSpray
+from pushguard.detect.privileged_after_risky_approval import PrivilegedAfterRiskyApproval
 from pushguard.detect.push_bombing import PushBombing
 from pushguard.detect.push_fatigue import PushFatigue
 from pushguard.detect.push_spray import PushSpray, PushSprayAsn
 from pushguard.detect.requester_responder_mismatch import RequesterResponderMismatch
+from pushguard.detect.reset_enroll_chain import ResetEnrollChain
 
 DETECTOR_TYPES: tuple[type[Any], ...] = (
     PushBombing,
@@ -24,6 +27,9 @@ DETECTOR_TYPES: tuple[type[Any], ...] = (
     RequesterResponderMismatch,
     ImpossibleTravel,
     NewContext,
+    EnrollmentAbuse,
+    ResetEnrollChain,
+    PrivilegedAfterRiskyApproval,
     FraudReport,
     NhiInteractiveMfa,
     PushSpray,

@@ -1,0 +1,173 @@
+"""Enrollment abuse: a factor registered in circumstances an attacker creates, weighted into one score.
+
+Attackers who cannot win a push enroll their own authenticator: right after bombing the victim or after
+prompts were refused, from a country the identity never used, on hosting egress, several factors at once,
+on an account dormant for weeks, or through an admin/helpdesk who registers it for someone else. Each
+alone is ordinary (people buy phones, helpdesks re-enroll lost ones); the score needs several. Medium at
+``min_score``, high at ``high_score``, critical at ``critical_score`` or when a new country meets refused
+prompts. The responder removes *that* factor (the finding names its id), not every factor of the user."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.episode import Episode
+from pushguard.detect.geo import is_hosting, place_text
+from pushguard.model import Event, EventKind, IdentityProfile, Severity
+
+
+class EnrollmentState(msgspec.Struct, kw_only=True):
+    episode: Episode | None = None
+
+
+META = DetectorMeta(
+    id="enrollment_abuse",
+    title="Suspicious MFA factor enrollment",
+    description=(
+        "A factor registration scored on: refused prompts before it (denied_before_s), a new country, a "
+        "new device, hosting/VPN egress, other enrollments within several_s, dormancy (no activity for "
+        "dormant_s), registered by someone else (admin/helpdesk), a reset or Temporary Access Pass before "
+        "it. Medium at min_score, high at high_score, critical at critical_score or new country + refusals."
+    ),
+    severity=Severity.HIGH,
+    techniques=("T1098.005", "T1556.006"),
+    frameworks={
+        "nist_csf_2": ("PR.AA-01", "PR.AA-02", "PR.AA-03", "DE.CM-03"),
+        "sp800_63b": (
+            "6.1.2.1 binding additional authenticators",
+            "6.1.2.3 replacement of a lost authenticator",
+        ),
+        "owasp_nhi": (),
+    },
+    tunables={
+        "denied_before_s": Tunable(6 * 3600, "refused prompts this long before the enrollment count"),
+        "several_s": Tunable(3600, "other enrollments this close make it several at once"),
+        "dormant_s": Tunable(30 * 86400, "no activity this long before the enrollment is dormancy"),
+        "reset_before_s": Tunable(24 * 3600, "a reset / bypass / TAP this long before counts"),
+        "min_history": Tunable(5, "past successes before a country or device can be new"),
+        "min_score": Tunable(4, "score that fires (medium)"),
+        "high_score": Tunable(6, "score that makes it high"),
+        "critical_score": Tunable(8, "score that makes it critical"),
+        "episode_gap_s": Tunable(24 * 3600, "enrollments this close together are one finding"),
+    },
+    actions=(
+        "Remove the factor named in the evidence (not the user's other factors) and revoke sessions.",
+        "Confirm with the user, out of band and through a known channel, whether they enrolled it.",
+        "Require an existing phishing-resistant factor or a second person's approval for re-enrollment.",
+    ),
+)
+
+_WEIGHTS = {
+    "refusals": 3,
+    "refusal": 2,
+    "new_country": 3,
+    "new_device": 1,
+    "hosting": 1,
+    "several": 2,
+    "dormant": 2,
+    "by_other": 2,
+    "after_reset": 2,
+}
+
+
+class EnrollmentAbuse:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = EnrollmentState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(self.meta, overrides)
+        self.denied_before_s = float(cfg["denied_before_s"])
+        self.several_s = float(cfg["several_s"])
+        self.dormant_s = float(cfg["dormant_s"])
+        self.reset_before_s = float(cfg["reset_before_s"])
+        self.min_history = int(cfg["min_history"])
+        self.min_score = int(cfg["min_score"])
+        self.high_score = int(cfg["high_score"])
+        self.critical_score = int(cfg["critical_score"])
+        self.gap_s = float(cfg["episode_gap_s"])
+
+    def initial_state(self) -> EnrollmentState:
+        return EnrollmentState()
+
+    def observe(
+        self, state: EnrollmentState, event: Event, profile: IdentityProfile
+    ) -> tuple[EnrollmentState, list[Detection]]:
+        if event.kind is not EventKind.FACTOR_ENROLLED:
+            return state, []
+        signals = self.signals(event, profile)
+        score = sum(_WEIGHTS[name] for name in signals)
+        if score < self.min_score:
+            return state, []
+        refused = "refusals" in signals or "refusal" in signals
+        if score >= self.critical_score or ("new_country" in signals and refused):
+            severity = Severity.CRITICAL
+        elif score >= self.high_score:
+            severity = Severity.HIGH
+        else:
+            severity = Severity.MEDIUM
+        now = event.ts
+        episode = state.episode
+        if episode is None or now - episode.last_ts > self.gap_s:
+            episode = state.episode = Episode.open(event)
+        else:
+            episode.add(event)
+        if not episode.escalates_to(severity):
+            return state, []
+        factor = event.factor.value if event.factor else "a factor"
+        reasons = [
+            f"{factor} enrolled (score {score}, fires at {self.min_score}): " + "; ".join(signals.values())
+        ]
+        if event.factor_id:
+            reasons.append(f"the enrolled factor's id: {event.factor_id} (remove this one)")
+        reasons.append(f"from {place_text(event.geo, event.ip)}")
+        title = f"Suspicious enrollment of {factor}: " + ", ".join(n.replace("_", " ") for n in signals)
+        confidence = min(0.9, 0.4 + 0.06 * score)
+        return state, [
+            episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, now)
+        ]
+
+    def advance(self, state: EnrollmentState, watermark: float) -> tuple[EnrollmentState, list[Detection]]:
+        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
+            state.episode = None
+        return state, []
+
+    def signals(self, event: Event, profile: IdentityProfile) -> dict[str, str]:
+        """Signal name → the sentence a reader gets (also used by the enrollment review)."""
+        now = event.ts
+        found: dict[str, str] = {}
+        refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
+        if len(refused) >= 2:
+            found["refusals"] = (
+                f"{len(refused)} prompts refused in the {self.denied_before_s / 3600:.0f} h before"
+            )
+        elif refused:
+            found["refusal"] = f"a prompt refused {(now - refused[-1]) / 60:.0f} min before"
+        history = len(profile.successes) >= self.min_history
+        geo, device = event.geo, event.device
+        if history and geo is not None and geo.country and not profile.knows_country(geo.country):
+            found["new_country"] = f"from {geo.country}, a country this identity never succeeded from"
+        if (
+            history
+            and device is not None
+            and device.id
+            and profile.devices
+            and not profile.knows_device(device.id)
+        ):
+            found["new_device"] = f"on device {device.id}, new to this identity"
+        if is_hosting(geo):
+            found["hosting"] = "through hosting / VPN / proxy egress"
+        others = [ts for ts in profile.enrollments if 0 <= now - ts <= self.several_s]
+        if others:
+            found["several"] = f"{len(others) + 1} factors enrolled within {self.several_s / 60:.0f} min"
+        if profile.events and now - profile.last_seen >= self.dormant_s:
+            found["dormant"] = f"the identity was inactive for {(now - profile.last_seen) / 86400:.0f} days"
+        if event.by_other:
+            who = event.actor.login or event.actor.id if event.actor else None
+            found["by_other"] = f"registered by {who or 'another account'} for this identity"
+        resets = [ts for ts in profile.resets if 0 <= now - ts <= self.reset_before_s]
+        if resets:
+            found["after_reset"] = f"{(now - resets[-1]) / 60:.0f} min after a reset / bypass / access pass"
+        return found

@@ -1,0 +1,170 @@
+"""Privileged action after a risky push approval: the approval that bombing or fatigue won is followed by
+the thing the attacker came for (a role granted, an API token or service-principal credential created, an
+app consented, an admin console opened).
+
+An approval is risky when it came after two refused prompts (``refusals_before_s``), from a country the
+identity never succeeded from, or while another finding (medium or worse) is open on the identity (the
+shared profile's ``open_findings``); one refusal or a new network alone is not enough, both together are. A privileged action by the same identity within ``window_s`` of a risky approval is
+high, critical when the approval was risky on two counts or another finding is at least high. Admins
+approve pushes and do privileged work every day: an ordinary approval followed by privileged work stays
+quiet."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.episode import Episode
+from pushguard.model import Event, EventKind, IdentityProfile, Severity
+
+_RISK_DETECTORS = frozenset(
+    {
+        "push_bombing",
+        "push_fatigue",
+        "approval_after_denials",
+        "fraud_report",
+        "requester_responder_mismatch",
+        "impossible_travel",
+        "new_context",
+        "enrollment_abuse",
+        "reset_enroll_chain",
+        "password_spray",
+    }
+)
+
+
+class RiskyApproval(msgspec.Struct, kw_only=True):
+    ts: float
+    event_id: str
+    ip: str
+    why: list[str]
+    serious: bool  # risky on two counts, or a high finding open
+
+
+class PrivilegedState(msgspec.Struct, kw_only=True):
+    approval: RiskyApproval | None = None
+    episode: Episode | None = None
+
+
+META = DetectorMeta(
+    id="privileged_after_risky_approval",
+    title="Privileged action right after a risky push approval",
+    description=(
+        "A privileged action (role or group privilege grant, API token / service-principal credential, "
+        "consent, admin console) by the identity within window_s of a risky push approval: after refused "
+        "prompts, from a new country or network, or with another finding open. High; critical when the "
+        "approval was risky on two counts or a high/critical finding is open."
+    ),
+    severity=Severity.HIGH,
+    techniques=("T1078", "T1098"),
+    frameworks={
+        "nist_csf_2": ("PR.AA-05", "PR.AA-03", "DE.CM-03", "RS.MA-02"),
+        "sp800_63b": ("AAL2", "AAL3 for privileged access"),
+        "owasp_nhi": ("NHI7",),
+    },
+    tunables={
+        "window_s": Tunable(4 * 3600, "a privileged action this soon after a risky approval fires"),
+        "refusals_before_s": Tunable(3600, "refused prompts this long before an approval make it risky"),
+        "open_finding_s": Tunable(24 * 3600, "a finding opened this recently makes the approval risky"),
+        "min_history": Tunable(5, "past successes before a place can be new"),
+    },
+    actions=(
+        "Revert the privileged change (role, token, credential, consent) and revoke the identity's sessions.",
+        "Treat the account as compromised: reset the password, remove factors enrolled since the approval.",
+        "Hunt for what the new privilege was used for (audit log after the action).",
+        "Require a phishing-resistant factor for privileged roles (AAL3).",
+    ),
+)
+
+
+class PrivilegedAfterRiskyApproval:
+    meta: ClassVar[DetectorMeta] = META
+    state_type: ClassVar[type[Any]] = PrivilegedState
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        cfg = settings(self.meta, overrides)
+        self.window_s = float(cfg["window_s"])
+        self.refusals_s = float(cfg["refusals_before_s"])
+        self.open_s = float(cfg["open_finding_s"])
+        self.min_history = int(cfg["min_history"])
+
+    def initial_state(self) -> PrivilegedState:
+        return PrivilegedState()
+
+    def observe(
+        self, state: PrivilegedState, event: Event, profile: IdentityProfile
+    ) -> tuple[PrivilegedState, list[Detection]]:
+        if event.kind is EventKind.PUSH_APPROVED:
+            why, serious = self._risk(event, profile)
+            state.approval = (
+                RiskyApproval(
+                    ts=event.ts, event_id=event.event_id, ip=event.ip or "", why=why, serious=serious
+                )
+                if why
+                else None
+            )
+            return state, []
+        approval = state.approval
+        if event.kind is not EventKind.PRIVILEGED_ACTION or approval is None:
+            return state, []
+        if event.ts - approval.ts > self.window_s:
+            state.approval = None
+            return state, []
+        severity = Severity.CRITICAL if approval.serious else Severity.HIGH
+        episode = state.episode
+        if episode is None or episode.anchor != approval.event_id:
+            episode = state.episode = Episode(
+                anchor=approval.event_id, first_ts=approval.ts, last_ts=event.ts
+            )
+            episode.evidence.append(approval.event_id)
+            if approval.ip:
+                episode.ips.append(approval.ip)
+        episode.add(event)
+        if not episode.escalates_to(severity):
+            return state, []
+        what = event.detail or "a privileged action"
+        minutes = (event.ts - approval.ts) / 60.0
+        reasons = [
+            f"{what} {minutes:.0f} min after a push approval that was risky: " + "; ".join(approval.why),
+        ]
+        if event.app:
+            reasons.append(f"on {event.app}")
+        title = f"Privileged action {minutes:.0f} min after a risky approval: {what}"
+        confidence = 0.9 if approval.serious else 0.75
+        return state, [
+            episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)
+        ]
+
+    def advance(self, state: PrivilegedState, watermark: float) -> tuple[PrivilegedState, list[Detection]]:
+        if state.approval is not None and watermark - state.approval.ts > self.window_s:
+            state.approval = None
+        return state, []
+
+    def _risk(self, event: Event, profile: IdentityProfile) -> tuple[list[str], bool]:
+        """Why the approval is risky (empty: it is not) and whether it is seriously so. Strong signals
+        alone make it risky (two refusals, a new country, a medium-or-worse finding open); weak ones (one
+        refusal, a new network) need each other: admins fat-finger prompts and change ISPs too."""
+        now = event.ts
+        strong: list[str] = []
+        weak: list[str] = []
+        serious = False
+        refused = [ts for ts in profile.denials if 0 <= now - ts <= self.refusals_s]
+        if len(refused) >= 2:
+            strong.append(f"{len(refused)} prompts refused in the hour before")
+        elif refused:
+            weak.append("a prompt refused in the hour before")
+        geo = event.geo
+        if len(profile.successes) >= self.min_history and geo is not None:
+            if geo.country and not profile.knows_country(geo.country):
+                strong.append(f"approved from {geo.country}, new to this identity")
+            elif geo.asn is not None and not profile.knows_asn(geo.asn) and not profile.knows_ip(event.ip):
+                weak.append(f"approved from AS{geo.asn}, a network new to this identity")
+        for detector, (rank, at) in profile.open_findings.items():
+            if detector in _RISK_DETECTORS and 0 <= now - at <= self.open_s and rank >= Severity.MEDIUM.rank:
+                strong.append(f"{detector} finding open")
+                serious = serious or rank >= Severity.HIGH.rank
+        if not strong and len(weak) < 2:
+            return [], False
+        return strong + weak, serious or len(strong) >= 2
