@@ -4,10 +4,10 @@ app consented, an admin console opened).
 
 An approval is risky when it came after two refused prompts (``refusals_before_s``), from a country the
 identity never succeeded from, or while another finding (medium or worse) is open on the identity (the
-shared profile's ``open_findings``); one refusal or a new network alone is not enough, both together are. A privileged action by the same identity within ``window_s`` of a risky approval is
-high, critical when the approval was risky on two counts or another finding is at least high. Admins
-approve pushes and do privileged work every day: an ordinary approval followed by privileged work stays
-quiet."""
+shared profile's ``open_findings``); one refusal or a new network alone is not enough, both together are.
+A privileged action by the same identity within ``window_s`` of a risky approval is high, critical when
+the approval was risky on two counts or another finding is at least high. Admins approve pushes and do
+privileged work every day: an ordinary approval followed by privileged work stays quiet."""
 
 from __future__ import annotations
 
