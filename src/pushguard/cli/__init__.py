@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, policy, simulate
+from pushguard.cli import analyze, policy, serve, simulate
 
 app = typer.Typer(
     name="pushguard",
@@ -19,6 +19,7 @@ app = typer.Typer(
 analyze.register(app)
 simulate.register(app)
 policy.register(app)
+serve.register(app)
 
 
 @app.callback(invoke_without_command=True)

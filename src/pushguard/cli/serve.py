@@ -1,0 +1,88 @@
+"""``pushguard serve`` and ``pushguard keys``: the HTTP service and its API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from pushguard.api import KeyStore, Scope, create_app, load_config
+from pushguard.api.logs import configure
+from pushguard.model import PushguardError
+
+console = Console()
+keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+    app.add_typer(keys_app, name="keys")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"pushguard: {message}", err=True)
+    return typer.Exit(2)
+
+
+def serve_command(
+    config: Annotated[
+        Path | None, typer.Option(help="Service YAML config (PUSHGUARD_* variables override).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve /v1/decide, /v1/events, the Okta event hook, findings, identities, metrics."""
+    try:
+        settings = load_config(config)
+        configure(settings.log_level)
+        app = create_app(settings)
+    except (PushguardError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _keys(config: Path | None) -> KeyStore:
+    try:
+        return KeyStore(load_config(config).keys_file)
+    except PushguardError as exc:
+        raise _fail(str(exc)) from None
+
+
+@keys_app.command("create")
+def create_command(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    scope: Annotated[list[Scope], typer.Option(help="decide, ingest, read or admin; repeat for several.")],
+    config: Annotated[Path | None, typer.Option(help="Service YAML config (for keys_file).")] = None,
+) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    stored, token = _keys(config).create(name, list(scope))
+    console.print(f"key {stored.id} ({', '.join(stored.scopes)}) for {stored.name}")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def list_command(config: Annotated[Path | None, typer.Option(help="Service YAML config.")] = None) -> None:
+    """Every key by id, name, scopes and state (never the secret)."""
+    table = Table("id", "name", "scopes", "created", "state")
+    for key in _keys(config).list():
+        table.add_row(
+            key.id, key.name, ", ".join(key.scopes), key.created, "revoked" if key.revoked else "active"
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_command(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `keys list`).")],
+    config: Annotated[Path | None, typer.Option(help="Service YAML config.")] = None,
+) -> None:
+    """Revoke a key: every request with it is refused from now on."""
+    try:
+        _keys(config).revoke(key_id)
+    except KeyError:
+        raise _fail(f"no key with id {key_id}") from None
+    console.print(f"key {key_id} revoked")

@@ -1,0 +1,305 @@
+"""The HTTP service over real HTTP requests (Starlette's TestClient drives the ASGI app): every endpoint,
+keys and scopes, bad bodies, the Okta event hook, metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from pushguard.api import KeyStore, Scope, Service, ServiceConfig, create_app
+from pushguard.cli import app as cli_app
+from pushguard.simulate import okta_records as okta
+from tests.events import T0
+
+VICTIM = "victim@corp.example"
+ATTACKER = "203.0.113.66"
+
+
+class Env:
+    def __init__(
+        self, client: TestClient, tokens: dict[str, str], keys: KeyStore, config: ServiceConfig
+    ) -> None:
+        self.client, self.tokens, self.keys, self.config = client, tokens, keys, config
+
+    def headers(self, scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    config = ServiceConfig(
+        state=str(tmp_path / "state.sqlite"),
+        keys_file=str(tmp_path / "keys.json"),
+        decision_log=str(tmp_path / "decisions.jsonl"),
+        okta_hook_secret="hook-secret-value",
+        max_body_bytes=64 * 1024,
+    )
+    keys = KeyStore(config.keys_file)
+    tokens = {scope.value: keys.create(f"test-{scope.value}", [scope])[1] for scope in Scope}
+    service = Service(config)
+    with TestClient(create_app(config, service, keys), raise_server_exceptions=False) as client:
+        yield Env(client, tokens, keys, config)
+    service.close()
+
+
+def bombing_records() -> list[dict[str, Any]]:
+    records = []
+    for day in range(1, 8):
+        moment = T0 - timedelta(days=day)
+        records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"h{day}"))
+        records.append(
+            okta.push_answer(
+                moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True, seed=f"ok{day}"
+            )
+        )
+    for n in range(8):
+        moment = T0 + timedelta(seconds=40 * n)
+        records.append(okta.push_sent(moment, VICTIM, ATTACKER, "lagos", seed=f"b{n}"))
+    return records
+
+
+DECIDE = {
+    "operation": "push",
+    "identity": VICTIM,
+    "time": "2026-03-02T09:10:00Z",
+    "ip": ATTACKER,
+    "factor": "okta_verify_push",
+}
+
+
+def test_health_needs_no_key(env: Env) -> None:
+    assert env.client.get("/healthz").json() == {"status": "ok"}
+    assert env.client.get("/readyz").json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/v1/decide"),
+        ("post", "/v1/events"),
+        ("get", "/v1/findings"),
+        ("get", "/v1/identities/x"),
+        ("get", "/v1/policies"),
+        ("get", "/metrics"),
+        ("post", "/v1/policies/reload"),
+    ],
+)
+def test_every_endpoint_needs_a_key(env: Env, method: str, path: str) -> None:
+    response = env.client.request(method, path, json={})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+    wrong = env.client.request(method, path, json={}, headers={"Authorization": "Bearer pg_nope_nope"})
+    assert wrong.status_code == 401
+
+
+def test_scopes_are_enforced(env: Env) -> None:
+    refused = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("read"))
+    assert refused.status_code == 403 and "decide" in refused.json()["detail"]
+    assert env.client.get("/v1/findings", headers=env.headers("decide")).status_code == 403
+    assert env.client.post("/v1/decide", json=DECIDE, headers=env.headers("admin")).status_code == 200
+
+
+def test_a_revoked_key_is_refused(env: Env) -> None:
+    key_id = env.tokens["decide"].split("_")[1]
+    env.keys.revoke(key_id)
+    assert env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).status_code == 401
+
+
+def test_keys_are_stored_hashed(env: Env) -> None:
+    stored = Path(env.config.keys_file).read_text()
+    for token in env.tokens.values():
+        assert token.split("_", 2)[2] not in stored
+    assert env.keys.verify(env.tokens["read"]) is not None
+    assert env.keys.verify(env.tokens["read"] + "x") is None
+
+
+def test_decide_after_ingesting_a_bombing(env: Env) -> None:
+    ingest = env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+    assert ingest.status_code == 200, ingest.text
+    body = ingest.json()
+    assert body["records"] == 22 and body["events"] == 22
+    assert any(f["detector"] == "push_bombing" for f in body["findings"])
+    decided = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
+    assert decided.status_code == 200
+    decision = decided.json()
+    assert decision["decision"] == "step_up"  # an identity under attack is stepped up, never denied
+    assert decision["phishing_resistant"] is True
+    assert decision["policy_version"].startswith("default")
+    assert any(r["code"] == "push_bombing" for r in decision["reasons"])
+    logged = Path(env.config.decision_log or "").read_text().splitlines()
+    assert json.loads(logged[-1])["decision"]["decision"] == "step_up"
+
+
+def test_bad_bodies_get_clear_4xx(env: Env) -> None:
+    headers = env.headers("decide")
+    missing = env.client.post("/v1/decide", json={"operation": "push"}, headers=headers)
+    assert missing.status_code == 422 and "identity" in missing.json()["detail"]
+    naive = env.client.post("/v1/decide", json={**DECIDE, "time": "2026-03-02T09:10:00"}, headers=headers)
+    assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
+    broken = env.client.post(
+        "/v1/decide", content=b'{"operation": ', headers={**headers, "content-type": "application/json"}
+    )
+    assert broken.status_code == 400 and broken.json()["error"] == "invalid_json"
+    wrong_type = env.client.post("/v1/decide", json={**DECIDE, "operation": "teleport"}, headers=headers)
+    assert wrong_type.status_code == 422
+    big = env.client.post(
+        "/v1/events",
+        content=b"[" + b" " * 70_000 + b"]",
+        headers={**env.headers("ingest"), "content-type": "application/json"},
+    )
+    assert big.status_code == 413 and big.json()["error"] == "body_too_large"
+    for response in (missing, naive, broken, wrong_type, big):
+        assert "Traceback" not in response.text
+
+
+def test_broken_records_are_counted_not_fatal(env: Env) -> None:
+    no_uuid = {"eventType": "user.session.start", "outcome": {"result": "SUCCESS"}}
+    records: list[Any] = [*bombing_records()[:2], no_uuid, "not an object"]
+    response = env.client.post(
+        "/v1/events", json={"records": records, "provider": "okta"}, headers=env.headers("ingest")
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["events"] == 2
+    assert body["rejected"]["malformed"] == 2
+    assert len(body["errors"]) == 2
+
+
+def test_findings_filters_and_pages(env: Env) -> None:
+    env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+    headers = env.headers("read")
+    everything = env.client.get("/v1/findings", headers=headers).json()
+    assert everything["total"] >= 1
+    only = env.client.get(
+        "/v1/findings", params={"detector": "push_bombing", "user": VICTIM}, headers=headers
+    ).json()
+    assert only["total"] == 1 and only["findings"][0]["detector"] == "push_bombing"
+    assert (
+        env.client.get("/v1/findings", params={"user": "nobody@corp.example"}, headers=headers).json()[
+            "total"
+        ]
+        == 0
+    )
+    assert (
+        env.client.get(
+            "/v1/findings", params={"severity": "critical", "detector": "push_bombing"}, headers=headers
+        ).json()["total"]
+        == 0
+    )
+    later = env.client.get("/v1/findings", params={"since": "2030-01-01T00:00:00Z"}, headers=headers).json()
+    assert later["total"] == 0
+    page = env.client.get("/v1/findings", params={"limit": 1}, headers=headers).json()
+    assert len(page["findings"]) == 1
+    assert (page["next_offset"] == 1) == (everything["total"] > 1)
+    assert env.client.get("/v1/findings", params={"limit": 0}, headers=headers).status_code == 422
+    assert env.client.get("/v1/findings", params={"severity": "dire"}, headers=headers).status_code == 422
+
+
+def test_identity_summary(env: Env) -> None:
+    env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+    summary = env.client.get(f"/v1/identities/{VICTIM}", headers=env.headers("read")).json()
+    assert summary["known"] is True and summary["events"] == 22
+    assert "push_bombing" in summary["open_findings"]
+    assert summary["risk"] >= 45
+    unknown = env.client.get("/v1/identities/nobody@corp.example", headers=env.headers("read")).json()
+    assert unknown["known"] is False and unknown["risk"] == 0
+
+
+def test_policies_and_a_failed_reload_keeps_the_last_good(env: Env, tmp_path: Path) -> None:
+    policy = env.client.get("/v1/policies", headers=env.headers("read")).json()
+    assert policy["version"].startswith("default") and "number-match-every-push" in policy["rules"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\nrules:\n  - name: r\n    condition: operation ==\n    action: deny\n")
+    env.client.app.state.service.config.policy = str(bad)  # type: ignore[attr-defined]
+    refused = env.client.post("/v1/policies/reload", headers=env.headers("admin"))
+    assert refused.status_code == 422 and "kept version default" in refused.json()["detail"]
+    after = env.client.get("/v1/policies", headers=env.headers("read")).json()
+    assert after["version"] == policy["version"] and after["last_reload_error"]
+    assert env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).status_code == 200
+
+
+def test_okta_event_hook_verification_and_delivery(env: Env) -> None:
+    auth = {"Authorization": "hook-secret-value"}
+    challenge = env.client.get("/v1/hooks/okta", headers={**auth, "X-Okta-Verification-Challenge": "abc123"})
+    assert challenge.status_code == 200 and challenge.json() == {"verification": "abc123"}
+    assert (
+        env.client.get("/v1/hooks/okta", headers={"X-Okta-Verification-Challenge": "abc"}).status_code == 401
+    )
+    delivery = {
+        "eventType": "com.okta.event_hook",
+        "eventTypeVersion": "1.0",
+        "data": {"events": bombing_records()},
+    }
+    first = env.client.post("/v1/hooks/okta", json=delivery, headers=auth)
+    assert first.status_code == 200 and first.json()["events"] == 22
+    again = env.client.post("/v1/hooks/okta", json=delivery, headers=auth)  # Okta retries: at-least-once
+    assert again.status_code == 200
+    findings = env.client.get("/v1/findings", headers=env.headers("read")).json()["findings"]
+    ids = [f["id"] for f in findings]
+    assert len(ids) == len(set(ids)) and any(f["detector"] == "push_bombing" for f in findings)
+    bombing = [f for f in findings if f["detector"] == "push_bombing"]
+    assert len(bombing) == 1
+    assert env.client.post("/v1/hooks/okta", json={"data": {}}, headers=auth).status_code == 422
+
+
+def test_metrics_count_requests_decisions_findings_and_rejections(env: Env) -> None:
+    env.client.post(
+        "/v1/events",
+        json={"records": [*bombing_records(), "not an object", {"what": "no vendor"}]},
+        headers=env.headers("ingest"),
+    )
+    env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
+    text = env.client.get("/metrics", headers=env.headers("read")).text
+    assert 'pushguard_decisions_total{action="step_up"} 1.0' in text
+    assert 'pushguard_findings_total{detector="push_bombing"}' in text
+    assert 'pushguard_records_rejected_total{reason="malformed"} 1.0' in text
+    assert 'pushguard_records_rejected_total{reason="unmapped"} 1.0' in text
+    assert 'pushguard_http_requests_total{method="POST",route="/v1/decide",status="200"} 1.0' in text
+    assert "pushguard_http_request_seconds_bucket" in text
+
+
+def test_openapi_documents_the_bodies(env: Env) -> None:
+    spec = env.client.get("/openapi.json").json()
+    decide_body = spec["paths"]["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "operation" in decide_body["properties"] and "identity" in decide_body["required"]
+    assert env.client.get("/docs").status_code == 200
+
+
+def test_an_unexpected_failure_is_a_500_without_a_trace(env: Env) -> None:
+    service = env.client.app.state.service  # type: ignore[attr-defined]
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("secret internals")
+
+    service.findings = broken
+    response = env.client.get("/v1/findings", headers=env.headers("read"))
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert response.json()["error"] == "internal"
+
+
+def test_keys_cli(tmp_path: Path) -> None:
+    config = tmp_path / "service.yaml"
+    config.write_text(f"keys_file: {tmp_path / 'keys.json'}\n")
+    runner = CliRunner()
+    created = runner.invoke(
+        cli_app, ["keys", "create", "--name", "vpn-proxy", "--scope", "decide", "--config", str(config)]
+    )
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    assert token.startswith("pg_")
+    listed = runner.invoke(cli_app, ["keys", "list", "--config", str(config)])
+    assert "vpn-proxy" in listed.output and token.split("_", 2)[2] not in listed.output
+    key_id = token.split("_")[1]
+    assert runner.invoke(cli_app, ["keys", "revoke", key_id, "--config", str(config)]).exit_code == 0
+    assert KeyStore(tmp_path / "keys.json").verify(token) is None
+    assert runner.invoke(cli_app, ["keys", "revoke", "nope", "--config", str(config)]).exit_code == 2
+    assert msgspec.json.decode((tmp_path / "keys.json").read_bytes())["keys"][0]["revoked"] is True
