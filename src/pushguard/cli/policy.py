@@ -1,4 +1,4 @@
-"""``pushguard policy lint|test FILE`` and ``pushguard decide --request JSON``."""
+"""``pushguard policy lint|test|backtest`` and ``pushguard decide --request JSON``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ import msgspec
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
+from pushguard.backtest import BacktestResult, backtest
+from pushguard.backtest import to_json as backtest_json
 from pushguard.decide import Policy, PolicyError, decide, lint, load_policy, run_tests
-from pushguard.model import Decision, DecisionAction, DecisionRequest, IdentityProfile
+from pushguard.model import Decision, DecisionAction, DecisionRequest, IdentityProfile, PushguardError
 from pushguard.pipeline import Engine
+from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
 
 console = Console(highlight=False, soft_wrap=True)
@@ -163,3 +167,80 @@ def print_decision(decision: Decision, policy: Policy) -> None:
         console.print("signals:")
         for name, value in decision.signals.items():
             console.print(f"  {name} = {escape(repr(value))}")
+
+
+class BacktestFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@policy_app.command("backtest")
+def backtest_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories to replay.")],
+    policy_files: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="Policy file (repeat to compare); the bundled default otherwise."),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="labels.json (from `pushguard simulate` or your own incidents).")
+    ] = None,
+    output: Annotated[BacktestFormat, typer.Option("--format", help="table or json")] = BacktestFormat.TABLE,
+) -> None:
+    """Replay logs and count what each policy would have decided at every prompt and enrollment."""
+    try:
+        policies = [load_policy(p) for p in policy_files] if policy_files else [load_policy(None)]
+        label_set = read_labels(labels) if labels is not None else None
+        if labels is None:
+            found = [p / LABELS_FILE for p in inputs if p.is_dir() and (p / LABELS_FILE).is_file()]
+            label_set = read_labels(found[0]) if len(found) == 1 else None
+        result = backtest(inputs, policies, labels=label_set)
+    except (PushguardError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if output is BacktestFormat.JSON:
+        sys.stdout.write(backtest_json(result).decode() + "\n")
+        return
+    print_backtest(result)
+
+
+def print_backtest(result: BacktestResult) -> None:
+    console.print(f"replayed {result.records:,} records, {result.decision_points:,} decision points")
+    for figures in result.policies:
+        console.print(f"policy {escape(figures.version)}: {escape(figures.source)}")
+    table = Table(
+        "policy", "prompts", "enrollments", *[a.value for a in DecisionAction], "escalated identities"
+    )
+    for figures in result.policies:
+        table.add_row(
+            escape(figures.version),
+            f"{figures.prompts:,}",
+            f"{figures.enrollments:,}",
+            *[f"{figures.decisions.get(a.value, 0):,}" for a in DecisionAction],
+            f"{figures.escalated_identities:,}",
+        )
+    console.print(table)
+    for figures in result.policies:
+        labeled = figures.labeled
+        if labeled is None:
+            continue
+        kinds = Table(
+            "campaign kind",
+            "stopped or escalated",
+            "median prompt",
+            title=escape(f"{figures.version}: labeled"),
+        )
+        for kind, row in labeled.by_kind.items():
+            median = "-" if row.median_prompt is None else f"{row.median_prompt:g}"
+            kinds.add_row(kind, f"{row.stopped}/{row.campaigns}", median)
+        console.print(kinds)
+        console.print(
+            f"benign friction: {labeled.benign_escalated:,} of {labeled.benign_prompts:,} benign prompts "
+            f"escalated ({labeled.escalations_per_1000_benign_prompts:g} per 1,000; "
+            f"{labeled.escalations_per_benign_user_week:g} per user per week)"
+        )
+    for figures in result.policies:
+        rules = Table("rule", "matched", "mode", title=escape(f"{figures.version}: rules"))
+        for name, count in sorted(figures.rules.items(), key=lambda item: -item[1].matched):
+            rules.add_row(
+                escape(name), f"{count.matched:,}", "report-only" if count.report_only else "enforced"
+            )
+        console.print(rules)

@@ -1,0 +1,174 @@
+"""Backtest: a policy replayed over logs decides at every prompt with the state *before* it; labeled
+campaigns are stopped at a prompt number, benign prompts give the friction; the CLI compares policies."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from pushguard.backtest import backtest
+from pushguard.cli import app
+from pushguard.decide import parse_policy
+from pushguard.model import DecisionAction
+from pushguard.simulate import okta_records as okta
+from pushguard.simulate.labels import CampaignLabel, Labels
+from tests.events import T0
+
+VICTIM = "victim@corp.example"
+
+STRICT = """
+version: strict-1
+fallback: step_up
+rules:
+  - name: three-prompts-in-ten-minutes
+    condition: operation == "push" && prompts_last_10m >= 2
+    action: step_up
+    reason: {code: burst, message: "burst"}
+"""
+LAX = """
+version: lax-1
+fallback: step_up
+rules:
+  - name: ten-prompts
+    condition: operation == "push" && prompts_last_10m >= 10
+    action: step_up
+    reason: {code: burst, message: "burst"}
+"""
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"\n".join(msgspec.json.encode(r) for r in records) + b"\n")
+    return path
+
+
+def bombing(tmp_path: Path) -> tuple[Path, Labels]:
+    records = []
+    for day in range(1, 4):  # the victim's own, benign prompts
+        moment = T0 - timedelta(days=day)
+        records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"h{day}"))
+        records.append(
+            okta.push_answer(moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True)
+        )
+    attack = []
+    for n in range(6):
+        moment = T0 + timedelta(seconds=45 * n)
+        attack.append(okta.push_sent(moment, VICTIM, "203.0.113.66", "lagos", seed=f"b{n}"))
+    records += attack
+    label = CampaignLabel(
+        id="c1",
+        kind="push_bombing_ridden_out",
+        identity=VICTIM,
+        provider="okta",
+        source_ips=["203.0.113.66"],
+        start="",
+        end="",
+        techniques=["T1621"],
+        event_ids=[r["uuid"] for r in attack],
+        prompts=6,
+        prompt_times=[],
+    )
+    labels = Labels(
+        seed=0, users=1, days=4, start="", benign_users=[], service_accounts=[], campaigns=[label]
+    )
+    return write(tmp_path / "okta.jsonl", records), labels
+
+
+def test_the_policy_sees_the_state_before_each_prompt(tmp_path: Path) -> None:
+    log, labels = bombing(tmp_path)
+    strict, lax = parse_policy(STRICT, "strict.yaml"), parse_policy(LAX, "lax.yaml")
+    result = backtest([log], [strict, lax], labels=labels)
+    assert result.decision_points == 9  # 3 benign sends + 6 attack sends; answers are not decisions
+    first, second = result.policies
+    assert first.version == "strict-1" and second.version == "lax-1"
+    # 2 prompts in the last 10 min are needed *before* the prompt: the 3rd attack prompt is the first stopped
+    assert first.decisions == {"allow": 5, "step_up": 4}
+    assert first.rules["three-prompts-in-ten-minutes"].matched == 4
+    assert first.labeled is not None and second.labeled is not None
+    assert first.labeled.by_kind["push_bombing_ridden_out"].stopped == 1
+    assert first.labeled.by_kind["push_bombing_ridden_out"].median_prompt == 3.0
+    assert first.labeled.benign_prompts == 3 and first.labeled.benign_escalated == 0
+    assert second.labeled.stopped == 0
+    assert second.decisions == {"allow": 9}
+
+
+def test_benign_friction_is_counted(tmp_path: Path) -> None:
+    log, labels = bombing(tmp_path)
+    everything = parse_policy(
+        'version: all-1\nfallback: step_up\nrules:\n  - name: all\n    condition: operation == "push"\n'
+        "    action: step_up\n    reason: {code: all, message: all}\n",
+        "all.yaml",
+    )
+    (figures,) = backtest([log], [everything], labels=labels).policies
+    assert figures.labeled is not None
+    assert figures.labeled.benign_escalated == 3
+    assert figures.labeled.escalations_per_1000_benign_prompts == pytest.approx(1000.0)
+    assert figures.labeled.by_kind["push_bombing_ridden_out"].median_prompt == 1.0
+
+
+def test_enrollments_are_decision_points_too(tmp_path: Path) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "entra" / "audit-graph-handmade.jsonl"
+    result = backtest([fixture], [parse_policy(STRICT, "strict.yaml")])
+    (figures,) = result.policies
+    assert figures.enrollments >= 1 and figures.labeled is None
+
+
+def test_cli_backtest_compares_policies_on_a_simulated_tenant(tmp_path: Path) -> None:
+    runner = CliRunner()
+    tenant = tmp_path / "tenant"
+    assert (
+        runner.invoke(app, ["simulate", "--out", str(tenant), "--users", "60", "--days", "3"]).exit_code == 0
+    )
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(STRICT)
+    result = runner.invoke(
+        app, ["policy", "backtest", str(tenant), "--policy", str(strict), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    (figures,) = body["policies"]
+    assert figures["version"] == "strict-1"
+    assert figures["labeled"]["campaigns"] >= 10  # labels.json found in the directory
+    table = runner.invoke(app, ["policy", "backtest", str(tenant)])
+    assert table.exit_code == 0 and "benign friction" in table.output
+    bad = runner.invoke(app, ["policy", "backtest", str(tenant), "--policy", str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 2
+
+
+def test_recorded_decisions_join_the_vendor_records_and_show_leaks(tmp_path: Path) -> None:
+    from pushguard.backtest import DecisionRecord, join_decisions, read_decisions
+    from pushguard.decide import decide, load_policy
+    from pushguard.model import DecisionRequest, IdentityProfile, Operation
+
+    policy = load_policy(None)
+    decided = []
+    for n, ip in enumerate(("203.0.113.66", "88.160.137.23", "198.51.100.9")):
+        request = DecisionRequest(
+            operation=Operation.PUSH, identity=VICTIM, time=T0 + timedelta(minutes=10 * n), ip=ip
+        )
+        decision = decide(request, policy, lambda identity: IdentityProfile(identity=identity))
+        if n == 0:  # as if the identity were under attack: the service stepped it up
+            decision = msgspec.structs.replace(decision, decision=DecisionAction.STEP_UP)
+        decided.append(DecisionRecord(request=request, decision=decision))
+    log_file = tmp_path / "decisions.jsonl"
+    log_file.write_bytes(b"".join(msgspec.json.encode(d) + b"\n" for d in decided))
+    records = [
+        okta.push_sent(T0 + timedelta(seconds=3), VICTIM, "203.0.113.66", "lagos", seed="s0"),
+        okta.push_answer(T0 + timedelta(seconds=20), VICTIM, "203.0.113.66", "lagos", True, seed="a0"),
+        okta.push_sent(T0 + timedelta(minutes=10, seconds=2), VICTIM, "88.160.137.23", "paris", seed="s1"),
+        okta.deny_push(T0 + timedelta(minutes=10, seconds=9), VICTIM, "37.166.94.231", "paris", seed="d1"),
+    ]
+    log = write(tmp_path / "okta.jsonl", records)
+    first, second, third = join_decisions(read_decisions(log_file), [log])
+    assert first.decision is DecisionAction.STEP_UP and first.outcome == "push_approved" and first.leak
+    assert len(first.event_ids) == 2
+    assert second.outcome == "push_denied" and not second.leak
+    assert third.outcome == "not found" and third.event_ids == []
+    (tmp_path / "broken.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match=r"broken\.jsonl:1"):
+        read_decisions(tmp_path / "broken.jsonl")
