@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, policy, serve, simulate
+from pushguard.cli import analyze, policy, review, serve, simulate
 
 app = typer.Typer(
     name="pushguard",
@@ -20,6 +20,7 @@ analyze.register(app)
 simulate.register(app)
 policy.register(app)
 serve.register(app)
+review.register(app)
 
 
 @app.callback(invoke_without_command=True)

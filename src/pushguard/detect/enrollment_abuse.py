@@ -157,8 +157,8 @@ class EnrollmentAbuse:
             and not profile.knows_device(device.id)
         ):
             found["new_device"] = f"on device {device.id}, new to this identity"
-        if is_hosting(geo):
-            found["hosting"] = "through hosting / VPN / proxy egress"
+        if is_hosting(geo) and not (geo is not None and profile.knows_asn(geo.asn)):
+            found["hosting"] = "through hosting / VPN / proxy egress the identity never used"
         others = [ts for ts in profile.enrollments if 0 <= now - ts <= self.several_s]
         if others:
             found["several"] = f"{len(others) + 1} factors enrolled within {self.several_s / 60:.0f} min"

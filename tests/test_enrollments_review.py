@@ -1,0 +1,142 @@
+"""Enrollment provenance review: each provenance class (self, admin/helpdesk, after a reset or TAP, after
+refusals or bombing, from a place new today, followed by privileged use, a removal after a new factor),
+on canonical events and on the three vendors' records (Okta and Duo fixtures; Entra security-info audits
+are hand-made after Microsoft's directoryAudit documentation, see tests/fixtures/entra/PROVENANCE.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from pushguard.cli import app
+from pushguard.model import Event, EventKind
+from pushguard.pipeline import Engine
+from pushguard.review import EnrollmentReview, Provenance, review_enrollments
+from tests.events import ABROAD, ev
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ADMIN = "nils.helpdesk@corp.example"
+
+
+def review(events: list[Event]) -> list[Provenance]:
+    engine = Engine(detectors=[])
+    reviewer = EnrollmentReview()
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        reviewer.observe(event, engine.profile(event.identity))
+        engine.process(event)
+    return reviewer.finish()
+
+
+def history(days: int = 10) -> list[Event]:
+    events = []
+    for day in range(1, days + 1):
+        events.append(ev(EventKind.PUSH_SENT, -day * 86400))
+        events.append(ev(EventKind.PUSH_APPROVED, -day * 86400 + 5))
+    return events
+
+
+def only(rows: list[Provenance]) -> Provenance:
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_a_self_enrollment_at_home_scores_nothing() -> None:
+    row = only(review([*history(), ev(EventKind.FACTOR_ENROLLED, 0, factor=None)]))
+    assert row.registered_by == "self" and row.operation == "enrolled"
+    assert row.score == 0 and row.signals == []
+    assert row.factors_now == 1
+
+
+def test_registered_by_an_admin_after_a_reset() -> None:
+    events = [*history(), ev(EventKind.FACTORS_RESET, 0, actor=ADMIN, factor=None)]
+    events.append(ev(EventKind.FACTOR_ENROLLED, 600, actor=ADMIN))
+    row = only(review(events))
+    assert row.registered_by == f"admin:{ADMIN}"
+    assert {"by_other", "after_reset"} <= set(row.signals)
+    assert row.factors_now == 1  # the reset emptied the list, the enrollment added one
+
+
+def test_after_refusals_and_bombing_from_abroad_then_privileged_use() -> None:
+    events = history()
+    for n in range(6):
+        events.append(ev(EventKind.PUSH_SENT, n * 60, ip="203.0.113.5", geo=ABROAD))
+        events.append(ev(EventKind.PUSH_DENIED, n * 60 + 10, ip="203.0.113.5", geo=ABROAD))
+    events.append(ev(EventKind.FACTOR_ENROLLED, 900, ip="203.0.113.5", geo=ABROAD, device_id="evil"))
+    events.append(ev(EventKind.PRIVILEGED_ACTION, 1500, ip="203.0.113.5", geo=ABROAD, factor=None))
+    row = only(review(events))
+    assert {"refusals", "new_country", "bombing", "privileged_after"} <= set(row.signals)
+    assert any("privileged action" in text or "min after" in text for text in row.after)
+    assert row.score >= 11
+
+
+def test_a_temporary_credential_sign_in_does_not_hide_the_new_country() -> None:
+    events = [*history(), ev(EventKind.BYPASS_ISSUED, 0, actor=ADMIN, factor=None)]
+    events.append(ev(EventKind.SIGNIN_SUCCESS, 600, ip="203.0.113.5", geo=ABROAD))
+    events.append(ev(EventKind.FACTOR_ENROLLED, 900, ip="203.0.113.5", geo=ABROAD))
+    row = only(review(events))
+    assert "new_country_since_reset" in row.signals
+
+
+def test_a_place_first_used_just_before_is_new_today() -> None:
+    events = [*history(), ev(EventKind.PUSH_APPROVED, 0, ip="203.0.113.5", geo=ABROAD)]
+    events.append(ev(EventKind.FACTOR_ENROLLED, 1200, ip="203.0.113.5", geo=ABROAD))
+    row = only(review(events))
+    assert "place_new_today" in row.signals
+
+
+def test_removing_the_victims_phone_after_a_new_factor_from_abroad() -> None:
+    new = msgspec.structs.replace(
+        ev(EventKind.FACTOR_ENROLLED, 0, ip="203.0.113.5", geo=ABROAD), factor_id="att"
+    )
+    removal = msgspec.structs.replace(
+        ev(EventKind.FACTOR_REMOVED, 300, ip="203.0.113.5", geo=ABROAD), factor_id="vic"
+    )
+    events = [*history(), new, removal]
+    rows = review(events)
+    removed = next(r for r in rows if r.operation == "removed")
+    enrolled = next(r for r in rows if r.operation == "enrolled")
+    assert "removed_after_new_enrollment" in removed.signals
+    assert "removed_other_after" in enrolled.signals
+    assert rows[0].score >= rows[-1].score  # ranked
+
+
+@pytest.mark.parametrize(
+    ("fixture", "identity", "by_admin"),
+    [
+        ("okta/handmade.jsonl", "alice.martin@corp.example", False),
+        ("duo/admin-own.jsonl", "m.rivera@example.org", True),
+        ("entra/audit-graph-handmade.jsonl", "mara.lind@contoso-example.com", False),
+    ],
+)
+def test_vendor_records(fixture: str, identity: str, by_admin: bool) -> None:
+    rows = [r for r in review_enrollments([FIXTURES / fixture]) if r.identity == identity]
+    enrolled = [r for r in rows if r.operation == "enrolled"]
+    assert enrolled, rows
+    assert all(r.registered_by.startswith("admin:") == by_admin for r in enrolled)
+    assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+
+
+def test_entra_tap_then_registration_is_after_reset() -> None:
+    rows = review_enrollments([FIXTURES / "entra" / "audit-graph-handmade.jsonl"])
+    late = [r for r in rows if r.operation == "enrolled" and r.time.startswith("2024-05-07T03:11")]
+    assert late and "after_reset" in late[0].signals
+    removal = [r for r in rows if r.operation == "removed"]
+    assert removal and removal[0].factor == "sms"
+
+
+def test_cli_table_json_and_since(tmp_path: Path) -> None:
+    runner = CliRunner()
+    fixture = str(FIXTURES / "entra" / "audit-graph-handmade.jsonl")
+    table = runner.invoke(app, ["enrollments", fixture])
+    assert table.exit_code == 0 and "Enrollment review" in table.output
+    body = json.loads(runner.invoke(app, ["enrollments", fixture, "--format", "json"]).output)
+    assert body and {"identity", "score", "before", "after", "registered_by"} <= set(body[0])
+    recent = json.loads(
+        runner.invoke(app, ["enrollments", fixture, "--format", "json", "--since", "0.01"]).output
+    )
+    assert len(recent) < len(body)
+    assert runner.invoke(app, ["enrollments", str(tmp_path / "missing")]).exit_code == 2
