@@ -24,7 +24,16 @@ from pushguard.detect import Detection, Detector, build_detectors, to_finding
 from pushguard.detect.base import KeyedDetector
 from pushguard.detect.profile import new_profile, seen_before, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider, RawRef, stable_id
+from pushguard.model import (
+    Event,
+    Finding,
+    IdentityProfile,
+    InputError,
+    PrincipalType,
+    Provider,
+    RawRef,
+    stable_id,
+)
 from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
 from pushguard.sources.readers import RawItem, expand_paths, read_file
 from pushguard.store import Commit, MemoryStore, StateStore
@@ -328,6 +337,8 @@ def parse_items(
     enrichers: Sequence[Enricher] = (),
 ) -> Iterator[Event]:
     """Raw records → enriched Events; every record that gives none is counted with its reason."""
+    if provider is not None and provider not in BY_PROVIDER:
+        raise InputError(f"no parser reads records of provider {provider.value!r}")
     forced = BY_PROVIDER[provider] if provider is not None else None
     for item in items:
         stats.records += 1

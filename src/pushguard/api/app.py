@@ -24,6 +24,7 @@ from pushguard.api.keys import Scope as KeyScope
 from pushguard.api.service import FindingQuery, IdentitySummary, Service
 from pushguard.decide import PolicyError
 from pushguard.model import Decision, DecisionRequest, Finding, Provider, Severity
+from pushguard.sources import BY_PROVIDER
 
 log = logging.getLogger("pushguard.api")
 _json = msgspec.json.Encoder()
@@ -246,6 +247,9 @@ def create_app(
     async def events_endpoint(request: Request) -> Response:
         require(request, KeyScope.INGEST)
         body: EventsBody = await body_of(request, EventsBody)
+        if body.provider is not None and body.provider not in BY_PROVIDER:
+            known = ", ".join(p.value for p in BY_PROVIDER)
+            raise ApiError(422, "invalid_body", f"provider must be one of {known} (or omitted: auto-detect)")
         return reply(ingest(body.records, body.provider, "api"))
 
     def ingest(records: list[Any], provider: Provider | None, source: str) -> EventsReply:
