@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 
 from pushguard.api import KeyStore, Scope, Service, ServiceConfig, create_app
 
@@ -37,12 +39,16 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str
     service.close()
 
 
-def operations(app: FastAPI) -> list[schemathesis.APIOperation]:
+def operations(app: FastAPI) -> list[schemathesis.APIOperation[Any, Any, Any, Any]]:
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app)
-    return [result.ok() for result in loaded.get_all_operations()]
+    found = []
+    for result in loaded.get_all_operations():
+        assert isinstance(result, Ok), result  # the app's own OpenAPI document must be valid
+        found.append(result.ok())
+    return found
 
 
-def fuzz(app: FastAPI, examples: int, check: Callable[[schemathesis.Case], None]) -> int:
+def fuzz(app: FastAPI, examples: int, check: Callable[[schemathesis.Case[Any]], None]) -> int:
     """Run ``check`` on generated cases of every operation (schemathesis strategies driven by hypothesis
     directly: its pytest plugin does not run under this pytest). Returns the number of operations."""
     ops = operations(app)
@@ -52,7 +58,7 @@ def fuzz(app: FastAPI, examples: int, check: Callable[[schemathesis.Case], None]
         @settings(
             max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
-        def run(case: schemathesis.Case) -> None:
+        def run(case: schemathesis.Case[Any]) -> None:
             check(case)
 
         run()
@@ -62,7 +68,7 @@ def fuzz(app: FastAPI, examples: int, check: Callable[[schemathesis.Case], None]
 def test_no_server_errors_with_a_key(api: tuple[FastAPI, str]) -> None:
     app, token = api
 
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         headers = (
             {"Authorization": "hook-secret"}
             if case.path == "/v1/hooks/okta"
@@ -77,7 +83,7 @@ def test_no_server_errors_with_a_key(api: tuple[FastAPI, str]) -> None:
 def test_every_operation_needs_a_key(api: tuple[FastAPI, str]) -> None:
     app, _ = api
 
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         response = case.call(headers={"Authorization": "Bearer pg_bad_key"})
         if case.path in OPEN:
             assert response.status_code < 500
