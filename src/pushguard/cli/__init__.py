@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, policy, review, serve, simulate
+from pushguard.cli import analyze, policy, report, review, serve, simulate
 
 app = typer.Typer(
     name="pushguard",
@@ -21,6 +21,7 @@ simulate.register(app)
 policy.register(app)
 serve.register(app)
 review.register(app)
+report.register(app)
 
 
 @app.callback(invoke_without_command=True)

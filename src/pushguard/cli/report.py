@@ -1,0 +1,97 @@
+"""``pushguard report``: the HTML report, or findings as OCSF Detection Findings."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+
+from pushguard.decide import PolicyError, load_policy
+from pushguard.detect import META_BY_ID
+from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.model import Event, Finding, PushguardError
+from pushguard.pipeline import RunStats, analyze, parse_items
+from pushguard.report.html import PolicyRuleInfo, render_html, write_html
+from pushguard.report.jsonl import read_findings
+from pushguard.report.ocsf_findings import finding_to_ocsf
+from pushguard.sources.readers import expand_paths, read_paths
+
+console = Console(highlight=False)
+
+
+class ReportFormat(enum.StrEnum):
+    HTML = "html"
+    OCSF = "ocsf"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
+
+
+def _is_findings_file(path: Path) -> bool:
+    if not path.is_file() or not path.name.endswith((".jsonl", ".json")):
+        return False
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        msgspec.json.decode(first, type=Finding)
+    except (msgspec.DecodeError, UnicodeError):
+        return False
+    return True
+
+
+def _timeline_events(paths: list[Path]) -> list[Event]:
+    stats = RunStats()
+    return list(parse_items(read_paths(paths), stats, None, AliasMap(), build_enrichers()))
+
+
+def report_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Log files/directories, or a findings .jsonl file.")],
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    output_format: Annotated[ReportFormat, typer.Option("--format", help="html or ocsf")] = ReportFormat.HTML,
+    out: Annotated[Path | None, typer.Option(help="With --format ocsf: write OCSF JSON Lines here.")] = None,
+    backtest: Annotated[
+        Path | None, typer.Option(help="Backtest JSON (`pushguard policy backtest --format json`).")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy whose rules the framework section cites.")
+    ] = None,
+    title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
+) -> None:
+    """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
+    try:
+        if len(inputs) == 1 and _is_findings_file(inputs[0]):
+            findings, events = read_findings(inputs[0]), []
+        else:
+            paths = expand_paths(inputs)
+            findings = analyze(paths).findings
+            events = _timeline_events(paths)
+        if output_format is ReportFormat.OCSF:
+            if out is None:
+                raise typer.BadParameter("--format ocsf needs --out FILE")
+            with out.open("wb") as handle:
+                for finding in findings:
+                    handle.write(msgspec.json.encode(finding_to_ocsf(finding)) + b"\n")
+            console.print(f"{len(findings)} OCSF Detection Findings (2004) written to {out}")
+            return
+        if html is None:
+            raise typer.BadParameter("give --html FILE (or --format ocsf --out FILE)")
+        figures: dict[str, Any] | None = None
+        if backtest is not None:
+            figures = msgspec.json.decode(backtest.read_bytes())
+        rules = [
+            PolicyRuleInfo(name=r.name, code=r.code, action=r.action.value, report_only=r.report_only)
+            for r in load_policy(policy).rules
+        ]
+        document = render_html(
+            findings, events, META_BY_ID, title=title, backtest=figures, policy_rules=rules
+        )
+        write_html(html, document)
+    except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:
+        typer.echo(f"pushguard: {exc}", err=True)
+        raise typer.Exit(2) from None
+    console.print(f"report: {html} ({len(findings)} findings, {len(document) / 1e6:.1f} MB, works offline)")
