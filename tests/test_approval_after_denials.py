@@ -80,6 +80,22 @@ def test_one_fat_fingered_denial_then_approval_is_quiet() -> None:
     assert run(events) == []
 
 
+def test_a_travellers_fat_finger_abroad_is_quiet() -> None:
+    """One denial then an approval a minute later from a hotel abroad: a new place (new_context's), not
+    repeated prompts."""
+    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=ATTACKER, geo=ALSO_ABROAD)
+    events += attempt(60, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD)
+    assert run(events) == []
+
+
+def test_a_denial_and_a_miss_then_approval_from_a_new_source_is_critical() -> None:
+    events = history() + attempt(0, EventKind.PUSH_DENIED) + attempt(1200, EventKind.PUSH_TIMEOUT)
+    events += attempt(3000, EventKind.PUSH_APPROVED)
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert "weight 3" in found[0].reasons[0]
+
+
 def test_a_travellers_slow_phone_is_quiet() -> None:
     """Two prompts time out in a new country, the third is approved: no one said no."""
     events = history() + attempt(0, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD)

@@ -4,8 +4,10 @@ window, the moment a fatigue or bombing attack most likely succeeded.
 Refusals are weighted: an explicit denial (the user saw the prompt and said no) weighs 2, a timeout or a
 prompt left unanswered until the next one weighs 1 (a phone in a drawer does that too), a fraud report
 weighs 3. The approval fires when the weight reaches ``min_weight`` (two denials, one denial and two
-timeouts, four timeouts), or ``min_weight_new_source`` when it comes from an address, ASN and country the
-identity never succeeded from. A user who fat-fingers one denial and approves the next prompt is below it.
+timeouts, four timeouts), or ``min_weight_new_source`` (a denial and one more refusal) when it comes from
+an address, ASN and country the identity never succeeded from. Fatigue is *repeated* prompts (CISA's
+number-matching fact sheet): one fat-fingered denial before an approval is below both, also abroad,
+where a traveller's new place is ``new_context``'s to judge.
 
 Severity: high; critical when the approval comes from a new source (with history to say so), or after
 ``critical_weight``; medium when every refusal was a timeout and the approval came from a known place.
@@ -62,7 +64,9 @@ META = DetectorMeta(
     tunables={
         "window_s": Tunable(4 * 3600, "refusals this long before the approval count (seconds)"),
         "min_weight": Tunable(4, "refusal weight that makes an approval suspicious"),
-        "min_weight_new_source": Tunable(2, "refusal weight enough when the approval's source is new"),
+        "min_weight_new_source": Tunable(
+            3, "refusal weight enough when the approval's source is new (one denial alone is a fat finger)"
+        ),
         "critical_weight": Tunable(8, "refusal weight that makes it critical wherever it came from"),
         "fast_approve_s": Tunable(3.0, "an approval this soon after its prompt is a reflex"),
         "min_history": Tunable(10, "past successes needed before an hour or a source can be unusual"),
