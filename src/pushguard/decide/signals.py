@@ -8,6 +8,7 @@ replays an old request over newer state without seeing the future)."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from pushguard.model import (
@@ -90,12 +91,12 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-def _count_between(times: list[float], start: float, end: float) -> int:
+def _count_between(times: Sequence[float], start: float, end: float) -> int:
     """Entries of a time-ordered ring within [start, end]."""
     return bisect_right(times, end) - bisect_left(times, start)
 
 
-def _minutes_since(times: list[float], now: float) -> int:
+def _minutes_since(times: Sequence[float], now: float) -> int:
     index = bisect_right(times, now)
     if index == 0:
         return NEVER_MINUTES
@@ -179,7 +180,7 @@ def _findings(profile: IdentityProfile) -> list[tuple[str, tuple[float, float]]]
     return found
 
 
-def _known(seen: dict[str, float], key: str, now: float) -> bool:
+def _known(seen: Mapping[str, float], key: str, now: float) -> bool:
     """Known before the request: a value first learnt after it is still new at the request's time. The
     profile keeps last-seen times only, so a value seen before and again after reads as new (rare)."""
     at = seen.get(key)

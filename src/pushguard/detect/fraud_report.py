@@ -115,6 +115,7 @@ class FraudReport:
             report = state.report = None
         if event.kind is EventKind.PUSH_APPROVED:
             approval = Approval(now, event.event_id, event.ip or "", profile.knows_ip(event.ip))
+            self._forget_old(state, now)  # only approvals a later report could still be near are kept
             append_bounded(state.approvals, approval, _MAX_APPROVALS)
             if report is None or report.approval_id is not None:
                 return state, []
@@ -148,7 +149,14 @@ class FraudReport:
         return state, [self._report(report, event)]
 
     def advance(self, state: FraudState, watermark: float) -> tuple[FraudState, list[Detection]]:
+        self._forget_old(state, watermark)
+        if state.report is not None and watermark - state.report.last_ts > self.gap_s:
+            state.report = None
         return state, []
+
+    def _forget_old(self, state: FraudState, now: float) -> None:
+        if state.approvals and now - state.approvals[0].ts > self.approval_window_s:
+            state.approvals = [a for a in state.approvals if now - a.ts <= self.approval_window_s]
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pushguard.detect.base import append_bounded
 from pushguard.model import Event, EventKind, IdentityProfile, LastPlace
 
@@ -20,12 +22,20 @@ def new_profile(identity: str) -> IdentityProfile:
     return IdentityProfile(identity=identity)
 
 
+def id_hash(event_id: str) -> int:
+    """A stable 64-bit hash of an event id (the profile keeps these, not the 36-byte ids: 9 bytes each
+    in msgpack; a collision among an identity's last MAX_RECENT_IDS events is a 1 in 10^17 chance)."""
+    return int.from_bytes(
+        hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+    )
+
+
 def seen_before(profile: IdentityProfile, event: Event) -> bool:
     """True when this event id was applied to the profile already (a replayed record)."""
-    return event.event_id in profile.recent_ids
+    return id_hash(event.event_id) in profile.recent_ids
 
 
-def _remember(known: dict[str, float], key: str, ts: float, limit: int) -> None:
+def _remember(known: dict[str, int], key: str, ts: int, limit: int) -> None:
     if key in known:
         del known[key]  # re-insert: dicts keep insertion order, so the oldest stays first
     elif len(known) >= limit:
@@ -35,41 +45,42 @@ def _remember(known: dict[str, float], key: str, ts: float, limit: int) -> None:
 
 def update_profile(profile: IdentityProfile, event: Event) -> None:
     ts = event.ts
+    second = int(ts)  # rings and last-seen maps keep whole seconds: 5 bytes in msgpack, not 9
     if profile.events == 0 or ts < profile.first_seen:
         profile.first_seen = ts
     profile.last_seen = max(profile.last_seen, ts)
     profile.events += 1
-    append_bounded(profile.recent_ids, event.event_id, MAX_RECENT_IDS)
+    append_bounded(profile.recent_ids, id_hash(event.event_id), MAX_RECENT_IDS)
     subject = event.subject
     if subject is not None and subject.id and profile.vendor_ids.get(event.provider.value) != subject.id:
         profile.vendor_ids[event.provider.value] = subject.id
     kind = event.kind
     if kind is EventKind.PUSH_SENT:
-        append_bounded(profile.prompts, ts, MAX_RING)
+        append_bounded(profile.prompts, second, MAX_RING)
     elif kind in _PROMPT_OUTCOMES_WITHOUT_SEND or kind is EventKind.FRAUD_REPORTED:
-        append_bounded(profile.denials, ts, MAX_RING)
+        append_bounded(profile.denials, second, MAX_RING)
     if kind in (EventKind.FACTORS_RESET, EventKind.PASSWORD_RESET, EventKind.BYPASS_ISSUED):
-        append_bounded(profile.resets, ts, MAX_RING)
+        append_bounded(profile.resets, second, MAX_RING)
     elif kind is EventKind.FACTOR_ENROLLED:
-        append_bounded(profile.enrollments, ts, MAX_RING)
+        append_bounded(profile.enrollments, second, MAX_RING)
     if kind in _SUCCESS:
-        _learn_success(profile, event, ts)
+        _learn_success(profile, event, ts, second)
 
 
-def _learn_success(profile: IdentityProfile, event: Event, ts: float) -> None:
+def _learn_success(profile: IdentityProfile, event: Event, ts: float, second: int) -> None:
     """Only successful authentications teach what is normal: an attacker's failures must not."""
     if event.kind is EventKind.PUSH_APPROVED:
-        append_bounded(profile.approvals, ts, MAX_RING)
-    append_bounded(profile.successes, ts, MAX_RING)
+        append_bounded(profile.approvals, second, MAX_RING)
+    append_bounded(profile.successes, second, MAX_RING)
     profile.last_success = ts
     if event.ip:
-        _remember(profile.ips, event.ip, ts, MAX_IPS)
+        _remember(profile.ips, event.ip, second, MAX_IPS)
     geo = event.geo
     if geo is not None:
         if geo.country:
-            _remember(profile.countries, geo.country, ts, MAX_PLACES)
+            _remember(profile.countries, geo.country, second, MAX_PLACES)
         if geo.asn is not None:
-            _remember(profile.asns, str(geo.asn), ts, MAX_PLACES)
+            _remember(profile.asns, str(geo.asn), second, MAX_PLACES)
         if (
             geo.lat is not None
             and geo.lon is not None
@@ -87,4 +98,4 @@ def _learn_success(profile: IdentityProfile, event: Event, ts: float) -> None:
             )
     device = event.device
     if device is not None and device.id:
-        _remember(profile.devices, device.id, ts, MAX_PLACES)
+        _remember(profile.devices, device.id, second, MAX_PLACES)

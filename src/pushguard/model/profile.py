@@ -25,24 +25,24 @@ class IdentityProfile(msgspec.Struct, kw_only=True, omit_defaults=True):
     last_seen: float = 0.0
     events: int = 0
     # known places and things: value = last seen (epoch seconds)
-    countries: dict[str, float] = {}
-    asns: dict[str, float] = {}  # str keys: msgpack maps stay homogeneous
-    ips: dict[str, float] = {}
-    devices: dict[str, float] = {}
-    # recent activity rings (epoch seconds, oldest first)
-    prompts: list[float] = []
-    denials: list[float] = []
-    approvals: list[float] = []
-    successes: list[float] = []
-    resets: list[float] = []
-    enrollments: list[float] = []
+    countries: dict[str, int] = {}
+    asns: dict[str, int] = {}  # str keys: msgpack maps stay homogeneous
+    ips: dict[str, int] = {}
+    devices: dict[str, int] = {}
+    # recent activity rings (whole epoch seconds, oldest first: 5 bytes each in msgpack, not 9)
+    prompts: list[int] = []
+    denials: list[int] = []
+    approvals: list[int] = []
+    successes: list[int] = []
+    resets: list[int] = []
+    enrollments: list[int] = []
     last_success: float | None = None
     last_place: LastPlace | None = None
     # findings: detector → [severity rank, detected_at]
     open_findings: dict[str, list[float]] = {}
     incident: str | None = None
     incident_last: float = 0.0
-    recent_ids: list[str] = []  # replay guard: the last event ids applied
+    recent_ids: list[int] = []  # replay guard: 64-bit hashes of the last event ids applied
 
     def knows_ip(self, ip: str | None) -> bool:
         return ip is not None and ip in self.ips
