@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.approval_after_denials import ApprovalAfterDenials
+from pushguard.detect.episode import HABIT_CAP, HourHabit
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
 from pushguard.pipeline import Engine, analyze
 from pushguard.simulate import okta_records as okta
@@ -154,3 +155,67 @@ def test_okta_records_through_analyze(tmp_path: Path) -> None:
     assert len(found) == 1
     assert found[0].user == login
     assert found[0].severity is Severity.CRITICAL
+
+
+def tokyo_history(days: int = 12) -> list[Event]:
+    """A user in Tokyo (UTC+9) approving at 08:00 and 15:00 local: 23:00 and 06:00 UTC."""
+    events = []
+    for day in range(1, days + 1):
+        for hour in (14, 21):  # test clock 09:00 UTC + 14 h = 23:00 UTC
+            start = -day * 86400 + hour * 3600
+            events.append(ev(EventKind.PUSH_SENT, start, ip=OFFICE))
+            events.append(ev(EventKind.PUSH_APPROVED, start + 6, ip=OFFICE))
+    return events
+
+
+def two_denials_then_approval(at: float) -> list[Event]:
+    events = attempt(at, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
+    events += attempt(at + 600, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
+    return events + attempt(at + 1200, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
+
+
+def test_the_hour_is_judged_in_the_users_own_time_not_utc() -> None:
+    """Midday in Tokyo is 03:00 UTC, a 'night' hour by UTC: usual for this user. 23:00 in Tokyo (14:00
+    UTC, office hours by UTC) is not."""
+    tokyo_noon = 18 * 3600  # 03:00 UTC
+    found = run(tokyo_history() + two_denials_then_approval(tokyo_noon - 1200))
+    assert [f.severity for f in found] == [Severity.HIGH]
+    assert not any("outside this identity" in r for r in found[0].reasons)
+    tokyo_late = 5 * 3600  # 14:00 UTC
+    found = run(tokyo_history() + two_denials_then_approval(tokyo_late - 1200))
+    assert [f.severity for f in found] == [Severity.CRITICAL]  # high, one step up for the hour
+    assert any(
+        "14:00 UTC, outside this identity's 23:00-06:59 UTC (24 sign-ins)" in r for r in found[0].reasons
+    )
+
+
+def test_the_attackers_approval_does_not_teach_its_hour() -> None:
+    """After a flagged approval at 02:00, the attacker's next one at 02:00 the following night is still at
+    an hour this identity never signs in at."""
+    first = 17 * 3600  # 02:00 UTC, the user works 09:00-14:00 UTC
+    events = (
+        history()
+        + attempt(first - 2400, EventKind.PUSH_DENIED)
+        + attempt(first - 1200, EventKind.PUSH_DENIED)
+    )
+    events += attempt(first, EventKind.PUSH_APPROVED)
+    events.append(ev(EventKind.SIGNIN_SUCCESS, first + 30, ip=ATTACKER, geo=ABROAD))
+    second = first + 86400
+    events += attempt(second - 2400, EventKind.PUSH_DENIED) + attempt(second - 1200, EventKind.PUSH_DENIED)
+    events += attempt(second, EventKind.PUSH_APPROVED)
+    found = run(events)
+    assert len(found) == 2 and found[0].id != found[1].id
+    assert all(any("never signs in at" in r for r in f.reasons) for f in found)
+
+
+def test_hour_habit_forgets_by_halving_and_finds_the_span() -> None:
+    habit = HourHabit()
+    assert habit.span() is None and not habit.unusual(0.0, 1)
+    habit.learn(17 * 3600.0)
+    for _ in range(600):
+        habit.learn(9 * 3600.0)
+    assert habit.total <= HABIT_CAP
+    assert habit.counts[9] > 200 and habit.counts[17] == 0  # the lone 17:00 was halved away
+    habit.learn(17 * 3600.0)
+    assert habit.span() == (9, 17)
+    assert habit.unusual(3 * 3600.0, 10) and not habit.unusual(18 * 3600.0, 10)

@@ -52,7 +52,8 @@ def test_prompts_through_the_night_fire_and_escalate() -> None:
     assert finding.detector == "push_fatigue"
     assert finding.revision == 1
     assert "left unresolved since the last success" in finding.reasons[0]
-    assert any("hours this identity has not been active" in r for r in finding.reasons)
+    night_reason = next(r for r in finding.reasons if "hours this identity never signs in at" in r)
+    assert "the first at 23:01 UTC, outside this identity's 09:00-16:59 UTC (36 sign-ins)" in night_reason
     assert ATTACKER in finding.source_ips
 
 

@@ -12,8 +12,8 @@ where a traveller's new place is ``new_context``'s to judge.
 Severity: high; critical when the approval comes from a new source (with history to say so), or after
 ``critical_weight``; medium when every refusal was a timeout and the approval came from a known place.
 Two signals about the approval itself raise it one step: approved within ``fast_approve_s`` of the prompt
-(a reflex, not a read) and approved at an hour this identity has never been active at (the shared
-profile's ring of successes, in the user's own time)."""
+(a reflex, not a read) and approved at an hour this identity never authenticates at (its own hour
+habit, kept here: the user's own time, never raw UTC). Nothing teaches the habit during an episode."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
-from pushguard.detect.episode import Episode, hour_of, usual_hours
+from pushguard.detect.episode import Episode, HourHabit
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_REFUSALS = 24
@@ -42,6 +42,7 @@ class AfterDenialsState(msgspec.Struct, kw_only=True):
     pending_id: str = ""
     pending_source: str = ""
     episode: Episode | None = None
+    habit: HourHabit = msgspec.field(default_factory=HourHabit)
 
 
 META = DetectorMeta(
@@ -69,7 +70,7 @@ META = DetectorMeta(
         ),
         "critical_weight": Tunable(8, "refusal weight that makes it critical wherever it came from"),
         "fast_approve_s": Tunable(3.0, "an approval this soon after its prompt is a reflex"),
-        "min_history": Tunable(10, "past successes needed before an hour or a source can be unusual"),
+        "min_history": Tunable(10, "past sign-ins needed before an hour or a source can be unusual"),
         "episode_gap_s": Tunable(6 * 3600, "a later approval after this much quiet is a new finding"),
     },
     actions=(
@@ -116,6 +117,8 @@ class ApprovalAfterDenials:
         if kind is EventKind.MFA_SUCCESS:
             source = event.ip or ""  # the user got in from there with another factor: those were theirs
             state.refusals = [r for r in state.refusals if r.source != source]
+        if kind in (EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS):
+            self._learn(state, now)
             return state, []
         if kind is not EventKind.PUSH_APPROVED:
             return state, []
@@ -124,6 +127,7 @@ class ApprovalAfterDenials:
         state.pending_ts, state.pending_id, state.pending_source = 0.0, "", ""
         prune_before_refusals(state.refusals, now - self.window_s)
         detections = self._judge(state, event, profile, prompt_ts, source)
+        self._learn(state, now)
         # The approval resolves the refusals of its own source; others (an attacker's, while the user
         # approves their own sign-in from home) stay until they age out of the window.
         state.refusals = [r for r in state.refusals if r.source != source]
@@ -145,6 +149,12 @@ class ApprovalAfterDenials:
         if event.ip and event.responder_ip != event.ip:
             return event.ip
         return state.pending_source
+
+    def _learn(self, state: AfterDenialsState, now: float) -> None:
+        """Sign-ins teach the hour habit, except while an episode is open: the attacker's approval and
+        the sign-in it buys must not make their hour usual."""
+        if state.episode is None or now - state.episode.last_ts > self.gap_s:
+            state.habit.learn(now)
 
     @staticmethod
     def _refuse(state: AfterDenialsState, ts: float, event_id: str, how: str, source: str) -> None:
@@ -193,9 +203,10 @@ class ApprovalAfterDenials:
         if prompt_ts and event.ts - prompt_ts <= self.fast_s:
             reasons.append(f"approved {event.ts - prompt_ts:.1f} s after the prompt: a reflex, not a read")
             bumps += 1
-        hours = usual_hours(profile.successes, self.min_history)
-        if hours is not None and hour_of(event.ts) not in hours:
-            reasons.append("approved at an hour this identity has not been active at before")
+        if state.habit.unusual(event.ts, self.min_history):
+            reasons.append(
+                f"approved at {state.habit.describe(event.ts)}: an hour this identity never signs in at"
+            )
             bumps += 1
         if bumps and severity is not Severity.CRITICAL:
             severity = Severity.CRITICAL if severity is Severity.HIGH else Severity.HIGH

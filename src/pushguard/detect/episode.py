@@ -2,9 +2,10 @@
 
 An episode opens at its anchor event, gathers evidence, addresses and providers as the attack goes on,
 and is reported again only when it escalates (a finding's revision grows with each report, its id stays
-the anchor's). Also the identity's usual hours, read from the shared profile's rings of successes and
-approvals: a user's own history is in their own time zone by construction, so comparing hours of one
-identity with each other needs no time-zone guess (DST moves them by one hour: neighbours count)."""
+the anchor's). Also an identity's hour habit: a 24-slot histogram of the hours they authenticate at, kept
+in a detector's own state. Whether an hour is unusual is judged against the user's own histogram, which
+is in their own time zone by construction (a constant shift of UTC; neighbours count, so DST's hour does
+not matter): the user's time, never a fixed UTC "night"."""
 
 from __future__ import annotations
 
@@ -81,14 +82,63 @@ class Episode(msgspec.Struct, kw_only=True):
         )
 
 
+HABIT_CAP = 512  # counts are halved past this total, so old habits fade and the state stays small
+
+
 def hour_of(ts: float) -> int:
     return int(ts // 3600) % 24
 
 
-def usual_hours(times: Iterable[float], min_samples: int) -> set[int] | None:
-    """Hours of the day (with their neighbours) this identity has been active at, or None when the
-    history is too short to say what is unusual."""
-    seen = [hour_of(ts) for ts in times]
-    if len(seen) < min_samples:
-        return None
-    return {(hour + delta) % 24 for hour in seen for delta in (-1, 0, 1)}
+class HourHabit(msgspec.Struct, array_like=True):
+    """When an identity authenticates, by hour of the day (UTC slots; the user's time zone is a shift)."""
+
+    counts: list[int] = []
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def learn(self, ts: float) -> None:
+        if not self.counts:
+            self.counts = [0] * 24
+        self.counts[hour_of(ts)] += 1
+        if self.total > HABIT_CAP:
+            self.counts = [count // 2 for count in self.counts]
+
+    def unusual(self, ts: float, min_samples: int) -> bool:
+        """True when ``ts`` falls in the identity's own night: outside the span of hours that holds all of
+        its sign-ins, by more than an hour (DST, a late train), with ``min_samples`` to go on (False with
+        less: too little history to call any hour odd)."""
+        span = self.span() if self.total >= min_samples else None
+        if span is None:
+            return False
+        start, end = span
+        width = (end - start) % 24 + 3  # the span's hours and one either side
+        return width < 24 and (hour_of(ts) - start + 1) % 24 >= width
+
+    def span(self) -> tuple[int, int] | None:
+        """The hours (UTC, first and last) that hold all of this identity's sign-ins: the complement of
+        the longest run of empty hours round the clock; None without history or without a quiet hour."""
+        if not self.total or all(self.counts):
+            return None
+        best_start, best_len = 0, 0
+        for start in range(24):
+            if self.counts[start] or not self.counts[start - 1]:
+                continue  # runs of empty hours start right after a busy one
+            length = 0
+            while not self.counts[(start + length) % 24]:
+                length += 1
+            if length > best_len:
+                best_start, best_len = start, length
+        return (best_start + best_len) % 24, (best_start - 1) % 24
+
+    def describe(self, ts: float) -> str:
+        """For a reason: '02:14 UTC, outside this identity's 07:00-18:59 UTC (136 sign-ins)'. The user's
+        own span, not a guessed time zone: MFA activity alone does not pin a zone down to the hour (a
+        day's first sign-in weighs most), while being outside one's own span needs no zone at all."""
+        minutes = int(ts // 60) % 1440
+        text = f"{minutes // 60:02d}:{minutes % 60:02d} UTC"
+        span = self.span()
+        if span is not None:
+            text += f", outside this identity's {span[0]:02d}:00-{span[1]:02d}:59 UTC ({self.total} sign-ins)"
+        return text

@@ -5,9 +5,9 @@ few to trip a burst window, until the user approves one to make it stop. The bud
 left unresolved (denied, timed out, or followed by another prompt without an answer) since the identity's
 last successful authentication, over ``window_s``. It fires when ``budget`` prompts are spent across at
 least ``min_span_s`` (a burst that fast is bombing's), and escalates: high at ``high_budget`` or when
-most of the prompts fell at hours this identity is never active (the shared profile's successes, in the
-user's own time), critical when a push is approved after the budget was spent. NIST SP 800-63B 5.2.2 asks
-verifiers to limit failed attempts; a push budget is that limit for push."""
+most of the prompts fell at hours this identity never signs in at (its hour habit, kept here: the
+user's own time, never raw UTC), critical when a push is approved after the budget was spent. NIST SP
+800-63B 5.2.2 asks verifiers to limit failed attempts; a push budget is that limit for push."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, prune_before, settings
-from pushguard.detect.episode import Episode, hour_of, usual_hours
+from pushguard.detect.episode import Episode, HourHabit
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
@@ -28,6 +28,7 @@ class FatigueState(msgspec.Struct, kw_only=True):
     pending_ts: float = 0.0
     pending_id: str = ""
     episode: Episode | None = None
+    habit: HourHabit = msgspec.field(default_factory=HourHabit)
 
 
 META = DetectorMeta(
@@ -50,7 +51,7 @@ META = DetectorMeta(
         "budget": Tunable(5, "unresolved prompts since the last success that fire"),
         "high_budget": Tunable(9, "unresolved prompts that make it high"),
         "min_span_s": Tunable(3600, "the prompts must spread over this long (a faster run is a burst)"),
-        "min_history": Tunable(10, "past successes needed before an hour can be unusual"),
+        "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
         "episode_gap_s": Tunable(12 * 3600, "quiet after which new prompts are a new finding"),
     },
     actions=(
@@ -86,19 +87,22 @@ class PushFatigue:
         if kind is EventKind.PUSH_SENT:
             found = []
             if state.pending_ts:
-                found = self._unresolved(state, state.pending_ts, state.pending_id, event, profile)
+                found = self._unresolved(state, state.pending_ts, state.pending_id, event)
             state.pending_ts, state.pending_id = now, event.event_id
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
             state.pending_ts, state.pending_id = 0.0, ""
-            return state, self._unresolved(state, now, event.event_id, event, profile)
+            return state, self._unresolved(state, now, event.event_id, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending_ts, state.pending_id = 0.0, ""
             found = self._approved(state, event)
             self._reset(state)
+            self._learn(state, now)
             return state, found
         if kind is EventKind.MFA_SUCCESS:
             self._reset(state)  # the user got in with another factor
+        if kind in (EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS):
+            self._learn(state, now)
         return state, []
 
     def advance(self, state: FatigueState, watermark: float) -> tuple[FatigueState, list[Detection]]:
@@ -108,14 +112,18 @@ class PushFatigue:
 
     # -- helpers -----------------------------------------------------------------------------------
 
+    def _learn(self, state: FatigueState, now: float) -> None:
+        """Sign-ins teach the hour habit, except while an episode is open (the approval fatigue bought,
+        and the attacker's sign-in after it, must not make the night usual)."""
+        if state.episode is None or now - state.episode.last_ts > self.gap_s:
+            state.habit.learn(now)
+
     @staticmethod
     def _reset(state: FatigueState) -> None:
         state.unresolved.clear()
         state.unresolved_ids.clear()
 
-    def _unresolved(
-        self, state: FatigueState, ts: float, event_id: str, event: Event, profile: IdentityProfile
-    ) -> list[Detection]:
+    def _unresolved(self, state: FatigueState, ts: float, event_id: str, event: Event) -> list[Detection]:
         if event_id in state.unresolved_ids:
             return []
         state.unresolved.append(ts)
@@ -138,10 +146,9 @@ class PushFatigue:
             if known not in episode.evidence:
                 episode.evidence.append(known)
         episode.add(event)
-        hours = usual_hours(profile.successes, self.min_history)
-        odd = sum(1 for t in state.unresolved if hours is not None and hour_of(t) not in hours)
+        odd = [t for t in state.unresolved if state.habit.unusual(t, self.min_history)]
         severity = Severity.MEDIUM
-        if count >= self.high_budget or (hours is not None and 2 * odd > count):
+        if count >= self.high_budget or 2 * len(odd) > count:
             severity = Severity.HIGH
         if not episode.escalates_to(severity):
             return []
@@ -150,8 +157,11 @@ class PushFatigue:
             f"{count} push prompts left unresolved since the last success, over {span / 3600:.1f} h "
             f"({per_hour:.1f} an hour: below a burst, above a budget of {self.budget})"
         ]
-        if hours is not None and odd:
-            reasons.append(f"{odd} of them at hours this identity has not been active at before")
+        if odd:
+            reasons.append(
+                f"{len(odd)} of them at hours this identity never signs in at, the first at "
+                f"{state.habit.describe(odd[0])}"
+            )
         title = f"Push fatigue: {count} unresolved prompts over {span / 3600:.1f} h"
         confidence = 0.55 + 0.04 * min(count, 10)
         return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
