@@ -3,10 +3,16 @@ a burst (push_bombing's) and a phone left at home for an hour do not."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+
 from pushguard.detect.push_fatigue import PushFatigue
 from pushguard.model import Event, EventKind, Finding, Severity
-from pushguard.pipeline import Engine
-from tests.events import ABROAD, ev
+from pushguard.pipeline import Engine, analyze
+from pushguard.simulate import okta_records as okta
+from tests.events import ABROAD, T0, ev
 
 ATTACKER = "203.0.113.5"
 OFFICE = "198.51.100.7"
@@ -97,3 +103,55 @@ def test_a_phone_left_at_home_then_another_factor_is_quiet() -> None:
 def test_the_budget_is_tunable() -> None:
     assert run(night(4)) == []
     assert run(night(4), PushFatigue({"budget": 4})) != []
+
+
+def test_okta_records_of_a_night_of_unanswered_pushes_through_analyze(tmp_path: Path) -> None:
+    """Okta System Log records: a fortnight of the user's own approvals from Paris in office hours, then
+    from 23:00 a push every 40 minutes that nobody answers (no answer record: the next send or the push's
+    lifetime resolves it), and at last one approved from the attacker's address."""
+    login = "leo.fischer@example.com"
+    records = []
+    for day in range(1, 13):
+        for hour in (0, 4, 7):
+            moment = T0 - timedelta(days=day, hours=-hour)
+            seed = f"h{day}-{hour}"
+            records.append(okta.push_sent(moment, login, "88.160.137.23", "paris", seed=seed))
+            records.append(
+                okta.push_answer(
+                    moment + timedelta(seconds=7), login, "88.160.137.23", "paris", True, seed=seed
+                )
+            )
+    night_start = T0 + timedelta(hours=14)
+    for n in range(8):
+        records.append(
+            okta.push_sent(night_start + timedelta(minutes=40 * n), login, ATTACKER, "newyork", seed=f"n{n}")
+        )
+    last = night_start + timedelta(minutes=40 * 8)
+    records.append(okta.push_sent(last, login, ATTACKER, "newyork", seed="n8"))
+    records.append(
+        okta.push_answer(last + timedelta(seconds=12), login, ATTACKER, "newyork", True, seed="ok")
+    )
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(msgspec.json.encode(r) for r in records) + b"\n")
+    result = analyze([path], detector_config={"push_bombing": False, "approval_after_denials": False})
+    found = [f for f in result.findings if f.detector == "push_fatigue"]
+    assert len(found) == 1
+    finding = found[0]
+    assert finding.user == login
+    assert finding.severity is Severity.CRITICAL and finding.revision >= 2  # high at night, then approved
+    assert "approved after 8 prompts" in finding.reasons[0]
+    assert ATTACKER in finding.source_ips
+
+
+def test_a_last_prompt_nobody_answers_is_spent_when_its_lifetime_ends() -> None:
+    """Okta logs no timeout: five sends and silence. The fifth is spent only once its lifetime is over."""
+    sends = [ev(EventKind.PUSH_SENT, 14 * HOUR + n * 40 * 60, ip=ATTACKER, geo=ABROAD) for n in range(5)]
+    engine = Engine(detectors=[PushFatigue()])
+    for event in sends:
+        assert engine.process(event) == []
+    assert engine.advance(sends[-1].ts + 200) == []  # still within the push's five minutes
+    found = engine.advance(sends[-1].ts + 301)
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert found[0].user == "alice@corp.example"
+    assert found[0].evidence[-1] == sends[-1].event_id
+    assert "5 push prompts left unresolved" in found[0].reasons[0]

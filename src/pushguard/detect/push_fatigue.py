@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, prune_before, settings
-from pushguard.detect.episode import Episode, HourHabit
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, prune_before, settings
+from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
@@ -27,6 +27,7 @@ class FatigueState(msgspec.Struct, kw_only=True):
     unresolved_ids: list[str] = []
     pending_ts: float = 0.0
     pending_id: str = ""
+    identity: str = ""  # for reports from advance(), which sees no event
     episode: Episode | None = None
     habit: HourHabit = msgspec.field(default_factory=HourHabit)
 
@@ -53,6 +54,9 @@ META = DetectorMeta(
         "min_span_s": Tunable(3600, "the prompts must spread over this long (a faster run is a burst)"),
         "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
         "episode_gap_s": Tunable(12 * 3600, "quiet after which new prompts are a new finding"),
+        "push_lifetime_s": Tunable(
+            300, "a prompt with no answer this long has timed out (Okta Verify: 5 min; Duo, Entra: less)"
+        ),
     },
     actions=(
         "Call the user out of band: tell them to deny and report prompts they did not start.",
@@ -75,6 +79,7 @@ class PushFatigue:
         self.min_span_s = float(cfg["min_span_s"])
         self.min_history = int(cfg["min_history"])
         self.gap_s = float(cfg["episode_gap_s"])
+        self.lifetime_s = float(cfg["push_lifetime_s"])
 
     def initial_state(self) -> FatigueState:
         return FatigueState()
@@ -84,15 +89,16 @@ class PushFatigue:
     ) -> tuple[FatigueState, list[Detection]]:
         kind = event.kind
         now = event.ts
+        state.identity = event.identity
         if kind is EventKind.PUSH_SENT:
             found = []
             if state.pending_ts:
-                found = self._unresolved(state, state.pending_ts, state.pending_id, event)
+                found = self._unresolved(state, state.pending_ts, state.pending_id, now, event)
             state.pending_ts, state.pending_id = now, event.event_id
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
             state.pending_ts, state.pending_id = 0.0, ""
-            return state, self._unresolved(state, now, event.event_id, event)
+            return state, self._unresolved(state, now, event.event_id, now, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending_ts, state.pending_id = 0.0, ""
             found = self._approved(state, event)
@@ -106,9 +112,15 @@ class PushFatigue:
         return state, []
 
     def advance(self, state: FatigueState, watermark: float) -> tuple[FatigueState, list[Detection]]:
+        """Silence: a prompt past its lifetime with no answer (Okta logs none for a timeout) is spent."""
+        found: list[Detection] = []
+        if state.pending_ts and watermark - state.pending_ts > self.lifetime_s:
+            ts, event_id = state.pending_ts, state.pending_id
+            state.pending_ts, state.pending_id = 0.0, ""
+            found = self._unresolved(state, ts, event_id, watermark, None)
         if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
             state.episode = None
-        return state, []
+        return state, found
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -123,13 +135,16 @@ class PushFatigue:
         state.unresolved.clear()
         state.unresolved_ids.clear()
 
-    def _unresolved(self, state: FatigueState, ts: float, event_id: str, event: Event) -> list[Detection]:
+    def _unresolved(
+        self, state: FatigueState, ts: float, event_id: str, now: float, event: Event | None
+    ) -> list[Detection]:
+        """Spend one prompt of the budget (``event``: the record that resolved it, None from advance)."""
         if event_id in state.unresolved_ids:
             return []
         state.unresolved.append(ts)
         state.unresolved_ids.append(event_id)
         before = len(state.unresolved)
-        prune_before(state.unresolved, event.ts - self.window_s)
+        prune_before(state.unresolved, now - self.window_s)
         del state.unresolved_ids[: before - len(state.unresolved)]
         if len(state.unresolved) > _MAX_PROMPTS:
             del state.unresolved[0], state.unresolved_ids[0]
@@ -138,14 +153,16 @@ class PushFatigue:
         if count < self.budget or span < self.min_span_s:
             return []
         episode = state.episode
-        if episode is None or event.ts - episode.last_ts > self.gap_s:
+        if episode is None or now - episode.last_ts > self.gap_s:
             episode = state.episode = Episode(
-                anchor=state.unresolved_ids[0], first_ts=state.unresolved[0], last_ts=event.ts
+                anchor=state.unresolved_ids[0], first_ts=state.unresolved[0], last_ts=now
             )
         for known in state.unresolved_ids:
             if known not in episode.evidence:
-                episode.evidence.append(known)
-        episode.add(event)
+                append_bounded(episode.evidence, known, MAX_EVIDENCE)
+        if event is not None:
+            episode.add(event)
+        episode.last_ts = max(episode.last_ts, ts)
         odd = [t for t in state.unresolved if state.habit.unusual(t, self.min_history)]
         severity = Severity.MEDIUM
         if count >= self.high_budget or 2 * len(odd) > count:
@@ -164,7 +181,7 @@ class PushFatigue:
             )
         title = f"Push fatigue: {count} unresolved prompts over {span / 3600:.1f} h"
         confidence = 0.55 + 0.04 * min(count, 10)
-        return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
+        return [episode.report(self.meta.id, state.identity, severity, confidence, title, reasons, now)]
 
     def _approved(self, state: FatigueState, event: Event) -> list[Detection]:
         episode = state.episode
