@@ -1,13 +1,14 @@
 """Geography shared by the location detectors: great-circle distance, distance beyond the error radii,
-which fixes are precise enough to measure, and which addresses say nothing about a place.
+which fixes are precise enough to measure, hosting egress, and how a place reads in a reason.
 
 IP geolocation is a circle, not a point: two fixes 300 km apart with 50 km radii may be 200 km apart
 or less. Every comparison here therefore works on the *gap* (distance minus both radii, never below 0),
-and refuses fixes without a radius or coarser than the caller's limit (country centroids)."""
+and refuses fixes without a radius, coarser than the caller's limit (country centroids), out of range,
+or at 0,0 (the "null island" a lookup writes when it has no answer). Private and reserved addresses are
+classified by enrichment (``GeoSource.PRIVATE``, no coordinates), so they are never precise here."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 
 from pushguard.model import Geo, GeoSource
@@ -29,52 +30,35 @@ def gap_km(distance_km: float, *radii_km: float) -> float:
     return max(0.0, distance_km - sum(radii_km))
 
 
+def valid_point(lat: float | None, lon: float | None) -> bool:
+    """Finite, in range, and not 0,0: a lookup that found nothing often writes zeros."""
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        return False
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return False
+    return not (lat == 0.0 and lon == 0.0)
+
+
 def precise(geo: Geo | None, max_accuracy_km: float) -> bool:
     """Coordinates with a known radius no coarser than ``max_accuracy_km`` (city level or vendor)."""
     return (
         geo is not None
-        and geo.lat is not None
-        and geo.lon is not None
+        and valid_point(geo.lat, geo.lon)
         and geo.accuracy_km is not None
-        and geo.accuracy_km <= max_accuracy_km
+        and 0.0 <= geo.accuracy_km <= max_accuracy_km
         and geo.source is not GeoSource.PRIVATE
     )
 
 
 def geo_gap_km(a: Geo, b: Geo) -> tuple[float, float] | None:
     """(distance, gap) between two fixes that both have coordinates and radii; None otherwise."""
-    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+    if not (valid_point(a.lat, a.lon) and valid_point(b.lat, b.lon)):
         return None
     if a.accuracy_km is None or b.accuracy_km is None:
         return None
+    assert a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None
     distance = haversine_km(a.lat, a.lon, b.lat, b.lon)
     return distance, gap_km(distance, a.accuracy_km, b.accuracy_km)
-
-
-def is_unroutable(ip: str | None) -> bool:
-    """Private, loopback, link-local, CGNAT, reserved, documentation-free-but-unroutable addresses.
-
-    An unparsable address is not called unroutable (the caller's other checks decide)."""
-    if not ip:
-        return False
-    try:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return bool(
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_reserved
-        or addr.is_multicast
-        or addr.is_unspecified
-        or addr in _CGNAT
-    )
-
-
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space (not is_private)
 
 
 def is_hosting(geo: Geo | None) -> bool:
@@ -86,10 +70,10 @@ def asn_set(text: str) -> frozenset[int]:
     """Parse a tunable list of ASNs: ``"AS13335, 15169 16509"`` → {13335, 15169, 16509}."""
     found: set[int] = set()
     for token in text.replace(",", " ").split():
-        token = token.strip().upper().removeprefix("AS")
-        if not token.isdigit():
+        digits = token.upper().removeprefix("AS")
+        if not digits.isdigit():
             raise ValueError(f"not an ASN: {token!r}")
-        found.add(int(token))
+        found.add(int(digits))
     return frozenset(found)
 
 

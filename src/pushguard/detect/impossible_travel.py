@@ -4,9 +4,16 @@ IP geolocation is a circle, not a point: the speed is computed on the *gap* (dis
 accuracy radii, ``detect.geo``), and only fixes at city level or better (vendor coordinates, a city
 database) are used at all: the bundled offline database is country-level, and country centroids would
 make every traveller a teleporter. The previous place is the shared profile's ``last_place`` (the last
-success with precise coordinates). Hosting, VPN and proxy egress can put a user anywhere: on either side
-it lowers the finding to low severity (or skips it, ``ignore_hosting``). Coming back to where the
-previous jump started is the same trip, not a new finding."""
+success with precise coordinates); whether that success egressed through hosting is kept here, since the
+profile does not say. Hosting, VPN and proxy egress can put a user anywhere (a corporate gateway, a
+consumer VPN switched on and off, iCloud Private Relay): on either side it lowers the finding to low
+severity (or skips it, ``ignore_hosting``). Coming back to where the previous jump started is the same
+trip, not a new finding. A known address on the new side does not excuse a jump: an attacker's first
+leg can be slow enough to pass (hours after the user's last success) and the user's own way back, to
+their usual address, is then the impossible one.
+
+Why 1000 km/h and 500 km: airliners cruise at 800-950 km/h, so a plausible flight never exceeds the
+limit once the gap is taken off; 500 km beyond both radii keeps a regional train or a drive out."""
 
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
 from pushguard.detect.episode import Episode
-from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise
+from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise, valid_point
+from pushguard.detect.profile import PLACE_ACCURACY_LIMIT_KM
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
@@ -33,6 +41,11 @@ class Jump(msgspec.Struct, array_like=True):
 class TravelState(msgspec.Struct, kw_only=True):
     last_jump: Jump | None = None
     episode: Episode | None = None
+    # the last success precise enough to be the profile's last_place: was it hosting egress, and was its
+    # country new to the identity then (the profile keeps neither)
+    last_place_id: str = ""
+    last_place_hosting: bool = False
+    last_place_new_country: bool = False
 
 
 META = DetectorMeta(
@@ -41,8 +54,9 @@ META = DetectorMeta(
     description=(
         "Two consecutive successful authentications whose places are at least min_gap_km apart beyond "
         "both accuracy radii, at a speed above max_speed_kmh. Only fixes with a radius of at most "
-        "max_accuracy_km count. Medium; high when the new place is in a country the identity never "
-        "used and the gap exceeds high_gap_km; low when either side is hosting/VPN/proxy egress."
+        "max_accuracy_km count. Medium; "
+        "high when either place was in a country new to the identity and the gap exceeds "
+        "high_gap_km; low when either side is hosting/VPN/proxy egress (skipped with ignore_hosting)."
     ),
     severity=Severity.MEDIUM,
     techniques=("T1078",),
@@ -88,11 +102,24 @@ class ImpossibleTravel:
     def observe(
         self, state: TravelState, event: Event, profile: IdentityProfile
     ) -> tuple[TravelState, list[Detection]]:
+        if event.kind not in _SUCCESS:
+            return state, []
         last = profile.last_place
         geo = event.geo
-        if event.kind not in _SUCCESS or last is None or geo is None or not precise(geo, self.max_accuracy):
+        same = last is not None and state.last_place_id == last.event_id
+        previous_hosting = same and state.last_place_hosting
+        previous_new = same and state.last_place_new_country
+        new_country = geo is not None and bool(geo.country) and not profile.knows_country(geo.country)
+        if geo is not None and precise(geo, PLACE_ACCURACY_LIMIT_KM):
+            # mirrors the profile's update of last_place, which runs after every detector saw the event
+            state.last_place_id = event.event_id
+            state.last_place_hosting = is_hosting(geo)
+            state.last_place_new_country = new_country
+        if last is None or geo is None or not precise(geo, self.max_accuracy):
             return state, []
-        if last.accuracy_km > self.max_accuracy or event.ip == last.ip:
+        if last.accuracy_km > self.max_accuracy or not valid_point(last.lat, last.lon):
+            return state, []
+        if event.ip == last.ip:
             return state, []
         assert geo.lat is not None and geo.lon is not None and geo.accuracy_km is not None  # precise()
         distance = haversine_km(last.lat, last.lon, geo.lat, geo.lon)
@@ -107,13 +134,12 @@ class ImpossibleTravel:
                 state.episode.add(event)
             return state, []
         state.last_jump = Jump(now, last.lat, last.lon, geo.lat, geo.lon)
-        hosting = is_hosting(geo)
+        hosting = is_hosting(geo) or previous_hosting
         if hosting and self.ignore_hosting:
             return state, []
-        new_country = geo.country is not None and not profile.knows_country(geo.country)
         if hosting:
             severity = Severity.LOW
-        elif new_country and gap >= self.high_gap:
+        elif (new_country or previous_new) and gap >= self.high_gap:
             severity = Severity.HIGH
         else:
             severity = Severity.MEDIUM
@@ -138,8 +164,11 @@ class ImpossibleTravel:
         ]
         if new_country:
             reasons.append(f"{geo.country} is a country this identity never succeeded from")
+        if previous_new:
+            reasons.append(f"{last.country or 'the previous place'} was new to this identity at that success")
         if hosting:
-            reasons.append("the new side is hosting/VPN/proxy egress: the place may be the provider's")
+            side = "the previous side" if previous_hosting and not is_hosting(geo) else "a side"
+            reasons.append(f"{side} is hosting/VPN/proxy egress: the place may be the provider's")
         confidence = 0.5 if hosting else min(0.9, 0.6 + gap / 20000.0)
         title = f"Impossible travel: {gap:,.0f} km in {minutes:,.0f} min ({speed:,.0f} km/h)"
         return state, [

@@ -3,9 +3,12 @@ non-compliant device, hosting egress, right after refused prompts, each weighted
 
 Each alone is daily life (people travel, buy phones, change ISPs), so the score needs several together and
 the identity needs a history long enough for "new" to mean something (``min_history`` successes seen).
-Low severity at ``min_score``; medium at ``medium_score``; high when a new country meets refused prompts
-in the last hour (the shape of an attacker who finally got a push approved). One finding per identity and
-``episode_gap_s``, escalating."""
+Refusals in the last ``refusal_window_s`` are weighed as ``approval_after_denials`` weighs them: an explicit
+denial 2, a timeout or a prompt left unanswered until the next one 1, a fraud report 3; a phone out of
+reach (two timeouts) is not a user saying no, and travellers miss pushes. Low severity at ``min_score``;
+medium at ``medium_score``; high when a new country meets refusals weighing ``strong_refusals`` (the shape
+of an attacker who finally got a push approved). One finding per identity and ``episode_gap_s``,
+escalating."""
 
 from __future__ import annotations
 
@@ -13,16 +16,28 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
-_RECENT_DENIALS_S = 3600.0
+_REFUSAL_WEIGHT = {EventKind.PUSH_DENIED: 2, EventKind.PUSH_TIMEOUT: 1, EventKind.FRAUD_REPORTED: 3}
+_UNANSWERED_WEIGHT = 1
+_MAX_REFUSALS = 24
+_ANSWERS = frozenset(
+    {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
+)
+
+
+class Refusal(msgspec.Struct, array_like=True):
+    ts: float
+    weight: int
 
 
 class NewContextState(msgspec.Struct, kw_only=True):
+    refusals: list[Refusal] = []  # recent refused prompts, oldest first, bounded
+    pending_ts: float = 0.0  # a push sent and not answered yet (0: none)
     episode: Episode | None = None
 
 
@@ -31,8 +46,9 @@ META = DetectorMeta(
     title="Approval or sign-in from a new context",
     description=(
         "Weights (tunable): new country, new ASN, new device (more when it is unmanaged or non-compliant), "
-        "hosting/VPN/proxy egress, refused prompts in the last hour. Needs min_history past successes. "
-        "Low at min_score, medium at medium_score, high for a new country right after refused prompts."
+        "hosting/VPN/proxy egress, refusals in refusal_window_s (denial 2, timeout or unanswered 1, fraud "
+        "report 3). Needs min_history past successes. Low at min_score, medium at medium_score, high for "
+        "a new country right after refusals weighing strong_refusals."
     ),
     severity=Severity.LOW,
     techniques=("T1078",),
@@ -48,8 +64,14 @@ META = DetectorMeta(
         "weight_unmanaged": Tunable(1, "a new device that is reported unmanaged"),
         "weight_noncompliant": Tunable(2, "a new device that is reported non-compliant"),
         "weight_hosting": Tunable(1, "hosting / VPN / proxy egress"),
-        "weight_recent_denials": Tunable(3, "two or more prompts refused in the last hour"),
-        "weight_recent_denial": Tunable(1, "one prompt refused in the last hour (a fat finger, often)"),
+        "weight_recent_denials": Tunable(3, "refusals in the window weighing strong_refusals or more"),
+        "weight_recent_denial": Tunable(
+            1, "refusals weighing 2 or 3: one denial (a fat finger, often) or two missed pushes"
+        ),
+        "strong_refusals": Tunable(4, "refusal weight that is 'several': two denials, four timeouts"),
+        "refusal_window_s": Tunable(
+            4 * 3600, "refusals this long before the success count (seconds; approval_after_denials uses 4 h)"
+        ),
         "min_score": Tunable(6, "score that fires (low)"),
         "medium_score": Tunable(8, "score that makes it medium"),
         "min_history": Tunable(10, "past successes before anything can be new"),
@@ -71,6 +93,8 @@ class NewContext:
         self.weights = {
             name.removeprefix("weight_"): int(v) for name, v in cfg.items() if name.startswith("weight_")
         }
+        self.strong_refusals = int(cfg["strong_refusals"])
+        self.refusal_window = float(cfg["refusal_window_s"])
         self.min_score = int(cfg["min_score"])
         self.medium_score = int(cfg["medium_score"])
         self.min_history = int(cfg["min_history"])
@@ -82,9 +106,15 @@ class NewContext:
     def observe(
         self, state: NewContextState, event: Event, profile: IdentityProfile
     ) -> tuple[NewContextState, list[Detection]]:
+        self._track_refusals(state, event)
         if event.kind not in _SUCCESS or len(profile.successes) < self.min_history:
             return state, []
+        refused = sum(r.weight for r in state.refusals if event.ts - r.ts <= self.refusal_window)
         signals = self._signals(event, profile)
+        if refused >= self.strong_refusals:
+            signals["recent_denials"] = f"refusals weighing {refused} in the last {self._window_text()}"
+        elif refused >= 2:
+            signals["recent_denial"] = f"refusals weighing {refused} in the last {self._window_text()}"
         score = sum(self.weights[name] for name in signals)
         if score < self.min_score:
             return state, []
@@ -113,7 +143,30 @@ class NewContext:
     def advance(self, state: NewContextState, watermark: float) -> tuple[NewContextState, list[Detection]]:
         if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
             state.episode = None
+        prune = 0
+        while prune < len(state.refusals) and watermark - state.refusals[prune].ts > self.refusal_window:
+            prune += 1
+        del state.refusals[:prune]
         return state, []
+
+    def _track_refusals(self, state: NewContextState, event: Event) -> None:
+        """Explicit denials, timeouts, fraud reports, and a push left unanswered until the next one."""
+        kind, ts = event.kind, event.ts
+        if kind is EventKind.PUSH_SENT:
+            if state.pending_ts:
+                append_bounded(state.refusals, Refusal(state.pending_ts, _UNANSWERED_WEIGHT), _MAX_REFUSALS)
+            state.pending_ts = ts
+        elif kind in _ANSWERS:
+            state.pending_ts = 0.0
+            weight = _REFUSAL_WEIGHT.get(kind)
+            if weight is not None:
+                append_bounded(state.refusals, Refusal(ts, weight), _MAX_REFUSALS)
+        elif kind in _SUCCESS:
+            state.pending_ts = 0.0
+
+    def _window_text(self) -> str:
+        minutes = self.refusal_window / 60.0
+        return f"{minutes / 60.0:g} h" if minutes >= 60 else f"{minutes:g} min"
 
     @staticmethod
     def _signals(event: Event, profile: IdentityProfile) -> dict[str, str]:
@@ -133,9 +186,4 @@ class NewContext:
                 found["noncompliant"] = "the new device is not compliant"
         if is_hosting(geo):
             found["hosting"] = "through hosting / VPN / proxy egress"
-        recent = [ts for ts in profile.denials if event.ts - ts <= _RECENT_DENIALS_S]
-        if len(recent) >= 2:
-            found["recent_denials"] = f"{len(recent)} prompts refused in the last hour"
-        elif recent:
-            found["recent_denial"] = "1 prompt refused in the last hour"
         return found

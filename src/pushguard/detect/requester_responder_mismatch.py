@@ -1,15 +1,25 @@
 """Requester vs responder: the sign-in that asked for the push and the phone that answered it are far
 apart. Duo logs both sides (``access_device`` vs ``auth_device``); Okta Classic logs the phone's address
-on a ``deny_push``. The user holding the phone is at one place; whoever typed the password is at the
-other.
+on a ``deny_push`` and the disowned sign-in's place on a fraud report. The user holding the phone is at
+one place; whoever typed the password is at the other.
 
 Different countries, or a gap beyond both accuracy radii of at least ``min_gap_km`` when both sides have
-coordinates. The benign look-alikes are corporate VPN and secure web gateways (the laptop egresses where
-the provider is, the phone on cellular at home): a hosting/VPN/proxy requester in an ASN the identity has
-already succeeded from, or in ``trusted_gateway_asns``, is skipped; any other hosting/VPN requester
-lowers the severity. An approval with
-the sides apart is high (critical when the requesting place is new to the identity); a denial with the
-sides apart is medium: the user said no, but the password is out."""
+coordinates. The benign look-alikes, and what tells them apart from a remote attacker:
+
+- corporate VPN / secure web gateways (the laptop egresses where the provider is, the phone on cellular
+  at home): a requester in an ASN the identity already succeeded from, or in ``trusted_gateway_asns``,
+  is skipped; any other hosting/VPN requester lowers the severity a step;
+- travellers whose phone roams on the home carrier (most roaming data is routed home, so the phone
+  geolocates to the home country while the laptop is on hotel Wi-Fi): skipped when the identity's
+  latest success, within ``continuity_s``, was from the requesting country and the phone is in a
+  country the identity knows: the person is where the requester is;
+- the identity's own computer: a requesting device id the identity already succeeded on (Duo Desktop
+  ``epkey``, a registered device) that is managed is the user, wherever their phone's data egresses;
+  known but not managed lowers the severity a step.
+
+Fraud reports are never explained away (the user disowned the sign-in). An approval with the sides apart
+is high (critical when the requesting place is new to the identity); a denial or a report with the sides
+apart is medium: the user said no, but the password is out."""
 
 from __future__ import annotations
 
@@ -53,6 +63,11 @@ META = DetectorMeta(
             "secure web gateways laptops egress through, far from the phone (Zscaler, Netskope, Cisco "
             "Umbrella): a requester in these is not a mismatch; put your own egress here",
         ),
+        "continuity_s": Tunable(
+            24 * 3600,
+            "a latest success from the requesting country this recent means the user is there (the phone "
+            "roams on its home carrier)",
+        ),
         "episode_gap_s": Tunable(24 * 3600, "mismatches this close together are one finding"),
     },
     actions=(
@@ -72,6 +87,7 @@ class RequesterResponderMismatch:
         self.min_gap = float(cfg["min_gap_km"])
         self.max_accuracy = float(cfg["max_accuracy_km"])
         self.gap_s = float(cfg["episode_gap_s"])
+        self.continuity_s = float(cfg["continuity_s"])
         self.trusted_asns = asn_set(str(cfg["trusted_gateway_asns"]))
 
     def initial_state(self) -> MismatchState:
@@ -90,6 +106,14 @@ class RequesterResponderMismatch:
             return state, []
         if asked.asn in self.trusted_asns or profile.knows_asn(asked.asn):
             return state, []  # the organisation's gateway, or a network this identity already works from
+        own_device = _own_device(event, profile)
+        if event.kind is not EventKind.FRAUD_REPORTED:
+            if own_device and event.device is not None and event.device.managed is True:
+                return state, []  # the identity's own managed computer asked: the user is the requester
+            if self._travelling(event, asked, answered, profile):
+                return state, []
+        else:
+            own_device = False
         hosting = is_hosting(asked)
         new_place = (
             profile.has_history
@@ -101,6 +125,8 @@ class RequesterResponderMismatch:
         else:
             severity = Severity.MEDIUM
         if hosting:
+            severity = _lower(severity)
+        if own_device:
             severity = _lower(severity)
         now = event.ts
         episode = state.episode
@@ -119,6 +145,8 @@ class RequesterResponderMismatch:
             reasons.append("the requesting place is new to this identity")
         if hosting:
             reasons.append("the requester egresses through hosting/VPN/proxy: it may be a corporate gateway")
+        if own_device:
+            reasons.append("the requesting device is one this identity used before (not reported managed)")
         title = f"Push {verb} on a phone far from the sign-in that requested it"
         confidence = 0.75 if severity.rank >= Severity.HIGH.rank else 0.55
         return state, [
@@ -129,6 +157,14 @@ class RequesterResponderMismatch:
         if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
             state.episode = None
         return state, []
+
+    def _travelling(self, event: Event, asked: Geo, answered: Geo, profile: IdentityProfile) -> bool:
+        """The identity's latest success was from the requesting country, recently, and the phone is in
+        a country the identity knows: a traveller whose phone's data egresses at home."""
+        if not asked.country or not profile.countries or not profile.knows_country(answered.country):
+            return False
+        latest, seen = max(profile.countries.items(), key=lambda item: item[1])
+        return latest == asked.country and event.ts - seen <= self.continuity_s
 
     def _apart(self, asked: Geo, answered: Geo) -> str | None:
         """Why the two sides are apart, or None when they are not (or cannot be told apart)."""
@@ -150,3 +186,9 @@ class RequesterResponderMismatch:
 def _lower(severity: Severity) -> Severity:
     order = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
     return order[max(0, order.index(severity) - 1)]
+
+
+def _own_device(event: Event, profile: IdentityProfile) -> bool:
+    """The requesting device is one this identity already succeeded on."""
+    device = event.device
+    return device is not None and profile.knows_device(device.id)

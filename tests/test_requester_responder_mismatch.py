@@ -1,0 +1,281 @@
+"""Requester vs responder mismatch: a push asked for from one place and answered on a phone far away.
+Attack cases, and the look-alikes: a secure web gateway, a neighbouring city across a border, a network
+the user works from, a traveller whose phone roams on the home carrier, the user's own managed laptop,
+Okta's phone-only deny record. The last tests drive Duo authentication records (written by us in the
+shape of tests/fixtures/duo/authlogs-v2-own.jsonl line 1) through the whole pipeline."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pushguard.detect.requester_responder_mismatch import RequesterResponderMismatch
+from pushguard.model import Device, Event, EventKind, Finding, Geo, Provider, Severity
+from pushguard.pipeline import Engine, analyze
+from tests.events import ABROAD, HOME, T0, ev
+
+HOUR = 3600.0
+DAY = 86400.0
+LYON = Geo(lat=45.764, lon=4.8357, country="FR", city="Lyon", accuracy_km=50.0, asn=3215)
+NEW_YORK = Geo(lat=40.71, lon=-74.0, country="US", city="New York", accuracy_km=50.0, asn=7922)
+ZSCALER_FR = Geo(
+    lat=48.85, lon=2.35, country="FR", city="Paris", accuracy_km=50.0, asn=22616, is_hosting=True
+)
+MADRID = Geo(lat=40.42, lon=-3.70, country="ES", city="Madrid", accuracy_km=50.0, asn=15704)
+GENEVA = Geo(lat=46.2044, lon=6.1432, country="CH", city="Geneva", accuracy_km=20.0, asn=3303)
+ANNEMASSE = Geo(lat=46.1934, lon=6.2342, country="FR", city="Annemasse", accuracy_km=20.0, asn=3215)
+VULTR_US = Geo(
+    lat=32.78, lon=-96.8, country="US", city="Dallas", accuracy_km=50.0, asn=20473, is_hosting=True
+)
+LISBON_HOTEL = Geo(lat=38.72, lon=-9.14, country="PT", city="Lisbon", accuracy_km=50.0, asn=3243)
+PARIS_MOBILE = Geo(lat=48.86, lon=2.34, country="France", city="Paris", accuracy_km=50.0, asn=5410)
+
+
+def run(events: list[Event], detector: RequesterResponderMismatch | None = None) -> list[Finding]:
+    engine = Engine(detectors=[detector or RequesterResponderMismatch()])
+    found: list[Finding] = []
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        found.extend(engine.process(event))
+    found.extend(engine.finish())
+    return found
+
+
+def history(days: int = 12, geo: Geo = HOME, ip: str = "198.51.100.7") -> list[Event]:
+    return [ev(EventKind.PUSH_APPROVED, -day * DAY, ip=ip, geo=geo) for day in range(1, days + 1)]
+
+
+def duo_answer(
+    kind: EventKind,
+    asked: Geo,
+    answered: Geo,
+    seconds: float = 0,
+    ip: str = "203.0.113.5",
+    device: Device | None = None,
+) -> Event:
+    event = ev(
+        kind,
+        seconds,
+        provider=Provider.DUO,
+        ip=ip,
+        geo=asked,
+        responder_ip="37.166.94.231",
+        responder_geo=answered,
+        device_id=None,
+    )
+    return msgspec.structs.replace(event, device=device) if device is not None else event
+
+
+# -- attacks ---------------------------------------------------------------------------------------
+
+
+def test_approved_at_home_while_requested_from_a_new_country_is_critical() -> None:
+    found = run([*history(), duo_answer(EventKind.PUSH_APPROVED, ABROAD, HOME)])
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    finding = found[0]
+    assert finding.techniques == ["T1621", "T1078"]
+    assert "Lagos, Nigeria (AS36873 Airtel) 203.0.113.5" in finding.reasons[0]
+    assert "approved on the phone at Paris" in finding.reasons[0]
+    assert "4,6" in finding.reasons[0] and "km beyond the accuracy radii" in finding.reasons[0]
+    assert "the requesting place is new to this identity" in finding.reasons
+    assert finding.source_ips == ["203.0.113.5", "37.166.94.231"]
+
+
+def test_a_refused_mismatch_is_medium_and_an_approval_later_escalates_it() -> None:
+    found = run(
+        [
+            *history(),
+            duo_answer(EventKind.PUSH_DENIED, ABROAD, HOME),
+            duo_answer(EventKind.PUSH_APPROVED, ABROAD, HOME, seconds=1200),
+        ]
+    )
+    assert [(f.severity, f.revision) for f in found] == [(Severity.MEDIUM, 1), (Severity.CRITICAL, 2)]
+    assert found[0].id == found[1].id  # one finding, escalated
+    assert len(found[1].evidence) == 2
+
+
+def test_countries_alone_decide_when_there_are_no_coordinates() -> None:
+    asked, answered = Geo(country="NG", city="Lagos"), Geo(country="FR", city="Paris")
+    found = run([*history(), duo_answer(EventKind.PUSH_APPROVED, asked, answered)])
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert "different countries (NG vs FR)" in found[0].reasons[0]
+
+
+def test_a_hosting_requester_is_one_step_lower() -> None:
+    found = run([*history(), duo_answer(EventKind.PUSH_APPROVED, VULTR_US, HOME)])
+    assert [f.severity for f in found] == [Severity.HIGH]  # critical (new place) lowered a step
+    assert any("hosting/VPN/proxy" in reason for reason in found[0].reasons)
+
+
+def test_a_fraud_report_is_never_explained_away() -> None:
+    laptop = Device(id="EPLAPTOP0001", managed=True)
+    events = [
+        *[msgspec.structs.replace(e, device=laptop) for e in history()],
+        duo_answer(EventKind.FRAUD_REPORTED, ABROAD, HOME, device=laptop),
+    ]
+    assert [f.severity for f in run(events)] == [Severity.MEDIUM]
+
+
+# -- look-alikes -----------------------------------------------------------------------------------
+
+
+def test_a_secure_web_gateway_and_a_nearby_city_are_quiet() -> None:
+    gateway = duo_answer(EventKind.PUSH_APPROVED, ZSCALER_FR, MADRID)
+    near = duo_answer(EventKind.PUSH_APPROVED, LYON, HOME, seconds=60)
+    assert run([*history(), gateway, near]) == []
+
+
+def test_a_border_between_two_close_cities_is_not_a_mismatch() -> None:
+    assert run([*history(), duo_answer(EventKind.PUSH_APPROVED, GENEVA, ANNEMASSE)]) == []
+
+
+def test_a_requester_network_the_identity_works_from_is_quiet() -> None:
+    events = history(geo=NEW_YORK, ip="203.0.113.77") + history(days=3)
+    assert run([*events, duo_answer(EventKind.PUSH_APPROVED, NEW_YORK, HOME)]) == []
+
+
+def test_a_traveller_whose_phone_roams_on_the_home_carrier_is_quiet() -> None:
+    hotel_ip = "203.0.113.40"
+    events = [
+        *history(),
+        # landed in Lisbon: laptop and phone on the hotel Wi-Fi, then the phone on roaming data
+        duo_answer(EventKind.PUSH_APPROVED, LISBON_HOTEL, LISBON_HOTEL, seconds=0, ip=hotel_ip),
+        duo_answer(
+            EventKind.PUSH_APPROVED, msgspec.structs.replace(LISBON_HOTEL, asn=12353), PARIS_MOBILE, 3 * HOUR
+        ),
+    ]
+    assert run(events) == []
+
+
+def test_the_same_roaming_picture_days_after_the_last_success_there_fires() -> None:
+    events = [
+        *history(),
+        duo_answer(EventKind.PUSH_APPROVED, LISBON_HOTEL, LISBON_HOTEL, seconds=-3 * DAY, ip="203.0.113.40"),
+        ev(EventKind.PUSH_APPROVED, -2 * DAY),  # back home since
+        duo_answer(EventKind.PUSH_APPROVED, msgspec.structs.replace(LISBON_HOTEL, asn=12353), PARIS_MOBILE),
+    ]
+    assert [f.severity for f in run(events)] == [Severity.HIGH]  # a known country: not critical
+
+
+def test_the_users_own_managed_laptop_is_quiet_and_an_unmanaged_known_one_lower() -> None:
+    managed = Device(id="EPLAPTOP0001", managed=True)
+    byod = Device(id="EPLAPTOP0002", managed=False)
+    events = [msgspec.structs.replace(e, device=managed) for e in history()]
+    assert run([*events, duo_answer(EventKind.PUSH_APPROVED, ABROAD, HOME, device=managed)]) == []
+    events = [msgspec.structs.replace(e, device=byod) for e in history()]
+    found = run([*events, duo_answer(EventKind.PUSH_APPROVED, ABROAD, HOME, device=byod)])
+    assert [f.severity for f in found] == [Severity.HIGH]  # critical lowered a step
+    assert "the requesting device is one this identity used before" in found[0].reasons[-1]
+
+
+def test_okta_deny_push_names_only_the_phone() -> None:
+    event = ev(
+        EventKind.PUSH_DENIED,
+        0,
+        ip="37.166.94.231",
+        geo=ABROAD,
+        responder_ip="37.166.94.231",
+        responder_geo=ABROAD,
+    )
+    assert run([*history(), event]) == []
+
+
+# -- Duo records through the pipeline --------------------------------------------------------------
+
+
+def duo_record(
+    seconds: float,
+    access_ip: str,
+    access: tuple[str, str],
+    phone_ip: str,
+    phone: tuple[str, str],
+    **extra: Any,
+) -> dict[str, Any]:
+    when = T0 + timedelta(seconds=seconds)
+    record: dict[str, Any] = {
+        "access_device": {
+            "browser": "Edge",
+            "browser_version": "120.0.2210.91",
+            "flash_version": "uninstalled",
+            "hostname": None,
+            "ip": access_ip,
+            "is_encryption_enabled": True,
+            "is_firewall_enabled": True,
+            "is_password_set": True,
+            "java_version": "uninstalled",
+            "location": {"city": access[0], "country": access[1], "state": None},
+            "os": "Windows",
+            "os_version": "11",
+            "security_agents": [],
+        },
+        "alias": "",
+        "application": {"key": "DIEXAMPLEAPPKEY00001", "name": "Example Okta SSO"},
+        "auth_device": {
+            "ip": phone_ip,
+            "location": {"city": phone[0], "country": phone[1], "state": None},
+            "name": "Pixel 7 (+351 555 0100)",
+            "key": "DPEXAMPLEPHONE000001",
+        },
+        "email": "m.rivera@example.org",
+        "event_type": "authentication",
+        "factor": "duo_push",
+        "isotimestamp": when.isoformat(),
+        "ood_software": None,
+        "reason": "user_approved",
+        "result": "success",
+        "timestamp": int(when.timestamp()),
+        "trusted_endpoint_status": "not trusted",
+        "txid": f"7b1f0c2e-5a34-4c8e-9d21-{int(seconds + 10**7):012d}",
+        "user": {"groups": ["Staff"], "key": "DUEXAMPLEUSERKEY0001", "name": "m.rivera@example.org"},
+    }
+    record.update(extra)
+    return record
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+LISBON, PORTO, LAGOS, PARIS = (
+    ("Lisbon", "Portugal"),
+    ("Porto", "Portugal"),
+    ("Lagos", "Nigeria"),
+    ("Paris", "France"),
+)
+
+
+def test_duo_records_login_from_lagos_approved_in_porto(tmp_path: Path) -> None:
+    records = [
+        duo_record(-day * DAY, "198.51.100.23", LISBON, "198.51.100.77", PORTO) for day in range(12, 0, -1)
+    ]
+    records.append(duo_record(0, "203.0.113.66", LAGOS, "198.51.100.77", PORTO))
+    result = analyze([write(tmp_path / "duo.jsonl", records)], detector_config={"new_context": False})
+    assert result.stats.errors == 0, result.stats.error_samples
+    found = [f for f in result.findings if f.detector == "requester_responder_mismatch"]
+    assert len(found) == 1
+    assert found[0].user == "m.rivera@example.org"
+    assert found[0].severity is Severity.CRITICAL
+    assert "different countries (NG vs PT)" in found[0].reasons[0]
+
+
+def test_duo_records_of_a_trip_with_the_phone_roaming_stay_quiet(tmp_path: Path) -> None:
+    records = [
+        duo_record(-day * DAY, "198.51.100.23", LISBON, "198.51.100.77", PORTO) for day in range(12, 0, -1)
+    ]
+    records.append(duo_record(0, "203.0.113.90", PARIS, "203.0.113.90", PARIS))  # hotel Wi-Fi, both
+    records.append(
+        duo_record(2 * HOUR, "203.0.113.91", PARIS, "198.51.100.78", PORTO)
+    )  # phone on roaming data
+    path = write(tmp_path / "duo.jsonl", records)
+    result = analyze([path])
+    assert result.stats.errors == 0, result.stats.error_samples
+    assert [f for f in result.findings if f.detector == "requester_responder_mismatch"] == []
+    # without the travel continuity the same records are a mismatch: the rule is what keeps it quiet
+    strict = analyze([path], detector_config={"requester_responder_mismatch": {"continuity_s": 0}})
+    assert [f.severity for f in strict.findings if f.detector == "requester_responder_mismatch"] == [
+        Severity.HIGH
+    ]
