@@ -171,16 +171,41 @@ def test_the_users_own_managed_laptop_is_quiet_and_an_unmanaged_known_one_lower(
     assert "the requesting device is one this identity used before" in found[0].reasons[-1]
 
 
-def test_okta_deny_push_names_only_the_phone() -> None:
-    event = ev(
-        EventKind.PUSH_DENIED,
-        0,
-        ip="37.166.94.231",
-        geo=ABROAD,
-        responder_ip="37.166.94.231",
-        responder_geo=ABROAD,
+def okta_phone_deny(seconds: float, phone: Geo = HOME, ip: str = "37.166.94.231") -> Event:
+    return ev(EventKind.PUSH_DENIED, seconds, ip=ip, geo=phone, responder_ip=ip, responder_geo=phone)
+
+
+def test_okta_phone_deny_pairs_with_the_push_it_answered() -> None:
+    sent = ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD, device_id=None)
+    found = run([*history(), sent, okta_phone_deny(30)])
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert found[0].evidence[0] == sent.event_id  # the send opens the episode: it names the requester
+    assert (
+        "requested from Lagos, Nigeria (AS36873 Airtel) 203.0.113.5, refused on the phone at Paris"
+        in (found[0].reasons[0])
     )
-    assert run([*history(), event]) == []
+    assert "the answer names only the phone; the push was sent 30 s before" in found[0].reasons
+
+
+def test_okta_phone_deny_alone_or_long_after_the_push_is_quiet() -> None:
+    assert run([*history(), okta_phone_deny(0, ABROAD)]) == []
+    late = [ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD), okta_phone_deny(600)]
+    assert run([*history(), *late]) == []
+    at_home = [ev(EventKind.PUSH_SENT, 0), okta_phone_deny(20)]  # laptop and phone both in Paris
+    assert run([*history(), *at_home]) == []
+
+
+def test_okta_fixture_push_from_amsterdam_denied_on_a_phone_in_lyon() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "okta" / "handmade.jsonl"
+    result = analyze([fixture])
+    assert result.stats.errors == 0, result.stats.error_samples
+    found = [f for f in result.findings if f.detector == "requester_responder_mismatch"]
+    assert len(found) == 1
+    assert found[0].evidence[:2] == [
+        "11111111-0000-4000-8000-000000000001",  # system.push.send_factor_verify_push from Amsterdam
+        "11111111-0000-4000-8000-000000000005",  # user.mfa.okta_verify.deny_push from the phone in Lyon
+    ]
+    assert "735 km apart (635 km beyond the accuracy radii)" in found[0].reasons[0]
 
 
 # -- Duo records through the pipeline --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Requester vs responder: the sign-in that asked for the push and the phone that answered it are far
-apart. Duo logs both sides (``access_device`` vs ``auth_device``); Okta Classic logs the phone's address
-on a ``deny_push`` and the disowned sign-in's place on a fraud report. The user holding the phone is at
-one place; whoever typed the password is at the other.
+apart. Duo logs both sides in one record (``access_device`` vs ``auth_device``). Okta logs them in two:
+the push send names the requesting client, and a Classic ``deny_push`` names only the phone, so a phone-only
+answer is paired with the identity's push sent within ``pair_window_s`` before it (Okta Verify pushes
+expire after five minutes); a fraud report names the disowned sign-in's place itself. The user holding
+the phone is at one place; whoever typed the password is at the other.
 
 Different countries, or a gap beyond both accuracy radii of at least ``min_gap_km`` when both sides have
 coordinates. The benign look-alikes, and what tells them apart from a remote attacker:
@@ -23,20 +25,38 @@ apart is medium: the user said no, but the password is out."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
-from pushguard.detect.episode import Episode
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode
 from pushguard.detect.geo import asn_set, geo_gap_km, is_hosting, place_text, precise
-from pushguard.model import Event, EventKind, Geo, IdentityProfile, Severity
+from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
 
 _ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
 
 
+class PendingPush(msgspec.Struct, array_like=True):
+    """The last push sent, kept to pair with an answer that names only the phone."""
+
+    ts: float
+    event_id: str
+    ip: str | None
+    geo: Geo | None
+    device: Device | None
+
+
+class Sides(NamedTuple):
+    asked: Geo
+    asked_ip: str | None
+    device: Device | None  # the requesting device, as far as the records tell
+    sent: PendingPush | None  # the push send the answer was paired with, when it came on its own
+
+
 class MismatchState(msgspec.Struct, kw_only=True):
     episode: Episode | None = None
+    pending: PendingPush | None = None
 
 
 META = DetectorMeta(
@@ -44,9 +64,13 @@ META = DetectorMeta(
     title="Push requested from one place, answered from another",
     description=(
         "The requesting client and the phone that answered are in different countries, or at least "
-        "min_gap_km apart beyond their accuracy radii. Approved: high, critical when the requesting place "
-        "is new to the identity; denied or reported: medium. A requester in an ASN the identity already "
-        "succeeded from, or in trusted_gateway_asns, is skipped; another hosting/VPN one lowers it a step."
+        "min_gap_km apart beyond their accuracy radii (an answer naming only the phone pairs with the push "
+        "sent within pair_window_s before it). Approved: high, critical when the requesting place is new "
+        "to the identity; denied or reported: medium. Skipped: a requester in an ASN the identity already "
+        "succeeded from or in trusted_gateway_asns, a traveller (latest success from the requesting "
+        "country within continuity_s, phone in a known country), the identity's own managed device; "
+        "fraud reports are never skipped. A hosting/VPN requester, or a known unmanaged device, lowers "
+        "it a step each."
     ),
     severity=Severity.HIGH,
     techniques=("T1621", "T1078"),
@@ -68,6 +92,9 @@ META = DetectorMeta(
             "a latest success from the requesting country this recent means the user is there (the phone "
             "roams on its home carrier)",
         ),
+        "pair_window_s": Tunable(
+            300, "a phone-only answer (Okta deny_push) pairs with a push sent this long before it (seconds)"
+        ),
         "episode_gap_s": Tunable(24 * 3600, "mismatches this close together are one finding"),
     },
     actions=(
@@ -88,6 +115,7 @@ class RequesterResponderMismatch:
         self.max_accuracy = float(cfg["max_accuracy_km"])
         self.gap_s = float(cfg["episode_gap_s"])
         self.continuity_s = float(cfg["continuity_s"])
+        self.pair_window_s = float(cfg["pair_window_s"])
         self.trusted_asns = asn_set(str(cfg["trusted_gateway_asns"]))
 
     def initial_state(self) -> MismatchState:
@@ -96,19 +124,26 @@ class RequesterResponderMismatch:
     def observe(
         self, state: MismatchState, event: Event, profile: IdentityProfile
     ) -> tuple[MismatchState, list[Detection]]:
-        asked, answered = event.geo, event.responder_geo
-        if event.kind not in _ANSWERS or asked is None or answered is None:
+        if event.kind is EventKind.PUSH_SENT:
+            state.pending = PendingPush(event.ts, event.event_id, event.ip, event.geo, event.device)
             return state, []
-        if event.ip is not None and event.ip == event.responder_ip:
-            return state, []  # one record of the phone alone (Okta deny_push): no requester side here
+        if event.kind not in _ANSWERS:
+            return state, []
+        # the pending push stays until the next one or its expiry: Okta may log one prompt's answer
+        # twice (the browser's poll outcome, then the phone's deny_push)
+        sides = self._sides(state, event)
+        answered = event.responder_geo
+        if sides is None or answered is None:
+            return state, []
+        asked, asked_ip, device, sent = sides
         apart = self._apart(asked, answered)
         if apart is None:
             return state, []
         if asked.asn in self.trusted_asns or profile.knows_asn(asked.asn):
             return state, []  # the organisation's gateway, or a network this identity already works from
-        own_device = _own_device(event, profile)
+        own_device = device is not None and profile.knows_device(device.id)
         if event.kind is not EventKind.FRAUD_REPORTED:
-            if own_device and event.device is not None and event.device.managed is True:
+            if own_device and device is not None and device.managed is True:
                 return state, []  # the identity's own managed computer asked: the user is the requester
             if self._travelling(event, asked, answered, profile):
                 return state, []
@@ -118,7 +153,7 @@ class RequesterResponderMismatch:
         new_place = (
             profile.has_history
             and not profile.knows_country(asked.country)
-            and not profile.knows_ip(event.ip)
+            and not profile.knows_ip(asked_ip)
         )
         if event.kind is EventKind.PUSH_APPROVED:
             severity = Severity.CRITICAL if new_place else Severity.HIGH
@@ -131,14 +166,18 @@ class RequesterResponderMismatch:
         now = event.ts
         episode = state.episode
         if episode is None or now - episode.last_ts > self.gap_s:
-            episode = state.episode = Episode.open(event)
-        else:
-            episode.add(event)
+            first = sent if sent is not None else event
+            episode = state.episode = Episode(anchor=first.event_id, first_ts=first.ts, last_ts=first.ts)
+        if sent is not None and sent.event_id not in episode.evidence:
+            append_bounded(episode.evidence, sent.event_id, MAX_EVIDENCE)
+            if sent.ip and sent.ip not in episode.ips and len(episode.ips) < MAX_LISTED:
+                episode.ips.append(sent.ip)
+        episode.add(event)
         if not episode.escalates_to(severity):
             return state, []
         verb = "approved" if event.kind is EventKind.PUSH_APPROVED else "refused"
         reasons = [
-            f"requested from {place_text(asked, event.ip)}, {verb} on the phone at "
+            f"requested from {place_text(asked, asked_ip)}, {verb} on the phone at "
             f"{place_text(answered, event.responder_ip)}: {apart}"
         ]
         if new_place:
@@ -147,6 +186,10 @@ class RequesterResponderMismatch:
             reasons.append("the requester egresses through hosting/VPN/proxy: it may be a corporate gateway")
         if own_device:
             reasons.append("the requesting device is one this identity used before (not reported managed)")
+        if sent is not None:
+            reasons.append(
+                f"the answer names only the phone; the push was sent {event.ts - sent.ts:,.0f} s before"
+            )
         title = f"Push {verb} on a phone far from the sign-in that requested it"
         confidence = 0.75 if severity.rank >= Severity.HIGH.rank else 0.55
         return state, [
@@ -156,7 +199,20 @@ class RequesterResponderMismatch:
     def advance(self, state: MismatchState, watermark: float) -> tuple[MismatchState, list[Detection]]:
         if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
             state.episode = None
+        if state.pending is not None and watermark - state.pending.ts > self.pair_window_s:
+            state.pending = None
         return state, []
+
+    def _sides(self, state: MismatchState, event: Event) -> Sides | None:
+        """The requesting side of an answer: its own, or for a phone-only record the push it answered."""
+        if event.ip is None or event.ip != event.responder_ip:
+            if event.geo is None:
+                return None
+            return Sides(event.geo, event.ip, event.device, None)
+        sent = state.pending
+        if sent is None or sent.geo is None or not 0 <= event.ts - sent.ts <= self.pair_window_s:
+            return None
+        return Sides(sent.geo, sent.ip, sent.device, sent)
 
     def _travelling(self, event: Event, asked: Geo, answered: Geo, profile: IdentityProfile) -> bool:
         """The identity's latest success was from the requesting country, recently, and the phone is in
@@ -186,9 +242,3 @@ class RequesterResponderMismatch:
 def _lower(severity: Severity) -> Severity:
     order = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
     return order[max(0, order.index(severity) - 1)]
-
-
-def _own_device(event: Event, profile: IdentityProfile) -> bool:
-    """The requesting device is one this identity already succeeded on."""
-    device = event.device
-    return device is not None and profile.knows_device(device.id)
