@@ -1,0 +1,129 @@
+"""``pushguard respond`` (playbook actions on incidents; dry run unless --execute) and ``audit-verify``."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pushguard.detect import META_BY_ID
+from pushguard.enrich import AliasMap
+from pushguard.model import Event, PushguardError
+from pushguard.pipeline import RunStats, merged_events
+from pushguard.respond.audit import AuditLog, verify
+from pushguard.respond.credentials import build_responder
+from pushguard.respond.notify import Syslog, Webhook
+from pushguard.respond.planner import plan
+from pushguard.respond.playbook import load_playbook
+from pushguard.respond.runner import Runner
+from pushguard.respond.targets import build_targets, read_findings_file
+from pushguard.sources.readers import expand_paths
+
+console = Console()
+_STYLE = {"performed": "green", "planned": "cyan", "skipped": "yellow", "failed": "bold red"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("respond")(respond_command)
+    app.command("audit-verify")(audit_verify_command)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"pushguard: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _events(logs: list[Path], aliases: Path | None) -> list[Event]:
+    paths = expand_paths(logs)
+    if not paths:
+        raise PushguardError("no log files found in " + ", ".join(map(str, logs)))
+    alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+    return [event for event, _ in merged_events(paths, RunStats(), None, alias_map)]
+
+
+def respond_command(
+    findings: Annotated[Path, typer.Argument(help="Findings (JSON Lines, as written by analyze --out).")],
+    playbook: Annotated[Path, typer.Option(help="Playbook YAML: rules, limits, break-glass, notify.")],
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Perform the actions (default: dry run, no request sent).")
+    ] = False,
+    audit_log: Annotated[Path, typer.Option(help="Append-only, hash-chained audit log (JSON Lines).")] = Path(
+        "pushguard-audit.jsonl"
+    ),
+    logs: Annotated[
+        list[Path] | None,
+        typer.Option(help="The logs the findings came from: vendor user ids and the enrolled factors."),
+    ] = None,
+    aliases: Annotated[Path | None, typer.Option(help="Alias map used when analyzing the logs.")] = None,
+) -> None:
+    """Plan (or, with --execute, perform) the playbook's response actions for the findings' incidents."""
+    try:
+        book = load_playbook(playbook, known_detectors=set(META_BY_ID))
+        read = read_findings_file(findings)
+        events = _events(logs, aliases) if logs else None
+        targets = build_targets(read.findings, events)
+        audit = AuditLog(audit_log)
+        now = datetime.now(UTC)
+        planned = plan(read.findings, targets, book, audit.entries, now)
+        env = dict(os.environ)
+        webhook = Webhook(book.webhook, env) if execute and book.webhook else None
+        syslog = Syslog(book.syslog) if execute and book.syslog else None
+    except (PushguardError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    for problem in read.problems:
+        typer.echo(f"pushguard: skipped {problem}", err=True)
+    runner = Runner(
+        audit,
+        execute=execute,
+        responders=lambda vendor: build_responder(vendor, env),
+        webhook=webhook,
+        syslog=syslog,
+        clock=lambda: datetime.now(UTC),
+    )
+    try:
+        entries = runner.run(planned, targets)
+    finally:
+        runner.close()
+        if webhook is not None:
+            webhook.close()
+    table = Table(title=f"Response ({'EXECUTE' if execute else 'dry run'})", title_justify="left")
+    for column in ("identity", "vendor", "action", "outcome", "detail"):
+        table.add_column(column)
+    for entry in entries:
+        style = _STYLE.get(entry["outcome"], "")
+        table.add_row(
+            entry["identity"],
+            entry["vendor"],
+            entry["action"],
+            f"[{style}]{entry['outcome']}[/]",
+            entry["detail"] + "".join(f"\nnote: {n}" for n in entry.get("notes", [])),
+        )
+    console.print(table)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(runner.counts.items())) or "nothing to do"
+    console.print(
+        f"{len(read.findings)} findings, {len(targets)} incidents with accounts, {read.bad} malformed lines; "
+        f"{counts}; audit log: {audit_log}"
+    )
+    if not execute and entries:
+        console.print("dry run: nothing was changed; run again with --execute to perform the planned actions")
+    if runner.counts.get("failed") or runner.counts.get("notify_failed"):
+        raise typer.Exit(1)
+
+
+def audit_verify_command(
+    path: Annotated[Path, typer.Argument(help="An audit log written by `pushguard respond`.")],
+) -> None:
+    """Check the audit log's hash chain: exit 1 naming the first altered line."""
+    try:
+        count = verify(path)
+    except OSError as exc:
+        raise _fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except PushguardError as exc:
+        typer.echo(f"pushguard: TAMPERED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"{path}: {count} entries, chain intact")

@@ -1,0 +1,190 @@
+"""Carrying out a plan: dry run (the default: no request leaves the machine) or execute.
+
+Every planned action becomes one audit entry: planned (dry run), performed (with how to undo it),
+failed (with the vendor's status and message) or skipped (with why). In execute mode each incident's
+results go to the webhook and to syslog, and the delivery of each notification is audited too."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pushguard.model import PushguardError
+from pushguard.respond.actions import Action, ActionResult, Outcome
+from pushguard.respond.audit import AuditLog
+from pushguard.respond.notify import NotifyFailedError, Syslog, Webhook, cef_line
+from pushguard.respond.planner import PlannedAction
+from pushguard.respond.vendor import Responder
+
+# What an execute run would call, shown in a dry run ({user} is the vendor user id, resolved then).
+PLANNED_CALLS: dict[tuple[str, Action], str] = {
+    ("okta", Action.REVOKE_SESSIONS): "DELETE /api/v1/users/{user}/sessions?oauthTokens=true",
+    ("okta", Action.REMOVE_ATTACKER_FACTOR): "DELETE /api/v1/users/{user}/factors/<enrolled factor>",
+    ("okta", Action.SUSPEND_USER): "POST /api/v1/users/{user}/lifecycle/suspend",
+    ("entra", Action.REVOKE_SESSIONS): "POST /users/{user}/revokeSignInSessions",
+    ("entra", Action.REMOVE_ATTACKER_FACTOR): "DELETE /users/{user}/authentication/<kind>Methods/<enrolled>",
+    ("entra", Action.SUSPEND_USER): 'PATCH /users/{user} {"accountEnabled": false}',
+    ("entra", Action.CONFIRM_COMPROMISED): "POST /identityProtection/riskyUsers/confirmCompromised",
+    ("duo", Action.SUSPEND_USER): 'POST /admin/v1/users/{user} {"status": "disabled"}',
+    ("duo", Action.REMOVE_ATTACKER_FACTOR): "DELETE /admin/v1/phones/<enrolled phone>",
+}
+
+ResponderFactory = Callable[[str], Responder]
+
+
+def _entry(item: PlannedAction, mode: str, result: ActionResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "kind": "action",
+        "mode": mode,
+        "incident": item.incident,
+        "identity": item.identity,
+        "vendor": item.account.provider,
+        "login": item.account.login,
+        "user_id": item.account.user_id,
+        "action": item.action.value,
+        "rule": item.rule,
+        "findings": list(item.findings),
+        "severity": item.severity,
+        "confidence": item.confidence,
+        "outcome": result.outcome.value,
+        "detail": result.detail,
+        "requests": list(result.requests),
+    }
+    for name in ("undo", "status"):
+        value = getattr(result, name)
+        if value is not None:
+            entry[name] = value
+    if result.notes:
+        entry["notes"] = list(result.notes)
+    return entry
+
+
+def dry_run_result(item: PlannedAction) -> ActionResult:
+    call = PLANNED_CALLS.get((item.account.provider, item.action))
+    if call is None:
+        return ActionResult(
+            outcome=Outcome.SKIPPED, detail=f"{item.account.provider} offers no {item.action.value}"
+        )
+    user = item.account.user_id or f"<id of {item.account.login}>"
+    return ActionResult(outcome=Outcome.PLANNED, detail="dry run: would call " + call.format(user=user))
+
+
+class Runner:
+    def __init__(
+        self,
+        audit: AuditLog,
+        *,
+        execute: bool,
+        responders: ResponderFactory | None = None,
+        webhook: Webhook | None = None,
+        syslog: Syslog | None = None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        if execute and responders is None:
+            raise ValueError("execute needs vendor responders")
+        self.audit = audit
+        self.execute = execute
+        self._factory = responders
+        self._responders: dict[str, Responder | str] = {}  # vendor → responder, or why there is none
+        self.webhook = webhook
+        self.syslog = syslog
+        self._clock = clock
+        self.counts: Counter[str] = Counter()
+
+    def _responder(self, vendor: str) -> Responder | str:
+        if vendor not in self._responders:
+            assert self._factory is not None
+            try:
+                self._responders[vendor] = self._factory(vendor)
+            except PushguardError as exc:
+                self._responders[vendor] = str(exc)
+        return self._responders[vendor]
+
+    def close(self) -> None:
+        for responder in self._responders.values():
+            if isinstance(responder, Responder):
+                responder.close()
+
+    def run(self, planned: Sequence[PlannedAction], targets: Mapping[str, Any]) -> list[dict[str, Any]]:
+        mode = "execute" if self.execute else "dry_run"
+        written: list[dict[str, Any]] = []
+        by_incident: dict[str, list[dict[str, Any]]] = {}
+        for item in planned:
+            if item.skip is not None:
+                result = ActionResult(outcome=Outcome.SKIPPED, detail=item.skip)
+            elif not self.execute:
+                result = dry_run_result(item)
+            else:
+                responder = self._responder(item.account.provider)
+                if isinstance(responder, str):
+                    result = ActionResult(outcome=Outcome.FAILED, detail=responder)
+                else:
+                    result = responder.perform(item.action, item.account, targets[item.incident])
+            entry = self.audit.append(_entry(item, mode, result))
+            self.counts[result.outcome.value] += 1
+            written.append(entry)
+            by_incident.setdefault(item.incident, []).append(entry)
+        if self.execute:
+            for incident, entries in by_incident.items():
+                self._notify(incident, entries)
+        return written
+
+    def _notify(self, incident: str, entries: list[dict[str, Any]]) -> None:
+        now = self._clock()
+        if self.webhook is not None:
+            payload = {
+                "type": "pushguard.response",
+                "incident": incident,
+                "identity": entries[0]["identity"],
+                "severity": entries[0]["severity"],
+                "findings": sorted({f for e in entries for f in e["findings"]}),
+                "actions": [
+                    {k: e.get(k) for k in ("vendor", "login", "action", "outcome", "detail", "undo", "seq")}
+                    for e in entries
+                ],
+            }
+            self._delivered("webhook", self.webhook.url, incident, lambda: self.webhook_send(payload))
+        if self.syslog is not None:
+            for entry in entries:
+                self._send_syslog(self.syslog, incident, entry, now)
+
+    def _send_syslog(self, syslog: Syslog, incident: str, e: dict[str, Any], now: datetime) -> None:
+        cef = cef_line(
+            f"respond.{e['action']}",
+            f"{e['action']} {e['outcome']}",
+            e["severity"],
+            {
+                "act": e["action"],
+                "outcome": e["outcome"],
+                "suser": e["login"],
+                "cs1Label": "incident",
+                "cs1": incident,
+                "cs2Label": "vendor",
+                "cs2": e["vendor"],
+                "cs3Label": "rule",
+                "cs3": e["rule"],
+                "cs4Label": "auditSeq",
+                "cs4": e["seq"],
+                "msg": e["detail"],
+            },
+            now,
+        )
+        where = f"{syslog.config.protocol}://{syslog.config.host}:{syslog.config.port}"
+        self._delivered("syslog", where, incident, lambda: syslog.send(cef, e["severity"], now))
+
+    def webhook_send(self, payload: Mapping[str, Any]) -> None:
+        assert self.webhook is not None
+        self.webhook.send(payload)
+
+    def _delivered(self, channel: str, where: str, incident: str, send: Callable[[], None]) -> None:
+        try:
+            send()
+            outcome, detail = "sent", f"sent to {where}"
+        except NotifyFailedError as exc:
+            outcome, detail = "failed", str(exc)
+        self.counts[f"notify_{outcome}"] += 1
+        self.audit.append(
+            {"kind": "notify", "channel": channel, "incident": incident, "outcome": outcome, "detail": detail}
+        )
