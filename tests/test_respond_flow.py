@@ -345,3 +345,29 @@ def test_cli_dry_run_then_tampered_log_is_reported(tmp_path: Path) -> None:
     audit.write_text(audit.read_text().replace("planned", "performed", 1))
     bad = CliRunner().invoke(app, ["audit-verify", str(audit)])
     assert bad.exit_code == 1 and "TAMPERED" in bad.output
+
+
+def test_targets_from_logs_carry_vendor_ids_and_the_enrolled_factor(tmp_path: Path) -> None:
+    from pushguard.model import EventKind, Factor, Provider
+    from tests.events import ev
+
+    enrolled = msgspec.structs.replace(
+        ev(EventKind.FACTOR_ENROLLED, 600, factor=Factor.OKTA_VERIFY_PUSH), factor_id="opfEVIL"
+    )
+    before = ev(EventKind.FACTOR_ENROLLED, -86_400 * 30)  # long before the incident: not the attacker's
+    entra = ev(EventKind.PUSH_DENIED, 60, provider=Provider.ENTRA)
+    f = finding(
+        evidence=[enrolled.event_id], first_seen="2026-03-02T09:00:00Z", last_seen="2026-03-02T09:20:00Z"
+    )
+    targets = build_targets([f, finding("ip:203.0.113.9")], [before, enrolled, entra])
+    assert list(targets) == ["inc-alice@corp.example"]  # a source IP is not an account
+    target = targets["inc-alice@corp.example"]
+    assert [(a.provider, a.user_id) for a in target.accounts] == [("entra", "00ualice"), ("okta", "00ualice")]
+    assert [(e.factor_id, e.factor) for e in target.enrolled] == [("opfEVIL", "okta_verify_push")]
+
+    book = parse_playbook(BOOK, "b")
+    planned = plan([f], targets, book, [], NOW)
+    runner = Runner(AuditLog(tmp_path / "audit.jsonl"), execute=False, clock=lambda: NOW)
+    entries = runner.run(planned, targets)
+    factor_rows = [e for e in entries if e["action"] == "remove_attacker_factor" and e["vendor"] == "okta"]
+    assert "opfEVIL" in factor_rows[0]["detail"]

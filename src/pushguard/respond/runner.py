@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pushguard.model import PushguardError
-from pushguard.respond.actions import Action, ActionResult, Outcome
+from pushguard.respond.actions import Action, ActionResult, Outcome, Target
 from pushguard.respond.audit import AuditLog
 from pushguard.respond.notify import NotifyFailedError, Syslog, Webhook, cef_line
 from pushguard.respond.planner import PlannedAction
@@ -61,14 +61,29 @@ def _entry(item: PlannedAction, mode: str, result: ActionResult) -> dict[str, An
     return entry
 
 
-def dry_run_result(item: PlannedAction) -> ActionResult:
-    call = PLANNED_CALLS.get((item.account.provider, item.action))
+def dry_run_result(item: PlannedAction, target: Target | None = None) -> ActionResult:
+    vendor = item.account.provider
+    call = PLANNED_CALLS.get((vendor, item.action))
     if call is None:
-        return ActionResult(
-            outcome=Outcome.SKIPPED, detail=f"{item.account.provider} offers no {item.action.value}"
-        )
+        return ActionResult(outcome=Outcome.SKIPPED, detail=f"{vendor} offers no {item.action.value}")
     user = item.account.user_id or f"<id of {item.account.login}>"
-    return ActionResult(outcome=Outcome.PLANNED, detail="dry run: would call " + call.format(user=user))
+    detail = "dry run: would call " + call.format(user=user)
+    if item.action is Action.REMOVE_ATTACKER_FACTOR and target is not None:
+        enrolled = [e for e in target.enrolled if e.provider == vendor]
+        if enrolled:
+            named = ", ".join(f"{e.factor or 'factor'} {e.factor_id or ''} at {e.time}".replace("  ", " ")
+                              for e in enrolled)  # fmt: skip
+            detail += f"; the factor enrolled in the incident: {named}"
+        elif vendor == "duo":
+            return ActionResult(
+                outcome=Outcome.SKIPPED,
+                detail="would not act: the logs name no phone enrolled in the incident (pass --logs)",
+            )
+        else:
+            detail += (
+                f"; the one factor created in the incident window {target.window[0]}..{target.window[1]}"
+            )
+    return ActionResult(outcome=Outcome.PLANNED, detail=detail)
 
 
 class Runner:
@@ -107,7 +122,7 @@ class Runner:
             if isinstance(responder, Responder):
                 responder.close()
 
-    def run(self, planned: Sequence[PlannedAction], targets: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def run(self, planned: Sequence[PlannedAction], targets: Mapping[str, Target]) -> list[dict[str, Any]]:
         mode = "execute" if self.execute else "dry_run"
         written: list[dict[str, Any]] = []
         by_incident: dict[str, list[dict[str, Any]]] = {}
@@ -115,7 +130,7 @@ class Runner:
             if item.skip is not None:
                 result = ActionResult(outcome=Outcome.SKIPPED, detail=item.skip)
             elif not self.execute:
-                result = dry_run_result(item)
+                result = dry_run_result(item, targets.get(item.incident))
             else:
                 responder = self._responder(item.account.provider)
                 if isinstance(responder, str):
