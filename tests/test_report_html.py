@@ -141,3 +141,18 @@ def test_renders_in_a_headless_browser(report: tuple[Path, str], tmp_path: Path)
         timeout=120,
     )
     assert shot.stat().st_size > 20_000
+
+
+def test_prompts_per_hour_counts_answers_of_vendors_that_never_log_the_send() -> None:
+    from pushguard.model import EventKind, Provider
+    from pushguard.report.html import _charts
+    from tests.events import ev
+
+    events = [
+        ev(EventKind.PUSH_SENT, 0),  # Okta logs the send ...
+        ev(EventKind.PUSH_DENIED, 30),  # ... and the answer: one prompt, not two
+        ev(EventKind.PUSH_DENIED, 60, provider=Provider.DUO),  # Duo logs only the answer: one prompt
+        ev(EventKind.PUSH_APPROVED, 90, provider=Provider.ENTRA),  # Entra too
+    ]
+    figure = json.loads(_charts(events)["prompts_per_hour"])
+    assert figure["data"][0]["y"] == [3]

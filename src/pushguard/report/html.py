@@ -39,6 +39,9 @@ _TIMELINE_KINDS = frozenset(
     }
 )
 _MAX_TIMELINE = 60
+_ANSWERS = frozenset(
+    {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
+)
 FRAMEWORK_NAMES = {
     "nist_csf_2": "NIST CSF 2.0",
     "sp800_63b": "NIST SP 800-63B",
@@ -124,8 +127,11 @@ def _charts(events: Sequence[Event]) -> dict[str, str]:
     denials: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
     countries: Counter[str] = Counter()
+    # Duo and Entra log only the answer to a push: for a vendor that never logs the send, an answer
+    # (approved, denied, timed out, reported) stands for its prompt.
+    sending = {e.provider for e in events if e.kind is EventKind.PUSH_SENT}
     for event in events:
-        if event.kind is EventKind.PUSH_SENT:
+        if event.kind is EventKind.PUSH_SENT or (event.kind in _ANSWERS and event.provider not in sending):
             hours[event.time.strftime("%Y-%m-%d %H:00")] += 1
         day = event.time.strftime("%Y-%m-%d")
         if event.kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED):
