@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from pushguard.detect.requester_responder_mismatch import RequesterResponderMismatch
-from pushguard.model import Device, Event, EventKind, Finding, Geo, Provider, Severity
+from pushguard.model import Device, Event, EventKind, Finding, Geo, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, analyze
 from tests.events import ABROAD, HOME, T0, ev
 
@@ -304,3 +304,15 @@ def test_duo_records_of_a_trip_with_the_phone_roaming_stay_quiet(tmp_path: Path)
     assert [f.severity for f in strict.findings if f.detector == "requester_responder_mismatch"] == [
         Severity.HIGH
     ]
+
+
+def test_state_with_a_pending_push_survives_the_store_encoding() -> None:
+    detector = RequesterResponderMismatch()
+    state, _ = detector.observe(
+        detector.initial_state(),
+        ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD),
+        msgspec.convert({"identity": "alice@corp.example"}, IdentityProfile),
+    )
+    assert state.pending is not None
+    decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=detector.state_type)
+    assert decoded == state
