@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from pushguard.backtest import backtest
 from pushguard.cli import app
 from pushguard.decide import parse_policy
-from pushguard.model import DecisionAction
 from pushguard.simulate import okta_records as okta
 from pushguard.simulate.labels import CampaignLabel, Labels
 from tests.events import T0
@@ -138,37 +137,3 @@ def test_cli_backtest_compares_policies_on_a_simulated_tenant(tmp_path: Path) ->
     assert table.exit_code == 0 and "benign friction" in table.output
     bad = runner.invoke(app, ["policy", "backtest", str(tenant), "--policy", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2
-
-
-def test_recorded_decisions_join_the_vendor_records_and_show_leaks(tmp_path: Path) -> None:
-    from pushguard.backtest import DecisionRecord, join_decisions, read_decisions
-    from pushguard.decide import decide, load_policy
-    from pushguard.model import DecisionRequest, IdentityProfile, Operation
-
-    policy = load_policy(None)
-    decided = []
-    for n, ip in enumerate(("203.0.113.66", "88.160.137.23", "198.51.100.9")):
-        request = DecisionRequest(
-            operation=Operation.PUSH, identity=VICTIM, time=T0 + timedelta(minutes=10 * n), ip=ip
-        )
-        decision = decide(request, policy, lambda identity: IdentityProfile(identity=identity))
-        if n == 0:  # as if the identity were under attack: the service stepped it up
-            decision = msgspec.structs.replace(decision, decision=DecisionAction.STEP_UP)
-        decided.append(DecisionRecord(request=request, decision=decision))
-    log_file = tmp_path / "decisions.jsonl"
-    log_file.write_bytes(b"".join(msgspec.json.encode(d) + b"\n" for d in decided))
-    records = [
-        okta.push_sent(T0 + timedelta(seconds=3), VICTIM, "203.0.113.66", "lagos", seed="s0"),
-        okta.push_answer(T0 + timedelta(seconds=20), VICTIM, "203.0.113.66", "lagos", True, seed="a0"),
-        okta.push_sent(T0 + timedelta(minutes=10, seconds=2), VICTIM, "88.160.137.23", "paris", seed="s1"),
-        okta.deny_push(T0 + timedelta(minutes=10, seconds=9), VICTIM, "37.166.94.231", "paris", seed="d1"),
-    ]
-    log = write(tmp_path / "okta.jsonl", records)
-    first, second, third = join_decisions(read_decisions(log_file), [log])
-    assert first.decision is DecisionAction.STEP_UP and first.outcome == "push_approved" and first.leak
-    assert len(first.event_ids) == 2
-    assert second.outcome == "push_denied" and not second.leak
-    assert third.outcome == "not found" and third.event_ids == []
-    (tmp_path / "broken.jsonl").write_text("{}\n")
-    with pytest.raises(ValueError, match=r"broken\.jsonl:1"):
-        read_decisions(tmp_path / "broken.jsonl")
