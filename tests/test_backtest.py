@@ -14,9 +14,13 @@ from typer.testing import CliRunner
 
 from pushguard.backtest import backtest
 from pushguard.cli import app
-from pushguard.decide import parse_policy
+from pushguard.decide import load_policy, parse_policy
+from pushguard.enrich import AliasMap
+from pushguard.model import EventKind
+from pushguard.pipeline import RunStats, parse_items
 from pushguard.simulate import okta_records as okta
 from pushguard.simulate.labels import CampaignLabel, Labels
+from pushguard.sources.readers import expand_paths, read_paths
 from tests.events import T0
 
 VICTIM = "victim@corp.example"
@@ -133,7 +137,66 @@ def test_cli_backtest_compares_policies_on_a_simulated_tenant(tmp_path: Path) ->
     (figures,) = body["policies"]
     assert figures["version"] == "strict-1"
     assert figures["labeled"]["campaigns"] >= 10  # labels.json found in the directory
-    table = runner.invoke(app, ["policy", "backtest", str(tenant)])
-    assert table.exit_code == 0 and "benign friction" in table.output
+    assert (
+        sum(row["prompts"] for row in figures["labeled"]["campaign_rows"])
+        == (figures["labeled"]["attack_prompts"])
+    )
+    table = runner.invoke(
+        app, ["policy", "backtest", str(tenant), "--policy", str(strict), "--policy", str(strict)]
+    )
+    assert table.exit_code == 0, table.output
+    assert "benign prompts escalated" in table.output and table.output.count("strict-1") >= 4
     bad = runner.invoke(app, ["policy", "backtest", str(tenant), "--policy", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2
+
+
+def test_enrollments_are_decided_and_labeled_apart_from_prompts() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "entra" / "audit-graph-handmade.jsonl"
+
+    events = list(parse_items(read_paths(expand_paths([fixture])), RunStats(), None, AliasMap()))
+    enrolled = sorted((e for e in events if e.kind is EventKind.FACTOR_ENROLLED), key=lambda e: e.ts)
+    after_reset = enrolled[-1]  # 03:11, eleven minutes after the helpdesk's password reset
+    label = CampaignLabel(
+        id="c9",
+        kind="reset_enroll_access",
+        identity=after_reset.identity,
+        provider="entra",
+        source_ips=[],
+        start="",
+        end="",
+        techniques=["T1098.005"],
+        event_ids=[after_reset.event_id],
+        prompts=0,
+        prompt_times=[],
+    )
+    labels = Labels(
+        seed=0, users=1, days=1, start="", benign_users=[], service_accounts=[], campaigns=[label]
+    )
+    (figures,) = backtest([fixture], [load_policy(None)], labels=labels).policies
+    # the user's fraud report is a prompt of its own (Entra logs no send): one push decision point
+    assert figures.prompts == 1 and figures.enrollments == len(enrolled)
+    assert figures.enrollment_decisions.get("step_up", 0) >= 1
+    labeled = figures.labeled
+    assert labeled is not None
+    (row,) = labeled.campaign_rows
+    assert (row.enrollments, row.first_escalation, row.first_operation) == (1, 1, "enroll")
+    assert row.first_rules == ["enroll-after-reset"] and row.first_action == "step_up"
+    assert labeled.attack_enrollments == labeled.attack_enrollments_escalated == 1
+    assert labeled.attack_prompts == labeled.attack_prompts_escalated == 0
+    assert labeled.benign_enrollments == len(enrolled) - 1 and labeled.benign_prompts == 1
+
+
+def test_a_campaign_without_prompts_and_a_broken_record_are_reported(tmp_path: Path) -> None:
+    log, labels = bombing(tmp_path)
+    with log.open("ab") as handle:
+        handle.write(b"{not json\n")
+    spray = msgspec.structs.replace(labels.campaigns[0], id="c2", kind="password_spray", event_ids=["nope"])
+    labels = msgspec.structs.replace(labels, campaigns=[*labels.campaigns, spray])
+    result = backtest([log], [parse_policy(STRICT, "strict.yaml")], labels=labels)
+    assert result.errors == 1 and result.error_samples[0].startswith(f"{log}:")
+    (figures,) = result.policies
+    assert figures.labeled is not None
+    kinds = figures.labeled.by_kind
+    assert kinds["password_spray"].with_decision_points == 0 and kinds["password_spray"].stopped == 0
+    assert kinds["push_bombing_ridden_out"].with_decision_points == 1
+    assert figures.labeled.attack_prompts == 6 and figures.labeled.attack_prompts_escalated == 4

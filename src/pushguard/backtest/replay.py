@@ -11,15 +11,32 @@ puts on benign prompts.
 
 JSON shape (``to_json``; also what ``pushguard report --backtest`` reads)::
 
-    {"records": int, "events": int, "decision_points": int,
+    {"records": int, "events": int, "errors": int, "error_samples": [str], "decision_points": int,
      "policies": [{"source": str, "version": str, "prompts": int, "enrollments": int,
-                   "decisions": {action: count}, "rules": {name: {"matched": int, "report_only": bool}},
+                   "decisions": {action: count}, "enrollment_decisions": {action: count},
+                   "rules": {name: {"matched": int, "report_only": bool}},
                    "escalated": int, "escalated_identities": int,
                    "labeled": null | {"campaigns": int, "stopped": int,
-                       "by_kind": {kind: {"campaigns": int, "stopped": int, "median_prompt": float | null}},
+                       "by_kind": {kind: {"campaigns": int, "stopped": int, "median_prompt": float | null,
+                                          "with_decision_points": int}},
+                       "campaign_rows": [{"id", "kind", "identity", "provider", "prompts": int,
+                           "enrollments": int, "escalated": int, "enrollments_escalated": int,
+                           "first_escalation": int | null,
+                           "first_action": str | null, "first_operation": "push" | "enroll" | null,
+                           "first_rules": [str]}],
+                       "attack_prompts": int, "attack_prompts_escalated": int,
+                       "attack_enrollments": int, "attack_enrollments_escalated": int,
                        "benign_prompts": int, "benign_escalated": int,
+                       "benign_enrollments": int, "benign_enrollments_escalated": int,
                        "escalations_per_1000_benign_prompts": float,
-                       "escalations_per_benign_user_week": float}}]}"""
+                       "escalations_per_benign_user_week": float}}]}
+
+"escalated" means throttle, step_up or deny. ``first_escalation`` / ``median_prompt`` count the
+campaign's decision points (its prompts and enrollments, in time order) up to the first escalated one:
+1 is the first prompt. A campaign with no decision point (a password spray that never reached a prompt)
+cannot be stopped by a push policy: ``with_decision_points`` tells those apart. Friction counts benign
+prompts only; benign enrollments escalated are given apart (a second person's approval, not a prompt).
+"""
 
 from __future__ import annotations
 
@@ -63,14 +80,37 @@ class KindFigures(msgspec.Struct):
     campaigns: int = 0
     stopped: int = 0
     median_prompt: float | None = None
+    with_decision_points: int = 0
+
+
+class CampaignFigures(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    identity: str
+    provider: str
+    prompts: int = 0
+    enrollments: int = 0
+    escalated: int = 0  # decision points escalated: prompts and enrollments
+    enrollments_escalated: int = 0
+    first_escalation: int | None = None  # 1-based decision point of the campaign
+    first_action: str | None = None
+    first_operation: str | None = None
+    first_rules: list[str] = []  # the enforced rules that escalated it
 
 
 class LabeledFigures(msgspec.Struct, kw_only=True):
     campaigns: int
     stopped: int
     by_kind: dict[str, KindFigures]
+    campaign_rows: list[CampaignFigures]
+    attack_prompts: int
+    attack_prompts_escalated: int
+    attack_enrollments: int
+    attack_enrollments_escalated: int
     benign_prompts: int
     benign_escalated: int
+    benign_enrollments: int
+    benign_enrollments_escalated: int
     escalations_per_1000_benign_prompts: float
     escalations_per_benign_user_week: float
 
@@ -81,6 +121,7 @@ class PolicyFigures(msgspec.Struct, kw_only=True):
     prompts: int = 0
     enrollments: int = 0
     decisions: dict[str, int] = {}
+    enrollment_decisions: dict[str, int] = {}
     rules: dict[str, RuleCount] = {}
     escalated: int = 0
     escalated_identities: int = 0
@@ -90,6 +131,8 @@ class PolicyFigures(msgspec.Struct, kw_only=True):
 class BacktestResult(msgspec.Struct, kw_only=True):
     records: int
     events: int
+    errors: int
+    error_samples: list[str]
     decision_points: int
     policies: list[PolicyFigures]
 
@@ -99,9 +142,8 @@ class _Tally:
     policy: Policy
     figures: PolicyFigures
     identities: set[str] = field(default_factory=set)
-    first_stop: dict[str, int] = field(default_factory=dict)  # campaign id → prompt number
-    benign_prompts: int = 0
-    benign_escalated: int = 0
+    campaigns: dict[str, CampaignFigures] = field(default_factory=dict)
+    benign: Counter[str] = field(default_factory=Counter)  # prompts, escalated, enrollments, ...
     benign_users: set[str] = field(default_factory=set)
 
 
@@ -137,11 +179,13 @@ def backtest(
     engine = Engine()
     tallies = [_Tally(p, PolicyFigures(source=p.source, version=p.version)) for p in policies]
     campaign_of: dict[str, str] = {}
-    prompt_no: Counter[str] = Counter()
-    if labels is not None:
-        for label in labels.campaigns:
-            for event_id in label.event_ids:
-                campaign_of[event_id] = label.id
+    for label in labels.campaigns if labels is not None else ():
+        for event_id in label.event_ids:
+            campaign_of[event_id] = label.id
+        for tally in tallies:
+            tally.campaigns[label.id] = CampaignFigures(
+                id=label.id, kind=label.kind, identity=label.identity, provider=label.provider
+            )
     last_send: dict[str, float] = {}
     points = 0
     first_ts = last_ts = None
@@ -154,23 +198,24 @@ def backtest(
             first_ts = event.ts if first_ts is None else first_ts
             last_ts = event.ts
             campaign = campaign_of.get(event.event_id)
-            if campaign is not None and operation is Operation.PUSH:
-                prompt_no[campaign] += 1
-            profile = engine.profile(event.identity)
+            profile = engine.profile(event.identity)  # the state before this event
             request = request_for(event, operation)
             for tally in tallies:
                 decision = evaluate(request, profile, tally.policy)
-                _count(tally, decision, operation, event, campaign, prompt_no[campaign] if campaign else 0)
+                _count(tally, decision, operation, event, campaign)
         engine.process(event, partition)
     engine.finish()
     weeks = max(((last_ts or 0.0) - (first_ts or 0.0)) / (7 * 86400.0), 1 / 7)
     for tally in tallies:
         tally.figures.escalated_identities = len(tally.identities)
         if labels is not None:
-            tally.figures.labeled = _labeled(tally, labels, weeks)
+            tally.figures.labeled = _labeled(tally, weeks)
+    stats = engine.stats
     return BacktestResult(
-        records=engine.stats.records,
-        events=engine.stats.events,
+        records=stats.records,
+        events=stats.events,
+        errors=stats.errors,
+        error_samples=list(stats.error_samples),
         decision_points=points,
         policies=[t.figures for t in tallies],
     )
@@ -198,15 +243,17 @@ def _decision_point(event: Event, last_send: dict[str, float]) -> Operation | No
 
 
 def _count(
-    tally: _Tally, decision: Decision, operation: Operation, event: Event, campaign: str | None, prompt: int
+    tally: _Tally, decision: Decision, operation: Operation, event: Event, campaign: str | None
 ) -> None:
     figures = tally.figures
-    if operation is Operation.PUSH:
+    action = decision.decision
+    push = operation is Operation.PUSH
+    if push:
         figures.prompts += 1
+        figures.decisions[action.value] = figures.decisions.get(action.value, 0) + 1
     else:
         figures.enrollments += 1
-    action = decision.decision
-    figures.decisions[action.value] = figures.decisions.get(action.value, 0) + 1
+        figures.enrollment_decisions[action.value] = figures.enrollment_decisions.get(action.value, 0) + 1
     for rule in decision.matched_rules:
         count = figures.rules.setdefault(rule.name, RuleCount(report_only=rule.report_only))
         count.matched += 1
@@ -214,39 +261,65 @@ def _count(
     if escalated:
         figures.escalated += 1
         tally.identities.add(event.identity)
-    if campaign is not None:
-        if escalated and campaign not in tally.first_stop:
-            tally.first_stop[campaign] = max(prompt, 1)
-    elif operation is Operation.PUSH:
-        tally.benign_prompts += 1
+    row = tally.campaigns.get(campaign) if campaign is not None else None
+    if row is not None:
+        if push:
+            row.prompts += 1
+        else:
+            row.enrollments += 1
+        if escalated:
+            row.escalated += 1
+            row.enrollments_escalated += not push
+            if row.first_escalation is None:
+                row.first_escalation = row.prompts + row.enrollments
+                row.first_action = action.value
+                row.first_operation = operation.value
+                row.first_rules = [
+                    r.name for r in decision.matched_rules if not r.report_only and r.action in ESCALATIONS
+                ]
+        return
+    name = "prompts" if push else "enrollments"
+    tally.benign[name] += 1
+    tally.benign[f"{name}_escalated"] += escalated
+    if push:
         tally.benign_users.add(event.identity)
-        tally.benign_escalated += escalated
 
 
-def _labeled(tally: _Tally, labels: Labels, weeks: float) -> LabeledFigures:
+def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
     by_kind: dict[str, KindFigures] = {}
-    prompts_at: dict[str, list[float]] = {}
-    for campaign in labels.campaigns:
-        figures = by_kind.setdefault(campaign.kind, KindFigures())
+    stops: dict[str, list[float]] = {}
+    rows = list(tally.campaigns.values())
+    for row in rows:
+        figures = by_kind.setdefault(row.kind, KindFigures())
         figures.campaigns += 1
-        stop = tally.first_stop.get(campaign.id)
-        if stop is not None:
+        figures.with_decision_points += (row.prompts + row.enrollments) > 0
+        if row.first_escalation is not None:
             figures.stopped += 1
-            prompts_at.setdefault(campaign.kind, []).append(float(stop))
-    for kind, values in prompts_at.items():
+            stops.setdefault(row.kind, []).append(float(row.first_escalation))
+    for kind, values in stops.items():
         by_kind[kind].median_prompt = statistics.median(values)
-    benign_prompts = tally.benign_prompts
+    benign = tally.benign
+    attack_prompts = sum(r.prompts for r in rows)
+    attack_enrollments = sum(r.enrollments for r in rows)
+    escalated_enrollments = sum(r.enrollments_escalated for r in rows)
     users = max(len(tally.benign_users), 1)
     return LabeledFigures(
-        campaigns=len(labels.campaigns),
+        campaigns=len(rows),
         stopped=sum(k.stopped for k in by_kind.values()),
         by_kind=dict(sorted(by_kind.items())),
-        benign_prompts=benign_prompts,
-        benign_escalated=tally.benign_escalated,
+        campaign_rows=rows,
+        attack_prompts=attack_prompts,
+        attack_prompts_escalated=sum(r.escalated for r in rows) - escalated_enrollments,
+        attack_enrollments=attack_enrollments,
+        attack_enrollments_escalated=escalated_enrollments,
+        benign_prompts=benign["prompts"],
+        benign_escalated=benign["prompts_escalated"],
+        benign_enrollments=benign["enrollments"],
+        benign_enrollments_escalated=benign["enrollments_escalated"],
         escalations_per_1000_benign_prompts=round(
-            1000.0 * tally.benign_escalated / max(benign_prompts, 1), 2
+            1000.0 * benign["prompts_escalated"] / max(benign["prompts"], 1), 2
         ),
-        escalations_per_benign_user_week=round(tally.benign_escalated / users / weeks, 3),
+        escalations_per_benign_user_week=round(benign["prompts_escalated"] / users / weeks, 3),
     )
 
 

@@ -202,45 +202,86 @@ def backtest_command(
     print_backtest(result)
 
 
+def _rate(part: int, whole: int) -> str:
+    return f"{part:,} / {whole:,}" if whole else "-"
+
+
 def print_backtest(result: BacktestResult) -> None:
-    console.print(f"replayed {result.records:,} records, {result.decision_points:,} decision points")
-    for figures in result.policies:
-        console.print(f"policy {escape(figures.version)}: {escape(figures.source)}")
-    table = Table(
-        "policy", "prompts", "enrollments", *[a.value for a in DecisionAction], "escalated identities"
+    """Policies side by side: one column per policy, one row per figure."""
+    console.print(
+        f"replayed {result.records:,} records ({result.events:,} events), "
+        f"{result.decision_points:,} decision points"
     )
-    for figures in result.policies:
+    if result.errors:
+        console.print(f"[yellow]{result.errors:,} unreadable records[/yellow]; first:")
+        for sample in result.error_samples[:5]:
+            console.print(f"  {escape(sample)}")
+    policies = result.policies
+    for n, figures in enumerate(policies, start=1):
+        console.print(f"policy {n}: {escape(figures.version)} ({escape(figures.source)})")
+    table = Table("", *[escape(f.version) for f in policies], title="Decisions")
+    table.add_row("prompts", *[f"{f.prompts:,}" for f in policies])
+    for action in DecisionAction:
+        table.add_row(f"  {action.value}", *[f"{f.decisions.get(action.value, 0):,}" for f in policies])
+    table.add_row("enrollments", *[f"{f.enrollments:,}" for f in policies])
+    for action in DecisionAction:
+        counts = [f.enrollment_decisions.get(action.value, 0) for f in policies]
+        if any(counts):
+            table.add_row(f"  {action.value}", *[f"{c:,}" for c in counts])
+    table.add_row("identities escalated", *[f"{f.escalated_identities:,}" for f in policies])
+    labeled = [f.labeled for f in policies]
+    if all(item is not None for item in labeled):
+        rows = [item for item in labeled if item is not None]
+        table.add_section()
+        table.add_row("campaigns escalated", *[_rate(r.stopped, r.campaigns) for r in rows])
         table.add_row(
-            escape(figures.version),
-            f"{figures.prompts:,}",
-            f"{figures.enrollments:,}",
-            *[f"{figures.decisions.get(a.value, 0):,}" for a in DecisionAction],
-            f"{figures.escalated_identities:,}",
+            "attack prompts escalated", *[_rate(r.attack_prompts_escalated, r.attack_prompts) for r in rows]
         )
+        table.add_row(
+            "attack enrollments escalated",
+            *[_rate(r.attack_enrollments_escalated, r.attack_enrollments) for r in rows],
+        )
+        table.add_row(
+            "benign prompts escalated", *[_rate(r.benign_escalated, r.benign_prompts) for r in rows]
+        )
+        table.add_row(
+            "  per 1,000 benign prompts", *[f"{r.escalations_per_1000_benign_prompts:g}" for r in rows]
+        )
+        table.add_row(
+            "  per benign user per week", *[f"{r.escalations_per_benign_user_week:g}" for r in rows]
+        )
+        table.add_row(
+            "benign enrollments escalated",
+            *[_rate(r.benign_enrollments_escalated, r.benign_enrollments) for r in rows],
+        )
+        kinds = sorted({kind for r in rows for kind in r.by_kind})
+        table.add_section()
+        table.add_row("[bold]campaigns by kind[/bold] (median point)", *["" for _ in rows])
+        for kind in kinds:
+            cells = []
+            for r in rows:
+                row = r.by_kind.get(kind)
+                if row is None:
+                    cells.append("-")
+                elif not row.with_decision_points:
+                    cells.append(f"0/{row.campaigns} (no prompt)")
+                else:
+                    median = "" if row.median_prompt is None else f" (at {row.median_prompt:g})"
+                    cells.append(f"{row.stopped}/{row.campaigns}{median}")
+            table.add_row(f"  {kind}", *cells)
     console.print(table)
-    for figures in result.policies:
-        labeled = figures.labeled
-        if labeled is None:
-            continue
-        kinds = Table(
-            "campaign kind",
-            "stopped or escalated",
-            "median prompt",
-            title=escape(f"{figures.version}: labeled"),
-        )
-        for kind, row in labeled.by_kind.items():
-            median = "-" if row.median_prompt is None else f"{row.median_prompt:g}"
-            kinds.add_row(kind, f"{row.stopped}/{row.campaigns}", median)
-        console.print(kinds)
-        console.print(
-            f"benign friction: {labeled.benign_escalated:,} of {labeled.benign_prompts:,} benign prompts "
-            f"escalated ({labeled.escalations_per_1000_benign_prompts:g} per 1,000; "
-            f"{labeled.escalations_per_benign_user_week:g} per user per week)"
-        )
-    for figures in result.policies:
-        rules = Table("rule", "matched", "mode", title=escape(f"{figures.version}: rules"))
-        for name, count in sorted(figures.rules.items(), key=lambda item: -item[1].matched):
-            rules.add_row(
-                escape(name), f"{count.matched:,}", "report-only" if count.report_only else "enforced"
+    names = sorted({name for f in policies for name in f.rules})
+    rules = Table("rule", *[escape(f.version) for f in policies], title="Rules matched")
+    for name in sorted(
+        names, key=lambda n: -max(f.rules[n].matched if n in f.rules else 0 for f in policies)
+    ):
+        cells = []
+        for f in policies:
+            count = f.rules.get(name)
+            cells.append(
+                "-"
+                if count is None
+                else f"{count.matched:,}" + (" (report-only)" if count.report_only else "")
             )
-        console.print(rules)
+        rules.add_row(escape(name), *cells)
+    console.print(rules)
