@@ -1,0 +1,339 @@
+"""``pushguard worker``: the pipeline's Engine over the partition streams, with state in Redis.
+
+Three duties, each done by whoever holds its lease (``store.streams``), checked on every turn of the loop:
+
+1. partitions: records of the leased partition streams → per-identity detectors. Events the IP/ASN-keyed
+   detectors would look at leave for the ``stage2`` stream with the profile as it is at that moment
+   (as ``analyze --jobs`` does), in the same commit as the state, the findings, the replay-guard
+   position, the partition's progress mark and the acknowledgement of the records.
+2. stage2 (one worker): those events through the keyed detectors in global ingest order: an event is
+   taken only once every partition has finished every record ingested before it (the progress marks),
+   and deleted from the stream in the commit of its effect.
+3. advance (when everything ingested is processed): silence speaks for every state at the highest event
+   time ingested, as at the end of ``analyze``.
+
+So the findings equal those of one ``analyze`` over the same input, whatever the number of workers and
+whenever one dies (tested with SIGKILL)."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import redis
+
+from pushguard.cli.stream_records import parse_record
+from pushguard.detect import Detector
+from pushguard.enrich import AliasMap, Enricher
+from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
+from pushguard.pipeline import MAX_ERRORS_KEPT, Engine
+from pushguard.store.redis import RedisStore, StateConflictError
+from pushguard.store.streams import (
+    GROUP,
+    PROGRESS,
+    Entry,
+    StreamBus,
+    dead_letter_payload,
+    progress_mark,
+    sortable_id,
+)
+
+_record_decoder = msgspec.json.Decoder(dict[str, Any])
+_NEVER = sys.maxsize  # the worker commits itself, once per batch
+
+
+class Deferred(msgspec.Struct, array_like=True):
+    seq: int
+    sub: int  # the event's index within its record
+    event: Event
+    profile: IdentityProfile
+
+
+_deferred_encoder = msgspec.msgpack.Encoder()
+_deferred_decoder = msgspec.msgpack.Decoder(Deferred)
+
+
+class _DeferringEngine(Engine):
+    """First stage: the second stage's events are queued on the stage2 stream in the next commit."""
+
+    def __init__(self, store: RedisStore, detectors: Sequence[Detector[Any]], stage2: str) -> None:
+        super().__init__(store, detectors, commit_every=_NEVER)
+        self.redis = store
+        self.stage2 = stage2
+        self.current: tuple[int, int] = (0, 0)
+
+    def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+        if any(d.partition(event) is not None for d in self.keyed_detectors):
+            payload = _deferred_encoder.encode(Deferred(*self.current, event, profile))
+            self.redis.pending.ops.append(("add", self.stage2, payload))
+        return []
+
+
+@dataclass
+class WorkerOptions:
+    name: str
+    make_detectors: Callable[[], list[Detector[Any]]]  # a fresh set per engine (detectors hold settings)
+    batch: int = 500  # records read per partition read
+    block_ms: int = 200  # how long a read waits for new records
+    lease_ms: int = 10_000  # a dead worker's partitions move after this long
+    drain: bool = False  # exit once everything ingested is processed and advanced
+    provider: Provider | None = None
+    aliases: AliasMap = field(default_factory=AliasMap)
+    enrichers: Sequence[Enricher] = ()
+
+
+@dataclass
+class WorkerStats:
+    records: int = 0
+    events: int = 0
+    findings: int = 0  # findings (revisions) committed by this worker
+    dead: int = 0
+    unmapped: Counter[str] = field(default_factory=Counter)
+    replayed: int = 0
+    reclaimed: int = 0  # pending entries taken over from a dead (or earlier) owner
+    conflicts: int = 0
+    stage2_events: int = 0
+    advances: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+
+class StreamWorker:
+    def __init__(self, client: redis.Redis, prefix: str, options: WorkerOptions) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.options = options
+        self.bus = StreamBus(client, prefix)
+        self.stats = WorkerStats()
+        self.held: set[str] = set()
+        self._recover: set[str] = set()
+        self._store = self._new_store()
+        self._engine = self._new_engine()
+        self._stage2_held = False
+        self._stage2_store = RedisStore("", prefix, client=client)
+        self._stage2_engine = Engine(self._stage2_store, options.make_detectors(), commit_every=_NEVER)
+        self._stage2_heap: list[tuple[int, int, str, bytes]] = []
+        self._stage2_cursor = "-"
+
+    def _new_store(self) -> RedisStore:
+        store = RedisStore("", self.prefix, client=self.client)
+        store.pending.group, store.pending.consumer = GROUP, self.options.name
+        return store
+
+    def _new_engine(self) -> _DeferringEngine:
+        return _DeferringEngine(self._store, self.options.make_detectors(), self.bus.stage2)
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, partitions: int | None = None, should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.bus.open(partitions)
+        try:
+            while not should_stop():
+                busy = self.step()
+                if not busy and self.options.drain and self.finished():
+                    return
+        finally:
+            self.stop()
+
+    def step(self) -> bool:
+        """One turn: ownership, a batch of records, a stage2 batch, the advance when idle. Busy or not."""
+        live = self.bus.heartbeat(self.options.name, self.options.lease_ms)
+        self._rebalance(live)
+        busy = self._stage1()
+        busy = self._stage2() or busy
+        if not busy:
+            busy = self._advance()
+        return busy
+
+    def finished(self) -> bool:
+        """Everything ingested is processed by both stages and silence has spoken at the watermark."""
+        _, idle = self.bus.frontier()
+        return idle and self.client.xlen(self.bus.stage2) == 0 and self.bus.advanced() >= self.bus.watermark()
+
+    def stop(self) -> None:
+        for partition in sorted(self.held):
+            self.bus.release(partition, self.options.name)
+        if self._stage2_held:
+            self.bus.release("stage2", self.options.name)
+        self.held.clear()
+        self._stage2_held = False
+        self.bus.leave(self.options.name)
+
+    # -- ownership ---------------------------------------------------------------------------------
+
+    def _rebalance(self, live: int) -> None:
+        options = self.options
+        target = math.ceil(self.bus.partitions / max(live, 1))
+        lost = {p for p in self.held if not self.bus.renew(p, options.name, options.lease_ms)}
+        changed = bool(lost)
+        self.held -= lost
+        while len(self.held) > target:  # a worker joined: hand partitions over (all work is committed)
+            extra = max(self.held)
+            self.bus.release(extra, options.name)
+            self.held.discard(extra)
+            changed = True
+        if len(self.held) < target:
+            streams = self.bus.streams()
+            start = zlib.crc32(options.name.encode()) % len(streams)
+            for stream in streams[start:] + streams[:start]:
+                if len(self.held) >= target:
+                    break
+                if stream not in self.held and self.bus.acquire(stream, options.name, options.lease_ms):
+                    self.held.add(stream)
+                    changed = True
+        if changed:
+            self._restart()
+
+    def _restart(self) -> None:
+        """Forget every cached state and re-read every pending entry of the partitions held: after a
+        change of ownership or a conflict, the store is the truth and the replay guard skips what it has."""
+        self._store.reset()
+        self._engine = self._new_engine()
+        self._recover = set(self.held)
+
+    # -- stage 1 -----------------------------------------------------------------------------------
+
+    def _stage1(self) -> bool:
+        if not self.held:
+            time.sleep(self.options.block_ms / 1000)  # nothing to read: do not spin
+            return False
+        entries: list[Entry] = []
+        for stream in sorted(self._recover):
+            claimed = self.bus.reclaim(self.options.name, stream)
+            self.stats.reclaimed += len(claimed)
+            entries.extend(claimed)
+        self._recover.clear()
+        if not entries:
+            block = 0 if self._stage2_heap else self.options.block_ms
+            entries = self.bus.read(self.options.name, sorted(self.held), self.options.batch, block or None)
+        if not entries:
+            return False
+        engine, store = self._engine, self._store
+        replayed = engine.stats.replayed
+        produced = sum(self._apply(entry, engine, store) for entry in entries)
+        try:
+            engine.flush()
+        except StateConflictError:
+            self.stats.conflicts += 1
+            self._restart()
+            return True
+        self.stats.records += len(entries)
+        self.stats.replayed += engine.stats.replayed - replayed
+        self.stats.findings += produced
+        return True
+
+    def _apply(self, entry: Entry, engine: _DeferringEngine, store: RedisStore) -> int:
+        """Process one record (or dead-letter it); its progress mark and ack join the next commit."""
+        produced = 0
+        where = f"{entry.stream}#{entry.id}"
+        raw = entry.fields.get("r")
+        error: str | None = None
+        record: dict[str, Any] | None = None
+        try:
+            record = None if raw is None else _record_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            error = f"not a JSON object: {exc}"
+        if record is None and error is None:
+            error = "entry without a record (field r)"
+        if record is not None:
+            ref = RawRef(source=entry.stream, position=entry.seq)
+            options = self.options
+            parsed = parse_record(record, ref, options.provider, options.aliases, options.enrichers)
+            error = parsed.error
+            if parsed.unmapped is not None:
+                self.stats.unmapped[parsed.unmapped] += 1
+            position = sortable_id(entry.id)
+            for index, event in enumerate(parsed.events):
+                engine.current = (entry.seq, index)
+                produced += len(engine.process(event, entry.stream, f"{position}|{index:04d}"))
+                self.stats.events += 1
+        if error is not None:
+            self.stats.dead += 1
+            if len(self.stats.error_samples) < MAX_ERRORS_KEPT:
+                self.stats.error_samples.append(f"{where}: {error}")
+            store.pending.ops.append(("add", self.bus.dead, dead_letter_payload(where, error, raw)))
+        store.pending.marks[PROGRESS + entry.stream] = progress_mark(entry.seq)
+        store.pending.ops.append(("ack", entry.stream, entry.id))
+        return produced
+
+    # -- stage 2 -----------------------------------------------------------------------------------
+
+    def _stage2(self) -> bool:
+        name, lease = self.options.name, self.options.lease_ms
+        if self._stage2_held:
+            self._stage2_held = self.bus.renew("stage2", name, lease)
+        elif self.bus.acquire("stage2", name, lease):
+            self._stage2_held = True
+            self._restart_stage2()
+        if not self._stage2_held:
+            return False
+        bound, _ = self.bus.frontier()  # before reading: every event at or under it is on the stream
+        page = 10_000
+        fresh = self.bus.stage2_entries(after=self._stage2_cursor, count=page)
+        for entry in fresh:
+            item = _deferred_decoder.decode(entry.fields["p"])
+            heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry.id, entry.fields["p"]))
+            self._stage2_cursor = entry.id
+        if len(fresh) == page:
+            return True  # more to read before the heap holds everything at or under the bound
+        engine, store = self._stage2_engine, self._stage2_store
+        taken = produced = 0
+        while self._stage2_heap and self._stage2_heap[0][0] <= bound:
+            _, _, entry_id, payload = heapq.heappop(self._stage2_heap)
+            item = _deferred_decoder.decode(payload)
+            produced += len(engine.second_stage(item.event, item.profile))
+            store.pending.ops.append(("del", self.bus.stage2, entry_id))
+            taken += 1
+        if not taken:
+            return bool(fresh)
+        try:
+            engine.flush()
+        except StateConflictError:
+            self.stats.conflicts += 1
+            self._restart_stage2()
+            return True
+        self.stats.stage2_events += taken
+        self.stats.findings += produced
+        return True
+
+    def _restart_stage2(self) -> None:
+        self._stage2_store.reset()
+        self._stage2_engine = Engine(self._stage2_store, self.options.make_detectors(), commit_every=_NEVER)
+        self._stage2_heap = []
+        self._stage2_cursor = "-"
+
+    # -- silence -----------------------------------------------------------------------------------
+
+    def _advance(self) -> bool:
+        mark = self.bus.watermark()
+        if mark <= self.bus.advanced():
+            return False
+        _, idle = self.bus.frontier()
+        if not idle or self.client.xlen(self.bus.stage2) > 0:
+            return False
+        if not self.bus.acquire("advance", self.options.name, self.options.lease_ms):
+            return False
+        store = RedisStore("", self.prefix, client=self.client)
+        engine = Engine(store, self.options.make_detectors(), commit_every=_NEVER)
+        engine.watermark = mark
+        try:
+            produced = engine.finish()
+        except StateConflictError:
+            self.stats.conflicts += 1  # new records meanwhile: the next idle moment tries again
+            return True
+        finally:
+            self.bus.release("advance", self.options.name)
+        self.bus.set_advanced(mark)
+        self.stats.advances += 1
+        self.stats.findings += len(produced)
+        # states advanced here are newer than the partition engines' cached copies
+        self._restart()
+        self._restart_stage2()
+        return True

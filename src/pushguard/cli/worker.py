@@ -1,0 +1,185 @@
+"""``pushguard ingest`` and ``pushguard worker``: records on Redis Streams, state in Redis.
+
+pushguard ingest logs/ --redis-url redis://127.0.0.1:6379/0
+pushguard worker --name w1 &  pushguard worker --name w2 &   # share the partitions
+pushguard worker --drain                                     # exit once everything is processed
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import msgspec
+import redis
+import typer
+from rich.console import Console
+
+from pushguard.cli.analyze import ProviderChoice, fail, load_config
+from pushguard.cli.stream_records import ingest
+from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
+from pushguard.detect import Detector, build_detectors
+from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.model import Provider, PushguardError
+from pushguard.report.jsonl import write_findings
+from pushguard.store.redis import RedisStore
+from pushguard.store.streams import StreamBus
+
+console = Console(stderr=True)
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+RedisUrl = Annotated[str, typer.Option(envvar="REDIS_URL", help="Redis server (state and streams).")]
+Prefix = Annotated[str, typer.Option(help="Key prefix: one deployment's streams and state.")]
+Partitions = Annotated[
+    int | None,
+    typer.Option(min=1, help="Partition streams (fixed by the first ingest or worker; default 8)."),
+]
+ProviderOpt = Annotated[
+    ProviderChoice, typer.Option(help="Vendor of the records; auto detects it per record.")
+]
+Aliases = Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML); same for all.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_command)
+    app.command("worker")(worker_command)
+
+
+def _client(url: str) -> redis.Redis:
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise fail(f"cannot reach Redis at {url}: {exc}") from None
+    return client
+
+
+def _provider(choice: ProviderChoice) -> Provider | None:
+    return None if choice is ProviderChoice.AUTO else Provider(choice.value)
+
+
+def ingest_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = "pg",
+    partitions: Partitions = None,
+    provider: ProviderOpt = ProviderChoice.AUTO,
+    aliases: Aliases = None,
+) -> None:
+    """Put the records of log files on the partition streams, in event-time order, by identity."""
+    client = _client(redis_url)
+    try:
+        bus = StreamBus(client, prefix)
+        count = bus.open(partitions)
+        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+        stats = ingest(inputs, bus, provider=_provider(provider), aliases=alias_map)
+    except (PushguardError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        client.close()
+    run = stats.run
+    console.print(
+        f"{run.files} file(s), {run.records} records: {stats.published} put on {count} partitions, "
+        f"{sum(run.unmapped.values())} not used, {stats.dead} dead-lettered ({prefix}:dead), "
+        f"{run.late} late"
+    )
+    for sample in run.error_samples:
+        console.print(f"  {sample}")
+
+
+def worker_command(
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = "pg",
+    partitions: Partitions = None,
+    name: Annotated[
+        str | None, typer.Option(help="Consumer name (default host-pid); unique per worker.")
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit once every ingested record is processed.")
+    ] = False,
+    provider: ProviderOpt = ProviderChoice.AUTO,
+    aliases: Aliases = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
+    geoip_city: Annotated[
+        Path | None, typer.Option(help="MaxMind City .mmdb (city-level coordinates).")
+    ] = None,
+    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Records per read and commit.")] = 500,
+    lease_ms: Annotated[
+        int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
+    ] = 10_000,
+    out: Annotated[
+        Path | None, typer.Option(help="With --drain: write every stored finding here (JSONL).")
+    ] = None,
+    stats_json: Annotated[
+        bool, typer.Option("--stats-json", help="Print the counts as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Consume the partition streams: detection with state, findings and positions in Redis."""
+    try:
+        settings = load_config(config)
+        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+        for db in (geoip_city, geoip_asn):
+            if db is not None and not db.is_file():
+                raise PushguardError(f"{db}: no such MaxMind database file")
+    except (PushguardError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    overrides: dict[str, Any] | None = settings.get("detectors")
+
+    def make_detectors() -> list[Detector[Any]]:
+        return build_detectors(overrides)
+
+    client = _client(redis_url)
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)  # finish the turn: commit, release the leases
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with ExitStack() as closing:
+        closing.callback(client.close)
+        enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
+        for enricher in enrichers:
+            if isinstance(enricher, AbstractContextManager):
+                closing.enter_context(enricher)
+        options = WorkerOptions(
+            name=name or f"{socket.gethostname()}-{os.getpid()}",
+            make_detectors=make_detectors,
+            batch=batch,
+            lease_ms=lease_ms,
+            drain=drain,
+            provider=_provider(provider),
+            aliases=alias_map,
+            enrichers=enrichers,
+        )
+        worker = StreamWorker(client, prefix, options)
+        try:
+            worker.run(partitions, should_stop=lambda: bool(stopping))
+        except (PushguardError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        _report(worker.stats, options.name, stats_json)
+        if out is not None:
+            write_findings(out, RedisStore(redis_url, prefix, client=client).findings())
+
+
+def _report(stats: WorkerStats, name: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(msgspec.json.encode({"worker": name, **stats.__dict__}).decode())
+        return
+    console.print(
+        f"worker {name}: {stats.records} records, {stats.events} events, {stats.findings} finding revisions, "
+        f"{stats.dead} dead-lettered, {sum(stats.unmapped.values())} not used, {stats.replayed} replayed, "
+        f"{stats.reclaimed} reclaimed, {stats.conflicts} conflicts, {stats.stage2_events} second-stage "
+        f"events, {stats.advances} advances"
+    )
+    for sample in stats.error_samples:
+        console.print(f"  {sample}")
+
+
+__all__ = ["StreamBus", "register"]

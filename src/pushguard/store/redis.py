@@ -1,0 +1,318 @@
+"""Redis state store: state shared by several workers (DESIGN.md "Running parts").
+
+Layout under ``prefix`` (default ``pg``)::
+
+    <prefix>:s:<key>   string: 10-digit version + state blob; TTL ``ttl_s``, refreshed on every write
+    <prefix>:pos       hash partition → last applied position
+    <prefix>:f         hash finding id → finding (JSON), the highest revision seen
+    <prefix>:frev      hash finding id → that revision
+
+A plain string with the version in front is the compact form: a small hash would do too, but a state blob
+is longer than Redis's listpack limit (64 bytes), so the hash would fall back to a full hash table.
+
+Atomicity: one ``Commit`` (states + positions + findings, plus the stream operations queued with it: acks,
+appends, deletes) is one Lua script, so Redis applies all of it or none of it. A crash never leaves a
+state without the position that produced it, nor a record acknowledged whose effect was not kept.
+
+Concurrency: the pipeline keeps decoded state in memory between commits, so Redis alone cannot merge two
+writers of one identity. The rule is *one identity is owned by one writer at a time* (records are
+partitioned by identity and a partition is leased to one worker, see ``store.streams``), and the script
+fences every commit against what this session last saw:
+
+- every state key carries a version; ``load`` remembers it, the commit requires it unchanged;
+- every position written must still be the one this session read (``position``) or wrote last;
+- every stream entry to delete must still exist, every entry to acknowledge must still be pending for
+  this consumer (nobody else claimed or consumed it).
+
+Any mismatch applies nothing and raises ``StateConflictError``; the worker drops its cached state
+(``reset``) and reprocesses its unacknowledged records, which the replay guard makes safe.
+
+A ``RedisStore`` instance is one writer's session: give each ``pipeline.Engine`` its own instance (they may
+share one server and prefix), since the remembered versions are per instance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+from pushguard.model import Finding, PushguardError
+from pushguard.store.base import Commit, decode_finding, encode_finding, sort_findings
+
+DEFAULT_TTL_S = 90 * 24 * 3600  # identity state unused this long disappears
+LOAD_CHUNK = 500  # keys per pipelined load
+VERSION_DIGITS = 10
+_ABSENT = "\x00"  # expected position of a partition that must not have one yet
+_FORWARD = "\x01"  # a progress mark: unchecked, only ever moves forward
+
+_COMMIT = """
+local function less(a, b)
+  local la, lb = #a, #b
+  for i = 1, math.min(la, lb) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+local ttl = tonumber(ARGV[1])
+local group, consumer = ARGV[2], ARGV[3]
+local n = tonumber(ARGV[4])
+local conflicts = {}
+for i = 1, n do
+  local key = KEYS[3 + i]
+  local head = redis.call('GETRANGE', key, 0, 9)
+  local current = 0
+  if head ~= '' then current = tonumber(head) end
+  if current ~= tonumber(ARGV[3 + 2 * i]) then
+    conflicts[#conflicts + 1] = 'state'
+    conflicts[#conflicts + 1] = key
+    conflicts[#conflicts + 1] = tostring(current)
+  end
+end
+local at = 5 + 2 * n
+local m = tonumber(ARGV[at])
+for j = 1, m do
+  local partition, expected = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1]
+  local current = redis.call('HGET', KEYS[1], partition)
+  local ok = true
+  if expected == '\\0' then ok = not current
+  elseif expected ~= '\\1' then ok = (current == expected) end
+  if not ok then
+    conflicts[#conflicts + 1] = 'position'
+    conflicts[#conflicts + 1] = partition
+    conflicts[#conflicts + 1] = current or ''
+  end
+end
+local positions_at = at
+at = at + 3 * m + 1
+local k = tonumber(ARGV[at])
+local findings_at = at
+at = at + 3 * k + 1
+local ops = tonumber(ARGV[at])
+for j = 1, ops do
+  local op, stream, value = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1], ARGV[at + 3 * j]
+  local gone = false
+  if op == 'del' then
+    gone = #redis.call('XRANGE', stream, value, value) == 0
+  elseif op == 'ack' then
+    local owner = redis.call('XPENDING', stream, group, value, value, 1)
+    gone = #owner == 0 or owner[1][2] ~= consumer
+  end
+  if gone then
+    conflicts[#conflicts + 1] = 'entry'
+    conflicts[#conflicts + 1] = stream
+    conflicts[#conflicts + 1] = value
+  end
+end
+if #conflicts > 0 then
+  return {0, conflicts}
+end
+for i = 1, n do
+  local key = KEYS[3 + i]
+  local version = string.format('%010d', tonumber(ARGV[3 + 2 * i]) + 1)
+  redis.call('SET', key, version .. ARGV[4 + 2 * i])
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+for j = 1, m do
+  local partition, expected = ARGV[positions_at + 3 * j - 2], ARGV[positions_at + 3 * j - 1]
+  local value = ARGV[positions_at + 3 * j]
+  local current = redis.call('HGET', KEYS[1], partition)
+  if expected ~= '\\1' or (not current) or less(current, value) then
+    redis.call('HSET', KEYS[1], partition, value)
+  end
+end
+for j = 1, k do
+  local base = findings_at + 3 * j - 3
+  local id, revision, body = ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 3]
+  local current = redis.call('HGET', KEYS[3], id)
+  if (not current) or tonumber(current) < revision then
+    redis.call('HSET', KEYS[3], id, tostring(revision))
+    redis.call('HSET', KEYS[2], id, body)
+  end
+end
+for j = 1, ops do
+  local op, stream, value = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1], ARGV[at + 3 * j]
+  if op == 'add' then redis.call('XADD', stream, '*', 'p', value)
+  elseif op == 'ack' then redis.call('XACK', stream, group, value)
+  else redis.call('XDEL', stream, value) end
+end
+return {1}
+"""
+
+
+class StateConflictError(PushguardError):
+    """Another writer changed what this writer had read: nothing was applied; reload and reprocess."""
+
+    def __init__(self, conflicts: list[tuple[str, str, str]]) -> None:
+        self.conflicts = conflicts  # (what: state|position|entry, which key/partition/stream, found)
+        shown = ", ".join(f"{what} {name} (now {found or 'none'})" for what, name, found in conflicts[:5])
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        super().__init__(
+            f"changed by another writer since this one read it: {shown}{more}; nothing was committed — "
+            "one identity (one partition) must be owned by one worker at a time: reload and reprocess"
+        )
+
+
+@dataclass
+class StreamOps:
+    """Stream operations applied in the same script as the next commit (or not at all)."""
+
+    group: str = ""  # consumer group and consumer of the entries acknowledged
+    consumer: str = ""
+    ops: list[tuple[str, str, bytes | str]] = field(default_factory=list)  # (add|ack|del, stream, value)
+    marks: dict[str, str] = field(default_factory=dict)  # forward-only progress positions
+
+    def __bool__(self) -> bool:
+        return bool(self.ops or self.marks)
+
+
+class RedisStore:
+    """The StateStore protocol over Redis (see the module docstring for layout and atomicity)."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "pg",
+        *,
+        ttl_s: int = DEFAULT_TTL_S,
+        client: redis.Redis | None = None,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self._owns_client = client is None
+        self.client: redis.Redis = client if client is not None else redis.Redis.from_url(url)
+        self._any: Any = self.client  # redis-py's reply hints do not know decode_responses=False
+        self.positions_key = f"{prefix}:pos"
+        self._findings_key = f"{prefix}:f"
+        self._revisions_key = f"{prefix}:frev"
+        self._commit: Script = self.client.register_script(_COMMIT)
+        self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
+        self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
+        self.pending = StreamOps()
+        self.conflicts = 0
+        self.commits = 0
+
+    def state_key(self, key: str) -> str:
+        return f"{self.prefix}:s:{key}"
+
+    # -- the StateStore protocol -----------------------------------------------------------------
+
+    def load(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), LOAD_CHUNK):
+            chunk = keys[start : start + LOAD_CHUNK]
+            replies: list[Any] = self.client.mget([self.state_key(key) for key in chunk])
+            for key, raw in zip(chunk, replies, strict=True):
+                if raw is None:
+                    self._versions[key] = 0
+                    continue
+                self._versions[key] = int(raw[:VERSION_DIGITS])
+                found[key] = bytes(raw[VERSION_DIGITS:])
+        return found
+
+    def commit(self, batch: Commit) -> None:
+        extra = self.pending
+        if not batch and not extra:
+            return
+        self.pending = StreamOps(group=extra.group, consumer=extra.consumer)
+        keys: list[str] = [self.positions_key, self._findings_key, self._revisions_key]
+        args: list[Any] = [self.ttl_s, extra.group, extra.consumer, len(batch.states)]
+        expected: dict[str, int] = {}
+        for key, blob in batch.states.items():
+            version = self._versions.get(key, 0)  # never loaded by this session: it must not exist
+            expected[key] = version
+            keys.append(self.state_key(key))
+            args.extend((version, blob))
+        positions = [(p, self._expected_position(p), v) for p, v in batch.positions.items()]
+        positions.extend((p, _FORWARD, v) for p, v in extra.marks.items() if p not in batch.positions)
+        args.append(len(positions))
+        for partition, want, value in positions:
+            args.extend((partition, want, value))
+        args.append(len(batch.findings))
+        for finding in batch.findings:
+            args.extend((finding.id, finding.revision, encode_finding(finding)))
+        args.append(len(extra.ops))
+        for op, stream, payload in extra.ops:
+            keys.append(stream)
+            args.extend((op, stream, payload))
+        reply = self._commit(keys=keys, args=args)
+        if int(reply[0]) != 1:
+            flat = [_text(item) for item in reply[1]]
+            conflicts = [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+            self.conflicts += 1
+            self.reset()
+            raise StateConflictError(conflicts)
+        self.commits += 1
+        for key, version in expected.items():
+            self._versions[key] = version + 1
+        for partition, value in batch.positions.items():
+            self._positions[partition] = value
+
+    def state_keys(self) -> Iterator[str]:
+        skip = len(self.state_key(""))
+        # collected up front: the caller commits while it iterates
+        found = [_text(key)[skip:] for key in self.client.scan_iter(match=self.state_key("*"), count=1000)]
+        return iter(found)
+
+    def position(self, partition: str) -> str | None:
+        value: bytes | None = self._any.hget(self.positions_key, partition)
+        text = None if value is None else _text(value)
+        self._positions[partition] = text
+        return text
+
+    def findings(self) -> list[Finding]:
+        bodies: dict[bytes | str, bytes | str] = self.client.hgetall(self._findings_key)
+        return sort_findings(decode_finding(_bytes(body)) for body in bodies.values())
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    # -- beyond the protocol ---------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget what this session saw and drop queued stream operations: everything is read afresh."""
+        self._versions.clear()
+        self._positions.clear()
+        self.pending = StreamOps(group=self.pending.group, consumer=self.pending.consumer)
+
+    def ttl(self, key: str) -> int:
+        """Seconds left before the state of ``key`` expires (-2: no such key, -1: no expiry)."""
+        return int(self.client.ttl(self.state_key(key)))
+
+    def state_bytes(self, key: str) -> int:
+        """Bytes Redis spends on the state of ``key`` (MEMORY USAGE: value, key and overhead)."""
+        used = self.client.memory_usage(self.state_key(key), samples=0)
+        return int(used) if used is not None else 0
+
+    def _expected_position(self, partition: str) -> str:
+        if partition not in self._positions:
+            self.position(partition)  # not read yet (the Engine reads before it writes): read it now
+        seen = self._positions[partition]
+        return _ABSENT if seen is None else seen
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _text(value: bytes | str | int) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
