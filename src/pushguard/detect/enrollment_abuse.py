@@ -27,10 +27,12 @@ META = DetectorMeta(
     id="enrollment_abuse",
     title="Suspicious MFA factor enrollment",
     description=(
-        "A factor registration scored on: refused prompts before it (denied_before_s), a new country, a "
-        "new device, hosting/VPN egress, other enrollments within several_s, dormancy (no activity for "
-        "dormant_s), registered by someone else (admin/helpdesk), a reset or Temporary Access Pass before "
-        "it. Medium at min_score, high at high_score, critical at critical_score or new country + refusals."
+        "A factor registration scored on (weights in brackets): refused prompts before it, two or more "
+        "within denied_before_s (3) or one within one_refusal_s (2); a country new to the identity (3); "
+        "a new device (1); hosting/VPN egress it never used (1); other enrollments within several_s (2); "
+        "dormancy, no activity for dormant_s (2); registered by someone else, an admin or helpdesk (2); a "
+        "reset, bypass code or Temporary Access Pass within reset_before_s (2). Medium at min_score, high "
+        "at high_score, critical at critical_score or when a new country meets refused prompts."
     ),
     severity=Severity.HIGH,
     techniques=("T1098.005", "T1556.006"),
@@ -43,7 +45,8 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "denied_before_s": Tunable(6 * 3600, "refused prompts this long before the enrollment count"),
+        "denied_before_s": Tunable(6 * 3600, "two or more refused prompts this long before count"),
+        "one_refusal_s": Tunable(3600, "a single refused prompt counts only this close (a fat finger)"),
         "several_s": Tunable(3600, "other enrollments this close make it several at once"),
         "dormant_s": Tunable(30 * 86400, "no activity this long before the enrollment is dormancy"),
         "reset_before_s": Tunable(24 * 3600, "a reset / bypass / TAP this long before counts"),
@@ -80,6 +83,7 @@ class EnrollmentAbuse:
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         cfg = settings(self.meta, overrides)
         self.denied_before_s = float(cfg["denied_before_s"])
+        self.one_refusal_s = float(cfg["one_refusal_s"])
         self.several_s = float(cfg["several_s"])
         self.dormant_s = float(cfg["dormant_s"])
         self.reset_before_s = float(cfg["reset_before_s"])
@@ -143,7 +147,7 @@ class EnrollmentAbuse:
             found["refusals"] = (
                 f"{len(refused)} prompts refused in the {self.denied_before_s / 3600:.0f} h before"
             )
-        elif refused:
+        elif refused and now - refused[-1] <= self.one_refusal_s:
             found["refusal"] = f"a prompt refused {(now - refused[-1]) / 60:.0f} min before"
         history = len(profile.successes) >= self.min_history
         geo, device = event.geo, event.device

@@ -2,9 +2,11 @@
 the thing the attacker came for (a role granted, an API token or service-principal credential created, an
 app consented, an admin console opened).
 
-An approval is risky when it came after two refused prompts (``refusals_before_s``), from a country the
-identity never succeeded from, or while another finding (medium or worse) is open on the identity (the
-shared profile's ``open_findings``); one refusal or a new network alone is not enough, both together are.
+An approval is risky when refused or unanswered prompts weighing ``refusal_weight`` came in the
+``refusals_before_s`` before it (timeout 1, denial 2, fraud report 3: two denials, or three prompts left
+to time out), when it came from a country the identity never succeeded from, or while another finding
+(medium or worse) is open on the identity (the shared profile's ``open_findings``). A lighter refusal (one
+denial, two timeouts: a phone left on the desk) or a new network alone is not enough; both together are.
 A privileged action by the same identity within ``window_s`` of a risky approval is high, critical when
 the approval was risky on two counts or another finding is at least high. Admins approve pushes and do
 privileged work every day: an ordinary approval followed by privileged work stays quiet."""
@@ -15,7 +17,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
 from pushguard.detect.episode import Episode
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -41,11 +43,25 @@ class RiskyApproval(msgspec.Struct, kw_only=True):
     ip: str
     why: list[str]
     serious: bool  # risky on two counts, or a high finding open
+    fatigue: bool = False  # refused prompts were part of it (the approval was likely farmed: T1621)
+
+
+class Refusal(msgspec.Struct, array_like=True):
+    ts: int
+    weight: int
 
 
 class PrivilegedState(msgspec.Struct, kw_only=True):
     approval: RiskyApproval | None = None
     episode: Episode | None = None
+    refusals: list[Refusal] = []  # the last MAX_REFUSALS, oldest first
+
+
+MAX_REFUSALS = 16
+MAX_WHY = 8
+# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
+# report is the user saying so (the weights approval_after_denials uses).
+_REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
 
 
 META = DetectorMeta(
@@ -54,8 +70,10 @@ META = DetectorMeta(
     description=(
         "A privileged action (role or group privilege grant, API token / service-principal credential, "
         "consent, admin console) by the identity within window_s of a risky push approval: after refused "
-        "prompts, from a new country or network, or with another finding open. High; critical when the "
-        "approval was risky on two counts or a high/critical finding is open."
+        "or unanswered prompts weighing refusal_weight within refusals_before_s (timeout 1, denial 2, "
+        "fraud report 3), from a new country, with another finding (medium+) open, or a lighter refusal "
+        "together with a new network. High; critical when the approval was risky on two counts or a "
+        "high/critical finding is open."
     ),
     severity=Severity.HIGH,
     techniques=("T1078", "T1098"),
@@ -66,7 +84,10 @@ META = DetectorMeta(
     },
     tunables={
         "window_s": Tunable(4 * 3600, "a privileged action this soon after a risky approval fires"),
-        "refusals_before_s": Tunable(3600, "refused prompts this long before an approval make it risky"),
+        "refusals_before_s": Tunable(3600, "refused prompts this long before an approval count"),
+        "refusal_weight": Tunable(
+            3, "refusals weighing this much (timeout 1, denial 2, fraud report 3) make it risky alone"
+        ),
         "open_finding_s": Tunable(24 * 3600, "a finding opened this recently makes the approval risky"),
         "min_history": Tunable(5, "past successes before a place can be new"),
     },
@@ -87,6 +108,7 @@ class PrivilegedAfterRiskyApproval:
         cfg = settings(self.meta, overrides)
         self.window_s = float(cfg["window_s"])
         self.refusals_s = float(cfg["refusals_before_s"])
+        self.refusal_weight = int(cfg["refusal_weight"])
         self.open_s = float(cfg["open_finding_s"])
         self.min_history = int(cfg["min_history"])
 
@@ -96,15 +118,12 @@ class PrivilegedAfterRiskyApproval:
     def observe(
         self, state: PrivilegedState, event: Event, profile: IdentityProfile
     ) -> tuple[PrivilegedState, list[Detection]]:
+        weight = _REFUSAL_WEIGHT.get(event.kind)
+        if weight is not None:
+            append_bounded(state.refusals, Refusal(int(event.ts), weight), MAX_REFUSALS)
+            return state, []
         if event.kind is EventKind.PUSH_APPROVED:
-            why, serious = self._risk(event, profile)
-            state.approval = (
-                RiskyApproval(
-                    ts=event.ts, event_id=event.event_id, ip=event.ip or "", why=why, serious=serious
-                )
-                if why
-                else None
-            )
+            self._judge_approval(state, event, profile)
             return state, []
         approval = state.approval
         if event.kind is not EventKind.PRIVILEGED_ACTION or approval is None:
@@ -134,27 +153,71 @@ class PrivilegedAfterRiskyApproval:
         title = f"Privileged action {minutes:.0f} min after a risky approval: {what}"
         confidence = 0.9 if approval.serious else 0.75
         return state, [
-            episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)
+            episode.report(
+                self.meta.id,
+                event.identity,
+                severity,
+                confidence,
+                title,
+                reasons,
+                event.ts,
+                techniques=("T1621",) if approval.fatigue else (),
+            )
         ]
+
+    def _judge_approval(self, state: PrivilegedState, event: Event, profile: IdentityProfile) -> None:
+        """Remember a risky approval. An ordinary approval after it does not clear it (the attacker's
+        session stays theirs when the victim later approves their own prompt); another risky one within
+        the window joins it, so one attack stays one finding."""
+        why, serious, fatigue = self._risk(event, profile, state.refusals)
+        if not why:
+            return
+        held = state.approval
+        if held is not None and event.ts - held.ts <= self.window_s:
+            held.ts = event.ts
+            held.why = list(dict.fromkeys([*held.why, *why]))[:MAX_WHY]
+            held.serious = held.serious or serious
+            held.fatigue = held.fatigue or fatigue
+            return
+        state.approval = RiskyApproval(
+            ts=event.ts,
+            event_id=event.event_id,
+            ip=event.ip or "",
+            why=why,
+            serious=serious,
+            fatigue=fatigue,
+        )
 
     def advance(self, state: PrivilegedState, watermark: float) -> tuple[PrivilegedState, list[Detection]]:
         if state.approval is not None and watermark - state.approval.ts > self.window_s:
             state.approval = None
+        if state.refusals and watermark - state.refusals[-1].ts > self.refusals_s:
+            state.refusals = []  # none could make a later approval risky any more
         return state, []
 
-    def _risk(self, event: Event, profile: IdentityProfile) -> tuple[list[str], bool]:
+    def _risk(
+        self, event: Event, profile: IdentityProfile, refusals: list[Refusal]
+    ) -> tuple[list[str], bool, bool]:
         """Why the approval is risky (empty: it is not) and whether it is seriously so. Strong signals
-        alone make it risky (two refusals, a new country, a medium-or-worse finding open); weak ones (one
-        refusal, a new network) need each other: admins fat-finger prompts and change ISPs too."""
+        alone make it risky (refusals weighing refusal_weight, a new country, a medium-or-worse finding
+        open); weak ones (a denial or two timeouts, a new network) need each other: admins fat-finger
+        prompts, leave their phone on the desk and change ISPs too."""
         now = event.ts
         strong: list[str] = []
         weak: list[str] = []
         serious = False
-        refused = [ts for ts in profile.denials if 0 <= now - ts <= self.refusals_s]
-        if len(refused) >= 2:
-            strong.append(f"{len(refused)} prompts refused in the hour before")
-        elif refused:
-            weak.append("a prompt refused in the hour before")
+        recent = [r for r in refusals if 0 <= now - r.ts <= self.refusals_s]
+        weight = sum(r.weight for r in recent)
+        if weight:
+            text = (
+                f"{len(recent)} prompt(s) refused or unanswered in the "
+                f"{self.refusals_s / 60:.0f} min before (weight {weight}: timeout 1, denial 2, report 3)"
+            )
+            if weight >= self.refusal_weight:
+                strong.append(text)
+            elif weight >= 2:
+                weak.append(text)
+        fatigue = weight >= 2
         geo = event.geo
         if len(profile.successes) >= self.min_history and geo is not None:
             if geo.country and not profile.knows_country(geo.country):
@@ -166,5 +229,5 @@ class PrivilegedAfterRiskyApproval:
                 strong.append(f"{detector} finding open")
                 serious = serious or rank >= Severity.HIGH.rank
         if not strong and len(weak) < 2:
-            return [], False
-        return strong + weak, serious or len(strong) >= 2
+            return [], False, False
+        return strong + weak, serious or len(strong) >= 2, fatigue

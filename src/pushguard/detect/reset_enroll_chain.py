@@ -3,11 +3,10 @@
 The attacker calls the helpdesk as the victim; an admin resets the victim's factors or password, or issues
 a bypass code / Temporary Access Pass; the attacker enrolls their own authenticator, then signs in and, at
 worst, acts with the victim's privileges. Each step alone is a helpdesk's daily work: the chain is the
-signal. It opens on a reset done by someone else (a self-service reset opens it only when the enrollment
-that follows comes from a new country or hosting egress), advances on an enrollment within ``enroll_s``
-and on access or a privileged action within ``access_s`` of the enrollment. Medium at reset + enroll,
-high at + access (or when the enrollment's context is new), critical at + privileged action. One finding
-per chain; its revision grows as it advances."""
+signal. It opens on any reset, advances on an enrollment within ``enroll_s`` and on access or a
+privileged action within ``access_s`` of the enrollment, and speaks only when a step came from a place new
+to the identity (a lost phone re-enrolled from home is the helpdesk's daily work) or when privileged work
+follows. Severity: see ``_severity``. One finding per chain; its revision grows as it escalates."""
 
 from __future__ import annotations
 
@@ -46,9 +45,12 @@ META = DetectorMeta(
     title="Reset, then a new factor, then access (helpdesk social engineering)",
     description=(
         "A factor or password reset, bypass code or Temporary Access Pass, a factor enrolled within "
-        "enroll_s, then a sign-in or privileged action within access_s, where the enrollment or the access "
-        "comes from a country or network new to the identity or hosting egress: high; critical at + "
-        "privileged action."
+        "enroll_s, then a sign-in or privileged action within access_s. Judged on the place of the "
+        "enrollment (or of the sign-in with the temporary credential, or of the access after it): a "
+        "country or network new to the identity, or hosting egress it never used. Reset + enroll from a "
+        "new place: medium (self-service) or high (reset by someone else); + access: high; + privileged "
+        "action: critical. From the identity's own places only a privileged action speaks (medium: an "
+        "admin's lost phone looks the same). One finding per chain; its revision grows as it escalates."
     ),
     severity=Severity.HIGH,
     techniques=("T1656", "T1098.005", "T1078"),
@@ -126,6 +128,9 @@ class ResetEnrollChain:
             return state, []
         if kind is EventKind.PRIVILEGED_ACTION and not chain.privileged:
             chain.privileged = event.detail or "a privileged action"
+            if not chain.enroll_new_context:
+                context = _new_context(event, profile)
+                chain.enroll_new_context = f"(then a privileged action {context})" if context else ""
             return state, self._report(chain, event)
         if kind in _ACCESS and chain.access_ts == 0.0:
             chain.access_ts = now
@@ -150,7 +155,7 @@ class ResetEnrollChain:
         episode = chain.episode
         assert episode is not None  # opened with the chain
         episode.add(event)
-        severity = Severity.CRITICAL if chain.privileged else Severity.HIGH
+        severity = _severity(chain)
         if not episode.escalates_to(severity):
             return []
         by = (
@@ -179,15 +184,28 @@ class ResetEnrollChain:
             + (["privileged"] if chain.privileged else [])
         )
         title = "Helpdesk-style chain: " + " → ".join(steps)
-        confidence = 0.9 if severity is Severity.CRITICAL else 0.75
+        confidence = {Severity.CRITICAL: 0.9, Severity.HIGH: 0.75}.get(severity, 0.55)
         return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
 
 
+def _severity(chain: Chain) -> Severity:
+    """Medium at reset + enrollment from a new place (self-service); high when someone else did the
+    reset or the new factor was used; critical at a privileged action after a new-place step. A reset by
+    someone else, an enrollment and privileged work all from the identity's own places is medium: an
+    admin's lost phone, or an attacker inside the network; a reviewer tells them apart, not a rule."""
+    if chain.privileged:
+        return Severity.CRITICAL if chain.enroll_new_context else Severity.MEDIUM
+    if chain.access_ts or chain.by_other:
+        return Severity.HIGH
+    return Severity.MEDIUM
+
+
 def _new_context(event: Event, profile: IdentityProfile) -> str:
-    """Why the place of this event is new to the identity ("" when it is one of its own)."""
+    """Why the place of this event is new to the identity ("" when it is one of its own). Hosting or
+    proxy egress the identity already succeeded through is its own: a company's Zscaler or VPN."""
     geo = event.geo
-    if is_hosting(geo):
-        return "through hosting / VPN / proxy egress"
+    if is_hosting(geo) and not profile.knows_asn(geo.asn if geo else None):
+        return "through hosting / VPN / proxy egress new to this identity"
     if geo is None or not profile.has_history or profile.knows_ip(event.ip):
         return ""
     if geo.country and not profile.knows_country(geo.country):
