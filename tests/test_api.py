@@ -1,78 +1,27 @@
 """The HTTP service over real HTTP requests (Starlette's TestClient drives the ASGI app): every endpoint,
-keys and scopes, bad bodies, the Okta event hook, metrics."""
+keys and scopes, bad bodies, metrics. The Okta event hook: test_api_hooks.py; config and keys CLI:
+test_api_config.py. Shared fixtures: tests/api_env.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from pushguard.api import KeyStore, Scope, Service, ServiceConfig, create_app
+from pushguard.api import KeyStore
 from pushguard.cli import app as cli_app
-from pushguard.simulate import okta_records as okta
-from tests.events import T0
-
-VICTIM = "victim@corp.example"
-ATTACKER = "203.0.113.66"
-
-
-class Env:
-    def __init__(
-        self, client: TestClient, tokens: dict[str, str], keys: KeyStore, config: ServiceConfig
-    ) -> None:
-        self.client, self.tokens, self.keys, self.config = client, tokens, keys, config
-
-    def headers(self, scope: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+from tests.api_env import DECIDE, VICTIM, Env, bombing_records, running
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    config = ServiceConfig(
-        state=str(tmp_path / "state.sqlite"),
-        keys_file=str(tmp_path / "keys.json"),
-        decision_log=str(tmp_path / "decisions.jsonl"),
-        okta_hook_secret="hook-secret-value",
-        max_body_bytes=64 * 1024,
-    )
-    keys = KeyStore(config.keys_file)
-    tokens = {scope.value: keys.create(f"test-{scope.value}", [scope])[1] for scope in Scope}
-    service = Service(config)
-    with TestClient(create_app(config, service, keys), raise_server_exceptions=False) as client:
-        yield Env(client, tokens, keys, config)
-    service.close()
-
-
-def bombing_records() -> list[dict[str, Any]]:
-    records = []
-    for day in range(1, 8):
-        moment = T0 - timedelta(days=day)
-        records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"h{day}"))
-        records.append(
-            okta.push_answer(
-                moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True, seed=f"ok{day}"
-            )
-        )
-    for n in range(8):
-        moment = T0 + timedelta(seconds=40 * n)
-        records.append(okta.push_sent(moment, VICTIM, ATTACKER, "lagos", seed=f"b{n}"))
-    return records
-
-
-DECIDE = {
-    "operation": "push",
-    "identity": VICTIM,
-    "time": "2026-03-02T09:10:00Z",
-    "ip": ATTACKER,
-    "factor": "okta_verify_push",
-}
+    with running(tmp_path) as started:
+        yield started
 
 
 def test_health_needs_no_key(env: Env) -> None:
@@ -218,36 +167,12 @@ def test_policies_and_a_failed_reload_keeps_the_last_good(env: Env, tmp_path: Pa
     assert policy["version"].startswith("default") and "number-match-every-push" in policy["rules"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\nrules:\n  - name: r\n    condition: operation ==\n    action: deny\n")
-    env.client.app.state.service.config.policy = str(bad)  # type: ignore[attr-defined]
+    env.service.config.policy = str(bad)
     refused = env.client.post("/v1/policies/reload", headers=env.headers("admin"))
     assert refused.status_code == 422 and "kept version default" in refused.json()["detail"]
     after = env.client.get("/v1/policies", headers=env.headers("read")).json()
     assert after["version"] == policy["version"] and after["last_reload_error"]
     assert env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).status_code == 200
-
-
-def test_okta_event_hook_verification_and_delivery(env: Env) -> None:
-    auth = {"Authorization": "hook-secret-value"}
-    challenge = env.client.get("/v1/hooks/okta", headers={**auth, "X-Okta-Verification-Challenge": "abc123"})
-    assert challenge.status_code == 200 and challenge.json() == {"verification": "abc123"}
-    assert (
-        env.client.get("/v1/hooks/okta", headers={"X-Okta-Verification-Challenge": "abc"}).status_code == 401
-    )
-    delivery = {
-        "eventType": "com.okta.event_hook",
-        "eventTypeVersion": "1.0",
-        "data": {"events": bombing_records()},
-    }
-    first = env.client.post("/v1/hooks/okta", json=delivery, headers=auth)
-    assert first.status_code == 200 and first.json()["events"] == 22
-    again = env.client.post("/v1/hooks/okta", json=delivery, headers=auth)  # Okta retries: at-least-once
-    assert again.status_code == 200
-    findings = env.client.get("/v1/findings", headers=env.headers("read")).json()["findings"]
-    ids = [f["id"] for f in findings]
-    assert len(ids) == len(set(ids)) and any(f["detector"] == "push_bombing" for f in findings)
-    bombing = [f for f in findings if f["detector"] == "push_bombing"]
-    assert len(bombing) == 1
-    assert env.client.post("/v1/hooks/okta", json={"data": {}}, headers=auth).status_code == 422
 
 
 def test_metrics_count_requests_decisions_findings_and_rejections(env: Env) -> None:
@@ -261,7 +186,8 @@ def test_metrics_count_requests_decisions_findings_and_rejections(env: Env) -> N
     assert 'pushguard_decisions_total{action="step_up"} 1.0' in text
     assert 'pushguard_findings_total{detector="push_bombing"}' in text
     assert 'pushguard_records_rejected_total{reason="malformed"} 1.0' in text
-    assert 'pushguard_records_rejected_total{reason="unmapped"} 1.0' in text
+    assert 'pushguard_records_rejected_total{reason="unrecognised"} 1.0' in text
+    assert 'pushguard_records_total{source="api"} 24.0' in text
     assert 'pushguard_http_requests_total{method="POST",route="/v1/decide",status="200"} 1.0' in text
     assert "pushguard_http_request_seconds_bucket" in text
 
@@ -274,12 +200,10 @@ def test_openapi_documents_the_bodies(env: Env) -> None:
 
 
 def test_an_unexpected_failure_is_a_500_without_a_trace(env: Env) -> None:
-    service = env.client.app.state.service  # type: ignore[attr-defined]
-
     def broken(*_: object) -> None:
         raise RuntimeError("secret internals")
 
-    service.findings = broken
+    env.service.findings = broken  # type: ignore[method-assign,assignment]
     response = env.client.get("/v1/findings", headers=env.headers("read"))
     assert response.status_code == 500
     assert "secret internals" not in response.text and "Traceback" not in response.text

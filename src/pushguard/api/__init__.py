@@ -1,4 +1,4 @@
-"""The HTTP service: FastAPI app factory, API keys, configuration, structured logs."""
+"""The HTTP service: FastAPI app factory, API keys, configuration, Okta event hooks, structured logs."""
 
 from pushguard.api.app import create_app
 from pushguard.api.config import ServiceConfig, load_config

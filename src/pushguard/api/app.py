@@ -1,159 +1,103 @@
-"""The FastAPI app: routes, key checks, body limits, error shapes, metrics, request logs.
+"""The FastAPI app: routes, key checks, error shapes. See middleware.py (body limit, request log, last-resort
+500), hooks.py (Okta event hooks), service.py (what the routes call).
 
 Bodies are decoded with msgspec into the project's own types (the OpenAPI document carries their JSON
 schemas), so the engine never sees unvalidated input. Every error is ``{"error": ..., "detail": ...}``
-with a 4xx status; an unexpected failure is a 500 with an id to look up in the log, never a trace."""
+with a 4xx status; an unexpected failure is a 500 naming the request id to look up in the log, never a
+trace. Work that blocks (the store, the detectors) runs in the thread pool, never on the event loop."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: the query limits below read `config` when the route is
+# defined, which a string annotation cannot (FastAPI would resolve it later, in module globals)
 import hmac
-import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from pushguard.api.config import ServiceConfig
+from pushguard.api.hooks import DeliveryError, HookWorker, delivery_events
 from pushguard.api.keys import KeyStore, StoredKey, allows
 from pushguard.api.keys import Scope as KeyScope
-from pushguard.api.service import FindingQuery, IdentitySummary, Service
+from pushguard.api.metrics import Metrics
+from pushguard.api.middleware import ApiError, BodyLimit, RequestLog
+from pushguard.api.schemas import (
+    EventsBody,
+    EventsReply,
+    FindingsPage,
+    OktaDelivery,
+    PolicyInfo,
+    request_body,
+    response_of,
+)
+from pushguard.api.service import FindingQuery, Service
 from pushguard.decide import PolicyError
-from pushguard.model import Decision, DecisionRequest, Finding, Provider, Severity
+from pushguard.model import DecisionRequest, Severity
 from pushguard.sources import BY_PROVIDER
 
-log = logging.getLogger("pushguard.api")
 _json = msgspec.json.Encoder()
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str = "") -> None:
-        super().__init__(error)
-        self.status, self.error, self.detail = status, error, detail
+def _reply(value: Any, status: int = 200) -> Response:
+    return Response(_json.encode(value), status_code=status, media_type="application/json")
 
 
-class EventsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    records: list[Any]
-    provider: Provider | None = None
+def _error(status: int, error: str, detail: str) -> Response:
+    return _reply({"error": error, "detail": detail}, status)
 
 
-class EventsReply(msgspec.Struct, kw_only=True):
-    records: int
-    events: int
-    rejected: dict[str, int]
-    errors: list[str]
-    findings: list[Finding]
-
-
-class FindingsPage(msgspec.Struct, kw_only=True):
-    findings: list[Finding]
-    total: int
-    offset: int
-    limit: int
-    next_offset: int | None
-
-
-def _schema(kind: Any) -> dict[str, Any]:
-    schemas, components = msgspec.json.schema_components([kind], ref_template="#/components/schemas/{name}")
-    body = dict(schemas[0])
-    body.setdefault("x-components", components)  # kept inline for tools that read one operation
-    return {"content": {"application/json": {"schema": _inline(body, components)}}, "required": True}
-
-
-def _inline(schema: Any, components: dict[str, Any], depth: int = 0) -> Any:
-    """Resolve $refs into the schema itself (the app's OpenAPI has no shared components section)."""
-    if depth > 12:
-        return {}
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str):
-            return _inline(components[ref.rsplit("/", 1)[-1]], components, depth + 1)
-        return {k: _inline(v, components, depth + 1) for k, v in schema.items() if k != "x-components"}
-    if isinstance(schema, list):
-        return [_inline(v, components, depth + 1) for v in schema]
-    return schema
-
-
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with 413."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send, self.limit)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise ApiError(413, "body_too_large", f"request bodies are limited to {self.limit} bytes")
-            return message
-
-        await self.app(scope, counted, send)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = _json.encode({"error": "body_too_large", "detail": f"request bodies are limited to {limit} bytes"})
-    await send(
-        {"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]}
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "pushguard_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "pushguard_http_request_seconds",
-            "HTTP request latency",
-            ["route"],
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-            registry=self.registry,
-        )
-        self.decisions = Counter(
-            "pushguard_decisions", "decisions by action", ["action"], registry=self.registry
-        )
-        self.findings = Counter(
-            "pushguard_findings", "findings (revisions) by detector", ["detector"], registry=self.registry
-        )
-        self.rejected = Counter(
-            "pushguard_records_rejected", "records not turned into events", ["reason"], registry=self.registry
-        )
+async def _decode(request: Request, kind: type[Any]) -> Any:
+    raw = await request.body()
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media not in ("application/json", ""):
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid_body", str(exc)) from None
+    except (msgspec.DecodeError, UnicodeError) as exc:
+        raise ApiError(400, "invalid_json", str(exc)) from None
+    except ValueError as exc:  # a type's own check (e.g. a time without a zone)
+        raise ApiError(422, "invalid_body", str(exc)) from None
 
 
 def create_app(
     config: ServiceConfig, service: Service | None = None, keys: KeyStore | None = None
 ) -> FastAPI:
+    """The service's app. ``service`` and ``keys`` are built from ``config`` unless given (tests); a
+    service built here is closed at shutdown."""
+    owned = service is None
     service = service or Service(config)
     keys = keys or KeyStore(config.keys_file)
     metrics = Metrics()
+    hooks = HookWorker(service, metrics, config.spool_dir(), config.advance_every_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hooks.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(hooks.stop)
+            if owned:
+                service.close()
+
     app = FastAPI(
         title="pushguard",
         version="1",
-        description="Push-MFA policy decisions and findings across Okta, Entra ID and Duo.",
+        description="Push-MFA policy decisions and findings across Okta, Entra ID and Duo. Every route "
+        "but /healthz and /readyz needs an API key: `Authorization: Bearer pg_...` (or `X-API-Key`).",
+        lifespan=lifespan,
     )
-    app.state.service, app.state.keys, app.state.metrics = service, keys, metrics
+    app.state.service, app.state.keys, app.state.metrics, app.state.hooks = service, keys, metrics, hooks
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-
-    def reply(value: Any, status: int = 200) -> Response:
-        return Response(_json.encode(value), status_code=status, media_type="application/json")
+    app.add_middleware(RequestLog, metrics=metrics)  # added last: outermost
 
     def require(request: Request, scope: KeyScope) -> StoredKey:
         header = request.headers.get("authorization", "")
@@ -170,124 +114,74 @@ def create_app(
         request.state.key_id = key.id
         return key
 
-    async def body_of(request: Request, kind: type[Any]) -> Any:
-        raw = await request.body()
-        if request.headers.get("content-type", "application/json").split(";")[0].strip() not in (
-            "application/json",
-            "",
-        ):
-            raise ApiError(415, "unsupported_media_type", "send application/json")
-        try:
-            return msgspec.json.decode(raw, type=kind)
-        except msgspec.ValidationError as exc:
-            raise ApiError(422, "invalid_body", str(exc)) from None
-        except (msgspec.DecodeError, UnicodeError) as exc:
-            raise ApiError(400, "invalid_json", str(exc)) from None
-        except ValueError as exc:  # a type's own check (e.g. a time without a zone)
-            raise ApiError(422, "invalid_body", str(exc)) from None
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        began = time.perf_counter()
-        route = request.url.path
-        try:
-            response = await call_next(request)
-        except ApiError as exc:
-            response = reply({"error": exc.error, "detail": exc.detail}, exc.status)
-        except Exception:
-            incident = uuid.uuid4().hex[:12]
-            log.exception("unhandled error", extra={"incident": incident, "route": route})
-            response = reply(
-                {"error": "internal", "detail": f"see the service log, incident {incident}"}, 500
-            )
-        matched = request.scope.get("route")
-        route = getattr(matched, "path", route if response.status_code != 404 else "unmatched")
-        elapsed = time.perf_counter() - began
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(elapsed)
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "ms": round(elapsed * 1000, 2),
-                "key": getattr(request.state, "key_id", None),
-            },
-        )
-        return response
-
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        return reply({"error": exc.error, "detail": exc.detail}, exc.status)
+    async def api_error(_: Request, exc: ApiError) -> Response:
+        return _error(exc.status, exc.error, exc.detail)
 
-    @app.get("/healthz", tags=["health"])
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()
+        ]
+        return _error(422, "invalid_request", "; ".join(problems))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        names = {404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.get("/healthz", tags=["health"], summary="The process answers")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], summary="The state store answers")
     def readyz() -> Response:
         ok = service.ready()
-        return reply({"status": "ready" if ok else "store unreachable"}, 200 if ok else 503)
+        return _reply({"status": "ready" if ok else "store unreachable"}, 200 if ok else 503)
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (read scope)")
     def metrics_endpoint(request: Request) -> Response:
         require(request, KeyScope.READ)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/decide", tags=["decide"], openapi_extra={"requestBody": _schema(DecisionRequest)})
+    @app.post(
+        "/v1/decide",
+        tags=["decide"],
+        summary="Decide on a push or an enrollment about to happen (decide scope)",
+        openapi_extra=request_body(DecisionRequest) | response_of("Decision"),
+    )
     async def decide_endpoint(request: Request) -> Response:
         require(request, KeyScope.DECIDE)
-        decision_request: DecisionRequest = await body_of(request, DecisionRequest)
-        decision: Decision = service.decide(decision_request)
+        decision_request: DecisionRequest = await _decode(request, DecisionRequest)
+        decision = await run_in_threadpool(service.decide, decision_request)
         metrics.decisions.labels(decision.decision.value).inc()
-        return reply(decision)
+        if decision.fallback:
+            metrics.fallbacks.inc()
+        return _reply(decision)
 
-    @app.post("/v1/events", tags=["ingest"], openapi_extra={"requestBody": _schema(EventsBody)})
+    @app.post(
+        "/v1/events",
+        tags=["ingest"],
+        summary="Ingest a batch of raw vendor records (ingest scope)",
+        openapi_extra=request_body(EventsBody) | response_of("EventsReply"),
+    )
     async def events_endpoint(request: Request) -> Response:
         require(request, KeyScope.INGEST)
-        body: EventsBody = await body_of(request, EventsBody)
+        body: EventsBody = await _decode(request, EventsBody)
         if body.provider is not None and body.provider not in BY_PROVIDER:
             known = ", ".join(p.value for p in BY_PROVIDER)
             raise ApiError(422, "invalid_body", f"provider must be one of {known} (or omitted: auto-detect)")
-        return reply(ingest(body.records, body.provider, "api"))
-
-    def ingest(records: list[Any], provider: Provider | None, source: str) -> EventsReply:
-        result = service.ingest(records, provider, source)
-        for reason, count in result.rejected.items():
-            metrics.rejected.labels(reason if reason == "malformed" else "unmapped").inc(count)
-        for finding in result.findings:
-            metrics.findings.labels(finding.detector).inc()
-        return EventsReply(
-            records=result.records,
-            events=result.events,
-            rejected=result.rejected,
-            errors=result.errors,
-            findings=result.findings,
+        result = await run_in_threadpool(service.ingest, body.records, body.provider, "api")
+        metrics.ingested("api", result.records, result.rejected, result.findings)
+        return _reply(
+            EventsReply(
+                records=result.records,
+                events=result.events,
+                rejected=result.rejected,
+                errors=result.errors,
+                findings=result.findings,
+            )
         )
-
-    @app.get("/v1/hooks/okta", tags=["ingest"])
-    def okta_verify(request: Request) -> dict[str, str]:
-        hook_auth(request)
-        challenge = request.headers.get("x-okta-verification-challenge")
-        if not challenge:
-            raise ApiError(400, "missing_challenge", "X-Okta-Verification-Challenge header is required")
-        return {"verification": challenge}
-
-    @app.post("/v1/hooks/okta", tags=["ingest"])
-    async def okta_deliver(request: Request) -> Response:
-        hook_auth(request)
-        raw = await request.body()
-        try:
-            delivery = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, UnicodeError) as exc:
-            raise ApiError(400, "invalid_json", str(exc)) from None
-        data = delivery.get("data") if isinstance(delivery, dict) else None
-        events = data.get("events") if isinstance(data, dict) else None
-        if not isinstance(events, list):
-            raise ApiError(422, "invalid_body", "an Okta event hook delivery has data.events")
-        result = ingest(events, Provider.OKTA, "okta-hook")
-        return reply({"records": result.records, "events": result.events, "findings": len(result.findings)})
 
     def hook_auth(request: Request) -> None:
         secret = config.okta_hook_secret
@@ -297,25 +191,57 @@ def create_app(
         if not hmac.compare_digest(sent.encode(), secret.encode()):
             raise ApiError(401, "unauthenticated", f"wrong or missing {config.okta_hook_header} header")
 
-    @app.get("/v1/findings", tags=["read"])
-    def findings_endpoint(
+    @app.get("/v1/hooks/okta", tags=["ingest"], summary="Okta's one-time event-hook verification")
+    def okta_verify(request: Request) -> dict[str, str]:
+        hook_auth(request)
+        challenge = request.headers.get("x-okta-verification-challenge", "")
+        if not challenge:
+            raise ApiError(400, "missing_challenge", "X-Okta-Verification-Challenge header is required")
+        return {"verification": challenge}
+
+    @app.post(
+        "/v1/hooks/okta",
+        tags=["ingest"],
+        summary="Okta event-hook delivery: spooled, answered 204, processed behind the answer",
+        status_code=204,
+        openapi_extra=request_body(OktaDelivery),
+    )
+    async def okta_deliver(request: Request) -> Response:
+        hook_auth(request)
+        raw = await request.body()
+        try:
+            delivery_events(raw)
+        except DeliveryError as exc:
+            raise ApiError(
+                400 if str(exc).startswith("not JSON") else 422, "invalid_body", str(exc)
+            ) from None
+        await run_in_threadpool(hooks.submit, raw)
+        return Response(status_code=204)
+
+    @app.get(
+        "/v1/findings",
+        tags=["read"],
+        summary="Findings, newest first, filtered and paged (read scope)",
+        openapi_extra=response_of("FindingsPage"),
+    )
+    async def findings_endpoint(
         request: Request,
-        user: str | None = None,
-        detector: str | None = None,
-        severity: Severity | None = None,
-        since: str | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        user: Annotated[str | None, Query(max_length=512)] = None,
+        detector: Annotated[str | None, Query(max_length=128)] = None,
+        severity: Annotated[Severity | None, Query(description="at least this severe")] = None,
+        since: Annotated[datetime | None, Query(description="detected at or after (RFC 3339)")] = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=config.page_size_max)] = min(100, config.page_size_max),
     ) -> Response:
         require(request, KeyScope.READ)
-        if offset < 0 or not 1 <= limit <= config.page_size_max:
-            raise ApiError(422, "invalid_query", f"offset >= 0 and 1 <= limit <= {config.page_size_max}")
+        if since is not None and since.utcoffset() is None:
+            raise ApiError(422, "invalid_request", "since must carry a time zone (e.g. 2026-03-02T09:00:00Z)")
         query = FindingQuery(
             user=user, detector=detector, severity=severity, since=since, offset=offset, limit=limit
         )
-        page, total = service.findings(query)
+        page, total = await run_in_threadpool(service.findings, query)
         after = offset + len(page)
-        return reply(
+        return _reply(
             FindingsPage(
                 findings=page,
                 total=total,
@@ -325,34 +251,37 @@ def create_app(
             )
         )
 
-    @app.get("/v1/identities/{identity}", tags=["read"])
-    def identity_endpoint(request: Request, identity: str) -> Response:
+    @app.get(
+        "/v1/identities/{identity}",
+        tags=["read"],
+        summary="One identity's profile summary and risk (read scope)",
+        openapi_extra=response_of("IdentitySummary"),
+    )
+    async def identity_endpoint(request: Request, identity: str) -> Response:
         require(request, KeyScope.READ)
-        summary: IdentitySummary = service.identity(identity.strip().lower())
-        return reply(summary)
+        return _reply(await run_in_threadpool(service.identity, identity.strip().lower()))
 
-    @app.get("/v1/policies", tags=["decide"])
+    @app.get(
+        "/v1/policies",
+        tags=["decide"],
+        summary="The active policy (read scope)",
+        openapi_extra=response_of("PolicyInfo"),
+    )
     def policies_endpoint(request: Request) -> Response:
         require(request, KeyScope.READ)
-        policy = service.policy
-        return reply(
-            {
-                "version": policy.version,
-                "source": policy.source,
-                "report_only": policy.report_only,
-                "fallback": policy.fallback.value,
-                "rules": [r.name for r in policy.rules],
-                "last_reload_error": service.policy_error,
-            }
-        )
+        return _reply(PolicyInfo.of(service.policy, service.policy_error))
 
-    @app.post("/v1/policies/reload", tags=["decide"])
+    @app.post(
+        "/v1/policies/reload",
+        tags=["decide"],
+        summary="Reload the policy file; a bad file keeps the last good policy (admin scope)",
+    )
     def reload_endpoint(request: Request) -> Response:
         require(request, KeyScope.ADMIN)
         try:
             policy = service.reload_policy()
         except PolicyError as exc:
             raise ApiError(422, "policy_rejected", f"kept version {service.policy.version}: {exc}") from None
-        return reply({"version": policy.version})
+        return _reply({"version": policy.version})
 
     return app

@@ -1,6 +1,8 @@
 """Service configuration: a YAML file, then ``PUSHGUARD_*`` environment variables over it.
 
-Secrets (the Okta event-hook secret) are best given by environment; the key file holds only hashes."""
+Secrets (the Okta event-hook secret) are best given by environment; the key file holds only hashes. Every
+error names where the bad value came from (the file and the setting, or the variable) and never echoes a
+secret's value."""
 
 from __future__ import annotations
 
@@ -12,34 +14,84 @@ from typing import Any
 import msgspec
 import yaml
 
-from pushguard.model import ConfigError
+from pushguard.model import ConfigError, DecisionAction
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # bytes: an Okta event-hook delivery is far smaller
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     state: str = "pushguard.sqlite"  # SQLite state file (":memory:" keeps state in memory)
     keys_file: str = "pushguard-keys.json"
     policy: str | None = None  # policy file; the bundled default policy when unset
+    decide_fallback: DecisionAction | None = None  # when the store fails; None: the policy's fallback
     decision_log: str | None = None  # JSON Lines file every decision is appended to
     max_body_bytes: int = DEFAULT_MAX_BODY
     okta_hook_secret: str | None = None  # the value Okta sends in okta_hook_header
     okta_hook_header: str = "Authorization"
+    hook_spool: str | None = None  # deliveries kept here until processed; default: <state>.hooks
+    advance_every_s: float = 30.0  # how often silence is let speak (push timeouts), 0: never
+    allowed_lateness_s: float = 300.0  # silence is judged this far behind the newest event seen
+    commit_every: int = 1000  # events per store commit inside one ingested batch
     page_size_max: int = 500
     log_level: str = "INFO"
     detectors: dict[str, Any] = {}  # detector tunables, as in `analyze --config`
 
+    def spool_dir(self) -> Path | None:
+        """Where hook deliveries wait; None keeps them in memory (an in-memory state has nothing to
+        resume anyway)."""
+        if self.hook_spool:
+            return Path(self.hook_spool)
+        return None if self.state == ":memory:" else Path(self.state + ".hooks")
 
+
+SECRET_FIELDS = frozenset({"okta_hook_secret"})
 _ENV = {
     "PUSHGUARD_STATE": "state",
     "PUSHGUARD_KEYS_FILE": "keys_file",
     "PUSHGUARD_POLICY": "policy",
+    "PUSHGUARD_DECIDE_FALLBACK": "decide_fallback",
     "PUSHGUARD_DECISION_LOG": "decision_log",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
     "PUSHGUARD_OKTA_HOOK_SECRET": "okta_hook_secret",
     "PUSHGUARD_OKTA_HOOK_HEADER": "okta_hook_header",
+    "PUSHGUARD_HOOK_SPOOL": "hook_spool",
+    "PUSHGUARD_ADVANCE_EVERY_S": "advance_every_s",
+    "PUSHGUARD_ALLOWED_LATENESS_S": "allowed_lateness_s",
+    "PUSHGUARD_COMMIT_EVERY": "commit_every",
+    "PUSHGUARD_PAGE_SIZE_MAX": "page_size_max",
     "PUSHGUARD_LOG_LEVEL": "log_level",
 }
+
+
+def _from_env(name: str, field: str, text: str) -> Any:
+    """One variable's value, typed as its setting (text → int, float, enum); the error names it."""
+    try:
+        typed = msgspec.convert({field: text}, ServiceConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        shown = "" if field in SECRET_FIELDS else f"={text!r}"
+        raise ConfigError(f"environment {name}{shown}: {str(exc).split(' - at ')[0]}") from None
+    return getattr(typed, field)
+
+
+def _check(config: ServiceConfig, where: str) -> None:
+    problems = []
+    if config.max_body_bytes < 1024:
+        problems.append("max_body_bytes must be at least 1024")
+    if config.page_size_max < 1:
+        problems.append("page_size_max must be at least 1")
+    if config.commit_every < 1:
+        problems.append("commit_every must be at least 1")
+    if config.advance_every_s < 0 or config.allowed_lateness_s < 0:
+        problems.append("advance_every_s and allowed_lateness_s must not be negative")
+    if config.log_level.upper() not in LOG_LEVELS:
+        problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {config.log_level!r}")
+    if config.okta_hook_secret is not None and len(config.okta_hook_secret) < 16:
+        problems.append("okta_hook_secret must be at least 16 characters (a guessable secret is none)")
+    if not config.okta_hook_header.strip():
+        problems.append("okta_hook_header must name a header")
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -55,14 +107,27 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of settings")
         raw = dict(loaded or {})
+        try:
+            msgspec.convert(raw, ServiceConfig)  # the file alone: its errors name the file
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{path}: {_field_error(exc)}") from None
     env = os.environ if environ is None else environ
+    used = []
     for name, field in _ENV.items():
         if name in env:
-            raw[field] = int(env[name]) if field == "max_body_bytes" and env[name].isdigit() else env[name]
-    try:
-        config = msgspec.convert(raw, ServiceConfig)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path or 'environment'}: {exc}") from exc
-    if config.max_body_bytes < 1024:
-        raise ConfigError(f"{path or 'environment'}: max_body_bytes must be at least 1024")
+            raw[field] = _from_env(name, field, env[name])
+            used.append(name)
+    config = msgspec.convert(raw, ServiceConfig)  # each part was checked above
+    where = " and ".join(([str(path)] if path is not None else []) + used) or "defaults"
+    _check(config, where)
     return config
+
+
+def _field_error(exc: msgspec.ValidationError) -> str:
+    """msgspec says 'Expected `int`, got `str` - at `$.max_body_bytes`': put the setting first."""
+    message, _, at = str(exc).partition(" - at ")
+    setting = at.strip("`").removeprefix("$.")
+    if "Object contains unknown field" in message:
+        known = ", ".join(ServiceConfig.__struct_fields__)
+        return f"{message.split('`')[1] if '`' in message else message}: unknown setting (known: {known})"
+    return f"{setting}: {message}" if setting else message

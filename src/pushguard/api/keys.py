@@ -3,13 +3,17 @@
 A key is ``pg_<id>_<secret>``: the id names it in logs and lists, the secret (32 random bytes) is shown
 once at creation. The file keeps SHA-256(secret) only. A slow password hash (bcrypt, argon2) is for
 low-entropy secrets people choose; a 256-bit random secret cannot be brute-forced from its SHA-256, and a
-fast hash keeps every request cheap. Comparison is constant-time (``hmac.compare_digest``)."""
+fast hash keeps every request cheap. Comparison is constant-time (``hmac.compare_digest``).
+
+The server and ``pushguard keys`` share the file: the server notices a change (a stat per check) and
+reloads it, so a revoked key stops working without a restart."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import tempfile
@@ -19,6 +23,8 @@ from pathlib import Path
 import msgspec
 
 from pushguard.model import ConfigError
+
+log = logging.getLogger("pushguard.api.keys")
 
 
 class Scope(enum.StrEnum):
@@ -49,17 +55,36 @@ class KeyStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._keys: dict[str, StoredKey] = {}
+        self._seen: tuple[int, int, int] | None = None  # (inode, size, mtime) of the file last read
         self.reload()
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def reload(self) -> None:
-        if not self.path.exists():
-            self._keys = {}
+        stamp = self._stamp()
+        if stamp is None:
+            self._keys, self._seen = {}, None
             return
         try:
             data = msgspec.json.decode(self.path.read_bytes(), type=KeyFile)
         except (OSError, msgspec.DecodeError) as exc:
             raise ConfigError(f"{self.path}: not a pushguard key file: {exc}") from exc
-        self._keys = {key.id: key for key in data.keys}
+        self._keys, self._seen = {key.id: key for key in data.keys}, stamp
+
+    def refresh(self) -> None:
+        """Reload when the file changed since it was read. A file that became unreadable keeps the keys
+        last read (writes are atomic replacements, so this is an operator's mistake, logged loudly)."""
+        if self._stamp() == self._seen:
+            return
+        try:
+            self.reload()
+        except ConfigError as exc:
+            log.error("key file not reloaded, keeping the keys read before", extra={"reason": str(exc)})
 
     def _save(self) -> None:
         body = msgspec.json.format(msgspec.json.encode(KeyFile(keys=list(self._keys.values()))))
@@ -69,9 +94,13 @@ class KeyStore:
             handle.write(body)
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)  # atomic: a crash leaves the old file or the new one
+        self._seen = self._stamp()
 
     def create(self, name: str, scopes: list[Scope]) -> tuple[StoredKey, str]:
         """A new key; the returned token is the only time the secret is seen."""
+        self.refresh()  # another process may have added or revoked keys since
+        if not name.strip():
+            raise ValueError("a key needs a name (who or what uses it)")
         if not scopes:
             raise ValueError("a key needs at least one scope")
         key_id = secrets.token_hex(6)
@@ -88,6 +117,7 @@ class KeyStore:
         return stored, f"pg_{key_id}_{secret}"
 
     def revoke(self, key_id: str) -> StoredKey:
+        self.refresh()
         key = self._keys.get(key_id)
         if key is None:
             raise KeyError(key_id)
@@ -96,10 +126,12 @@ class KeyStore:
         return key
 
     def list(self) -> list[StoredKey]:
+        self.refresh()
         return sorted(self._keys.values(), key=lambda k: k.created)
 
     def verify(self, token: str) -> StoredKey | None:
         """The key this token is, if it is valid and not revoked (constant-time on the secret)."""
+        self.refresh()
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != "pg":
             return None

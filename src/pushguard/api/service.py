@@ -1,12 +1,20 @@
 """What the HTTP layer calls: ingestion through the pipeline Engine, decisions, findings, identities, the
-active policy. One lock serialises state changes (the Engine keeps decoded state between commits and the
-SQLite connection is shared); decide holds it only to read one profile."""
+active policy.
+
+Two paths to the state:
+- writes (ingestion, silence) go through the one Engine under ``lock``, taken per chunk of events so a
+  large batch never holds it for long;
+- reads (decide, findings, identities) go to the store's committed state through a second connection
+  (SQLite in WAL mode lets it read while the writer commits), never through the Engine's cache: a decide
+  for an identity nobody has seen must not grow that cache, and must not wait for a batch to finish.
+  A batch is committed every ``commit_every`` events, so decide lags ingestion by at most that much."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,8 @@ from pushguard.model import Decision, DecisionRequest, Finding, IdentityProfile,
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.sources.readers import RawItem, unwrap_records
 from pushguard.store import MemoryStore, SqliteStore, StateStore
+
+WRITE_CHUNK = 256  # events processed per hold of the write lock
 
 
 @dataclass
@@ -35,7 +45,7 @@ class FindingQuery(msgspec.Struct, kw_only=True):
     user: str | None = None
     detector: str | None = None
     severity: Severity | None = None  # at least this severe
-    since: str | None = None  # RFC 3339: detected at or after
+    since: datetime | None = None  # detected at or after (aware)
     offset: int = 0
     limit: int = 100
 
@@ -49,30 +59,49 @@ class IdentitySummary(msgspec.Struct, kw_only=True):
     countries: list[str]
     asns: list[str]
     devices: int
-    prompts_recent: int
+    prompts_recent: int  # in the 24 h before the identity's last event
     denials_recent: int
     approvals_recent: int
     open_findings: dict[str, str]  # detector → severity
     incident: str | None
-    risk: int  # 0..100: the worst open finding, as decide sees it
+    risk: int  # 0..100: the worst open finding
 
 
+class _ProfileOnly(msgspec.Struct):
+    """The profile part of the pipeline's stored identity (the detectors' states are skipped)."""
+
+    profile: IdentityProfile
+
+
+_profile_decoder = msgspec.msgpack.Decoder(_ProfileOnly)
 _RANK_NAMES = {s.rank: s for s in Severity}
 _RISK_BY_RANK = {-1: 0, 0: 5, 1: 20, 2: 45, 3: 70, 4: 90}  # worst open finding's rank → risk
+
+
+def _open_stores(state: str) -> tuple[StateStore, StateStore]:
+    """(writer, reader) over one state."""
+    if state == ":memory:":
+        memory = MemoryStore()
+        return memory, memory
+    return SqliteStore(state), SqliteStore(state)
 
 
 class Service:
     def __init__(self, config: ServiceConfig, enrichers: Sequence[Enricher] | None = None) -> None:
         self.config = config
-        self.store: StateStore = MemoryStore() if config.state == ":memory:" else SqliteStore(config.state)
-        self.engine = Engine(self.store, build_detectors(config.detectors))
+        self.policy: Policy = load_policy(config.policy)  # first: a bad policy stops the start
+        self.policy_error: str | None = None
+        self.store, self.reader = _open_stores(config.state)
+        self.engine = Engine(self.store, build_detectors(config.detectors), commit_every=config.commit_every)
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
         self.aliases = AliasMap()
-        self.lock = threading.Lock()
-        self.policy: Policy = load_policy(config.policy)
-        self.policy_error: str | None = None
+        self.lock = threading.Lock()  # the Engine and the writing connection
+        # one reading connection, one query at a time; a memory store is one object for both
+        self.read_lock = self.lock if self.reader is self.store else threading.Lock()
+        self._log_lock = threading.Lock()
         self._decision_log = Path(config.decision_log) if config.decision_log else None
         self._encoder = msgspec.json.Encoder()
+        self._advanced_to = 0.0
 
     # -- policy ------------------------------------------------------------------------------------
 
@@ -89,7 +118,8 @@ class Service:
     # -- ingestion ---------------------------------------------------------------------------------
 
     def ingest(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
-        """Raw vendor records (or envelopes of them) → events → detectors; findings committed."""
+        """Raw vendor records (or envelopes of them) → events → detectors; findings committed. A record
+        already applied (a redelivery) is skipped by the Engine's replay guard."""
         items: list[RawItem] = []
         for position, value in enumerate(records, start=1):
             inner = unwrap_records(value)
@@ -106,50 +136,67 @@ class Service:
             key=lambda e: (e.ts, e.provider.value, e.event_id),
         )
         found: dict[str, Finding] = {}
+        for start in range(0, len(events), WRITE_CHUNK):
+            with self.lock:
+                for event in events[start : start + WRITE_CHUNK]:
+                    for finding in self.engine.process(event):
+                        found[finding.id] = finding
         with self.lock:
-            for event in events:
-                for finding in self.engine.process(event):
-                    found[finding.id] = finding
             self.engine.flush()
         rejected = {"malformed": stats.errors} if stats.errors else {}
         for reason, count in stats.unmapped.items():
             rejected[reason] = count
         return IngestResult(stats.records, len(events), rejected, stats.error_samples, list(found.values()))
 
+    def advance(self) -> list[Finding]:
+        """Let silence speak (a push nobody answered, a burst that ended) up to the newest event time
+        less the allowed lateness, for the identities the Engine holds; committed."""
+        with self.lock:
+            mark = self.engine.watermark - self.config.allowed_lateness_s
+            if mark <= self._advanced_to:
+                return []
+            found = self.engine.advance(mark)
+            self.engine.flush()
+            self._advanced_to = mark
+        return found
+
     # -- decisions ---------------------------------------------------------------------------------
 
-    def decide(self, request: DecisionRequest) -> Decision:
-        def load_profile(identity: str) -> IdentityProfile:
-            with self.lock:
-                return msgspec.structs.replace(self.engine.profile(identity))
+    def stored_profile(self, identity: str) -> IdentityProfile | None:
+        """The identity's committed profile (a private copy), or None when it was never seen."""
+        with self.read_lock:
+            blob = self.reader.load([identity]).get(identity)
+        return None if blob is None else _profile_decoder.decode(blob).profile
 
-        decision = decide(request, self.policy, load_profile)
+    def decide(self, request: DecisionRequest) -> Decision:
+        decision = decide(request, self.policy, self.stored_profile, fallback=self.config.decide_fallback)
         if self._decision_log is not None:
             line = self._encoder.encode({"request": request, "decision": decision})
-            with self.lock, self._decision_log.open("ab") as handle:
+            with self._log_lock, self._decision_log.open("ab") as handle:
                 handle.write(line + b"\n")
         return decision
 
     # -- reading -----------------------------------------------------------------------------------
 
     def findings(self, query: FindingQuery) -> tuple[list[Finding], int]:
-        with self.lock:
-            every = self.store.findings()
+        with self.read_lock:
+            every = self.reader.findings()
         floor = query.severity.rank if query.severity is not None else 0
         chosen = [
-            f
+            (datetime.fromisoformat(f.detected_at), f)  # parsed: the text varies in its fractions
             for f in every
             if (query.user is None or f.user == query.user)
             and (query.detector is None or f.detector == query.detector)
             and f.severity.rank >= floor
-            and (query.since is None or f.detected_at >= query.since)
         ]
-        chosen.sort(key=lambda f: (f.detected_at, f.id), reverse=True)
-        return chosen[query.offset : query.offset + query.limit], len(chosen)
+        if query.since is not None:
+            chosen = [(at, f) for at, f in chosen if at >= query.since]
+        chosen.sort(key=lambda pair: (pair[0], pair[1].id), reverse=True)  # newest first
+        page = chosen[query.offset : query.offset + query.limit]
+        return [f for _, f in page], len(chosen)
 
     def identity(self, identity: str) -> IdentitySummary:
-        with self.lock:
-            profile = msgspec.structs.replace(self.engine.profile(identity))
+        profile = self.stored_profile(identity) or IdentityProfile(identity=identity)
         now = profile.last_seen
         recent = 24 * 3600.0
         worst = max((int(rank) for rank, _ in profile.open_findings.values()), default=-1)
@@ -171,10 +218,12 @@ class Service:
         )
 
     def ready(self) -> bool:
-        with self.lock:
-            return self.store.ping()
+        with self.read_lock:
+            return self.reader.ping()
 
     def close(self) -> None:
         with self.lock:
             self.engine.flush()
             self.store.close()
+            if self.reader is not self.store:
+                self.reader.close()

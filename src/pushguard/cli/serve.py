@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +12,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from pushguard.api import KeyStore, Scope, create_app, load_config
+from pushguard.api import KeyStore, Scope, Service, create_app, load_config
 from pushguard.api.logs import configure
+from pushguard.decide import PolicyError
 from pushguard.model import PushguardError
 
 console = Console()
@@ -35,14 +38,30 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
-    """Serve /v1/decide, /v1/events, the Okta event hook, findings, identities, metrics."""
+    """Serve /v1/decide, /v1/events, the Okta event hook, findings, identities, metrics (one process:
+    the detectors' state lives in it). SIGHUP reloads the policy file; a bad file keeps the last good."""
     try:
         settings = load_config(config)
         configure(settings.log_level)
-        app = create_app(settings)
+        service = Service(settings)
+        app = create_app(settings, service)
     except (PushguardError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    signal.signal(signal.SIGHUP, lambda signum, frame: _reload_policy(service))
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        service.close()
+
+
+def _reload_policy(service: Service) -> None:
+    log = logging.getLogger("pushguard.api")
+    try:
+        policy = service.reload_policy()
+    except PolicyError as exc:
+        log.error("policy reload refused", extra={"kept": service.policy.version, "reason": str(exc)})
+        return
+    log.info("policy reloaded", extra={"version": policy.version})
 
 
 def _keys(config: Path | None) -> KeyStore:
@@ -59,7 +78,10 @@ def create_command(
     config: Annotated[Path | None, typer.Option(help="Service YAML config (for keys_file).")] = None,
 ) -> None:
     """Create a key; its secret is printed once and never stored."""
-    stored, token = _keys(config).create(name, list(scope))
+    try:
+        stored, token = _keys(config).create(name, list(scope))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     console.print(f"key {stored.id} ({', '.join(stored.scopes)}) for {stored.name}")
     typer.echo(token)
 
