@@ -6,6 +6,8 @@ are hand-made after Microsoft's directoryAudit documentation, see tests/fixtures
 from __future__ import annotations
 
 import json
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -13,10 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from pushguard.cli import app
-from pushguard.model import Event, EventKind
+from pushguard.model import Event, EventKind, GeoSource, Provider
 from pushguard.pipeline import Engine
 from pushguard.review import EnrollmentReview, Provenance, review_enrollments
-from tests.events import ABROAD, ev
+from pushguard.simulate.actions import Outcome
+from pushguard.simulate.campaigns import attacker_net
+from pushguard.simulate.tenant import build_tenant, helpdesk_net, home_net
+from pushguard.simulate.world import World
+from tests.events import ABROAD, HOME, ev
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADMIN = "nils.helpdesk@corp.example"
@@ -55,7 +61,7 @@ def test_registered_by_an_admin_after_a_reset() -> None:
     events = [*history(), ev(EventKind.FACTORS_RESET, 0, actor=ADMIN, factor=None)]
     events.append(ev(EventKind.FACTOR_ENROLLED, 600, actor=ADMIN))
     row = only(review(events))
-    assert row.registered_by == f"admin:{ADMIN}"
+    assert row.registered_by == f"helpdesk:{ADMIN}"  # the login reads "helpdesk"
     assert {"by_other", "after_reset"} <= set(row.signals)
     assert row.factors_now == 1  # the reset emptied the list, the enrollment added one
 
@@ -116,7 +122,7 @@ def test_vendor_records(fixture: str, identity: str, by_admin: bool) -> None:
     rows = [r for r in review_enrollments([FIXTURES / fixture]) if r.identity == identity]
     enrolled = [r for r in rows if r.operation == "enrolled"]
     assert enrolled, rows
-    assert all(r.registered_by.startswith("admin:") == by_admin for r in enrolled)
+    assert all((r.registered_by != "self") == by_admin for r in enrolled)
     assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
 
 
@@ -140,3 +146,105 @@ def test_cli_table_json_and_since(tmp_path: Path) -> None:
     )
     assert len(recent) < len(body)
     assert runner.invoke(app, ["enrollments", str(tmp_path / "missing")]).exit_code == 2
+
+
+@pytest.mark.parametrize("provider", [Provider.OKTA, Provider.ENTRA, Provider.DUO])
+def test_provenance_classes_in_each_vendors_records(provider: Provider, tmp_path: Path) -> None:
+    """Simulator writers (the vendors' record shapes) for: a quiet self-enrollment at home; a helpdesk
+    reset and temporary credential followed by an enrollment from abroad and privileged use; an
+    enrollment right after refused prompts and one risky approval. Entra's security-info audits follow
+    Microsoft's directoryAudit documentation (no public sample)."""
+    rng = random.Random(7)
+    world = World(rng=rng, tenant=build_tenant(rng, 40), days=10)
+    idp = world.idp(provider)
+    admin = world.tenant.helpdesk[provider]
+    quiet, reset, bombed = [u for u in world.tenant.on(provider) if u is not admin][:3]
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    for user in (quiet, reset, bombed):
+        for day in range(8):
+            moment = start + timedelta(days=day)
+            idp.attempt(
+                user, moment, home_net(user), Outcome.APPROVED, app=user.apps[0], phone=home_net(user)
+            )
+    attack = start + timedelta(days=8, hours=2)
+    idp.enroll(quiet, attack, home_net(quiet), phone_name="Pixel 8", attacker=False)
+    desk = helpdesk_net(rng, admin)
+    idp.remove_factors(reset, attack, admin, desk)
+    idp.issue_bypass(reset, attack + timedelta(minutes=3), admin, desk)
+    far = attacker_net(world, reset)
+    idp.enroll(reset, attack + timedelta(minutes=15), far, phone_name="iPhone 15", attacker=True)
+    idp.privileged(reset, attack + timedelta(minutes=25), far, action=0)
+    src = attacker_net(world, bombed)
+    for n in range(4):
+        idp.attempt(
+            bombed,
+            attack + timedelta(minutes=n),
+            src,
+            Outcome.DENIED,
+            app=bombed.apps[0],
+            phone=home_net(bombed),
+        )
+    idp.attempt(
+        bombed,
+        attack + timedelta(minutes=5),
+        src,
+        Outcome.APPROVED,
+        app=bombed.apps[0],
+        phone=home_net(bombed),
+    )
+    idp.enroll(bombed, attack + timedelta(minutes=9), src, phone_name="Galaxy S24", attacker=True)
+    world.logs.write(tmp_path)
+    rows = review_enrollments([tmp_path])
+    by_user = {(r.identity, r.operation): r for r in rows}
+    home = by_user[(quiet.login, "enrolled")]
+    assert home.registered_by == "self" and not {"after_reset", "new_country", "refusals"} & set(home.signals)
+    helped = by_user[(reset.login, "enrolled")]
+    assert helped.registered_by == "self" and "after_reset" in helped.signals
+    names = (admin.login.lower(), admin.display.lower())
+    assert any(name in text.lower() for text in helped.before for name in names), helped.before
+    assert {"new_country", "new_country_since_reset", "place_new_today", "hosting_new"} & set(helped.signals)
+    removed = by_user.get((reset.login, "removed"))
+    if provider is Provider.ENTRA:  # Okta resets all factors at once; Duo's admin log updates the user
+        assert removed is not None and removed.registered_by == f"admin:{admin.login}"
+    won = by_user[(bombed.login, "enrolled")]
+    assert {"refusals", "risky_approval"} <= set(won.signals), won.signals
+    assert min(helped.score, won.score) > home.score
+    assert rows.index(home) > max(rows.index(helped), rows.index(won))
+
+
+def test_a_risky_approval_counts_only_right_before_and_the_owner_at_home_after() -> None:
+    events = history()
+    for n in range(3):
+        events.append(ev(EventKind.PUSH_DENIED, n * 60, ip="203.0.113.5", geo=ABROAD))
+    events.append(ev(EventKind.PUSH_APPROVED, 300, ip="203.0.113.5", geo=ABROAD))
+    events.append(ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD))
+    events.append(ev(EventKind.SIGNIN_SUCCESS, 3 * 3600))  # the owner, from home, hours later
+    row = only(review(events))
+    assert {"risky_approval", "owner_elsewhere_after"} <= set(row.signals)
+    late = [*history(), *events[-6:-3]]
+    late.append(ev(EventKind.PUSH_APPROVED, 300, ip="203.0.113.5", geo=ABROAD))
+    late.append(ev(EventKind.FACTOR_ENROLLED, 300 + 3 * 3600, ip="203.0.113.5", geo=ABROAD))
+    assert "risky_approval" not in only(review(late)).signals  # 3 h later: not "right after"
+
+
+def test_helpdesk_accounts_can_be_named() -> None:
+    other = "ops.anna@corp.example"
+    events = [*history(), ev(EventKind.FACTOR_ENROLLED, 0, actor=other)]
+    engine = Engine(detectors=[])
+    named = EnrollmentReview(helpdesk=frozenset({other.upper()}))
+    plain = EnrollmentReview()
+    for event in events:
+        named.observe(event, engine.profile(event.identity))
+        plain.observe(event, engine.profile(event.identity))
+        engine.process(event)
+    assert only(named.finish()).registered_by == f"helpdesk:{other}"
+    assert only(plain.finish()).registered_by == f"admin:{other}"
+
+
+def test_a_record_without_vendor_coordinates_takes_the_vendors_place_for_its_ip() -> None:
+    vendor = msgspec.structs.replace(ABROAD, source=GeoSource.VENDOR)
+    guessed = msgspec.structs.replace(HOME, source=GeoSource.BUNDLED)  # the offline db disagrees
+    events = [*history(), ev(EventKind.SIGNIN_SUCCESS, 0, ip="203.0.113.5", geo=vendor)]
+    events.append(ev(EventKind.FACTOR_ENROLLED, 300, ip="203.0.113.5", geo=guessed))
+    row = only(review(events))
+    assert row.country == ABROAD.country and "place_new_today" in row.signals

@@ -35,10 +35,16 @@ def enrollments_command(
     ] = None,
     output: Annotated[ReviewFormat, typer.Option("--format", help="table or json")] = ReviewFormat.TABLE,
     top: Annotated[int, typer.Option(help="Rows in the table (JSON lists all).")] = 50,
+    helpdesk: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Login of a helpdesk account (repeat); logins reading 'helpdesk'/'support' count too."
+        ),
+    ] = None,
 ) -> None:
     """Every factor registration and removal with its provenance, ranked by risk."""
     try:
-        ranked = review_enrollments(inputs, since_days=since)
+        ranked = review_enrollments(inputs, since_days=since, helpdesk=frozenset(helpdesk or ()))
     except (PushguardError, ValueError, OSError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None

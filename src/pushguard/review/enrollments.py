@@ -5,7 +5,15 @@ slipped past real-time checks.
 The logs are replayed through the pipeline, so each enrollment is judged on the identity's state just
 before it (the same signals as ``detect.enrollment_abuse``). What follows an enrollment (sign-ins,
 privileged actions, other factors removed) is gathered for ``after_s`` and adds to its score: an
-attacker's factor is used, often at once, and sometimes the victim's is removed."""
+attacker's factor is used, often at once, and sometimes the victim's is removed.
+
+Who registered it: ``self``, ``helpdesk:<login>`` (an account named in ``helpdesk`` or whose login reads
+helpdesk / servicedesk / support), ``admin:<login>`` (any other account acting on the subject), or
+``system``. A self-registration after a reset or a Temporary Access Pass names who issued it.
+
+A record without the vendor's own coordinates (Entra and Okta audit records) takes the place the vendor
+gave for the same IP in an earlier record (a sign-in), not the offline database's guess: both must
+agree for "new place" to mean anything."""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ import msgspec
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.model import Event, EventKind, IdentityProfile, Provider
+from pushguard.model import Event, EventKind, Geo, GeoSource, IdentityProfile, Provider
 from pushguard.pipeline import Engine, merged_events
 from pushguard.sources.readers import expand_paths
 
@@ -43,7 +51,15 @@ _WEIGHTS = {  # the enrollment_abuse signals, plus what followed
     "new_country_since_reset": 3,
     "place_new_today": 3,
     "removed_after_new_enrollment": 3,
+    "risky_approval": 3,
+    "hosting_new": 2,
+    "owner_elsewhere_after": 3,
 }
+HELPDESK_WORDS = ("helpdesk", "servicedesk", "service-desk", "support")
+RISKY_APPROVAL_S = 2 * 3600.0  # "right after" a risky approval: the attacker enrolls with the session won
+_RISKY_DENIALS = 2  # refusals in the hour before an approval that make it a risky approval
+_RISKY_PROMPTS = 5  # prompts in the hour before an approval that make it a risky approval
+_MAX_IPS = 100_000  # vendor places remembered per IP; forgotten all at once past this
 
 
 class Provenance(msgspec.Struct, kw_only=True):
@@ -70,28 +86,38 @@ class _Open(msgspec.Struct, kw_only=True):
     record: Provenance
     ts: float
     country: str | None
+    asn: int | None
     by_other: bool
 
 
-def _who(event: Event) -> str:
+def _who(event: Event, helpdesk: frozenset[str] = frozenset()) -> str:
     if not event.by_other:
         return "self"
     actor = event.actor
     name = (actor.login or actor.id) if actor is not None else None
-    return f"admin:{name}" if name else "system"
+    if not name:
+        return "system"
+    local = name.split("@", 1)[0].lower()
+    if name.lower() in helpdesk or any(word in local for word in HELPDESK_WORDS):
+        return f"helpdesk:{name}"
+    return f"admin:{name}"
 
 
 class EnrollmentReview:
     """Streaming: ``observe`` each event *before* the pipeline applies it; ``finish`` returns the ranking."""
 
-    def __init__(self) -> None:
+    def __init__(self, helpdesk: frozenset[str] = frozenset()) -> None:
+        self.helpdesk = frozenset(h.lower() for h in helpdesk)
         self.scorer = EnrollmentAbuse()
         self.factors: dict[str, int] = {}
         self.open: dict[str, list[_Open]] = {}
         self.done: list[Provenance] = []
         # countries an identity had succeeded from when it was last reset: a sign-in with the temporary
         # credential teaches the profile the attacker's country before the attacker enrolls
-        self.at_reset: dict[str, tuple[float, frozenset[str]]] = {}
+        self.at_reset: dict[str, tuple[float, frozenset[str], frozenset[str], str]] = {}
+        # the last approval that came after refusals or a burst of prompts, or from a new country
+        self.risky_approval: dict[str, tuple[float, str]] = {}
+        self.vendor_geo: dict[str, Geo] = {}
         # when each identity first succeeded from each country / network ("c:FR", "a:3215"): an attacker's
         # approval just before the enrollment makes the place known, but not old
         self.first_seen: dict[str, dict[str, float]] = {}
@@ -101,6 +127,7 @@ class EnrollmentReview:
         identity = event.identity
         if not identity:
             return
+        event = self._vendor_place(event)
         self._follow_up(event, profile)
         self.identity_since.setdefault(identity, event.ts)
         kind = event.kind
@@ -109,7 +136,15 @@ class EnrollmentReview:
         resets = (EventKind.FACTORS_RESET, EventKind.PASSWORD_RESET, EventKind.BYPASS_ISSUED)
         previous = self.at_reset.get(identity)
         if kind in resets and (previous is None or event.ts - previous[0] > BEFORE_S):
-            self.at_reset[identity] = (event.ts, frozenset(profile.countries))
+            issuer = _who(event, self.helpdesk) if event.by_other else "the user"
+            self.at_reset[identity] = (
+                event.ts,
+                frozenset(profile.countries),
+                frozenset(profile.asns),
+                issuer.split(":", 1)[-1] + (" (helpdesk)" if issuer.startswith("helpdesk:") else ""),
+            )
+        if kind is EventKind.PUSH_APPROVED:
+            self._note_approval(event, profile)
         if kind in _ACCESS:
             self._learn_place(identity, event)
         if kind not in (EventKind.FACTOR_ENROLLED, EventKind.FACTOR_REMOVED):
@@ -132,6 +167,22 @@ class EnrollmentReview:
             and "new_country" not in signals
         ):
             signals["new_country_since_reset"] = f"from {geo.country}, new to this identity before its reset"
+        if reset is not None and "after_reset" in signals:
+            signals["after_reset"] += f" by {reset[3]}"
+        if (
+            is_hosting(geo)
+            and geo is not None
+            and geo.asn is not None
+            and "hosting" not in signals
+            and (
+                (reset is not None and 0 <= event.ts - reset[0] <= BEFORE_S and str(geo.asn) not in reset[2])
+                or self._first_use_within(identity, f"a:{geo.asn}", event.ts)
+            )
+        ):
+            signals["hosting_new"] = f"hosting / VPN network AS{geo.asn} first used by this identity today"
+        risky = self.risky_approval.get(identity)
+        if risky is not None and 0 <= event.ts - risky[0] <= RISKY_APPROVAL_S:
+            signals["risky_approval"] = f"{risky[1]}, {(event.ts - risky[0]) / 60:.0f} min before"
         recent = self._recent_place(identity, event)
         if recent and not {"new_country", "new_country_since_reset"} & set(signals):
             signals["place_new_today"] = recent
@@ -145,7 +196,7 @@ class EnrollmentReview:
             factor=event.factor.value if event.factor else "unknown",
             factor_id=event.factor_id,
             event_id=event.event_id,
-            registered_by=_who(event),
+            registered_by=_who(event, self.helpdesk),
             place=place_text(geo, event.ip),
             ip=event.ip,
             country=geo.country if geo else None,
@@ -157,8 +208,51 @@ class EnrollmentReview:
             score=sum(_WEIGHTS.get(name, 1) for name in signals),
         )
         self.open.setdefault(identity, []).append(
-            _Open(record=record, ts=event.ts, country=geo.country if geo else None, by_other=event.by_other)
+            _Open(
+                record=record,
+                ts=event.ts,
+                country=geo.country if geo else None,
+                asn=geo.asn if geo else None,
+                by_other=event.by_other,
+            )
         )
+
+    def _vendor_place(self, event: Event) -> Event:
+        """Remember the vendor's place of each IP; give it to a record that has only a database guess."""
+        ip, geo = event.ip, event.geo
+        if not ip:
+            return event
+        if geo is not None and geo.source is GeoSource.VENDOR and geo.country:
+            if len(self.vendor_geo) >= _MAX_IPS:
+                self.vendor_geo.clear()
+            self.vendor_geo[ip] = geo
+            return event
+        known = self.vendor_geo.get(ip)
+        return msgspec.structs.replace(event, geo=known) if known is not None else event
+
+    def _note_approval(self, event: Event, profile: IdentityProfile) -> None:
+        now = event.ts
+        denials = sum(1 for t in profile.denials if 0 <= now - t <= 3600.0)
+        prompts = sum(1 for t in profile.prompts if 0 <= now - t <= 3600.0)
+        geo = event.geo
+        why = ""
+        if denials >= _RISKY_DENIALS:
+            why = f"a push approved after {denials} refused in the hour"
+        elif prompts >= _RISKY_PROMPTS:
+            why = f"a push approved after {prompts} prompts in the hour"
+        elif (
+            geo is not None
+            and geo.country
+            and len(profile.successes) >= self.scorer.min_history
+            and not profile.knows_country(geo.country)
+        ):
+            why = f"a push approved from {geo.country}, new to this identity"
+        if why:
+            self.risky_approval[event.identity] = (now, why)
+
+    def _first_use_within(self, identity: str, key: str, now: float) -> bool:
+        first = self.first_seen.get(identity, {}).get(key)
+        return first is not None and 0 <= now - first <= BEFORE_S
 
     def _learn_place(self, identity: str, event: Event) -> None:
         geo = event.geo
@@ -249,6 +343,24 @@ class EnrollmentReview:
                         "access_new_place_after",
                         f"access from {place_text(geo, event.ip)} {minutes:.0f} min after",
                     )
+                elif (
+                    geo is not None
+                    and geo.asn is not None
+                    and item.asn is not None
+                    and geo.asn != item.asn
+                    and geo.country != item.country
+                    and profile.knows_asn(geo.asn)
+                    and "owner_elsewhere_after" not in record.signals
+                    and {"new_country", "new_country_since_reset", "place_new_today", "hosting_new"}
+                    & set(record.signals)
+                ):
+                    self._add(
+                        record,
+                        "owner_elsewhere_after",
+                        f"the identity signed in from its usual {place_text(geo, event.ip)} "
+                        f"{minutes:.0f} min after, while the factor was registered from "
+                        f"{item.country or 'elsewhere'}",
+                    )
                 elif len(record.after) < 5:
                     record.after.append(f"{event.kind.value.replace('_', ' ')} {minutes:.0f} min after")
             elif event.kind is EventKind.FACTOR_REMOVED and event.factor_id != record.factor_id:
@@ -272,12 +384,13 @@ def review_enrollments(
     inputs: Sequence[str | Path],
     *,
     since_days: float | None = None,
+    helpdesk: frozenset[str] = frozenset(),
     provider: Provider | None = None,
     aliases: AliasMap | None = None,
 ) -> list[Provenance]:
     """Every enrollment and removal in the logs, ranked by risk (highest first)."""
     engine = Engine()
-    review = EnrollmentReview()
+    review = EnrollmentReview(helpdesk)
     last = 0.0
     for event, partition in merged_events(
         expand_paths(inputs), engine.stats, provider, aliases or AliasMap(), build_enrichers()
