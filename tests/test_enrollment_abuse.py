@@ -91,6 +91,27 @@ def test_enrollment_after_dormancy_by_someone_else() -> None:
     assert f"registered by {ADMIN} for this identity" in found[0].reasons[0]
 
 
+def test_the_attackers_own_approval_does_not_make_their_place_known() -> None:
+    """The first push is approved from a hosting provider abroad, the enrollment follows from there: the
+    profile learnt the place from that approval, but a place first used minutes ago is still new."""
+    events = [
+        *history(),
+        ev(EventKind.PUSH_SENT, 0, ip="203.0.113.9", geo=DO_NL),
+        ev(EventKind.PUSH_APPROVED, 15, ip="203.0.113.9", geo=DO_NL),
+        ev(EventKind.FACTOR_ENROLLED, 200, ip="203.0.113.9", geo=DO_NL, device_id=None),
+    ]
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert "a country this identity first succeeded from 3 min before" in found[0].reasons[0]
+    assert "hosting / VPN / proxy egress" in found[0].reasons[0]
+    # a day and more later, the place is the identity's own (a commuter's new co-working space)
+    later = [
+        *events[:-1],
+        ev(EventKind.FACTOR_ENROLLED, 2 * DAY, ip="203.0.113.9", geo=DO_NL, device_id=None),
+    ]
+    assert run(later) == []
+
+
 def test_thresholds_are_tunable() -> None:
     events = [*history(), ev(EventKind.FACTOR_ENROLLED, 0, ip="203.0.113.5", geo=ABROAD)]
     assert run(events) == []  # a new country alone (3) is a traveller's new phone

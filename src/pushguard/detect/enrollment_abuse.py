@@ -9,18 +9,33 @@ prompts. The responder removes *that* factor (the finding names its id), not eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 
+class FreshPlace(msgspec.Struct, array_like=True):
+    """A country or network the identity first succeeded from at ``ts``: the attacker's own approval
+    must not vouch for the place the enrollment then comes from."""
+
+    ts: int
+    country: str
+    asn: int  # 0: not known
+
+
 class EnrollmentState(msgspec.Struct, kw_only=True):
     episode: Episode | None = None
+    fresh: list[FreshPlace] = []  # the last MAX_FRESH, oldest first
+
+
+MAX_FRESH = 8
+_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
 
 
 META = DetectorMeta(
@@ -28,8 +43,10 @@ META = DetectorMeta(
     title="Suspicious MFA factor enrollment",
     description=(
         "A factor registration scored on (weights in brackets): refused prompts before it, two or more "
-        "within denied_before_s (3) or one within one_refusal_s (2); a country new to the identity (3); "
-        "a new device (1); hosting/VPN egress it never used (1); other enrollments within several_s (2); "
+        "within denied_before_s (3) or one within one_refusal_s (2); a country new to the identity or "
+        "first succeeded from within fresh_place_s (3, an attacker's own approval does not vouch for it); "
+        "a new device (1); hosting/VPN egress it never used or first used within fresh_place_s (1); "
+        "other enrollments within several_s (2); "
         "dormancy, no activity for dormant_s (2); registered by someone else, an admin or helpdesk (2); a "
         "reset, bypass code or Temporary Access Pass within reset_before_s (2). Medium at min_score, high "
         "at high_score, critical at critical_score or when a new country meets refused prompts."
@@ -51,6 +68,9 @@ META = DetectorMeta(
         "dormant_s": Tunable(30 * 86400, "no activity this long before the enrollment is dormancy"),
         "reset_before_s": Tunable(24 * 3600, "a reset / bypass / TAP this long before counts"),
         "min_history": Tunable(5, "past successes before a country or device can be new"),
+        "fresh_place_s": Tunable(
+            24 * 3600, "a country or network first succeeded from this recently still counts as new"
+        ),
         "min_score": Tunable(4, "score that fires (medium)"),
         "high_score": Tunable(6, "score that makes it high"),
         "critical_score": Tunable(8, "score that makes it critical"),
@@ -88,6 +108,7 @@ class EnrollmentAbuse:
         self.dormant_s = float(cfg["dormant_s"])
         self.reset_before_s = float(cfg["reset_before_s"])
         self.min_history = int(cfg["min_history"])
+        self.fresh_s = float(cfg["fresh_place_s"])
         self.min_score = int(cfg["min_score"])
         self.high_score = int(cfg["high_score"])
         self.critical_score = int(cfg["critical_score"])
@@ -99,9 +120,13 @@ class EnrollmentAbuse:
     def observe(
         self, state: EnrollmentState, event: Event, profile: IdentityProfile
     ) -> tuple[EnrollmentState, list[Detection]]:
+        if event.kind in _SUCCESS:
+            self._note_fresh_place(state, event, profile)
+            return state, []
         if event.kind is not EventKind.FACTOR_ENROLLED:
             return state, []
-        signals = self.signals(event, profile)
+        fresh = [place for place in state.fresh if 0 <= event.ts - place.ts <= self.fresh_s]
+        signals = self.signals(event, profile, fresh)
         score = sum(_WEIGHTS[name] for name in signals)
         if score < self.min_score:
             return state, []
@@ -136,10 +161,27 @@ class EnrollmentAbuse:
     def advance(self, state: EnrollmentState, watermark: float) -> tuple[EnrollmentState, list[Detection]]:
         if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
             state.episode = None
+        if state.fresh and watermark - state.fresh[-1].ts > self.fresh_s:
+            state.fresh = []
         return state, []
 
-    def signals(self, event: Event, profile: IdentityProfile) -> dict[str, str]:
-        """Signal name → the sentence a reader gets (also used by the enrollment review)."""
+    def _note_fresh_place(self, state: EnrollmentState, event: Event, profile: IdentityProfile) -> None:
+        """A success from a country or network the profile does not know yet (judged before it learns)."""
+        geo = event.geo
+        if geo is None or len(profile.successes) < self.min_history:
+            return
+        new_country = bool(geo.country) and not profile.knows_country(geo.country)
+        new_asn = geo.asn is not None and not profile.knows_asn(geo.asn)
+        if new_country or new_asn:
+            country = geo.country if new_country and geo.country else ""
+            asn = geo.asn if new_asn and geo.asn is not None else 0
+            append_bounded(state.fresh, FreshPlace(int(event.ts), country, asn), MAX_FRESH)
+
+    def signals(
+        self, event: Event, profile: IdentityProfile, fresh: Sequence[FreshPlace] = ()
+    ) -> dict[str, str]:
+        """Signal name → the sentence a reader gets (also used by the enrollment review). ``fresh``:
+        places the identity first succeeded from within fresh_place_s (still new to it)."""
         now = event.ts
         found: dict[str, str] = {}
         refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
@@ -151,8 +193,15 @@ class EnrollmentAbuse:
             found["refusal"] = f"a prompt refused {(now - refused[-1]) / 60:.0f} min before"
         history = len(profile.successes) >= self.min_history
         geo, device = event.geo, event.device
-        if history and geo is not None and geo.country and not profile.knows_country(geo.country):
-            found["new_country"] = f"from {geo.country}, a country this identity never succeeded from"
+        if history and geo is not None and geo.country:
+            first = next((p for p in fresh if p.country == geo.country), None)
+            if not profile.knows_country(geo.country):
+                found["new_country"] = f"from {geo.country}, a country this identity never succeeded from"
+            elif first is not None:
+                found["new_country"] = (
+                    f"from {geo.country}, a country this identity first succeeded from "
+                    f"{(now - first.ts) / 60:.0f} min before"
+                )
         if (
             history
             and device is not None
@@ -161,7 +210,12 @@ class EnrollmentAbuse:
             and not profile.knows_device(device.id)
         ):
             found["new_device"] = f"on device {device.id}, new to this identity"
-        if is_hosting(geo) and not (geo is not None and profile.knows_asn(geo.asn)):
+        known_asn = (
+            geo is not None
+            and profile.knows_asn(geo.asn)
+            and not any(p.asn and p.asn == geo.asn for p in fresh)
+        )
+        if is_hosting(geo) and not known_asn:
             found["hosting"] = "through hosting / VPN / proxy egress the identity never used"
         others = [ts for ts in profile.enrollments if 0 <= now - ts <= self.several_s]
         if others:
