@@ -9,12 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
-from typer.testing import CliRunner
 
-from pushguard.api import KeyStore
-from pushguard.cli import app as cli_app
+from pushguard.model import DecisionAction
 from tests.api_env import DECIDE, VICTIM, Env, bombing_records, running
 
 
@@ -210,20 +207,103 @@ def test_an_unexpected_failure_is_a_500_without_a_trace(env: Env) -> None:
     assert response.json()["error"] == "internal"
 
 
-def test_keys_cli(tmp_path: Path) -> None:
-    config = tmp_path / "service.yaml"
-    config.write_text(f"keys_file: {tmp_path / 'keys.json'}\n")
-    runner = CliRunner()
-    created = runner.invoke(
-        cli_app, ["keys", "create", "--name", "vpn-proxy", "--scope", "decide", "--config", str(config)]
+def test_an_api_key_header_works_too(env: Env) -> None:
+    answer = env.client.post("/v1/decide", json=DECIDE, headers={"X-API-Key": env.tokens["decide"]})
+    assert answer.status_code == 200
+
+
+def test_a_streamed_body_over_the_limit_is_refused_while_it_arrives(env: Env) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"records": ['
+        for _ in range(100):
+            yield b'"' + b"x" * 1000 + b'",'
+        yield b'"end"]}'
+
+    answer = env.client.post(
+        "/v1/events", content=chunks(), headers={**env.headers("ingest"), "content-type": "application/json"}
     )
-    assert created.exit_code == 0, created.output
-    token = created.output.strip().splitlines()[-1]
-    assert token.startswith("pg_")
-    listed = runner.invoke(cli_app, ["keys", "list", "--config", str(config)])
-    assert "vpn-proxy" in listed.output and token.split("_", 2)[2] not in listed.output
-    key_id = token.split("_")[1]
-    assert runner.invoke(cli_app, ["keys", "revoke", key_id, "--config", str(config)]).exit_code == 0
-    assert KeyStore(tmp_path / "keys.json").verify(token) is None
-    assert runner.invoke(cli_app, ["keys", "revoke", "nope", "--config", str(config)]).exit_code == 2
-    assert msgspec.json.decode((tmp_path / "keys.json").read_bytes())["keys"][0]["revoked"] is True
+    assert answer.status_code == 413 and answer.json()["error"] == "body_too_large"
+    assert answer.headers["x-request-id"]
+
+
+def test_other_refusals_keep_the_error_shape(env: Env) -> None:
+    text = env.client.post(
+        "/v1/decide",
+        content=b"operation=push",
+        headers={**env.headers("decide"), "content-type": "text/plain"},
+    )
+    assert text.status_code == 415 and text.json()["error"] == "unsupported_media_type"
+    nowhere = env.client.get("/v1/nowhere", headers=env.headers("read"))
+    assert nowhere.status_code == 404 and nowhere.json()["error"] == "not_found"
+    wrong_method = env.client.delete("/v1/decide", headers=env.headers("decide"))
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
+    extra = env.client.post("/v1/events", json={"records": [], "sneaky": 1}, headers=env.headers("ingest"))
+    assert extra.status_code == 422 and "sneaky" in extra.json()["detail"]
+    not_a_list = env.client.post("/v1/events", json={"records": {}}, headers=env.headers("ingest"))
+    assert not_a_list.status_code == 422 and "records" in not_a_list.json()["detail"]
+    no_parser = env.client.post(
+        "/v1/events", json={"records": [], "provider": "pushguard"}, headers=env.headers("ingest")
+    )
+    assert no_parser.status_code == 422 and "provider" in no_parser.json()["detail"]
+
+
+def test_since_must_be_a_zoned_time(env: Env) -> None:
+    env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+    headers = env.headers("read")
+    for bad in ("yesterday", "2026-03-02T09:00:00"):
+        answer = env.client.get("/v1/findings", params={"since": bad}, headers=headers)
+        assert answer.status_code == 422 and answer.json()["error"] == "invalid_request", bad
+    every = env.client.get("/v1/findings", headers=headers).json()["findings"]
+    first = min(f["detected_at"] for f in every)
+    # the same instant in another zone selects the same findings as in UTC
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime.fromisoformat(first).astimezone(timezone(timedelta(hours=2)))
+    zoned = env.client.get("/v1/findings", params={"since": moment.isoformat()}, headers=headers).json()
+    assert zoned["total"] == len(every)
+    after = (moment + timedelta(microseconds=1)).isoformat()
+    assert env.client.get("/v1/findings", params={"since": after}, headers=headers).json()["total"] < len(
+        every
+    )
+
+
+def test_decide_reads_committed_state_without_touching_the_engine(env: Env) -> None:
+    cached = len(env.service.engine._cache)
+    for n in range(50):
+        body = {**DECIDE, "identity": f"stranger{n}@corp.example"}
+        assert env.client.post("/v1/decide", json=body, headers=env.headers("decide")).status_code == 200
+        env.client.get(f"/v1/identities/stranger{n}@corp.example", headers=env.headers("read"))
+    assert len(env.service.engine._cache) == cached  # strangers leave no trace in memory
+
+
+def test_a_failing_store_gives_the_fallback_not_an_error(tmp_path: Path) -> None:
+    with running(tmp_path, decide_fallback=DecisionAction.DENY) as env:
+
+        def unreachable(keys: object) -> dict[str, bytes]:
+            raise ConnectionError("state store down")
+
+        env.service.reader.load = unreachable  # type: ignore[method-assign]
+        answer = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
+        assert answer.status_code == 200
+        decision = answer.json()
+        assert decision["decision"] == "deny" and decision["fallback"] is True
+        assert decision["reasons"][0]["code"] == "store_error"
+        metrics = env.client.get("/metrics", headers=env.headers("read")).text
+        assert "pushguard_decision_fallbacks_total 1.0" in metrics
+
+
+def test_every_answer_has_a_request_id_and_the_log_is_json(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pushguard.api.logs import JsonFormatter
+
+    caplog.set_level("INFO", logger="pushguard.api")
+    answer = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
+    request_id = answer.headers["x-request-id"]
+    records = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["route"] == "/v1/decide" and line["status"] == 200 and line["method"] == "POST"
+    assert line["key"] == env.tokens["decide"].split("_")[1]
+    secret = env.tokens["decide"].split("_", 2)[2]
+    assert all(secret not in JsonFormatter().format(r) for r in caplog.records)
