@@ -63,7 +63,7 @@ def test_enrollment_after_refusals_from_a_new_country_is_critical() -> None:
     ]
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]
-    assert "2 prompts refused in the 6 h before" in found[0].reasons[0]
+    assert "2 prompts refused or unanswered in the 6 h before" in found[0].reasons[0]
     assert "from Nigeria, a country this identity never succeeded from" in found[0].reasons[0]
     assert "on device attacker-phone, new to this identity" in found[0].reasons[0]
     assert found[0].techniques == ["T1098.005", "T1556.006"]
@@ -152,7 +152,30 @@ def test_one_fat_fingered_denial_hours_before_a_reset_is_quiet() -> None:
     ]
     assert run(events) == []  # the denial is 5 h old: only the reset (2) counts
     close = [*history(), ev(EventKind.PUSH_DENIED, 0), ev(EventKind.FACTOR_ENROLLED, 600, geo=ABROAD)]
-    assert [f.severity for f in run(close)] == [Severity.CRITICAL]  # a refusal + a new country
+    assert [f.severity for f in run(close)] == [Severity.MEDIUM]  # a refusal (2) + a new country (3)
+
+
+def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
+    """Okta logs no timeout: three pushes sent from abroad, the fourth approved, then the enrollment."""
+    lagos = {"ip": "203.0.113.5", "geo": ABROAD}
+    events = [*history(), *(ev(EventKind.PUSH_SENT, 90 * i, **lagos) for i in range(4))]  # type: ignore[arg-type]
+    events += [
+        ev(EventKind.PUSH_APPROVED, 280, ip="203.0.113.5", geo=ABROAD),
+        ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None),
+    ]
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]  # a new country meets refusals
+    assert "3 prompts refused or unanswered in the 6 h before" in found[0].reasons[0]
+    assert "first succeeded from 5 min before" in found[0].reasons[0]
+    one = [*history(), ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD)]
+    one += [
+        ev(EventKind.PUSH_SENT, 90, ip="203.0.113.5", geo=ABROAD),
+        ev(EventKind.PUSH_APPROVED, 100, ip="203.0.113.5", geo=ABROAD),
+        ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None),
+    ]
+    found = run(one)
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert "a prompt left unanswered in the 60 min before" in found[0].reasons[0]
 
 
 # -- vendor records through the pipeline -----------------------------------------------------------

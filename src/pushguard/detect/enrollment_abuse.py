@@ -4,8 +4,11 @@ Attackers who cannot win a push enroll their own authenticator: right after bomb
 prompts were refused, from a country the identity never used, on hosting egress, several factors at once,
 on an account dormant for weeks, or through an admin/helpdesk who registers it for someone else. Each
 alone is ordinary (people buy phones, helpdesks re-enroll lost ones); the score needs several. Medium at
-``min_score``, high at ``high_score``, critical at ``critical_score`` or when a new country meets refused
-prompts. The responder removes *that* factor (the finding names its id), not every factor of the user."""
+``min_score``, high at ``high_score``, critical at ``critical_score`` or when a new country meets two or
+more refused or unanswered prompts (Okta logs no timeout: a push sent and never answered counts). A
+country or network first succeeded from within ``fresh_place_s`` is still new: the attacker's own
+approval must not vouch for the place the enrollment then comes from. The responder removes *that*
+factor (the finding names its id), not every factor of the user."""
 
 from __future__ import annotations
 
@@ -42,14 +45,14 @@ META = DetectorMeta(
     id="enrollment_abuse",
     title="Suspicious MFA factor enrollment",
     description=(
-        "A factor registration scored on (weights in brackets): refused prompts before it, two or more "
-        "within denied_before_s (3) or one within one_refusal_s (2); a country new to the identity or "
-        "first succeeded from within fresh_place_s (3, an attacker's own approval does not vouch for it); "
-        "a new device (1); hosting/VPN egress it never used or first used within fresh_place_s (1); "
-        "other enrollments within several_s (2); "
+        "A factor registration scored on (weights in brackets): refused or unanswered prompts before "
+        "it, two or more within denied_before_s (3) or one within one_refusal_s (2); a country new to "
+        "the identity or first succeeded from within fresh_place_s (3: an attacker's own approval does "
+        "not vouch for it); a new device (1); hosting/VPN egress it never used or first used within "
+        "fresh_place_s (1); other enrollments within several_s (2); "
         "dormancy, no activity for dormant_s (2); registered by someone else, an admin or helpdesk (2); a "
         "reset, bypass code or Temporary Access Pass within reset_before_s (2). Medium at min_score, high "
-        "at high_score, critical at critical_score or when a new country meets refused prompts."
+        "at high_score, critical at critical_score or when a new country meets two or more refusals."
     ),
     severity=Severity.HIGH,
     techniques=("T1098.005", "T1556.006"),
@@ -130,8 +133,7 @@ class EnrollmentAbuse:
         score = sum(_WEIGHTS[name] for name in signals)
         if score < self.min_score:
             return state, []
-        refused = "refusals" in signals or "refusal" in signals
-        if score >= self.critical_score or ("new_country" in signals and refused):
+        if score >= self.critical_score or ("new_country" in signals and "refusals" in signals):
             severity = Severity.CRITICAL
         elif score >= self.high_score:
             severity = Severity.HIGH
@@ -185,12 +187,16 @@ class EnrollmentAbuse:
         now = event.ts
         found: dict[str, str] = {}
         refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
-        if len(refused) >= 2:
+        unanswered = _unanswered(profile, now, self.denied_before_s)
+        if len(refused) + unanswered >= 2:
             found["refusals"] = (
-                f"{len(refused)} prompts refused in the {self.denied_before_s / 3600:.0f} h before"
+                f"{len(refused) + unanswered} prompts refused or unanswered in the "
+                f"{self.denied_before_s / 3600:.0f} h before"
             )
         elif refused and now - refused[-1] <= self.one_refusal_s:
             found["refusal"] = f"a prompt refused {(now - refused[-1]) / 60:.0f} min before"
+        elif unanswered and _unanswered(profile, now, self.one_refusal_s):
+            found["refusal"] = f"a prompt left unanswered in the {self.one_refusal_s / 60:.0f} min before"
         history = len(profile.successes) >= self.min_history
         geo, device = event.geo, event.device
         if history and geo is not None and geo.country:
@@ -229,3 +235,13 @@ class EnrollmentAbuse:
         if resets:
             found["after_reset"] = f"{(now - resets[-1]) / 60:.0f} min after a reset / bypass / access pass"
         return found
+
+
+def _unanswered(profile: IdentityProfile, now: float, window: float) -> int:
+    """Pushes sent in the window that no answer matches: Okta logs nothing for a push left to expire
+    (Entra and Duo log the timeout itself, and no send, so this is 0 for them)."""
+
+    def within(times: list[int]) -> int:
+        return sum(1 for ts in times if 0 <= now - ts <= window)
+
+    return max(0, within(profile.prompts) - within(profile.approvals) - within(profile.denials))
