@@ -242,8 +242,7 @@ class Engine:
             who.states[detector_id] = state
             for detection in detections:
                 produced.append(self._finding(who.profile, detection))
-        if produced:
-            self._dirty.add(key)
+        self._dirty.add(key)  # advance prunes state even when nothing fires: keep what it pruned
         return produced
 
     def _advance_keyed(self, key: str, mark: float) -> list[Finding]:

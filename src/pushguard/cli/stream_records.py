@@ -64,6 +64,7 @@ def parse_record(
 class IngestStats:
     run: RunStats = field(default_factory=RunStats)
     published: int = 0
+    duplicates: int = 0  # records ingested before (a collector's overlap, a file given twice)
     dead: int = 0
 
 
@@ -107,7 +108,8 @@ def _file_records(
         record = None if raw is None else waiting.pop((raw.source, raw.position), None)
         if record is None:
             continue  # a later event of a record already sent: the worker gets all of them from it
-        yield _sort_key(event), Outgoing(event.identity, record, event.ts)
+        key = f"{event.provider.value}|{event.event_id}"
+        yield _sort_key(event), Outgoing(event.identity, key, record, event.ts)
 
 
 def ingest(
@@ -131,9 +133,13 @@ def ingest(
     for _, outgoing in heapq.merge(*files, key=lambda item: item[0]):
         pending.append(outgoing)
         if len(pending) >= batch:
-            bus.publish(pending)
-            stats.published += len(pending)
+            _publish(bus, pending, stats)
             pending = []
-    bus.publish(pending)
-    stats.published += len(pending)
+    _publish(bus, pending, stats)
     return stats
+
+
+def _publish(bus: StreamBus, batch: list[Outgoing], stats: IngestStats) -> None:
+    new = bus.publish(batch)
+    stats.published += new
+    stats.duplicates += len(batch) - new

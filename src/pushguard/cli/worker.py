@@ -85,7 +85,8 @@ def ingest_command(
     run = stats.run
     console.print(
         f"{run.files} file(s), {run.records} records: {stats.published} put on {count} partitions, "
-        f"{sum(run.unmapped.values())} not used, {stats.dead} dead-lettered ({prefix}:dead), "
+        f"{stats.duplicates} sent before, {sum(run.unmapped.values())} not used, "
+        f"{stats.dead} dead-lettered ({prefix}:dead), "
         f"{run.late} late"
     )
     for sample in run.error_samples:

@@ -12,6 +12,8 @@ A plain string with the version in front is the compact form: a small hash would
 is longer than Redis's listpack limit (64 bytes), so the hash would fall back to a full hash table.
 zlib at level 1 takes a state of a busy identity from 2.7 KB to 1.6 KB for about 20 µs per write.
 
+Acknowledged entries are deleted with their acknowledgement: a stream holds only work not yet done.
+
 Atomicity: one ``Commit`` (states + positions + findings, plus the stream operations queued with it: acks,
 appends, deletes) is one Lua script, so Redis applies all of it or none of it. A crash never leaves a
 state without the position that produced it, nor a record acknowledged whose effect was not kept.
@@ -140,7 +142,9 @@ end
 for j = 1, ops do
   local op, stream, value = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1], ARGV[at + 3 * j]
   if op == 'add' then redis.call('XADD', stream, '*', 'p', value)
-  elseif op == 'ack' then redis.call('XACK', stream, group, value)
+  elseif op == 'ack' then
+    redis.call('XACK', stream, group, value)
+    redis.call('XDEL', stream, value)
   else redis.call('XDEL', stream, value) end
 end
 return {1}

@@ -9,6 +9,7 @@ Layout under ``prefix`` (the same prefix as the ``RedisStore`` the workers commi
     <prefix>:meta        hash: partitions (N, fixed at the first ingest or worker)
     <prefix>:seq         the global sequence counter (ingest order = event-time order)
     <prefix>:ingested    hash partition stream → highest sequence put on it
+    <prefix>:seen:<day>  set of 64-bit hashes of the records ingested, by event day (expire: DEDUPE_S)
     <prefix>:wm          highest event time ingested (epoch seconds): the final watermark
     <prefix>:advanced    the watermark at which silence last spoke for every state
     <prefix>:lease:<x>   a partition (or stage2, advance) leased to one worker: value = worker name
@@ -26,7 +27,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import redis
@@ -37,11 +38,28 @@ GROUP = "workers"
 DEFAULT_PARTITIONS = 8
 PROGRESS = "seq|"  # position-hash prefix of a partition's progress mark (its last finished sequence)
 SEQ_DIGITS = 20
+DEDUPE_S = 7 * 86400  # a record sent again within this long (of ingest time) is recognised and skipped
 
-_RAISE_WATERMARK = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1
+_PUBLISH = """
+local ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local highest = tonumber(redis.call('GET', KEYS[3]) or '0')
+local new = 0
+local marks = {}
+for i = 0, n - 1 do
+  local at = 3 + 5 * i
+  local stream, seen, id, record, ts = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+  if redis.call('SADD', seen, id) == 1 then
+    redis.call('EXPIRE', seen, ttl)
+    local seq = redis.call('INCR', KEYS[1])
+    redis.call('XADD', stream, '*', 'r', record, 'q', seq)
+    marks[stream] = seq
+    if tonumber(ts) > highest then highest = tonumber(ts) end
+    new = new + 1
+  end
+end
+for stream, seq in pairs(marks) do redis.call('HSET', KEYS[2], stream, seq) end
+if new > 0 then redis.call('SET', KEYS[3], string.format('%.6f', highest)) end
+return new
 """
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -83,6 +101,7 @@ class Outgoing:
     """One raw record on its way to a partition."""
 
     identity: str
+    key: str  # what makes it the same record when sent again: provider and vendor event id
     record: bytes  # the record's JSON
     time: float  # event time (epoch seconds)
 
@@ -110,8 +129,9 @@ class StreamBus:
         self._ingested = f"{prefix}:ingested"
         self._watermark = f"{prefix}:wm"
         self._advanced = f"{prefix}:advanced"
+        self._seen = f"{prefix}:seen"
         self._workers = f"{prefix}:workers"
-        self._raise_watermark = client.register_script(_RAISE_WATERMARK)
+        self._publish = client.register_script(_PUBLISH)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self.partitions = 0
@@ -149,23 +169,21 @@ class StreamBus:
 
     # -- ingest ------------------------------------------------------------------------------------
 
-    def publish(self, batch: Sequence[Outgoing]) -> None:
-        """Put records on their partitions in the order given, numbered by the global sequence, in one
-        transaction with the per-partition "ingested up to" marks and the watermark."""
+    def publish(self, batch: Sequence[Outgoing], dedupe_s: int = DEDUPE_S) -> int:
+        """Put the records not seen before on their partitions, in the order given, numbered by the global
+        sequence; in one script with the per-partition "ingested up to" marks and the watermark, so a
+        record is either seen, numbered and queued, or none of these. Returns how many were new."""
         if not batch:
-            return
-        last = int(self.client.incrby(self._seq, len(batch)))
-        first = last - len(batch) + 1
-        highest: dict[str, int] = {}
-        pipe = self.client.pipeline(transaction=True)
-        for offset, item in enumerate(batch):
-            stream = self.partition_of(item.identity)
-            seq = first + offset
-            pipe.xadd(stream, {"r": item.record, "q": seq})
-            highest[stream] = seq
-        pipe.hset(self._ingested, mapping=cast(Any, highest))
-        self._raise_watermark(keys=[self._watermark], args=[max(i.time for i in batch)], client=pipe)
-        pipe.execute()
+            return 0
+        keys = [self._seq, self._ingested, self._watermark]
+        args: list[Any] = [dedupe_s, len(batch)]
+        for item in batch:
+            day = int(item.time // 86400)
+            digest = hashlib.blake2b(item.key.encode(), digest_size=8).digest()
+            args.extend(
+                (self.partition_of(item.identity), f"{self._seen}:{day}", digest, item.record, item.time)
+            )
+        return int(self._publish(keys=keys, args=args))
 
     def dead_letter(self, where: str, reason: str, record: bytes | None) -> None:
         self.client.xadd(self.dead, {"p": dead_letter_payload(where, reason, record)})
