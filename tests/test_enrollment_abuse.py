@@ -63,7 +63,7 @@ def test_enrollment_after_refusals_from_a_new_country_is_critical() -> None:
     ]
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]
-    assert "2 prompts refused or unanswered in the 6 h before" in found[0].reasons[0]
+    assert "2 prompts refused or unanswered before it (2 refused in 6 h, 0 unanswered" in found[0].reasons[0]
     assert "from Nigeria, a country this identity never succeeded from" in found[0].reasons[0]
     assert "on device attacker-phone, new to this identity" in found[0].reasons[0]
     assert found[0].techniques == ["T1098.005", "T1556.006"]
@@ -165,7 +165,7 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     ]
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]  # a new country meets refusals
-    assert "3 prompts refused or unanswered in the 6 h before" in found[0].reasons[0]
+    assert "3 prompts refused or unanswered before it (0 refused in 6 h, 3 unanswered" in found[0].reasons[0]
     assert "first succeeded from 5 min before" in found[0].reasons[0]
     one = [*history(), ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD)]
     one += [
@@ -176,6 +176,11 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     found = run(one)
     assert [f.severity for f in found] == [Severity.MEDIUM]
     assert "a prompt left unanswered in the 60 min before" in found[0].reasons[0]
+    # a phone out of reach through two prompts in the morning, the lost phone re-enrolled after lunch
+    morning = [*history(), ev(EventKind.PUSH_SENT, 0), ev(EventKind.PUSH_SENT, 200)]
+    morning += [ev(EventKind.PUSH_SENT, 400), ev(EventKind.PUSH_APPROVED, 410)]
+    morning += [by_admin(EventKind.FACTORS_RESET, 5 * 3600), ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900)]
+    assert run(morning) == []
 
 
 # -- vendor records through the pipeline -----------------------------------------------------------

@@ -5,7 +5,8 @@ prompts were refused, from a country the identity never used, on hosting egress,
 on an account dormant for weeks, or through an admin/helpdesk who registers it for someone else. Each
 alone is ordinary (people buy phones, helpdesks re-enroll lost ones); the score needs several. Medium at
 ``min_score``, high at ``high_score``, critical at ``critical_score`` or when a new country meets two or
-more refused or unanswered prompts (Okta logs no timeout: a push sent and never answered counts). A
+more refused or unanswered prompts (Okta logs no timeout: a push sent and never answered counts, within
+``one_refusal_s`` only: hours earlier it is a phone out of reach, not a bombing). A
 country or network first succeeded from within ``fresh_place_s`` is still new: the attacker's own
 approval must not vouch for the place the enrollment then comes from. The responder removes *that*
 factor (the finding names its id), not every factor of the user."""
@@ -46,7 +47,8 @@ META = DetectorMeta(
     title="Suspicious MFA factor enrollment",
     description=(
         "A factor registration scored on (weights in brackets): refused or unanswered prompts before "
-        "it, two or more within denied_before_s (3) or one within one_refusal_s (2); a country new to "
+        "it, two or more within denied_before_s (3) or one within one_refusal_s (2), an Okta push never "
+        "answered counting within one_refusal_s only; a country new to "
         "the identity or first succeeded from within fresh_place_s (3: an attacker's own approval does "
         "not vouch for it); a new device (1); hosting/VPN egress it never used or first used within "
         "fresh_place_s (1); other enrollments within several_s (2); "
@@ -187,15 +189,17 @@ class EnrollmentAbuse:
         now = event.ts
         found: dict[str, str] = {}
         refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
-        unanswered = _unanswered(profile, now, self.denied_before_s)
+        # a push left to expire is a phone out of reach as often as an ignored attack: only close by
+        unanswered = _unanswered(profile, now, self.one_refusal_s)
         if len(refused) + unanswered >= 2:
             found["refusals"] = (
-                f"{len(refused) + unanswered} prompts refused or unanswered in the "
-                f"{self.denied_before_s / 3600:.0f} h before"
+                f"{len(refused) + unanswered} prompts refused or unanswered before it"
+                f" ({len(refused)} refused in {self.denied_before_s / 3600:.0f} h, {unanswered} unanswered"
+                f" in {self.one_refusal_s / 60:.0f} min)"
             )
         elif refused and now - refused[-1] <= self.one_refusal_s:
             found["refusal"] = f"a prompt refused {(now - refused[-1]) / 60:.0f} min before"
-        elif unanswered and _unanswered(profile, now, self.one_refusal_s):
+        elif unanswered:
             found["refusal"] = f"a prompt left unanswered in the {self.one_refusal_s / 60:.0f} min before"
         history = len(profile.successes) >= self.min_history
         geo, device = event.geo, event.device
