@@ -18,7 +18,10 @@ from typing import Any
 import msgspec
 import pytest
 import redis
+import typer
+from typer.testing import CliRunner
 
+from pushguard.cli import worker
 from pushguard.cli.stream_records import ingest
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
 from pushguard.detect import build_detectors
@@ -272,3 +275,17 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     _assert_same_as_analyze(client, prefix, expected)
     positions: Any = client.hgetall(f"{prefix}:pos")
     assert len([key for key in positions if key.startswith(PROGRESS.encode())]) == 4
+
+
+def test_the_commands_name_what_is_wrong(prefix: str, tmp_path: Path) -> None:
+    app = typer.Typer()
+    worker.register(app)
+    runner = CliRunner()
+    unreachable = runner.invoke(app, ["worker", "--redis-url", "redis://127.0.0.1:1/0", "--drain"])
+    assert unreachable.exit_code == 2
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in unreachable.output
+    missing = runner.invoke(
+        app, ["ingest", str(tmp_path / "nope"), "--redis-url", REDIS_URL, "--prefix", prefix]
+    )
+    assert missing.exit_code == 2
+    assert "nope: no such file or directory" in missing.output

@@ -34,7 +34,7 @@ from pushguard.cli.stream_records import parse_record
 from pushguard.detect import Detector
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
-from pushguard.pipeline import MAX_ERRORS_KEPT, Engine
+from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine
 from pushguard.store.redis import RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,
@@ -75,6 +75,14 @@ class _DeferringEngine(Engine):
             payload = _deferred_encoder.encode(Deferred(*self.current, event, profile))
             self.redis.pending.ops.append(("add", self.stage2, payload))
         return []
+
+
+@dataclass
+class _Parsed:
+    entry: Entry
+    events: list[Event] = field(default_factory=list)
+    error: str | None = None
+    unmapped: str | None = None
 
 
 @dataclass
@@ -216,52 +224,60 @@ class StreamWorker:
         if not entries:
             return False
         engine, store = self._engine, self._store
+        parsed = [self._parse(entry) for entry in entries]
+        store.prefetch(event.identity for item in parsed for event in item.events if event.identity)
         replayed = engine.stats.replayed
-        produced = sum(self._apply(entry, engine, store) for entry in entries)
+        tally = WorkerStats()  # counted once the batch is committed (a conflict reprocesses it)
+        for item in parsed:
+            self._apply(item, engine, store, tally)
         try:
             engine.flush()
         except StateConflictError:
             self.stats.conflicts += 1
             self._restart()
             return True
-        self.stats.records += len(entries)
-        self.stats.replayed += engine.stats.replayed - replayed
-        self.stats.findings += produced
+        stats = self.stats
+        stats.records += len(entries)
+        stats.events += tally.events
+        stats.findings += tally.findings
+        stats.dead += tally.dead
+        stats.unmapped.update(tally.unmapped)
+        stats.replayed += engine.stats.replayed - replayed
+        stats.error_samples.extend(tally.error_samples[: MAX_ERRORS_KEPT - len(stats.error_samples)])
         return True
 
-    def _apply(self, entry: Entry, engine: _DeferringEngine, store: RedisStore) -> int:
-        """Process one record (or dead-letter it); its progress mark and ack join the next commit."""
-        produced = 0
-        where = f"{entry.stream}#{entry.id}"
+    def _parse(self, entry: Entry) -> _Parsed:
         raw = entry.fields.get("r")
-        error: str | None = None
-        record: dict[str, Any] | None = None
+        if raw is None:
+            return _Parsed(entry, error="entry without a record (field r)")
         try:
-            record = None if raw is None else _record_decoder.decode(raw)
+            record = _record_decoder.decode(raw)
         except msgspec.DecodeError as exc:
-            error = f"not a JSON object: {exc}"
-        if record is None and error is None:
-            error = "entry without a record (field r)"
-        if record is not None:
-            ref = RawRef(source=entry.stream, position=entry.seq)
-            options = self.options
-            parsed = parse_record(record, ref, options.provider, options.aliases, options.enrichers)
-            error = parsed.error
-            if parsed.unmapped is not None:
-                self.stats.unmapped[parsed.unmapped] += 1
-            position = sortable_id(entry.id)
-            for index, event in enumerate(parsed.events):
-                engine.current = (entry.seq, index)
-                produced += len(engine.process(event, entry.stream, f"{position}|{index:04d}"))
-                self.stats.events += 1
-        if error is not None:
-            self.stats.dead += 1
-            if len(self.stats.error_samples) < MAX_ERRORS_KEPT:
-                self.stats.error_samples.append(f"{where}: {error}")
-            store.pending.ops.append(("add", self.bus.dead, dead_letter_payload(where, error, raw)))
+            return _Parsed(entry, error=f"not a JSON object: {exc}")
+        ref = RawRef(source=entry.stream, position=entry.seq)
+        options = self.options
+        parsed = parse_record(record, ref, options.provider, options.aliases, options.enrichers)
+        return _Parsed(entry, parsed.events, parsed.error, parsed.unmapped)
+
+    def _apply(self, item: _Parsed, engine: _DeferringEngine, store: RedisStore, tally: WorkerStats) -> None:
+        """Process one record (or dead-letter it); its progress mark and ack join the next commit."""
+        entry = item.entry
+        if item.unmapped is not None:
+            tally.unmapped[item.unmapped] += 1
+        position = sortable_id(entry.id)
+        for index, event in enumerate(item.events):
+            engine.current = (entry.seq, index)
+            tally.findings += len(engine.process(event, entry.stream, f"{position}|{index:04d}"))
+            tally.events += 1
+        if item.error is not None:
+            where = f"{entry.stream}#{entry.id}"
+            tally.dead += 1
+            if len(tally.error_samples) < MAX_ERRORS_KEPT:
+                tally.error_samples.append(f"{where}: {item.error}")
+            payload = dead_letter_payload(where, item.error, entry.fields.get("r"))
+            store.pending.ops.append(("add", self.bus.dead, payload))
         store.pending.marks[PROGRESS + entry.stream] = progress_mark(entry.seq)
         store.pending.ops.append(("ack", entry.stream, entry.id))
-        return produced
 
     # -- stage 2 -----------------------------------------------------------------------------------
 
@@ -284,15 +300,23 @@ class StreamWorker:
         if len(fresh) == page:
             return True  # more to read before the heap holds everything at or under the bound
         engine, store = self._stage2_engine, self._stage2_store
-        taken = produced = 0
+        ready: list[tuple[str, Deferred]] = []
         while self._stage2_heap and self._stage2_heap[0][0] <= bound:
             _, _, entry_id, payload = heapq.heappop(self._stage2_heap)
-            item = _deferred_decoder.decode(payload)
+            ready.append((entry_id, _deferred_decoder.decode(payload)))
+        if not ready:
+            return bool(fresh)
+        store.prefetch(
+            f"{KEYED_PREFIX}{detector.meta.id}|{part}"
+            for _, item in ready
+            for detector in engine.keyed_detectors
+            if (part := detector.partition(item.event)) is not None
+        )
+        produced = 0
+        for entry_id, item in ready:
             produced += len(engine.second_stage(item.event, item.profile))
             store.pending.ops.append(("del", self.bus.stage2, entry_id))
-            taken += 1
-        if not taken:
-            return bool(fresh)
+        taken = len(ready)
         try:
             engine.flush()
         except StateConflictError:

@@ -37,7 +37,7 @@ share one server and prefix), since the remembered versions are per instance."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,7 @@ class RedisStore:
         self._commit: Script = self.client.register_script(_COMMIT)
         self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
         self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
+        self._prefetched: dict[str, bytes | None] = {}  # read ahead by prefetch, not yet loaded
         self.pending = StreamOps()
         self.conflicts = 0
         self.commits = 0
@@ -214,6 +215,27 @@ class RedisStore:
     # -- the StateStore protocol -----------------------------------------------------------------
 
     def load(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for key in keys:
+            if key in self._prefetched:
+                blob = self._prefetched.pop(key)
+                if blob is not None:
+                    found[key] = blob
+            else:
+                missing.append(key)
+        found.update(self._fetch(missing))
+        return found
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read these states in one round trip; the next ``load`` of each is served from memory (until the
+        next commit). Their versions are the ones read now, so a change in between is still a conflict."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._prefetched]
+        found = self._fetch(wanted)
+        for key in wanted:
+            self._prefetched[key] = found.get(key)
+
+    def _fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for start in range(0, len(keys), LOAD_CHUNK):
             chunk = keys[start : start + LOAD_CHUNK]
@@ -231,6 +253,7 @@ class RedisStore:
         if not batch and not extra:
             return
         self.pending = StreamOps(group=extra.group, consumer=extra.consumer)
+        self._prefetched.clear()
         keys: list[str] = [self.positions_key, self._findings_key, self._revisions_key]
         args: list[Any] = [self.ttl_s, extra.group, extra.consumer, len(batch.states)]
         expected: dict[str, int] = {}
@@ -296,6 +319,7 @@ class RedisStore:
         """Forget what this session saw and drop queued stream operations: everything is read afresh."""
         self._versions.clear()
         self._positions.clear()
+        self._prefetched.clear()
         self.pending = StreamOps(group=self.pending.group, consumer=self.pending.consumer)
 
     def ttl(self, key: str) -> int:

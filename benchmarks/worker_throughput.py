@@ -1,0 +1,145 @@
+"""Stream workers next to in-process analyze, in one run: throughput with 1 and 2 workers on the same
+partition streams, and bytes of state per identity in Redis.
+
+    python benchmarks/worker_throughput.py [--users 500] [--days 7] [--seed 7] [--dir SIMULATED_DIR]
+                                           [--redis-url redis://127.0.0.1:6379/15] [--partitions 8]
+
+1. Simulates a multi-vendor tenant unless ``--dir`` names one already simulated.
+2. ``analyze`` in this process (memory state): events/s, the yardstick.
+3. ``pushguard ingest`` into Redis (records/s), then ``pushguard worker --drain`` as real processes, one
+   and then two on the same streams (each run on a fresh key prefix): records/s from the workers' start
+   to their exit, minus the start-up of an idle worker (interpreter, detectors, geo database), measured
+   here too. The findings of every run are checked against analyze's.
+4. State per identity: the Redis memory of each identity's key (MEMORY USAGE: compressed blob, version,
+   key and Redis overhead) next to the raw state blob SQLite would store.
+
+Only the ratios matter; every figure comes from this run on this machine. Keys are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+from pushguard.pipeline import analyze
+from pushguard.simulate.scenario import simulate
+from pushguard.sources.readers import expand_paths
+from pushguard.store import MemoryStore
+from pushguard.store.redis import RedisStore
+
+_RUN_CLI = "import typer; from pushguard.cli import worker; app = typer.Typer(); worker.register(app); app()"
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", _RUN_CLI, *args]
+
+
+def _clean(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def _ingest(url: str, prefix: str, logs: Path, partitions: int) -> float:
+    began = time.perf_counter()
+    subprocess.run(
+        _cli("ingest", str(logs), "--redis-url", url, "--prefix", prefix, "--partitions", str(partitions)),
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - began
+
+
+def _workers(url: str, prefix: str, count: int) -> float:
+    """Seconds from starting ``count`` draining workers to the last one's exit."""
+    began = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            _cli("worker", "--redis-url", url, "--prefix", prefix, "--drain", "--name", f"bench-{i}"),
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+    for process in processes:
+        if process.wait() != 0:
+            raise SystemExit(f"a worker failed with exit code {process.returncode}")
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", type=Path)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--partitions", type=int, default=8)
+    args = parser.parse_args()
+    client = redis.Redis.from_url(args.redis_url)
+    client.ping()
+    with tempfile.TemporaryDirectory(prefix="pushguard-bench-") as tmp:
+        logs = args.dir or Path(tmp) / "tenant"
+        if args.dir is None:
+            simulate(args.seed, args.users, args.days, logs)
+        records = sum(1 for path in expand_paths([logs]) for line in path.open("rb") if line.strip())
+        memory = MemoryStore()
+        began = time.perf_counter()
+        expected = analyze([logs], store=memory)
+        analyze_s = time.perf_counter() - began
+        wanted = {(f.id, f.revision) for f in expected.findings}
+        print(f"tenant: {records:,} records, {expected.stats.events:,} events, {len(wanted)} findings")
+        print(f"analyze in process      {analyze_s:7.2f} s  {records / analyze_s:10,.0f} records/s  (1.00x)")
+
+        idle_prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        startup = _workers(args.redis_url, idle_prefix, 1)
+        _clean(client, idle_prefix)
+        print(f"idle worker start-up    {startup:7.2f} s  (subtracted below)")
+
+        rates: dict[int, float] = {}
+        for count in (1, 2):
+            prefix = f"bench-{uuid.uuid4().hex[:8]}"
+            try:
+                ingest_s = _ingest(args.redis_url, prefix, logs, args.partitions)
+                if count == 1:
+                    print(f"ingest                  {ingest_s:7.2f} s  {records / ingest_s:10,.0f} records/s")
+                took = max(_workers(args.redis_url, prefix, count) - startup, 1e-3)
+                rates[count] = records / took
+                store = RedisStore(args.redis_url, prefix, client=client)
+                same = {(f.id, f.revision) for f in store.findings()} == wanted
+                print(
+                    f"{count} worker(s), {args.partitions} partitions {took:6.2f} s  {rates[count]:10,.0f} "
+                    f"records/s  ({rates[count] / (records / analyze_s):.2f}x analyze)  "
+                    f"same findings as analyze: {'yes' if same else 'NO'}"
+                )
+                if count == 1:
+                    _state_sizes(store, memory)
+            finally:
+                _clean(client, prefix)
+        print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
+
+
+def _state_sizes(store: RedisStore, memory: MemoryStore) -> None:
+    identities = [key for key in store.state_keys() if not key.startswith("k:")]
+    in_redis = [store.state_bytes(key) for key in identities]
+    blobs = [len(blob) for blob in memory.load(identities).values()]
+    redis_mean, blob_mean = statistics.fmean(in_redis), statistics.fmean(blobs)
+    print(f"state per identity ({len(identities):,} identities):")
+    print(
+        f"  Redis memory   median {statistics.median(in_redis):7,.0f} B  mean {redis_mean:7,.0f} B  "
+        f"max {max(in_redis):7,} B  ({redis_mean / blob_mean:.2f}x the raw blob)"
+    )
+    blob_median = statistics.median(blobs)
+    print(f"  raw blob       median {blob_median:7,.0f} B  mean {blob_mean:7,.0f} B  (what SQLite stores)")
+
+
+if __name__ == "__main__":
+    main()
