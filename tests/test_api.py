@@ -282,7 +282,7 @@ def test_a_failing_store_gives_the_fallback_not_an_error(tmp_path: Path) -> None
         def unreachable(keys: object) -> dict[str, bytes]:
             raise ConnectionError("state store down")
 
-        env.service.reader.load = unreachable  # type: ignore[method-assign]
+        env.service.decide_reader.load = unreachable  # type: ignore[method-assign]
         answer = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
         assert answer.status_code == 200
         decision = answer.json()

@@ -152,8 +152,12 @@ def create_app(
     )
     async def decide_endpoint(request: Request) -> Response:
         require(request, KeyScope.DECIDE)
-        decision_request: DecisionRequest = await _decode(request, DecisionRequest)
-        decision = await run_in_threadpool(service.decide, decision_request)
+        service.deciding += 1  # ingestion gives way meanwhile (see service.py)
+        try:
+            decision_request: DecisionRequest = await _decode(request, DecisionRequest)
+            decision = service.decide(decision_request)  # on the loop: ~30 µs, less than a thread hop
+        finally:
+            service.deciding -= 1
         metrics.decisions.labels(decision.decision.value).inc()
         if decision.fallback:
             metrics.fallbacks.inc()
