@@ -181,6 +181,13 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     morning += [ev(EventKind.PUSH_SENT, 400), ev(EventKind.PUSH_APPROVED, 410)]
     morning += [by_admin(EventKind.FACTORS_RESET, 5 * 3600), ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900)]
     assert run(morning) == []
+    # the same with the timeouts Entra and Duo log; two denials in the morning still count
+    timeouts = [*history(), ev(EventKind.PUSH_TIMEOUT, 0), ev(EventKind.PUSH_TIMEOUT, 200)]
+    timeouts += [by_admin(EventKind.FACTORS_RESET, 5 * 3600), ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900)]
+    assert run(timeouts) == []
+    denials = [*history(), ev(EventKind.PUSH_DENIED, 0), ev(EventKind.PUSH_DENIED, 200)]
+    denials += [by_admin(EventKind.FACTORS_RESET, 5 * 3600), ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900)]
+    assert [f.severity for f in run(denials)] == [Severity.MEDIUM]  # refusals (3) + after a reset (2)
 
 
 # -- vendor records through the pipeline -----------------------------------------------------------

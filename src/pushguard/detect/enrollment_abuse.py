@@ -5,11 +5,12 @@ prompts were refused, from a country the identity never used, on hosting egress,
 on an account dormant for weeks, or through an admin/helpdesk who registers it for someone else. Each
 alone is ordinary (people buy phones, helpdesks re-enroll lost ones); the score needs several. Medium at
 ``min_score``, high at ``high_score``, critical at ``critical_score`` or when a new country meets two or
-more refused or unanswered prompts (Okta logs no timeout: a push sent and never answered counts, within
-``one_refusal_s`` only: hours earlier it is a phone out of reach, not a bombing). A
-country or network first succeeded from within ``fresh_place_s`` is still new: the attacker's own
-approval must not vouch for the place the enrollment then comes from. The responder removes *that*
-factor (the finding names its id), not every factor of the user."""
+more refused or unanswered prompts. A denial or fraud report counts within ``denied_before_s``; a prompt
+left to time out (Okta logs none: a push sent and never answered) only within ``one_refusal_s``, as
+hours earlier it is a phone out of reach, not a bombing. A country or network first succeeded from
+within ``fresh_place_s`` is still new: the attacker's own approval must not vouch for the place the
+enrollment then comes from. The responder removes *that* factor (the finding names its id), not every
+factor of the user."""
 
 from __future__ import annotations
 
@@ -33,12 +34,26 @@ class FreshPlace(msgspec.Struct, array_like=True):
     asn: int  # 0: not known
 
 
+class Refusal(msgspec.Struct, array_like=True):
+    """A prompt the identity did not approve: weight 1 timeout, 2 denial, 3 fraud report."""
+
+    ts: int
+    weight: int
+
+
+# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
+# report is the user saying so (the weights approval_after_denials uses).
+REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
+
+
 class EnrollmentState(msgspec.Struct, kw_only=True):
     episode: Episode | None = None
     fresh: list[FreshPlace] = []  # the last MAX_FRESH, oldest first
+    refusals: list[Refusal] = []  # the last MAX_REFUSALS, oldest first
 
 
 MAX_FRESH = 8
+MAX_REFUSALS = 16
 _SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
 
 
@@ -47,8 +62,8 @@ META = DetectorMeta(
     title="Suspicious MFA factor enrollment",
     description=(
         "A factor registration scored on (weights in brackets): refused or unanswered prompts before "
-        "it, two or more within denied_before_s (3) or one within one_refusal_s (2), an Okta push never "
-        "answered counting within one_refusal_s only; a country new to "
+        "it, two or more (3) or one within one_refusal_s (2): denials within denied_before_s, timeouts "
+        "and Okta pushes never answered within one_refusal_s only; a country new to "
         "the identity or first succeeded from within fresh_place_s (3: an attacker's own approval does "
         "not vouch for it); a new device (1); hosting/VPN egress it never used or first used within "
         "fresh_place_s (1); other enrollments within several_s (2); "
@@ -67,8 +82,10 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "denied_before_s": Tunable(6 * 3600, "two or more refused prompts this long before count"),
-        "one_refusal_s": Tunable(3600, "a single refused prompt counts only this close (a fat finger)"),
+        "denied_before_s": Tunable(6 * 3600, "denials / fraud reports this long before count"),
+        "one_refusal_s": Tunable(
+            3600, "timeouts count only this close, and so does a single denial (a fat finger)"
+        ),
         "several_s": Tunable(3600, "other enrollments this close make it several at once"),
         "dormant_s": Tunable(30 * 86400, "no activity this long before the enrollment is dormancy"),
         "reset_before_s": Tunable(24 * 3600, "a reset / bypass / TAP this long before counts"),
@@ -128,10 +145,14 @@ class EnrollmentAbuse:
         if event.kind in _SUCCESS:
             self._note_fresh_place(state, event, profile)
             return state, []
+        weight = REFUSAL_WEIGHT.get(event.kind)
+        if weight is not None:
+            append_bounded(state.refusals, Refusal(int(event.ts), weight), MAX_REFUSALS)
+            return state, []
         if event.kind is not EventKind.FACTOR_ENROLLED:
             return state, []
         fresh = [place for place in state.fresh if 0 <= event.ts - place.ts <= self.fresh_s]
-        signals = self.signals(event, profile, fresh)
+        signals = self.signals(event, profile, fresh, state.refusals)
         score = sum(_WEIGHTS[name] for name in signals)
         if score < self.min_score:
             return state, []
@@ -167,6 +188,8 @@ class EnrollmentAbuse:
             state.episode = None
         if state.fresh and watermark - state.fresh[-1].ts > self.fresh_s:
             state.fresh = []
+        if state.refusals and watermark - state.refusals[-1].ts > self.denied_before_s:
+            state.refusals = []
         return state, []
 
     def _note_fresh_place(self, state: EnrollmentState, event: Event, profile: IdentityProfile) -> None:
@@ -182,15 +205,23 @@ class EnrollmentAbuse:
             append_bounded(state.fresh, FreshPlace(int(event.ts), country, asn), MAX_FRESH)
 
     def signals(
-        self, event: Event, profile: IdentityProfile, fresh: Sequence[FreshPlace] = ()
+        self,
+        event: Event,
+        profile: IdentityProfile,
+        fresh: Sequence[FreshPlace] = (),
+        refusals: Sequence[Refusal] | None = None,
     ) -> dict[str, str]:
         """Signal name → the sentence a reader gets (also used by the enrollment review). ``fresh``:
         places the identity first succeeded from within fresh_place_s (still new to it)."""
         now = event.ts
         found: dict[str, str] = {}
-        refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
-        # a push left to expire is a phone out of reach as often as an ignored attack: only close by
+        # a prompt left to expire is a phone out of reach as often as an ignored attack: only close by
         unanswered = _unanswered(profile, now, self.one_refusal_s)
+        if refusals is None:  # without the detector's own state: the profile cannot tell timeouts apart
+            refused = [ts for ts in profile.denials if 0 <= now - ts <= self.denied_before_s]
+        else:
+            refused = [r.ts for r in refusals if r.weight >= 2 and 0 <= now - r.ts <= self.denied_before_s]
+            unanswered += sum(1 for r in refusals if r.weight == 1 and 0 <= now - r.ts <= self.one_refusal_s)
         if len(refused) + unanswered >= 2:
             found["refusals"] = (
                 f"{len(refused) + unanswered} prompts refused or unanswered before it"

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.enrollment_abuse import REFUSAL_WEIGHT, Refusal
 from pushguard.detect.episode import Episode
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -46,11 +47,6 @@ class RiskyApproval(msgspec.Struct, kw_only=True):
     fatigue: bool = False  # refused prompts were part of it (the approval was likely farmed: T1621)
 
 
-class Refusal(msgspec.Struct, array_like=True):
-    ts: int
-    weight: int
-
-
 class PrivilegedState(msgspec.Struct, kw_only=True):
     approval: RiskyApproval | None = None
     episode: Episode | None = None
@@ -59,9 +55,6 @@ class PrivilegedState(msgspec.Struct, kw_only=True):
 
 MAX_REFUSALS = 16
 MAX_WHY = 8
-# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
-# report is the user saying so (the weights approval_after_denials uses).
-_REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
 
 
 META = DetectorMeta(
@@ -118,7 +111,7 @@ class PrivilegedAfterRiskyApproval:
     def observe(
         self, state: PrivilegedState, event: Event, profile: IdentityProfile
     ) -> tuple[PrivilegedState, list[Detection]]:
-        weight = _REFUSAL_WEIGHT.get(event.kind)
+        weight = REFUSAL_WEIGHT.get(event.kind)
         if weight is not None:
             append_bounded(state.refusals, Refusal(int(event.ts), weight), MAX_REFUSALS)
             return state, []
