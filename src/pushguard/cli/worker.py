@@ -141,10 +141,10 @@ def worker_command(
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)  # finish the turn: commit, release the leases
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     with ExitStack() as closing:
         closing.callback(client.close)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            closing.callback(signal.signal, signum, signal.signal(signum, on_signal))
         enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
         for enricher in enrichers:
             if isinstance(enricher, AbstractContextManager):
@@ -164,6 +164,8 @@ def worker_command(
             worker.run(partitions, should_stop=lambda: bool(stopping))
         except (PushguardError, ValueError) as exc:
             raise fail(str(exc)) from None
+        except redis.RedisError as exc:
+            raise fail(f"Redis at {redis_url} failed: {exc} (uncommitted records stay pending)") from None
         _report(worker.stats, options.name, stats_json)
         if out is not None:
             write_findings(out, RedisStore(redis_url, prefix, client=client).findings())
