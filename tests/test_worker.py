@@ -217,11 +217,9 @@ def test_a_record_the_worker_cannot_use_is_dead_lettered_and_the_rest_goes_on(
 
 # -- real processes --------------------------------------------------------------------------------
 
-_RUN_CLI = "import typer; from pushguard.cli import worker; app = typer.Typer(); worker.register(app); app()"
-
 
 def _pushguard(*args: str) -> list[str]:
-    return [sys.executable, "-c", _RUN_CLI, *args]
+    return [sys.executable, "-m", "pushguard", *args]
 
 
 def _env() -> dict[str, str]:
