@@ -29,7 +29,7 @@ from pushguard.enrich import build_enrichers
 from pushguard.pipeline import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.store import MemoryStore
-from pushguard.store.redis import RedisStore
+from pushguard.store.redis import DEFAULT_TTL_S, RedisStore
 from pushguard.store.streams import GROUP, PROGRESS, StreamBus
 from tests.redis_support import REDIS_URL, client, prefix
 
@@ -162,6 +162,9 @@ def test_two_workers_give_the_findings_and_state_of_one_analyze(
     assert sum(client.xlen(stream) for stream in bus.streams()) == 0  # done work leaves the streams
     assert first.stats.advances + second.stats.advances == 1
     _assert_same_as_analyze(client, prefix, small)
+    store = RedisStore(REDIS_URL, prefix, client=client)
+    ttls = {store.ttl(key) for key in store.state_keys()}
+    assert all(DEFAULT_TTL_S - 600 < ttl <= DEFAULT_TTL_S for ttl in ttls)  # every state expires unless used
 
 
 def test_pending_records_of_a_dead_worker_are_reclaimed_and_processed_once(

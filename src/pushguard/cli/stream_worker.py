@@ -35,7 +35,7 @@ from pushguard.detect import Detector
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
 from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine
-from pushguard.store.redis import RedisStore, StateConflictError
+from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,
     PROGRESS,
@@ -92,6 +92,7 @@ class WorkerOptions:
     batch: int = 500  # records read per partition read
     block_ms: int = 200  # how long a read waits for new records
     lease_ms: int = 10_000  # a dead worker's partitions move after this long
+    state_ttl_s: int = DEFAULT_TTL_S  # a state unused this long expires (0: never)
     drain: bool = False  # exit once everything ingested is processed and advanced
     provider: Provider | None = None
     aliases: AliasMap = field(default_factory=AliasMap)
@@ -125,13 +126,13 @@ class StreamWorker:
         self._store = self._new_store()
         self._engine = self._new_engine()
         self._stage2_held = False
-        self._stage2_store = RedisStore("", prefix, client=client)
+        self._stage2_store = RedisStore("", prefix, ttl_s=options.state_ttl_s, client=client)
         self._stage2_engine = Engine(self._stage2_store, options.make_detectors(), commit_every=_NEVER)
         self._stage2_heap: list[tuple[int, int, str, bytes]] = []
         self._stage2_cursor = "-"
 
     def _new_store(self) -> RedisStore:
-        store = RedisStore("", self.prefix, client=self.client)
+        store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
         store.pending.group, store.pending.consumer = GROUP, self.options.name
         return store
 
@@ -344,7 +345,7 @@ class StreamWorker:
             return False
         if not self.bus.acquire("advance", self.options.name, self.options.lease_ms):
             return False
-        store = RedisStore("", self.prefix, client=self.client)
+        store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
         engine = Engine(store, self.options.make_detectors(), commit_every=_NEVER)
         engine.watermark = mark
         try:

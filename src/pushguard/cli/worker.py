@@ -27,7 +27,7 @@ from pushguard.detect import Detector, build_detectors
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Provider, PushguardError
 from pushguard.report.jsonl import write_findings
-from pushguard.store.redis import RedisStore
+from pushguard.store.redis import DEFAULT_TTL_S, RedisStore
 from pushguard.store.streams import StreamBus
 
 console = Console(stderr=True)
@@ -114,6 +114,9 @@ def worker_command(
     lease_ms: Annotated[
         int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
     ] = 10_000,
+    state_ttl_days: Annotated[
+        float, typer.Option(min=0, help="Identity state unused this long expires (0: never).")
+    ] = DEFAULT_TTL_S / 86400,
     out: Annotated[
         Path | None, typer.Option(help="With --drain: write every stored finding here (JSONL).")
     ] = None,
@@ -154,6 +157,7 @@ def worker_command(
             make_detectors=make_detectors,
             batch=batch,
             lease_ms=lease_ms,
+            state_ttl_s=int(state_ttl_days * 86400),
             drain=drain,
             provider=_provider(provider),
             aliases=alias_map,
