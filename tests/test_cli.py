@@ -127,7 +127,8 @@ def test_corrupt_line_is_reported_and_the_rest_analyzed(tmp_path: Path) -> None:
     assert f"{log}:6: invalid JSON" in result.output
     assert f"{log}:10: invalid JSON" in result.output
     assert re.search(r"malformed records\s*│\s*2", result.output)
-    assert len(read_findings(out)) == 1
+    # The attack's prompts come from Lagos and are refused on the victim's phone in Paris: both fire.
+    assert {f["detector"] for f in read_findings(out)} == {"push_bombing", "requester_responder_mismatch"}
 
 
 def test_state_file_carries_history_and_replays_are_skipped(tmp_path: Path) -> None:
@@ -175,14 +176,17 @@ def test_config_tunes_a_detector(tmp_path: Path) -> None:
         tmp_path / "okta.jsonl", normal_days("v@corp.example", range(3)) + attack("v@corp.example", 2, False)
     )
     config = tmp_path / "pushguard.yaml"
-    config.write_text("detectors:\n  push_bombing:\n    min_prompts: 20\n    quiet_min_prompts: 20\n")
+    config.write_text(
+        "detectors:\n  push_bombing:\n    min_prompts: 20\n    quiet_min_prompts: 20\n"
+        "  requester_responder_mismatch: false\n"
+    )
     out = tmp_path / "f.jsonl"
     assert (
         runner.invoke(app, ["analyze", str(log), "--config", str(config), "--out", str(out), "-q"]).exit_code
         == 0
     )
     assert read_findings(out) == []
-    config.write_text("detectors:\n  push_bombing: false\n")
+    config.write_text("detectors:\n  push_bombing: false\n  requester_responder_mismatch: false\n")
     assert (
         runner.invoke(app, ["analyze", str(log), "--config", str(config), "--out", str(out), "-q"]).exit_code
         == 0

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, policy, report, review, serve, simulate, worker
+from pushguard.cli import analyze, policy, report, respond, review, serve, simulate, worker
 
 app = typer.Typer(
     name="pushguard",
@@ -22,6 +22,7 @@ policy.register(app)
 serve.register(app)
 review.register(app)
 report.register(app)
+respond.register(app)
 worker.register(app)
 
 
