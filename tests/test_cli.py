@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -199,6 +200,9 @@ def test_demo_and_detectors_listing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     findings = read_findings(tmp_path / "demo" / "findings.jsonl")
     assert {f["severity"] for f in findings} >= {"critical"}
+    report = (tmp_path / "demo" / "report.html").read_text()
+    assert report.lower().startswith("<!doctype html>")
+    assert all(html.escape(f["title"]) in report and f["user"] in report for f in findings)
     listing = runner.invoke(app, ["detectors", "--format", "json"])
     metas = json.loads(listing.output)
     assert metas[0]["id"] == "push_bombing" and metas[0]["tunables"]["min_prompts"]["default"] == 3

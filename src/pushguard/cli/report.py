@@ -44,9 +44,18 @@ def _is_findings_file(path: Path) -> bool:
     return True
 
 
-def _timeline_events(paths: list[Path]) -> list[Event]:
+def timeline_events(paths: list[Path]) -> list[Event]:
+    """The parsed, enriched events of the logs, for the report's timelines and charts."""
     stats = RunStats()
     return list(parse_items(read_paths(paths), stats, None, AliasMap(), build_enrichers()))
+
+
+def policy_rule_infos(policy: Path | None) -> list[PolicyRuleInfo]:
+    """The rules the report's framework section cites (the default policy without a file)."""
+    return [
+        PolicyRuleInfo(name=r.name, code=r.code, action=r.action.value, report_only=r.report_only)
+        for r in load_policy(policy).rules
+    ]
 
 
 def report_command(
@@ -69,7 +78,7 @@ def report_command(
         else:
             paths = expand_paths(inputs)
             findings = analyze(paths).findings
-            events = _timeline_events(paths)
+            events = timeline_events(paths)
         if output_format is ReportFormat.OCSF:
             if out is None:
                 raise typer.BadParameter("--format ocsf needs --out FILE")
@@ -83,10 +92,7 @@ def report_command(
         figures: dict[str, Any] | None = None
         if backtest is not None:
             figures = msgspec.json.decode(backtest.read_bytes())
-        rules = [
-            PolicyRuleInfo(name=r.name, code=r.code, action=r.action.value, report_only=r.report_only)
-            for r in load_policy(policy).rules
-        ]
+        rules = policy_rule_infos(policy)
         document = render_html(
             findings, events, META_BY_ID, title=title, backtest=figures, policy_rules=rules
         )

@@ -9,13 +9,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pushguard.cli.report import policy_rule_infos, timeline_events
+from pushguard.detect import META_BY_ID
 from pushguard.model import PushguardError
 from pushguard.pipeline import analyze
+from pushguard.report.html import render_html, write_html
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.simulate.evaluate import print_evaluation, score, to_json
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.simulate.scenario import simulate
+from pushguard.sources.readers import expand_paths
 
 console = Console()
 
@@ -97,4 +101,16 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
     )
     console.print(f"logs: {logs} (Okta, Entra ID and Duo; labels in {logs / LABELS_FILE})")
     console.print(f"findings: {findings_path}")
+    report_path = out_dir / "report.html"
+    write_html(
+        report_path,
+        render_html(
+            result.findings,
+            timeline_events(expand_paths([logs])),
+            META_BY_ID,
+            title="pushguard demo",
+            policy_rules=policy_rule_infos(None),
+        ),
+    )
+    console.print(f"report: {report_path} (open it in a browser; works offline)")
     console.print(f"detection quality against the labels: pushguard evaluate {logs}")
