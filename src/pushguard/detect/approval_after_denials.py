@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
-from pushguard.detect.episode import Episode, HourHabit
+from pushguard.detect.episode import Episode, HourHabit, live
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_REFUSALS = 24
@@ -136,8 +136,7 @@ class ApprovalAfterDenials:
     def advance(
         self, state: AfterDenialsState, watermark: float
     ) -> tuple[AfterDenialsState, list[Detection]]:
-        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
-            state.episode = None
+        state.episode = live(state.episode, watermark, self.gap_s)
         return state, []
 
     # -- helpers -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.episode import Episode
+from pushguard.detect.episode import Episode, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -163,11 +163,7 @@ class EnrollmentAbuse:
         else:
             severity = Severity.MEDIUM
         now = event.ts
-        episode = state.episode
-        if episode is None or now - episode.last_ts > self.gap_s:
-            episode = state.episode = Episode.open(event)
-        else:
-            episode.add(event)
+        episode = state.episode = continue_or_open(state.episode, event, self.gap_s)
         if not episode.escalates_to(severity):
             return state, []
         factor = event.factor.value if event.factor else "a factor"
@@ -184,8 +180,7 @@ class EnrollmentAbuse:
         ]
 
     def advance(self, state: EnrollmentState, watermark: float) -> tuple[EnrollmentState, list[Detection]]:
-        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
-            state.episode = None
+        state.episode = live(state.episode, watermark, self.gap_s)
         if state.fresh and watermark - state.fresh[-1].ts > self.fresh_s:
             state.fresh = []
         if state.refusals and watermark - state.refusals[-1].ts > self.denied_before_s:

@@ -82,6 +82,22 @@ class Episode(msgspec.Struct, kw_only=True):
         )
 
 
+def live(episode: Episode | None, now: float, gap_s: float) -> Episode | None:
+    """The episode while it is open at ``now``: None once it has been quiet for more than ``gap_s``."""
+    if episode is None or now - episode.last_ts > gap_s:
+        return None
+    return episode
+
+
+def continue_or_open(episode: Episode | None, event: Event, gap_s: float) -> Episode:
+    """The open episode with ``event`` added, or a new one anchored at ``event`` after a quiet gap."""
+    current = live(episode, event.ts, gap_s)
+    if current is None:
+        return Episode.open(event)
+    current.add(event)
+    return current
+
+
 HABIT_CAP = 512  # counts are halved past this total, so old habits fade and the state stays small
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.episode import Episode
+from pushguard.detect.episode import Episode, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -125,11 +125,7 @@ class NewContext:
         else:
             severity = Severity.LOW
         now = event.ts
-        episode = state.episode
-        if episode is None or now - episode.last_ts > self.gap_s:
-            episode = state.episode = Episode.open(event)
-        else:
-            episode.add(event)
+        episode = state.episode = continue_or_open(state.episode, event, self.gap_s)
         if not episode.escalates_to(severity):
             return state, []
         reasons = [f"context score {score} (fires at {self.min_score}): " + "; ".join(signals.values())]
@@ -141,8 +137,7 @@ class NewContext:
         ]
 
     def advance(self, state: NewContextState, watermark: float) -> tuple[NewContextState, list[Detection]]:
-        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
-            state.episode = None
+        state.episode = live(state.episode, watermark, self.gap_s)
         prune = 0
         while prune < len(state.refusals) and watermark - state.refusals[prune].ts > self.refusal_window:
             prune += 1

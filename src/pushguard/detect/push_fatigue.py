@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, prune_before, settings
-from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit
+from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
@@ -118,8 +118,7 @@ class PushFatigue:
             ts, event_id = state.pending_ts, state.pending_id
             state.pending_ts, state.pending_id = 0.0, ""
             found = self._unresolved(state, ts, event_id, watermark, None)
-        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
-            state.episode = None
+        state.episode = live(state.episode, watermark, self.gap_s)
         return state, found
 
     # -- helpers -----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, NamedTuple
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode
+from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
 from pushguard.detect.geo import asn_set, geo_gap_km, is_hosting, place_text, precise
 from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
 
@@ -197,8 +197,7 @@ class RequesterResponderMismatch:
         ]
 
     def advance(self, state: MismatchState, watermark: float) -> tuple[MismatchState, list[Detection]]:
-        if state.episode is not None and watermark - state.episode.last_ts > self.gap_s:
-            state.episode = None
+        state.episode = live(state.episode, watermark, self.gap_s)
         if state.pending is not None and watermark - state.pending.ts > self.pair_window_s:
             state.pending = None
         return state, []
