@@ -71,6 +71,22 @@ def test_approval_after_the_burst_escalates_to_critical_with_same_id() -> None:
     assert engine.findings[final.id] == final
 
 
+def test_traveller_answering_the_third_prompt_is_not_critical() -> None:
+    # Seen in the simulator's benign traffic: abroad, two pushes missed, the third approved within seconds.
+    # The burst fired on that third (pending) prompt; the approval shows the user is there.
+    events = [*history(), *bombing(3600, 3, gap=120)]
+    events.append(ev(EventKind.PUSH_APPROVED, 3600 + 2 * 120 + 15, ip=ATTACKER_IP, geo=ABROAD))
+    _, produced = run(events)
+    assert [(f.revision, f.severity) for f in produced] == [(1, Severity.MEDIUM)]
+
+
+def test_approval_after_three_unanswered_prompts_is_critical() -> None:
+    events = [*history(), *bombing(3600, 4, gap=120)]
+    events.append(ev(EventKind.PUSH_APPROVED, 3600 + 3 * 120 + 15, ip=ATTACKER_IP, geo=ABROAD))
+    _, produced = run(events)
+    assert max(produced, key=lambda f: f.revision).severity is Severity.CRITICAL
+
+
 def test_high_severity_at_eight_prompts() -> None:
     _, produced = run(history() + bombing(3600, 8))
     assert max(produced, key=lambda f: f.revision).severity is Severity.HIGH

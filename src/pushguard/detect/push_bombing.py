@@ -239,6 +239,12 @@ class PushBombing:
             return []
         if pending is not None and episode.prompts > 1:
             episode.prompts -= 1  # the approved prompt is the burst's last, not one left unresolved
+        if episode.prompts < self.min_prompts and episode.denials < self.min_denials:
+            # The burst fired on the prompt now approved: two misses and an answer, nothing refused, is
+            # a user on the road answering late, not a takeover. No critical; the episode ends here.
+            state.window.clear()
+            state.episode = None
+            return []
         episode.approved_ts = now
         episode.approved_id = event.event_id
         self._note(state, event)
