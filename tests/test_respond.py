@@ -16,8 +16,9 @@ import pytest
 from duo_client.client import normalize_params, sign
 
 from pushguard.respond.actions import Action, EnrolledFactor, Outcome, Target, VendorAccount
-from pushguard.respond.credentials import Secret, build_responder
+from pushguard.respond.credentials import build_responder
 from pushguard.respond.entra import TOKEN_NOTE
+from pushguard.vendorapi import Secret
 
 TOKEN = "00-okta-secret-token"
 

@@ -74,14 +74,5 @@ class ActionResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     notes: tuple[str, ...] = ()  # caveats a responder must know (tokens still valid until expiry...)
 
 
-class ActionFailedError(Exception):
-    """A vendor call failed for good (after retries where retrying makes sense)."""
-
-    def __init__(self, message: str, status: int | None = None, requests: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.requests = requests
-
-
 class CannotTargetError(Exception):
     """The action cannot be aimed safely (no such user, no unique attacker factor): nothing was done."""

@@ -1,54 +1,20 @@
 """Duo Admin API responses: disable the user (``status``), delete the phone the attacker added.
 
-Requests are signed as Duo's Admin API expects (HMAC-SHA512, signature version 5, through duo-client's
-own ``sign``). ``locked_out`` can only be set by Duo itself, so the lock-out we can apply is
-``disabled``. Duo keeps no sign-in sessions and no confirm-compromised signal (see NOT_OFFERED)."""
+Requests are signed as Duo's Admin API expects (``vendorapi.auth.duo_auth``). ``locked_out`` can only
+be set by Duo itself, so the lock-out we can apply is ``disabled``. Duo keeps no sign-in sessions and no
+confirm-compromised signal (see NOT_OFFERED)."""
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
-import json
 import re
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
-
-from duo_client.client import normalize_params, sign
 
 from pushguard.respond.actions import Action, ActionResult, CannotTargetError, Outcome, Target, VendorAccount
-from pushguard.respond.http import VendorHttp
 from pushguard.respond.vendor import Responder, enrollments_for
+from pushguard.vendorapi.auth import duo_body
+from pushguard.vendorapi.http import VendorHttp
 
 FORM = "application/json"
-
-
-def duo_auth(base_url: str, ikey: str, skey: str) -> Any:
-    host = urlsplit(base_url).netloc.lower()
-
-    def headers(method: str, path: str, params: Mapping[str, str], body: bytes) -> dict[str, str]:
-        date = email.utils.formatdate()
-        authorization = sign(
-            ikey,
-            skey,
-            method,
-            host,
-            path,
-            date,
-            5,
-            normalize_params(dict(params)),
-            body=body.decode(),
-            digestmod=hashlib.sha512,
-            additional_headers={},
-        )
-        return {"Authorization": authorization, "Date": date}
-
-    return headers
-
-
-def duo_body(params: Mapping[str, str]) -> bytes:
-    """Signature v5 sends POST parameters as canonical JSON (sorted keys, no spaces)."""
-    return json.dumps(dict(params), sort_keys=True, separators=(",", ":")).encode()
 
 
 def _digits(text: str) -> str:

@@ -8,15 +8,13 @@ already issued stay valid until they expire."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from pushguard.respond.actions import Action, ActionResult, CannotTargetError, Outcome, Target, VendorAccount
-from pushguard.respond.http import VendorHttp
 from pushguard.respond.vendor import Responder, enrollments_for, parse_time, pick_by_creation
+from pushguard.vendorapi.http import VendorHttp
 
-GRAPH_URL = "https://graph.microsoft.com/v1.0"
 TOKEN_NOTE = (
     "access tokens already issued stay valid until they expire (typically 60-90 minutes; sooner only "
     "in apps that support continuous access evaluation)"
@@ -46,13 +44,6 @@ FACTOR_COLLECTIONS = {
     "email": "emailMethods",
     "windows_hello": "windowsHelloForBusinessMethods",
 }
-
-
-def bearer_auth(token: Callable[[], str]) -> Any:
-    def headers(method: str, path: str, params: Any, body: bytes) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token()}"}
-
-    return headers
 
 
 def _json(payload: dict[str, Any]) -> bytes:

@@ -23,9 +23,8 @@ import httpx
 
 from pushguard import __version__
 from pushguard.model import ConfigError
-from pushguard.respond.actions import ActionFailedError
-from pushguard.respond.http import VendorHttp
 from pushguard.respond.playbook import SyslogConfig, WebhookConfig
+from pushguard.vendorapi.http import VendorApiError, VendorHttp
 
 SIGNATURE_HEADER = "X-Pushguard-Signature"
 TIMESTAMP_HEADER = "X-Pushguard-Timestamp"
@@ -83,7 +82,7 @@ class Webhook:
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         try:
             response = self._http.call("POST", "", body=body, content_type="application/json")
-        except ActionFailedError as exc:
+        except VendorApiError as exc:
             raise NotifyFailedError(str(exc)) from None
         return response.status_code
 

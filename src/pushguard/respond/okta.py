@@ -8,15 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 from pushguard.respond.actions import Action, ActionResult, CannotTargetError, Outcome, Target, VendorAccount
-from pushguard.respond.http import VendorHttp
 from pushguard.respond.vendor import Responder, enrollments_for, parse_time, pick_by_creation
-
-
-def okta_auth(token: str) -> Any:
-    def headers(method: str, path: str, params: Any, body: bytes) -> dict[str, str]:
-        return {"Authorization": f"SSWS {token}"}
-
-    return headers
+from pushguard.vendorapi.http import VendorHttp
 
 
 class OktaResponder(Responder):

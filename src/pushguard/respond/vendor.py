@@ -12,7 +12,6 @@ from pushguard.respond.actions import (
     NOT_OFFERED,
     VENDOR_ACTIONS,
     Action,
-    ActionFailedError,
     ActionResult,
     CannotTargetError,
     EnrolledFactor,
@@ -20,7 +19,7 @@ from pushguard.respond.actions import (
     Target,
     VendorAccount,
 )
-from pushguard.respond.http import VendorHttp
+from pushguard.vendorapi.http import VendorApiError, VendorHttp
 
 # How far a vendor's "created" time may be from the log's enrollment time and still be the same factor.
 ENROLL_TOLERANCE = timedelta(minutes=10)
@@ -95,7 +94,7 @@ class Responder:
             return ActionResult(
                 outcome=Outcome.SKIPPED, detail=f"not done: {exc}", requests=self.http.take_requests()
             )
-        except ActionFailedError as exc:
+        except VendorApiError as exc:
             self.http.take_requests()
             return ActionResult(
                 outcome=Outcome.FAILED, detail=str(exc), requests=exc.requests, status=exc.status

@@ -2,7 +2,7 @@
 
 429 and 5xx (and dropped connections) are retried with backoff, honouring ``Retry-After`` and Okta's
 ``X-Rate-Limit-Reset``; 401/403 mean the credentials are wrong or lack a permission and are never
-retried; any failure raises ``ActionFailedError`` with the status and the vendor's own message, so nothing
+retried; any failure raises ``VendorApiError`` with the status and the vendor's own message, so nothing
 is swallowed. Credentials live in the auth hook and never appear in messages or the request log."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-
-from pushguard.respond.actions import ActionFailedError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 4
@@ -24,21 +23,36 @@ MAX_WAIT_S = 30.0  # never sleep longer than this for one retry, whatever the ve
 AuthHook = Callable[[str, str, Mapping[str, str], bytes], dict[str, str]]
 
 
-def _retry_wait(response: httpx.Response | None, attempt: int, now: float) -> float:
+class VendorApiError(Exception):
+    """A vendor call failed for good (after retries where retrying makes sense)."""
+
+    def __init__(self, message: str, status: int | None = None, requests: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.requests = requests
+
+    @property
+    def credentials_rejected(self) -> bool:
+        """401/403: waiting and asking again will not help."""
+        return self.status in (401, 403)
+
+
+def retry_wait(response: httpx.Response | None, attempt: int, now: float, cap: float = MAX_WAIT_S) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: what the vendor asks, else exponential backoff."""
     backoff = float(2 ** (attempt - 1))
     if response is None:
-        return min(backoff, MAX_WAIT_S)
+        return min(backoff, cap)
     retry_after = response.headers.get("retry-after")
     if retry_after:
         try:
-            return min(max(float(retry_after), 0.0), MAX_WAIT_S)
+            return min(max(float(retry_after), 0.0), cap)
         except ValueError:
             parsed = email.utils.parsedate_to_datetime(retry_after)
-            return min(max(parsed.timestamp() - now, 0.0), MAX_WAIT_S)
+            return min(max(parsed.timestamp() - now, 0.0), cap)
     reset = response.headers.get("x-rate-limit-reset")  # Okta: epoch seconds when the window resets
     if response.status_code == 429 and reset and reset.isdigit():
-        return min(max(int(reset) - now, 0.0) + 1.0, MAX_WAIT_S)
-    return min(backoff, MAX_WAIT_S)
+        return min(max(int(reset) - now, 0.0) + 1.0, cap)
+    return min(backoff, cap)
 
 
 def vendor_message(response: httpx.Response) -> str:
@@ -74,7 +88,9 @@ class VendorHttp:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = MAX_ATTEMPTS,
+        max_wait_s: float = MAX_WAIT_S,
         timeout_s: float = 15.0,
+        record_requests: bool = True,
     ) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
@@ -82,6 +98,8 @@ class VendorHttp:
         self._client = client if client is not None else httpx.Client(timeout=timeout_s)
         self._sleep = sleep
         self._max_attempts = max_attempts
+        self._max_wait_s = max_wait_s
+        self._record = record_requests  # a long-running collector keeps no request history
         self.requests: list[str] = []
 
     def close(self) -> None:
@@ -103,29 +121,62 @@ class VendorHttp:
     ) -> httpx.Response:
         params = dict(params or {})
         label = f"{method} {path}" + ("?" + str(httpx.QueryParams(params)) if params else "")
+        return self._send(method, self.base_url + path, path, params, body, content_type, ok, label)
+
+    def follow(self, url: str, *, ok: frozenset[int] = frozenset({200})) -> httpx.Response:
+        """GET a paging link the vendor returned (Okta ``Link: rel="next"``, Graph ``@odata.nextLink``),
+        sent as given. It must lie under the base URL: the credentials never go to another host."""
+        if not url.startswith(self.base_url + "/"):
+            raise VendorApiError(
+                f"{self.vendor}: the paging link {url.split('?')[0]!r} is not under {self.base_url}: "
+                "refusing to send the credentials there"
+            )
+        parts = urlsplit(url)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        label = f"GET {url[len(self.base_url) :]}"
+        return self._send("GET", url, parts.path, params, b"", None, ok, label, send_params=False)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: dict[str, str],
+        body: bytes,
+        content_type: str | None,
+        ok: frozenset[int],
+        label: str,
+        *,
+        send_params: bool = True,
+    ) -> httpx.Response:
         for attempt in range(1, self._max_attempts + 1):
             headers = {"Accept": "application/json", **self._auth(method, path, params, body)}
             if content_type:
                 headers["Content-Type"] = content_type
-            self.requests.append(label)
+            if self._record:
+                self.requests.append(label)
             try:
                 response = self._client.request(
-                    method, self.base_url + path, params=params or None, content=body or None, headers=headers
+                    method,
+                    url,
+                    params=(params or None) if send_params else None,
+                    content=body or None,
+                    headers=headers,
                 )
             except httpx.TransportError as exc:
                 if attempt == self._max_attempts:
-                    raise ActionFailedError(
+                    raise VendorApiError(
                         f"{self.vendor}: {label}: no answer after {attempt} attempts ({type(exc).__name__})",
                         requests=tuple(self.requests),
                     ) from None
-                self._sleep(_retry_wait(None, attempt, time.time()))
+                self._sleep(retry_wait(None, attempt, time.time(), self._max_wait_s))
                 continue
             if response.status_code in ok:
                 return response
             if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
-                self._sleep(_retry_wait(response, attempt, time.time()))
+                self._sleep(retry_wait(response, attempt, time.time(), self._max_wait_s))
                 continue
-            raise ActionFailedError(
+            raise VendorApiError(
                 self._explain(label, response, attempt), response.status_code, tuple(self.requests)
             )
         raise AssertionError("unreachable: the loop returns or raises")
