@@ -253,6 +253,8 @@ class GeoEnricher:
         self._bundled = bundled_database() if bundled else None
         self.lookup = functools.lru_cache(maxsize=cache_size)(self._resolve)
         self._hosting_asn = functools.lru_cache(maxsize=4096)(self._resolve_hosting_asn)
+        # Every event with a vendor ASN asks this; the name heuristics are string work worth caching.
+        self._is_hosting = functools.lru_cache(maxsize=8192)(self._classify_hosting)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -312,7 +314,7 @@ class GeoEnricher:
     def _resolve_hosting_asn(self, asn: int) -> bool:
         return self._bundled is not None and self._bundled.hosting_asn(asn)
 
-    def _is_hosting(self, asn: int | None, as_org: str | None) -> bool:
+    def _classify_hosting(self, asn: int | None, as_org: str | None) -> bool:
         return is_hosting(asn, as_org) or (asn is not None and self._hosting_asn(asn))
 
     def merge(self, vendor: Geo | None, ip: str | None) -> Geo | None:
