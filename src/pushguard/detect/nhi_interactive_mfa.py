@@ -153,6 +153,11 @@ class NhiInteractiveMfa:
         self.deny = frozenset(split_list(str(cfg["deny_list"])))
         self.use_naming = bool(cfg["use_naming"])
         self.gap_s = float(cfg["episode_gap_s"])
+        # A pure function of the login under this configuration, asked for every event: memoised.
+        self._named_like_service = functools.lru_cache(maxsize=65536)(self._naming_convention)
+
+    def _naming_convention(self, login: str) -> bool:
+        return looks_like_service_account(login, self.patterns, self.allow, self.deny)
 
     def initial_state(self) -> NhiState:
         return NhiState()
@@ -211,7 +216,7 @@ class NhiInteractiveMfa:
             return "listed as a service account (deny_list)"
         if self.use_naming:
             for login in logins:
-                if looks_like_service_account(login, self.patterns, self.allow, self.deny):
+                if self._named_like_service(login):
                     return f"its login {login} follows a service-account naming convention"
         return None
 

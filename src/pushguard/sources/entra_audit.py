@@ -19,6 +19,7 @@ as a ``StrongAuthenticationMethod`` modified property, old/new lists of ``{"Meth
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from datetime import datetime
@@ -95,6 +96,7 @@ _METHOD_TYPES = {  # StrongAuthenticationMethod names (MSOnline); the numeric co
 }
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen method names, asked for every sign-in step
 def factor_from_text(text: str | None) -> Factor | None:
     if not text:
         return None
