@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, policy, report, respond, review, serve, simulate, worker
+from pushguard.cli import analyze, collect, policy, report, respond, review, serve, simulate, worker
 
 app = typer.Typer(
     name="pushguard",
@@ -24,6 +24,7 @@ review.register(app)
 report.register(app)
 respond.register(app)
 worker.register(app)
+collect.register(app)
 
 
 @app.callback(invoke_without_command=True)

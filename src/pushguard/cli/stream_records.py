@@ -139,6 +139,37 @@ def ingest(
     return stats
 
 
+def publish_records(
+    records: Sequence[tuple[str, int, dict[str, Any]]],
+    bus: StreamBus,
+    *,
+    provider: Provider | None = None,
+    aliases: AliasMap | None = None,
+) -> IngestStats:
+    """Records that arrive page by page (a collector: file, line, record) onto their partitions, the
+    page in event-time order. Sending a page again (a collector resuming) publishes nothing twice."""
+    stats = IngestStats()
+    alias_map = aliases or AliasMap()
+    batch: list[tuple[tuple[float, str, str], Outgoing]] = []
+    for source, line, record in records:
+        stats.run.records += 1
+        where = f"{source}:{line}"
+        parsed = parse_record(record, RawRef(source=source, position=line), provider, alias_map)
+        if parsed.error is not None:
+            stats.run.error(where, parsed.error)
+            bus.dead_letter(where, parsed.error, _json.encode(record))
+            stats.dead += 1
+        elif parsed.unmapped is not None:
+            stats.run.unmapped[parsed.unmapped] += 1
+        elif parsed.events:
+            first = min(parsed.events, key=_sort_key)
+            key = f"{first.provider.value}|{first.event_id}"
+            batch.append((_sort_key(first), Outgoing(first.identity, key, _json.encode(record), first.ts)))
+    batch.sort(key=lambda item: item[0])
+    _publish(bus, [outgoing for _, outgoing in batch], stats)
+    return stats
+
+
 def _publish(bus: StreamBus, batch: list[Outgoing], stats: IngestStats) -> None:
     new = bus.publish(batch)
     stats.published += new

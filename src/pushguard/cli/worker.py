@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker_command)
 
 
-def _client(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
     client = redis.Redis.from_url(url)
     try:
         client.ping()
@@ -72,7 +72,7 @@ def ingest_command(
     aliases: Aliases = None,
 ) -> None:
     """Put the records of log files on the partition streams, in event-time order, by identity."""
-    client = _client(redis_url)
+    client = redis_client(redis_url)
     try:
         bus = StreamBus(client, prefix)
         count = bus.open(partitions)
@@ -138,7 +138,7 @@ def worker_command(
     def make_detectors() -> list[Detector[Any]]:
         return build_detectors(overrides)
 
-    client = _client(redis_url)
+    client = redis_client(redis_url)
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
