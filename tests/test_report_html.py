@@ -69,6 +69,22 @@ def test_backtest_and_framework_sections(report: tuple[Path, str]) -> None:
     assert "number-match-every-push (number_match)" in text  # the policy rule cited as evidence
 
 
+def test_enrollment_review_section_ranks_the_labeled_abuse_first(
+    report: tuple[Path, str], tenant: Path
+) -> None:
+    _, text = report
+    section = text[text.index("<h2>Enrollment review</h2>") : text.index("<h2>Policy backtest</h2>")]
+    labels = json.loads((tenant / "labels.json").read_text())
+    abused = {
+        c["identity"] for c in labels["campaigns"] if c["kind"] in ("enrollment_abuse", "reset_enroll_access")
+    }
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]+)</td>", section)
+    assert rows, "one row per enrollment or removal"
+    scores = [int(score) for score, _ in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert rows[0][1] in abused  # the riskiest enrollment belongs to a labeled campaign
+
+
 def test_no_findings_renders_an_empty_report() -> None:
     text = render_html(
         [],

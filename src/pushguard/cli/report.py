@@ -18,6 +18,7 @@ from pushguard.pipeline import RunStats, analyze, parse_items
 from pushguard.report.html import PolicyRuleInfo, render_html, write_html
 from pushguard.report.jsonl import read_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
+from pushguard.review import review_enrollments
 from pushguard.sources.readers import expand_paths, read_paths
 
 console = Console(highlight=False)
@@ -50,6 +51,11 @@ def timeline_events(paths: list[Path]) -> list[Event]:
     return list(parse_items(read_paths(paths), stats, None, AliasMap(), build_enrichers()))
 
 
+def enrollment_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    """The enrollment review (highest risk first) as plain rows for the report's section."""
+    return [msgspec.to_builtins(row) for row in review_enrollments(paths)]
+
+
 def policy_rule_infos(policy: Path | None) -> list[PolicyRuleInfo]:
     """The rules the report's framework section cites (the default policy without a file)."""
     return [
@@ -73,12 +79,14 @@ def report_command(
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
     try:
+        enrollments: list[dict[str, Any]] = []
         if len(inputs) == 1 and _is_findings_file(inputs[0]):
             findings, events = read_findings(inputs[0]), []
         else:
             paths = expand_paths(inputs)
             findings = analyze(paths).findings
             events = timeline_events(paths)
+            enrollments = enrollment_rows(paths)
         if output_format is ReportFormat.OCSF:
             if out is None:
                 raise typer.BadParameter("--format ocsf needs --out FILE")
@@ -94,7 +102,13 @@ def report_command(
             figures = msgspec.json.decode(backtest.read_bytes())
         rules = policy_rule_infos(policy)
         document = render_html(
-            findings, events, META_BY_ID, title=title, backtest=figures, policy_rules=rules
+            findings,
+            events,
+            META_BY_ID,
+            title=title,
+            backtest=figures,
+            policy_rules=rules,
+            enrollments=enrollments,
         )
         write_html(html, document)
     except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:

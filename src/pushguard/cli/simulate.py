@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pushguard.cli.report import policy_rule_infos, timeline_events
+from pushguard.cli.report import enrollment_rows, policy_rule_infos, timeline_events
 from pushguard.detect import META_BY_ID
 from pushguard.model import PushguardError
 from pushguard.pipeline import analyze
@@ -110,6 +110,7 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
             META_BY_ID,
             title="pushguard demo",
             policy_rules=policy_rule_infos(None),
+            enrollments=enrollment_rows(expand_paths([logs])),
         ),
     )
     console.print(f"report: {report_path} (open it in a browser; works offline)")

@@ -193,6 +193,9 @@ def _frameworks(
     ]
 
 
+MAX_ENROLLMENT_ROWS = 50
+
+
 def render_html(
     findings: Sequence[Finding],
     events: Sequence[Event],
@@ -201,9 +204,11 @@ def render_html(
     title: str = "pushguard report",
     backtest: Mapping[str, Any] | None = None,
     policy_rules: Sequence[PolicyRuleInfo] = (),
+    enrollments: Sequence[Mapping[str, Any]] = (),
     generated_at: datetime | None = None,
 ) -> str:
-    """The whole report as one HTML document."""
+    """The whole report as one HTML document. ``enrollments``: the enrollment review's rows (plain
+    mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("pushguard.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -223,6 +228,8 @@ def render_html(
         plotly_js=get_plotlyjs(),
         frameworks=_frameworks(findings, metas, policy_rules),
         backtest=backtest,
+        enrollments=list(enrollments[:MAX_ENROLLMENT_ROWS]),
+        enrollments_total=len(enrollments),
     )
 
 
