@@ -57,7 +57,7 @@ class FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server name)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 request = Request("GET", parts.path, parse_qs(parts.query, True), dict(self.headers))
                 with fake._lock:
@@ -181,8 +181,8 @@ def graph_audits(count: int, start: datetime = BASE, step_s: float = 13.0) -> li
     for n in range(count):
         record = copy.deepcopy(templates[n % len(templates)])
         record["id"] = f"Directory_{n:08d}"
-        record["activityDateTime"] = (start + timedelta(seconds=n * step_s)).isoformat().replace(
-            "+00:00", ".1234567Z"
+        record["activityDateTime"] = (
+            (start + timedelta(seconds=n * step_s)).isoformat().replace("+00:00", ".1234567Z")
         )
         made.append(record)
     return made
@@ -214,13 +214,16 @@ class FakeGraph(FakeServer):
         clause = _FILTER.match(text)
         if clause is None or clause.group(1) != prop or clause.group(3) != prop:
             return Reply(400, {"error": {"code": "BadRequest", "message": f"Invalid filter clause: {text}"}})
-        self.filters.append(text)
+        if request.arg("$skiptoken") is None:
+            self.filters.append(text)  # one per window asked (the next links repeat it)
         low, high = parse_time(clause.group(2)), parse_time(clause.group(4))
         chosen = [r for r in self.logs[kind] if low <= parse_time(r[prop]) <= high]
         chosen.sort(key=lambda r: (r[prop], r["id"]), reverse=True)  # most recent first
         top = int(request.arg("$top", "1000") or 1000)
         offset = int(request.arg("$skiptoken", "0") or 0)
-        body: dict[str, Any] = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#auditLogs/{kind}"}
+        body: dict[str, Any] = {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#auditLogs/{kind}"
+        }
         body["value"] = chosen[offset : offset + top]
         if offset + top < len(chosen):
             query = urlencode({"$filter": text, "$top": top, "$skiptoken": offset + top}, quote_via=quote)
@@ -280,7 +283,7 @@ class FakeDuo(FakeServer):
     def _signed(self, request: Request) -> bool:
         host = urlsplit(self.url).netloc
         date = request.headers.get("Date", "")
-        params = normalize_params({k: v for k, v in request.query.items()})
+        params = normalize_params(dict(request.query))
         expected = sign(
             self.ikey, self.skey, "GET", host, request.path, date, 5, params,
             body="", digestmod=hashlib.sha512, additional_headers={},

@@ -76,9 +76,11 @@ def test_calls_running_out_wait_for_the_reset_before_a_429(okta: FakeOkta, tmp_p
 
 
 def test_a_wrong_token_is_a_clear_error_and_not_retried(okta: FakeOkta, tmp_path: Path) -> None:
-    with collector("okta", env(okta, "wrong-token"), tmp_path, BASE, options=PAGE) as run:
-        with pytest.raises(VendorApiError) as failure:
-            run.poll()
+    with (
+        collector("okta", env(okta, "wrong-token"), tmp_path, BASE, options=PAGE) as run,
+        pytest.raises(VendorApiError) as failure,
+    ):
+        run.poll()
     error = failure.value
     assert error.credentials_rejected and error.status == 401
     assert "credentials rejected" in str(error) and "Invalid token provided" in str(error)
@@ -90,9 +92,11 @@ def test_a_wrong_token_is_a_clear_error_and_not_retried(okta: FakeOkta, tmp_path
 def test_a_next_link_to_another_host_gets_no_credentials(okta: FakeOkta, tmp_path: Path) -> None:
     elsewhere = '<http://127.0.0.2:9/api/v1/logs?after=1>; rel="next"'
     okta.faults.append(Reply(200, okta.records[:1], {"Link": elsewhere}))
-    with collector("okta", env(okta), tmp_path, BASE, options=PAGE) as run:
-        with pytest.raises(VendorApiError, match="refusing to send the credentials there"):
-            run.poll()
+    with (
+        collector("okta", env(okta), tmp_path, BASE, options=PAGE) as run,
+        pytest.raises(VendorApiError, match="refusing to send the credentials there"),
+    ):
+        run.poll()
     assert len(okta.requests) == 1
 
 

@@ -33,7 +33,7 @@ ADMIN_PAGE = 1000  # the administrator log's fixed page
 MIN_LAG_S = 120.0
 
 
-class AuthCursor(msgspec.Struct, kw_only=True):
+class AuthCursor(msgspec.Struct, kw_only=True, omit_defaults=True):
     mintime: int  # ms: the next window starts here
     maxtime: int | None = None  # ms: the window being paged
     next_offset: str | None = None
@@ -123,11 +123,17 @@ class DuoAdminLog:
     name = "duo.admin"
 
     def __init__(
-        self, http: VendorHttp, *, lag_s: float = MIN_LAG_S, clock: Callable[[], float] = time.time
+        self,
+        http: VendorHttp,
+        *,
+        lag_s: float = MIN_LAG_S,
+        clock: Callable[[], float] = time.time,
+        page: int = ADMIN_PAGE,
     ) -> None:
         self.http = http
         self.lag_s = max(lag_s, MIN_LAG_S)
         self._clock = clock
+        self.page = page  # what Duo answers at most; a full page means there may be more
 
     def start(self, since: datetime) -> Any:
         return msgspec.to_builtins(AdminCursor(mintime=int(since.timestamp())))
@@ -158,10 +164,10 @@ class DuoAdminLog:
                 mintime, taken = stamp, set()
             taken.add(digest)
             new.append(record)
-        full = len(raws) >= ADMIN_PAGE
+        full = len(raws) >= self.page
         if full and repeated == len(raws):
             raise VendorApiError(
-                f"duo: {label}: over {ADMIN_PAGE} administrator records in the second {state.mintime}: "
+                f"duo: {label}: over {self.page} administrator records in the second {state.mintime}: "
                 "the log cannot be paged past it"
             )
         after = AdminCursor(mintime=mintime, taken=sorted(taken))

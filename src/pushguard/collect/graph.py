@@ -29,7 +29,7 @@ GRAPH_LOGS = {
 }
 
 
-class GraphCursor(msgspec.Struct, kw_only=True):
+class GraphCursor(msgspec.Struct, kw_only=True, omit_defaults=True):
     start: str  # the next window starts here (inclusive), whole seconds, UTC
     end: str | None = None  # the window being paged (exclusive end)
     next_link: str | None = None

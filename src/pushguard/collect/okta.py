@@ -26,7 +26,7 @@ LOGS_PATH = "/api/v1/logs"
 MAX_LIMIT = 1000
 
 
-class OktaCursor(msgspec.Struct, kw_only=True):
+class OktaCursor(msgspec.Struct, kw_only=True, omit_defaults=True):
     since: str  # ISO time of the first request
     next_url: str | None = None  # the last next link Okta gave
 
