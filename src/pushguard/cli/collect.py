@@ -58,8 +58,11 @@ def parse_since(text: str) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _redis_sink(url: str, prefix: str, partitions: int | None, vendor: str, output: Path) -> PageSink:
-    bus = StreamBus(redis_client(url), prefix)
+def redis_sink(
+    client: redis.Redis, prefix: str, partitions: int | None, vendor: str, output: Path
+) -> PageSink:
+    """Each page onto the partition streams, like ``ingest`` (a page sent again publishes nothing new)."""
+    bus = StreamBus(client, prefix)
     bus.open(partitions)
     provider = Provider(vendor)
     source = str(output)
@@ -68,7 +71,7 @@ def _redis_sink(url: str, prefix: str, partitions: int | None, vendor: str, outp
         items = [(source, first_line + i, record.value) for i, record in enumerate(records)]
         stats = publish_records(items, bus, provider=provider)
         for sample in stats.run.error_samples:
-            console.print(f"  {sample} (dead-lettered)")
+            console.print(f"  {sample} (dead-lettered)", markup=False)
 
     return publish
 
@@ -120,10 +123,16 @@ def collect_command(
             closing.callback(http.close)
             files = CollectedFile(out, checkpoint_path, vendor.value)
             closing.callback(files.close)
-            sinks = [_redis_sink(redis_url, prefix, partitions, vendor.value, out)] if redis_url else []
+            sinks = []
+            if redis_url:
+                client = redis_client(redis_url)
+                closing.callback(client.close)
+                sinks.append(redis_sink(client, prefix, partitions, vendor.value, out))
             collector = Collector(files, logs, start, sinks)
         except (PushguardError, ValueError) as exc:
             raise fail(str(exc)) from None
+        except redis.RedisError as exc:
+            raise fail(f"Redis at {redis_url}: {exc}") from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             closing.callback(signal.signal, signum, signal.signal(signum, on_signal))
         _report_start(files, vendor.value, [lg.name for lg in logs])
@@ -135,11 +144,14 @@ def collect_command(
                 if once or exc.credentials_rejected:
                     raise fail(str(exc), 1) from None
                 failures += 1
-                console.print(f"[red]{exc}[/red] (failure {failures}; next try in {interval:.0f} s)")
+                message = f"{exc} (failure {failures}; next try in {interval:.0f} s)"
+                console.print(message, style="red", markup=False)
             except redis.RedisError as exc:
                 raise fail(f"Redis at {redis_url} failed: {exc} (the page is fetched again)", 1) from None
             except PushguardError as exc:
                 raise fail(str(exc)) from None
+            except OSError as exc:
+                raise fail(f"{out}: cannot write: {exc.strerror or exc}", 1) from None
             else:
                 failures = 0
                 _report_round(stats, files)
@@ -153,17 +165,20 @@ def _report_start(files: CollectedFile, vendor: str, names: list[str]) -> None:
     if files.resumed:
         console.print(
             f"{vendor}: resuming {', '.join(names)} from {files.checkpoint_path} "
-            f"({point.output_lines} records in {files.output})"
+            f"({point.output_lines} records in {files.output})",
+            markup=False,
         )
     else:
-        console.print(f"{vendor}: starting {', '.join(names)} into {files.output}")
+        console.print(f"{vendor}: starting {', '.join(names)} into {files.output}", markup=False)
     if files.dropped_bytes:
         console.print(f"  cut {files.dropped_bytes} bytes written after the last checkpoint (fetched again)")
 
 
 def _report_round(stats: RoundStats, files: CollectedFile) -> None:
     parts = [f"{name} {s.records} records in {s.pages} pages" for name, s in stats.logs.items()]
-    console.print(f"{'; '.join(parts)}; {files.checkpoint.output_lines} records in {files.output}")
+    console.print(
+        f"{'; '.join(parts)}; {files.checkpoint.output_lines} records in {files.output}", markup=False
+    )
 
 
 __all__ = ["register"]
