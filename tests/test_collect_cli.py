@@ -80,6 +80,30 @@ def test_collect_killed_with_sigkill_again_and_again_resumes_with_no_gap_and_no_
     assert result.stats.records == 240 and result.stats.errors == 0
 
 
+def test_sigterm_stops_a_polling_collector_cleanly(tmp_path: Path) -> None:
+    fake = FakeOkta(okta_records(10), token=TOKEN)
+    out = tmp_path / "okta.jsonl"
+    command = [sys.executable, "-m", "pushguard", "collect", "okta", "--out", str(out), "--interval", "30"]
+    env = {**os.environ, **okta_env(fake), "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    since = ["--since", "2026-03-02T00:00:00Z"]
+    process = subprocess.Popen([*command, *since], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        first_round = ""
+        while "records in" not in first_round:
+            first_round = process.stderr.readline()
+            assert first_round, "the collector ended before its first round"
+        process.send_signal(signal.SIGTERM)  # in the 30 s wait between rounds
+        assert process.wait(10) == 0
+        process.stderr.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        fake.close()
+    assert output(tmp_path, "okta") == fake.records
+
+
 def _app() -> typer.Typer:
     app = typer.Typer()
     collect.register(app)

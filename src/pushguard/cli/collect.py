@@ -115,11 +115,14 @@ def collect_command(
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.set()  # finish the page in hand: write, checkpoint, exit
 
+    def wait(seconds: float) -> None:
+        stopping.wait(seconds)  # a stop cuts a rate-limit wait short
+
     with ExitStack() as closing:
         try:
             start = parse_since(since) if since else datetime.now(UTC) - timedelta(days=days)
             options = LogOptions(page_size=page_size, lag_s=lag, graph_version=graph_version.value)
-            logs, http = build_logs(vendor.value, log, options=options)
+            logs, http = build_logs(vendor.value, log, options=options, sleep=wait)
             closing.callback(http.close)
             files = CollectedFile(out, checkpoint_path, vendor.value)
             closing.callback(files.close)

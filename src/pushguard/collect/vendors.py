@@ -23,6 +23,7 @@ GRAPH_VERSIONS = ("v1.0", "beta")
 # A collector waits out what the vendor asks (a Graph Retry-After can exceed respond's 30 s cap).
 COLLECT_ATTEMPTS = 6
 COLLECT_MAX_WAIT_S = 300.0
+COLLECT_TIMEOUT_S = 60.0  # a page of up to 1000 log records; respond's 15 s suits single-object calls
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def build_logs(
         sleep=sleep,
         max_attempts=COLLECT_ATTEMPTS,
         max_wait_s=COLLECT_MAX_WAIT_S,
+        timeout_s=COLLECT_TIMEOUT_S,
         record_requests=False,
     )
     logs: list[VendorLog] = []

@@ -102,6 +102,7 @@ def vendor_http(
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_ATTEMPTS,
     max_wait_s: float = MAX_WAIT_S,
+    timeout_s: float = 15.0,
     record_requests: bool = True,
 ) -> VendorHttp:
     """The HTTP client of one vendor, configured from ``env`` (default: the process environment).
@@ -119,6 +120,7 @@ def vendor_http(
         sleep=sleep,
         max_attempts=max_attempts,
         max_wait_s=max_wait_s,
+        timeout_s=timeout_s,
         record_requests=record_requests,
     )
 
