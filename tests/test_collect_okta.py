@@ -3,9 +3,11 @@ credentials, and a restart after a crash that resumes with no gap and no repeat.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,27 @@ def test_analyze_reads_the_collected_file(okta: FakeOkta, tmp_path: Path) -> Non
     result = analyze([tmp_path / "okta.jsonl"])
     assert result.stats.records == 23 and result.stats.errors == 0
     assert result.stats.by_provider["okta"] == result.stats.events > 0
+
+
+def test_a_crash_while_the_checkpoint_is_replaced_keeps_the_old_one(
+    okta: FakeOkta, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+    renames = [0]
+
+    def replace(source: Any, target: Any) -> None:
+        if str(target).endswith(".checkpoint"):
+            renames[0] += 1
+            if renames[0] == 5:  # new file, start cursor, pages 1 and 2; page 3 is never put in place
+                raise Crash
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with collector("okta", env(okta), tmp_path, BASE, options=PAGE) as run, pytest.raises(Crash):
+        run.poll()
+    monkeypatch.undo()
+    assert (tmp_path / "okta.checkpoint.tmp").exists()  # the new one, written in full but never in place
+    assert checkpoint(tmp_path, "okta").output_lines == 10
+    with collector("okta", env(okta), tmp_path, BASE, options=PAGE) as run:
+        run.poll()
+    assert output(tmp_path, "okta") == okta.records

@@ -147,8 +147,7 @@ class CollectedFile:
 
     def set_cursor(self, log: str, cursor: Any) -> None:
         """A cursor with no page behind it (the starting point): checkpointed at once."""
-        self.checkpoint.cursors[log] = cursor
-        save_checkpoint(self.checkpoint_path, self.checkpoint)
+        self._save(log, cursor, self.checkpoint.output_bytes, self.checkpoint.output_lines)
 
     def append(self, lines: Sequence[bytes]) -> int:
         """Write records (one JSON text each, no newline) and fsync; the line number of the first one."""
@@ -164,10 +163,16 @@ class CollectedFile:
 
     def commit(self, log: str, cursor: Any, lines: int) -> None:
         """The page appended last is durable: record where the log now stands and the output's length."""
-        self.checkpoint.cursors[log] = cursor
-        self.checkpoint.output_bytes = self._size
-        self.checkpoint.output_lines += lines
-        save_checkpoint(self.checkpoint_path, self.checkpoint)
+        self._save(log, cursor, self._size, self.checkpoint.output_lines + lines)
+
+    def _save(self, log: str, cursor: Any, size: int, lines: int) -> None:
+        # the checkpoint in memory changes only once the new one is on disk
+        cursors = {**self.checkpoint.cursors, log: cursor}
+        updated = msgspec.structs.replace(
+            self.checkpoint, cursors=cursors, output_bytes=size, output_lines=lines
+        )
+        save_checkpoint(self.checkpoint_path, updated)
+        self.checkpoint = updated
 
     def rollback(self) -> None:
         """Cut off what was appended since the last commit (a sink failed): the page is fetched again."""
