@@ -26,15 +26,32 @@ intent (``enforce_report_only`` overrides the latter)."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
 from pushguard.detect.base import rfc3339
 from pushguard.model import ConfigError, Decision, DecisionAction, DecisionRequest, Provider, stable_id
+from pushguard.model.enforcement import Control, ControlIntent
+
+__all__ = [
+    "API",
+    "Account",
+    "Control",
+    "ControlIntent",
+    "EnforcementConfig",
+    "EnforcementPlan",
+    "Skipped",
+    "VendorControls",
+    "enforcement_config",
+    "expired",
+    "load_enforcement_config",
+    "plan_enforcement",
+]
 
 ENFORCED_PROVIDERS = (Provider.OKTA, Provider.ENTRA, Provider.DUO)
 DEFAULT_TTL_S: Mapping[DecisionAction, int] = {
@@ -55,13 +72,6 @@ API: Mapping[tuple[Provider, str], str] = {
     (Provider.DUO, "remove_from_group"): "DELETE /admin/v1/users/{user}/groups/{group}",
     (Provider.DUO, "set_user_status"): "POST /admin/v1/users/{user} (status={status})",
 }
-
-
-class Control(enum.StrEnum):
-    ADD_TO_GROUP = "add_to_group"
-    REMOVE_FROM_GROUP = "remove_from_group"
-    CONFIRM_COMPROMISED = "confirm_compromised"  # Entra ID Protection; undone by dismissing the risk
-    SET_USER_STATUS = "set_user_status"  # Duo: disabled, and back to active on expiry
 
 
 class VendorControls(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -93,26 +103,6 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     provider: Provider
     login: str
     user_id: str | None = None
-
-
-class ControlIntent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    key: str  # idempotency key: same decision, vendor, user and control → same key
-    provider: Provider
-    control: Control
-    identity: str
-    login: str
-    user_id: str | None = None
-    group_id: str | None = None
-    status: str | None = None  # set_user_status: the status to set
-    action: DecisionAction  # the decided action this carries out (for removals: the one being lifted)
-    expires_at: str | None = None  # RFC 3339: when ``expired`` undoes it; None: no automatic undo
-    undo: Control | None = None  # the control that reverses this one
-    reason: str
-    risk: int
-    policy_version: str
-    decided_at: str
-    api: str  # the vendor request an executor makes, with {group}/{user} placeholders filled
-    dry_run: bool  # always written: the executor must never guess
 
 
 class Skipped(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,6 +141,19 @@ def enforcement_config(data: Mapping[str, Any], source: str = "enforcement confi
         if seconds <= 0:
             raise ConfigError(f"{source}: ttl_s.{action.value}: must be positive seconds, got {seconds}")
     return config
+
+
+def load_enforcement_config(path: Path) -> EnforcementConfig:
+    """An enforcement YAML file (``examples/enforcement.yaml``); errors name the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping (okta, entra, duo, ttl_s, break_glass...)")
+    return enforcement_config(data, str(path))
 
 
 def _api(provider: Provider, control: Control, group: str | None, user: str, status: str | None) -> str:
@@ -201,7 +204,7 @@ def plan_enforcement(
         )
     decided = request.time
     expires = rfc3339(decided + timedelta(seconds=config.ttl(action)))
-    holding = {(i.provider, i.login, i.control, i.group_id, i.status): i.expires_at for i in active}
+    holding = {i.slot: i.expires_at for i in active}
     intents: list[ControlIntent] = []
     for account in _accounts(request, config, accounts):
         controls = config.controls(account.provider)

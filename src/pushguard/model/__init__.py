@@ -11,6 +11,7 @@ from pushguard.model.decision import (
     Reason,
     SignalValue,
 )
+from pushguard.model.enforcement import Control, ControlIntent
 from pushguard.model.errors import ConfigError, InputError, ParseError, PushguardError
 from pushguard.model.event import (
     PHISHING_RESISTANT_FACTORS,
@@ -40,6 +41,8 @@ __all__ = [
     "Aal",
     "AppSensitivity",
     "ConfigError",
+    "Control",
+    "ControlIntent",
     "Decision",
     "DecisionAction",
     "DecisionRequest",
