@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from pushguard.cli import collect
 from pushguard.cli.collect import redis_sink
-from pushguard.cli.stream_records import ingest
 from pushguard.collect import LogOptions
 from pushguard.pipeline import analyze
+from pushguard.publish import ingest
 from pushguard.store.streams import StreamBus
 from tests.collect_support import Crash, collector, crash_at_commit, output
 from tests.fake_vendors import BASE, FakeDuo, FakeGraph, FakeOkta, duo_authlogs, graph_signins, okta_records

@@ -22,11 +22,11 @@ import typer
 from typer.testing import CliRunner
 
 from pushguard.cli import worker
-from pushguard.cli.stream_records import ingest
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
 from pushguard.detect import build_detectors
 from pushguard.enrich import build_enrichers
 from pushguard.pipeline import analyze
+from pushguard.publish import ingest
 from pushguard.simulate.scenario import simulate
 from pushguard.store import MemoryStore
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+import redis
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -175,7 +176,10 @@ def create_app(
         if body.provider is not None and body.provider not in BY_PROVIDER:
             known = ", ".join(p.value for p in BY_PROVIDER)
             raise ApiError(422, "invalid_body", f"provider must be one of {known} (or omitted: auto-detect)")
-        result = await run_in_threadpool(service.ingest, body.records, body.provider, "api")
+        try:
+            result = await run_in_threadpool(service.ingest, body.records, body.provider, "api")
+        except redis.RedisError as exc:  # only with Redis: the batch was not queued, the caller retries
+            raise ApiError(503, "store_unavailable", f"Redis: {type(exc).__name__}") from None
         metrics.ingested("api", result.records, result.rejected, result.findings)
         return _reply(
             EventsReply(
@@ -184,6 +188,8 @@ def create_app(
                 rejected=result.rejected,
                 errors=result.errors,
                 findings=result.findings,
+                queued=result.queued,
+                duplicates=result.duplicates,
             )
         )
 

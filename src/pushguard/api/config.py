@@ -36,6 +36,11 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     page_size_max: int = 500
     log_level: str = "INFO"
     detectors: dict[str, Any] = {}  # detector tunables, as in `analyze --config`
+    # Shared state (several replicas): with redis_url, /v1/events and the Okta hook put records on
+    # the partition streams for `pushguard worker`, and decide/findings/identities read the workers' state.
+    redis_url: str | None = None
+    redis_prefix: str = "pg"
+    redis_partitions: int | None = None  # fixed by the first ingest or worker; None: what is there
 
     def spool_dir(self) -> Path | None:
         """Where hook deliveries wait; None keeps them in memory (an in-memory state has nothing to
@@ -45,7 +50,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return None if self.state == ":memory:" else Path(self.state + ".hooks")
 
 
-SECRET_FIELDS = frozenset({"okta_hook_secret"})
+SECRET_FIELDS = frozenset({"okta_hook_secret", "redis_url"})  # a Redis URL may carry its password
 _ENV = {
     "PUSHGUARD_STATE": "state",
     "PUSHGUARD_KEYS_FILE": "keys_file",
@@ -61,6 +66,9 @@ _ENV = {
     "PUSHGUARD_COMMIT_EVERY": "commit_every",
     "PUSHGUARD_PAGE_SIZE_MAX": "page_size_max",
     "PUSHGUARD_LOG_LEVEL": "log_level",
+    "PUSHGUARD_REDIS_URL": "redis_url",
+    "PUSHGUARD_REDIS_PREFIX": "redis_prefix",
+    "PUSHGUARD_REDIS_PARTITIONS": "redis_partitions",
 }
 
 
@@ -88,6 +96,10 @@ def _check(config: ServiceConfig, where: str) -> None:
         problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {config.log_level!r}")
     if config.okta_hook_secret is not None and len(config.okta_hook_secret) < 16:
         problems.append("okta_hook_secret must be at least 16 characters (a guessable secret is none)")
+    if config.redis_url is not None and not config.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("redis_url must start with redis://, rediss:// or unix://")
+    if config.redis_partitions is not None and config.redis_partitions < 1:
+        problems.append("redis_partitions must be at least 1")
     if not config.okta_hook_header.strip():
         problems.append("okta_hook_header must name a header")
     if problems:

@@ -33,6 +33,8 @@ class EventsReply(msgspec.Struct, kw_only=True):
     rejected: dict[str, int]  # reason → count ('malformed', or why a record maps to no event)
     errors: list[str]  # the first malformed records, by position, with the reason
     findings: list[Finding]  # new findings and escalated revisions
+    queued: int = 0  # with Redis: records put on the partition streams (the workers find)
+    duplicates: int = 0  # with Redis: records the streams already had (a redelivery)
 
 
 class FindingsPage(msgspec.Struct, kw_only=True):

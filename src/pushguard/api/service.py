@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import redis
 
 from pushguard.api.config import ServiceConfig
 from pushguard.decide import Policy, PolicyError, decide, load_policy
@@ -32,8 +33,11 @@ from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Finding, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, RunStats, parse_items
+from pushguard.publish import publish_records
 from pushguard.sources.readers import RawItem, unwrap_records
 from pushguard.store import MemoryStore, SqliteStore, StateStore
+from pushguard.store.redis import RedisStore
+from pushguard.store.streams import StreamBus
 
 WRITE_CHUNK = 64  # events processed per hold of the write lock (a few ms at most)
 YIELD_S = 0.0002  # ingestion's pause while a decide is in flight
@@ -47,6 +51,8 @@ class IngestResult:
     rejected: dict[str, int]
     errors: list[str]
     findings: list[Finding] = field(default_factory=list)
+    queued: int = 0
+    duplicates: int = 0
 
 
 class FindingQuery(msgspec.Struct, kw_only=True):
@@ -86,8 +92,12 @@ _RANK_NAMES = {s.rank: s for s in Severity}
 _RISK_BY_RANK = {-1: 0, 0: 5, 1: 20, 2: 45, 3: 70, 4: 90}  # worst open finding's rank → risk
 
 
-def _open_stores(state: str) -> tuple[StateStore, StateStore, StateStore]:
+def _open_stores(config: ServiceConfig) -> tuple[StateStore, StateStore, StateStore]:
     """(writer, reader, decide's reader) over one state."""
+    if config.redis_url is not None:  # the workers write; this process reads (three connections)
+        url, prefix = config.redis_url, config.redis_prefix
+        return RedisStore(url, prefix), RedisStore(url, prefix), RedisStore(url, prefix)
+    state = config.state
     if state == ":memory:":
         memory = MemoryStore()
         return memory, memory, memory
@@ -99,7 +109,10 @@ class Service:
         self.config = config
         self.policy: Policy = load_policy(config.policy)  # first: a bad policy stops the start
         self.policy_error: str | None = None
-        self.store, self.reader, self.decide_reader = _open_stores(config.state)
+        self.store, self.reader, self.decide_reader = _open_stores(config)
+        self.bus: StreamBus | None = None
+        if config.redis_url is not None:
+            self.bus = StreamBus(redis.Redis.from_url(config.redis_url), config.redis_prefix)
         self.engine = Engine(self.store, build_detectors(config.detectors), commit_every=config.commit_every)
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
         self.aliases = AliasMap()
@@ -130,7 +143,10 @@ class Service:
 
     def ingest(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
         """Raw vendor records (or envelopes of them) → events → detectors; findings committed. A record
-        already applied (a redelivery) is skipped by the Engine's replay guard."""
+        already applied (a redelivery) is skipped by the Engine's replay guard. With Redis the records go
+        on the partition streams instead, for the workers (a record the streams had is not sent twice)."""
+        if self.bus is not None:
+            return self._publish(records, provider, source)
         items: list[RawItem] = []
         for position, value in enumerate(records, start=1):
             inner = unwrap_records(value)
@@ -160,6 +176,34 @@ class Service:
             rejected[reason] = count
         return IngestResult(stats.records, len(events), rejected, stats.error_samples, list(found.values()))
 
+    def _publish(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
+        assert self.bus is not None
+        if not self.bus.partitions:
+            self.bus.open(self.config.redis_partitions)  # here, not at start: Redis may come up later
+        rows: list[tuple[str, int, dict[str, Any]]] = []
+        not_objects: list[str] = []
+        for position, value in enumerate(records, start=1):
+            inner = unwrap_records(value)
+            for record in [value] if inner is None else inner:
+                if isinstance(record, dict):
+                    rows.append((source, position, record))
+                else:
+                    not_objects.append(f"{source}:{position}: record is not a JSON object")
+        stats = publish_records(rows, self.bus, provider=provider, aliases=self.aliases)
+        run = stats.run
+        malformed = run.errors + len(not_objects)
+        rejected = {"malformed": malformed} if malformed else {}
+        rejected.update(run.unmapped)
+        errors = (not_objects + run.error_samples)[:20]
+        return IngestResult(
+            run.records + len(not_objects),
+            stats.published + stats.duplicates,
+            rejected,
+            errors,
+            queued=stats.published,
+            duplicates=stats.duplicates,
+        )
+
     def _give_way(self) -> None:
         waited = 0.0
         while self.deciding > 0 and waited < MAX_YIELD_S:
@@ -168,7 +212,10 @@ class Service:
 
     def advance(self) -> list[Finding]:
         """Let silence speak (a push nobody answered, a burst that ended) up to the newest event time
-        less the allowed lateness, for the identities the Engine holds; committed."""
+        less the allowed lateness, for the identities the Engine holds; committed. With Redis the workers
+        do this for the state they hold."""
+        if self.bus is not None:
+            return []
         with self.lock:
             mark = self.engine.watermark - self.config.allowed_lateness_s
             if mark <= self._advanced_to:
@@ -242,7 +289,7 @@ class Service:
 
     def ready(self) -> bool:
         with self.read_lock:
-            return self.reader.ping()
+            return self.reader.ping()  # with Redis: the server the streams live on too
 
     def close(self) -> None:
         with self.lock:
@@ -251,3 +298,5 @@ class Service:
             if self.reader is not self.store:
                 self.reader.close()
                 self.decide_reader.close()
+            if self.bus is not None:
+                self.bus.client.close()

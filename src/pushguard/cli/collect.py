@@ -24,11 +24,11 @@ import typer
 from rich.console import Console
 
 from pushguard.cli.analyze import fail
-from pushguard.cli.stream_records import publish_records
 from pushguard.cli.worker import Partitions, Prefix, redis_client
 from pushguard.collect import CollectedFile, Collector, LogOptions, PageSink, Record, build_logs
 from pushguard.collect.collector import RoundStats
 from pushguard.model import Provider, PushguardError
+from pushguard.publish import publish_records
 from pushguard.store.streams import StreamBus
 from pushguard.vendorapi import VendorApiError
 

@@ -30,11 +30,11 @@ from typing import Any
 import msgspec
 import redis
 
-from pushguard.cli.stream_records import parse_record
 from pushguard.detect import Detector
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
 from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine
+from pushguard.publish import parse_record
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,

@@ -21,11 +21,11 @@ import typer
 from rich.console import Console
 
 from pushguard.cli.analyze import ProviderChoice, fail, load_config
-from pushguard.cli.stream_records import ingest
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
 from pushguard.detect import Detector, build_detectors
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Provider, PushguardError
+from pushguard.publish import ingest
 from pushguard.report.jsonl import write_findings
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore
 from pushguard.store.streams import StreamBus
