@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, collect, policy, report, respond, review, serve, simulate, worker
+from pushguard.cli import analyze, collect, enforce, policy, report, respond, review, serve, simulate, worker
 
 app = typer.Typer(
     name="pushguard",
@@ -23,6 +23,7 @@ serve.register(app)
 review.register(app)
 report.register(app)
 respond.register(app)
+enforce.register(app)
 worker.register(app)
 collect.register(app)
 

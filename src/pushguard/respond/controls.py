@@ -1,0 +1,129 @@
+"""The vendor request behind each enforcement control, on the responders' HTTP clients.
+
+Each function sends one change for one resolved user id and says how to reverse it. Facts the calls
+rest on (vendor documentation):
+- Okta Groups API: ``PUT /api/v1/groups/{groupId}/users/{userId}`` assigns and ``DELETE`` on the same
+  path unassigns, both 204 No Content; only ``OKTA_GROUP`` groups can be changed.
+- Microsoft Graph v1.0: ``POST /groups/{id}/members/$ref`` with ``{"@odata.id": ".../directoryObjects/
+  {id}"}`` adds (204); a member already there gives 400 "One or more added object references already
+  exist". ``DELETE /groups/{id}/members/{id}/$ref`` removes (204); a member not there gives 404.
+  ``POST /identityProtection/riskyUsers/confirmCompromised`` with ``userIds`` sets the user risk high (204,
+  Entra ID P2, IdentityRiskyUser.ReadWrite.All).
+- Duo Admin API (duo_client ``add_user_group`` / ``delete_user_group`` / ``update_user``): ``POST
+  /admin/v1/users/{user_id}/groups`` with ``group_id``, ``DELETE /admin/v1/users/{user_id}/groups/
+  {group_id}``, ``POST /admin/v1/users/{user_id}`` with ``status``; each answers 200 with ``stat: OK``.
+
+Group memberships are assumed to be pushguard's own (dedicated groups): the expiry removes them."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from pushguard.model import Control, ControlIntent
+from pushguard.respond.actions import ActionResult, Outcome, Target, VendorAccount
+from pushguard.respond.duo import FORM, DuoResponder
+from pushguard.respond.entra import EntraResponder
+from pushguard.respond.okta import OktaResponder
+from pushguard.respond.vendor import Responder
+from pushguard.vendorapi.auth import duo_body
+from pushguard.vendorapi.http import VendorApiError, vendor_message
+
+ALREADY_MEMBER = "added object references already exist"  # Graph's 400 text for an existing member
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="@")
+
+
+def _account(intent: ControlIntent, user_id: str) -> VendorAccount:
+    return VendorAccount(provider=intent.provider.value, login=intent.login, user_id=user_id)
+
+
+def _target(intent: ControlIntent, user_id: str) -> Target:
+    return Target(identity=intent.identity, incident=intent.key, accounts=(_account(intent, user_id),))
+
+
+def _performed(detail: str, undo: str | None = None) -> ActionResult:
+    return ActionResult(outcome=Outcome.PERFORMED, detail=detail, undo=undo)
+
+
+# -- Okta ---------------------------------------------------------------------------------------
+
+
+def _okta(responder: OktaResponder, intent: ControlIntent, user: str) -> ActionResult:
+    path = f"/api/v1/groups/{_q(intent.group_id or '')}/users/{_q(user)}"
+    if intent.control is Control.ADD_TO_GROUP:
+        responder.http.call("PUT", path, ok=frozenset({204}))  # 204 also when already a member
+        return _performed(f"added {intent.login} to Okta group {intent.group_id}", f"DELETE {path}")
+    responder.http.call("DELETE", path, ok=frozenset({204}))
+    return _performed(f"removed {intent.login} from Okta group {intent.group_id}", f"PUT {path}")
+
+
+# -- Entra (Microsoft Graph) --------------------------------------------------------------------
+
+
+def _entra(responder: EntraResponder, intent: ControlIntent, user: str) -> ActionResult:
+    http = responder.http
+    if intent.control is Control.CONFIRM_COMPROMISED:
+        return responder.confirm_compromised(user, _account(intent, user), _target(intent, user))
+    group = _q(intent.group_id or "")
+    label = f"{intent.login} in Entra group {intent.group_id}"
+    if intent.control is Control.ADD_TO_GROUP:
+        path = f"/groups/{group}/members/$ref"
+        # The reference names the user under the same Graph endpoint (national clouds differ).
+        body = json.dumps({"@odata.id": f"{http.base_url}/directoryObjects/{user}"}).encode()
+        response = http.call(
+            "POST", path, body=body, content_type="application/json", ok=frozenset({204, 400})
+        )
+        undo = f"DELETE /groups/{group}/members/{user}/$ref"
+        if response.status_code == 400:
+            why = vendor_message(response)
+            if ALREADY_MEMBER not in why.lower():
+                raise VendorApiError(f"entra: POST {path}: HTTP 400: {why}", 400, tuple(http.requests))
+            return _performed(f"{label}: already a member ({why})", undo)
+        return _performed(f"added {label}", undo)
+    path = f"/groups/{group}/members/{_q(user)}/$ref"
+    response = http.call("DELETE", path, ok=frozenset({204, 404}))
+    if response.status_code == 404:
+        return _performed(f"{label}: not a member any more ({vendor_message(response)})")
+    return _performed(f"removed {label}", f"POST /groups/{group}/members/$ref")
+
+
+# -- Duo Admin API ------------------------------------------------------------------------------
+
+
+def _duo(responder: DuoResponder, intent: ControlIntent, user: str) -> ActionResult:
+    base = f"/admin/v1/users/{_q(user)}"
+    if intent.control is Control.SET_USER_STATUS:
+        if intent.status == "disabled":
+            # The responder's own disable: an already disabled user is left alone (and not re-enabled
+            # at expiry, since nothing was applied), and the undo restores the status it had.
+            return responder.disable(user, _account(intent, user), _target(intent, user))
+        status = intent.status or "active"
+        responder.admin_response("POST", base, body=duo_body({"status": status}), content_type=FORM)
+        return _performed(f"set Duo status of {intent.login} to {status}")
+    group = intent.group_id or ""
+    if intent.control is Control.ADD_TO_GROUP:
+        body = duo_body({"group_id": group})
+        responder.admin_response("POST", f"{base}/groups", body=body, content_type=FORM)
+        return _performed(f"added {intent.login} to Duo group {group}", f"DELETE {base}/groups/{_q(group)}")
+    responder.admin_response("DELETE", f"{base}/groups/{_q(group)}")
+    return _performed(
+        f"removed {intent.login} from Duo group {group}", f"POST {base}/groups group_id={group}"
+    )
+
+
+_GROUP = frozenset({Control.ADD_TO_GROUP, Control.REMOVE_FROM_GROUP})
+
+
+def apply_control(responder: Responder, intent: ControlIntent, user_id: str) -> ActionResult:
+    """Send the intent's change for ``user_id``; VendorApiError / CannotTargetError propagate."""
+    control = intent.control
+    if isinstance(responder, OktaResponder) and control in _GROUP:
+        return _okta(responder, intent, user_id)
+    if isinstance(responder, EntraResponder) and control in _GROUP | {Control.CONFIRM_COMPROMISED}:
+        return _entra(responder, intent, user_id)
+    if isinstance(responder, DuoResponder) and control in _GROUP | {Control.SET_USER_STATUS}:
+        return _duo(responder, intent, user_id)
+    return ActionResult(outcome=Outcome.SKIPPED, detail=f"{responder.vendor} has no {control.value} control")
