@@ -176,7 +176,7 @@ class FakeIdp:
             seen.headers.get("Date", ""), 5, normalize_params(seen.query), body=seen.body.decode(),
             digestmod=hashlib.sha512, additional_headers={},
         )  # fmt: skip
-        return seen.headers.get("Authorization") == expected
+        return bool(seen.headers.get("Authorization") == expected)
 
     def _duo(self, seen: Seen) -> Reply:
         if not self._duo_signed(seen):
