@@ -196,9 +196,7 @@ class Enforcer:
     def _send(self, intent: ControlIntent) -> ActionResult:
         vendor = intent.provider.value
         if vendor in self._rejected:
-            return ActionResult(
-                outcome=Outcome.FAILED, detail=f"not sent: {self._rejected[vendor]}", status=None
-            )
+            return ActionResult(outcome=Outcome.FAILED, detail=f"not sent: {self._rejected[vendor]}")
         responder = self._responder(vendor)
         if isinstance(responder, str):
             return ActionResult(outcome=Outcome.FAILED, detail=responder)
