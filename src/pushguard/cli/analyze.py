@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,6 +18,7 @@ from rich.table import Table
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
+from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, RunResult, analyze
 from pushguard.report.jsonl import write_findings
@@ -54,12 +54,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
     """The YAML config file: ``detectors: {id: {tunable: value} | false}``."""
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    data = read_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
 from pushguard.detect.base import rfc3339
 from pushguard.model import ConfigError, Decision, DecisionAction, DecisionRequest, Provider, stable_id
 from pushguard.model.enforcement import Control, ControlIntent
+from pushguard.model.files import read_yaml_file
 
 __all__ = [
     "API",
@@ -145,12 +145,7 @@ def enforcement_config(data: Mapping[str, Any], source: str = "enforcement confi
 
 def load_enforcement_config(path: Path) -> EnforcementConfig:
     """An enforcement YAML file (``examples/enforcement.yaml``); errors name the file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (okta, entra, duo, ttl_s, break_glass...)")
     return enforcement_config(data, str(path))

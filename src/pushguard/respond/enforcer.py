@@ -23,11 +23,11 @@ from typing import IO, Any
 
 import msgspec
 
-from pushguard.model import Control, ControlIntent, InputError, PushguardError
+from pushguard.model import Control, ControlIntent, InputError
 from pushguard.respond.actions import ActionResult, CannotTargetError, Outcome, VendorAccount
 from pushguard.respond.audit import AuditLog
 from pushguard.respond.controls import apply_control
-from pushguard.respond.vendor import Responder, parse_time
+from pushguard.respond.vendor import Responder, ResponderPool, parse_time
 from pushguard.vendorapi.http import VendorApiError
 
 STATE_VERSION = 1
@@ -137,25 +137,13 @@ class Enforcer:
         self.execute = execute
         self.state = state
         self.state_path = state_path
-        self._factory = responders
-        self._responders: dict[str, Responder | str] = {}  # vendor → responder, or why there is none
+        self._responders = ResponderPool(responders)
         self._rejected: dict[str, str] = {}  # vendor → the 401/403 that stopped it
         self._clock = clock
         self.counts: Counter[str] = Counter()
 
     def close(self) -> None:
-        for responder in self._responders.values():
-            if isinstance(responder, Responder):
-                responder.close()
-
-    def _responder(self, vendor: str) -> Responder | str:
-        if vendor not in self._responders:
-            assert self._factory is not None
-            try:
-                self._responders[vendor] = self._factory(vendor)
-            except PushguardError as exc:
-                self._responders[vendor] = str(exc)
-        return self._responders[vendor]
+        self._responders.close()
 
     def apply(self, intents: Sequence[ControlIntent], now: datetime) -> list[dict[str, Any]]:
         """Carry out each intent in order; returns the audit entries written."""
@@ -197,7 +185,7 @@ class Enforcer:
         vendor = intent.provider.value
         if vendor in self._rejected:
             return ActionResult(outcome=Outcome.FAILED, detail=f"not sent: {self._rejected[vendor]}")
-        responder = self._responder(vendor)
+        responder = self._responders.get(vendor)
         if isinstance(responder, str):
             return ActionResult(outcome=Outcome.FAILED, detail=responder)
         responder.http.take_requests()

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
 from pushguard.model import ConfigError, Severity
+from pushguard.model.files import read_yaml_file
 from pushguard.respond.actions import Action
 
 VENDORS = ("okta", "entra", "duo")
@@ -152,10 +152,5 @@ def parse_playbook(data: Any, source: str, known_detectors: Collection[str] = ()
 
 
 def load_playbook(path: Path, known_detectors: Collection[str] = ()) -> Playbook:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = read_yaml_file(path)
     return parse_playbook(data, str(path), known_detectors)

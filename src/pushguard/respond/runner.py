@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pushguard.model import PushguardError
 from pushguard.respond.actions import Action, ActionResult, Outcome, Target
 from pushguard.respond.audit import AuditLog
 from pushguard.respond.notify import NotifyFailedError, Syslog, Webhook, cef_line
 from pushguard.respond.planner import PlannedAction
-from pushguard.respond.vendor import Responder
+from pushguard.respond.vendor import Responder, ResponderPool
 
 # What an execute run would call, shown in a dry run ({user} is the vendor user id, resolved then).
 PLANNED_CALLS: dict[tuple[str, Action], str] = {
@@ -101,26 +100,14 @@ class Runner:
             raise ValueError("execute needs vendor responders")
         self.audit = audit
         self.execute = execute
-        self._factory = responders
-        self._responders: dict[str, Responder | str] = {}  # vendor → responder, or why there is none
+        self._responders = ResponderPool(responders)
         self.webhook = webhook
         self.syslog = syslog
         self._clock = clock
         self.counts: Counter[str] = Counter()
 
-    def _responder(self, vendor: str) -> Responder | str:
-        if vendor not in self._responders:
-            assert self._factory is not None
-            try:
-                self._responders[vendor] = self._factory(vendor)
-            except PushguardError as exc:
-                self._responders[vendor] = str(exc)
-        return self._responders[vendor]
-
     def close(self) -> None:
-        for responder in self._responders.values():
-            if isinstance(responder, Responder):
-                responder.close()
+        self._responders.close()
 
     def run(self, planned: Sequence[PlannedAction], targets: Mapping[str, Target]) -> list[dict[str, Any]]:
         mode = "execute" if self.execute else "dry_run"
@@ -132,7 +119,7 @@ class Runner:
             elif not self.execute:
                 result = dry_run_result(item, targets.get(item.incident))
             else:
-                responder = self._responder(item.account.provider)
+                responder = self._responders.get(item.account.provider)
                 if isinstance(responder, str):
                     result = ActionResult(outcome=Outcome.FAILED, detail=responder)
                 else:

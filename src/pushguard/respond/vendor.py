@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
+from pushguard.model import PushguardError
 from pushguard.respond.actions import (
     NOT_OFFERED,
     VENDOR_ACTIONS,
@@ -100,3 +101,26 @@ class Responder:
                 outcome=Outcome.FAILED, detail=str(exc), requests=exc.requests, status=exc.status
             )
         return msgspec.structs.replace(result, requests=self.http.take_requests())
+
+
+class ResponderPool:
+    """One responder per vendor, built on first use; a vendor whose credentials are missing gets the
+    reason instead, so each of its actions reports it and the other vendors go on."""
+
+    def __init__(self, factory: Callable[[str], Responder] | None) -> None:
+        self._factory = factory
+        self._built: dict[str, Responder | str] = {}
+
+    def get(self, vendor: str) -> Responder | str:
+        if vendor not in self._built:
+            assert self._factory is not None, "executing needs a responder factory"
+            try:
+                self._built[vendor] = self._factory(vendor)
+            except PushguardError as exc:
+                self._built[vendor] = str(exc)
+        return self._built[vendor]
+
+    def close(self) -> None:
+        for responder in self._built.values():
+            if isinstance(responder, Responder):
+                responder.close()
