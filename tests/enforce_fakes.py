@@ -9,16 +9,15 @@ Queued ``faults`` answer the next requests first (429, 5xx, 401...)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from duo_client.client import normalize_params, sign
+from tests.http_fakes import Reply, duo_signed, send_reply
 
 OKTA_TOKEN = "okta-enforce-token"
 GRAPH_TOKEN = "graph-enforce-token"
@@ -42,13 +41,6 @@ class Seen:
         return json.loads(self.body)
 
 
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class FakeIdp:
     def __init__(self, vendor: str) -> None:
         self.vendor = vendor
@@ -70,15 +62,7 @@ class FakeIdp:
                 with fake._lock:
                     fake.seen.append(seen)
                     reply = fake.faults.pop(0) if fake.faults else fake.handle(seen)
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                if payload:
-                    self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(payload)
+                send_reply(self, reply)
 
             do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 (http.server names)
 
@@ -171,12 +155,10 @@ class FakeIdp:
     # -- Duo ----------------------------------------------------------------------------------------
 
     def _duo_signed(self, seen: Seen) -> bool:
-        expected = sign(
-            DUO_IKEY, DUO_SKEY, seen.method, urlsplit(self.url).netloc, seen.path,
-            seen.headers.get("Date", ""), 5, normalize_params(seen.query), body=seen.body.decode(),
-            digestmod=hashlib.sha512, additional_headers={},
+        return duo_signed(
+            DUO_IKEY, DUO_SKEY, method=seen.method, host=urlsplit(self.url).netloc, path=seen.path,
+            params=seen.query, body=seen.body.decode(), headers=seen.headers,
         )  # fmt: skip
-        return bool(seen.headers.get("Authorization") == expected)
 
     def _duo(self, seen: Seen) -> Reply:
         if not self._duo_signed(seen):

@@ -9,20 +9,18 @@ Records are the fixtures' real shapes; only their id and time fields are changed
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from duo_client.client import normalize_params, sign
-
 from tests.conftest import FIXTURES
+from tests.http_fakes import Reply, duo_signed, send_reply
 
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -37,13 +35,6 @@ class Request:
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[0] if values else default
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeServer:
@@ -65,15 +56,7 @@ class FakeServer:
                     reply = fake.faults.pop(0) if fake.faults else fake.handle(request)
                 if fake.delay_s:
                     threading.Event().wait(fake.delay_s)
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    for one in value.split("\n"):  # several header lines of one name (Okta's Link)
-                        self.send_header(name, one)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_reply(self, reply)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -281,14 +264,10 @@ class FakeDuo(FakeServer):
         self.signed = 0
 
     def _signed(self, request: Request) -> bool:
-        host = urlsplit(self.url).netloc
-        date = request.headers.get("Date", "")
-        params = normalize_params(dict(request.query))
-        expected = sign(
-            self.ikey, self.skey, "GET", host, request.path, date, 5, params,
-            body="", digestmod=hashlib.sha512, additional_headers={},
+        return duo_signed(
+            self.ikey, self.skey, method="GET", host=urlsplit(self.url).netloc, path=request.path,
+            params=request.query, body="", headers=request.headers,
         )  # fmt: skip
-        return bool(date) and request.headers.get("Authorization") == expected
 
     def handle(self, request: Request) -> Reply:
         if not self._signed(request):

@@ -17,7 +17,8 @@ from pushguard.model import ConfigError
 from pushguard.pipeline import analyze
 from pushguard.vendorapi import VendorApiError, vendor_http
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
-from tests.fake_vendors import BASE, FakeDuo, Reply, duo_adminlogs, duo_authlogs
+from tests.fake_vendors import BASE, FakeDuo, duo_adminlogs, duo_authlogs
+from tests.http_fakes import Reply
 
 NOW = BASE + timedelta(hours=1)
 PAGE = LogOptions(page_size=4)

@@ -17,7 +17,8 @@ from pushguard.model import ConfigError
 from pushguard.pipeline import analyze
 from pushguard.vendorapi import VendorApiError
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
-from tests.fake_vendors import BASE, FakeGraph, Reply, graph_audits, graph_signins
+from tests.fake_vendors import BASE, FakeGraph, graph_audits, graph_signins
+from tests.http_fakes import Reply
 
 NOW = BASE + timedelta(hours=1)
 PAGE = LogOptions(page_size=7)

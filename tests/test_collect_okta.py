@@ -15,7 +15,8 @@ from pushguard.collect import LogOptions, Record
 from pushguard.pipeline import analyze
 from pushguard.vendorapi import VendorApiError
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
-from tests.fake_vendors import BASE, FakeOkta, Reply, okta_records
+from tests.fake_vendors import BASE, FakeOkta, okta_records
+from tests.http_fakes import Reply
 
 TOKEN = "00-okta-test-token"
 PAGE = LogOptions(page_size=5)

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from pushguard.cli import app
 from pushguard.decide import evaluate, load_policy
 from pushguard.model import DecisionRequest, IdentityProfile, Operation, Provider
-from tests.enforce_fakes import LOGIN, FakeIdp, Reply
+from tests.enforce_fakes import LOGIN, FakeIdp
 from tests.events import T0
+from tests.http_fakes import Reply
 
 runner = CliRunner()
 PUT = "PUT /api/v1/groups/00gSTEPUP/users/00uVICTIM"

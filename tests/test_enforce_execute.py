@@ -32,8 +32,9 @@ from pushguard.respond.entra import EntraResponder
 from pushguard.respond.okta import OktaResponder
 from pushguard.respond.vendor import Responder
 from pushguard.vendorapi.credentials import vendor_http
-from tests.enforce_fakes import GRAPH_TOKEN, LOGIN, OKTA_TOKEN, FakeIdp, Reply
+from tests.enforce_fakes import GRAPH_TOKEN, LOGIN, OKTA_TOKEN, FakeIdp
 from tests.events import T0
+from tests.http_fakes import Reply
 
 CONFIG = enforcement_config(
     {

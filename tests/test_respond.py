@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from duo_client.client import normalize_params, sign
 
 from pushguard.respond.actions import Action, EnrolledFactor, Outcome, Target, VendorAccount
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.entra import TOKEN_NOTE
 from pushguard.vendorapi import Secret
+from tests.http_fakes import Reply, duo_signed, send_reply
 
 TOKEN = "00-okta-secret-token"
 
@@ -30,13 +29,6 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeApi:
@@ -57,15 +49,7 @@ class FakeApi:
                 )
                 replies = api.routes.get((self.command, parts.path)) or [Reply(404, {"errorSummary": "nf"})]
                 reply = replies.pop(0) if len(replies) > 1 else replies[0]
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                if payload:
-                    self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(payload)
+                send_reply(self, reply)
 
             do_GET = do_POST = do_DELETE = do_PATCH = _any  # noqa: N815 (http.server names)
 
@@ -380,22 +364,11 @@ def duo(fake: FakeApi) -> Any:
 
 
 def assert_duo_signed(seen: Any) -> None:
-    host = urlsplit(seen.headers["Host"] and "http://" + seen.headers["Host"]).netloc
     body = seen.body.decode() if seen.method in ("POST", "PUT", "PATCH") else ""
-    expected = sign(
-        "DIXXX",
-        "duo-skey",
-        seen.method,
-        host,
-        seen.path,
-        seen.headers["Date"],
-        5,
-        normalize_params(seen.query),
-        body=body,
-        digestmod=hashlib.sha512,
-        additional_headers={},
-    )
-    assert seen.headers["Authorization"] == expected
+    assert duo_signed(
+        "DIXXX", "duo-skey", method=seen.method, host=seen.headers["Host"], path=seen.path,
+        params=seen.query, body=body, headers=seen.headers,
+    )  # fmt: skip
 
 
 def test_duo_disable_user_is_signed_and_records_previous_status(fake: FakeApi) -> None:

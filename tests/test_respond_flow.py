@@ -31,7 +31,8 @@ from pushguard.respond.planner import plan
 from pushguard.respond.playbook import SyslogConfig, WebhookConfig, load_playbook, parse_playbook
 from pushguard.respond.runner import Runner
 from pushguard.respond.targets import build_targets
-from tests.test_respond import FakeApi, Reply
+from tests.http_fakes import Reply
+from tests.test_respond import FakeApi
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "playbook.yaml"
