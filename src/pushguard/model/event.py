@@ -180,10 +180,12 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     behaviors: tuple[str, ...] = ()  # vendor behaviour flags that were positive (new_device, …)
     detail: str | None = None  # e.g. which privileged action
     raw: RawRef | None = None
+    # ``time`` as epoch seconds, derived on construction: detectors read it dozens of times per event and
+    # datetime.timestamp() was a tenth of the engine's time. Any value given is replaced.
+    ts: float = 0.0
 
-    @property
-    def ts(self) -> float:
-        return self.time.timestamp()
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "ts", self.time.timestamp())
 
     @property
     def by_other(self) -> bool:
