@@ -222,3 +222,33 @@ def test_a_valid_surrogate_pair_is_kept(tmp_path: Path) -> None:
     path.write_bytes(b'{"displayMessage": "\\ud83d\\ude00 ok"}\n')
     (item,) = read_file(path)
     assert item.record == {"displayMessage": "\U0001f600 ok"}
+
+
+def _asn_paths(record: Any) -> list[tuple[Any, ...]]:
+    """Where the vendors put an AS number: Okta securityContext.asNumber, OCSF ...autonomous_system.number,
+    Entra autonomousSystemNumber."""
+    return [
+        path
+        for path in paths_of(record)
+        if path[-1] in ("asNumber", "autonomousSystemNumber")
+        or (path[-1] == "number" and len(path) > 1 and path[-2] == "autonomous_system")
+    ]
+
+
+@pytest.mark.parametrize("value", [2**70, -5, 2**32])
+def test_an_as_number_out_of_range_is_dropped_not_fatal(value: int) -> None:
+    # Found by the atheris run: Okta asNumber 1.4e62 reached Geo.asn and broke the state encoder.
+    checked = 0
+    for record in SEEDS:
+        for path in _asn_paths(record):
+            mutated = replace_at(record, path, value)
+            check_contract(mutated)
+            for source in SOURCES:
+                try:
+                    result = source.parse(mutated, RawRef(source="t", position=1))
+                except RecordError:
+                    continue
+                for event in [] if isinstance(result, Unmapped) else result:
+                    assert event.geo is None or event.geo.asn is None
+            checked += 1
+    assert checked >= 3, "the fixtures must hold AS numbers for this test to mean something"

@@ -121,6 +121,16 @@ def int_or_none(value: Any) -> int | None:
     return int(number) if number is not None else None
 
 
+MAX_ASN = 2**32 - 1  # AS numbers are 32-bit (RFC 6793)
+
+
+def asn_or_none(value: Any) -> int | None:
+    """An AS number, or None for anything outside 0..2^32-1 (an unbounded int would break the state
+    encoders downstream, found by fuzzing)."""
+    number = int_or_none(value)
+    return number if number is not None and 0 <= number <= MAX_ASN else None
+
+
 def bool_or_none(value: Any) -> bool | None:
     """True/False, or the strings 'true'/'false'; anything else ('unknown') is None."""
     if isinstance(value, bool):

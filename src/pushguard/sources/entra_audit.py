@@ -44,8 +44,8 @@ from pushguard.sources.base import (
     Record,
     RecordError,
     Unmapped,
+    asn_or_none,
     float_or_none,
-    int_or_none,
     items,
     lower_or_none,
     mapping,
@@ -143,7 +143,7 @@ def entra_geo(location: Any, asn: Any = None) -> Geo | None:
         lat = lon = None  # Entra writes 0,0 when it has no fix
     city = text_or_none(place.get("city"))
     country = text_or_none(place.get("countryOrRegion"))
-    number = int_or_none(asn)
+    number = asn_or_none(asn)
     if lat is None and country is None and city is None and number is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None

@@ -56,6 +56,7 @@ from pushguard.sources.base import (
     Record,
     RecordError,
     Unmapped,
+    asn_or_none,
     bool_or_none,
     float_or_none,
     int_or_none,
@@ -392,7 +393,7 @@ def _geo(endpoint: Record) -> Geo | None:
         lon, lat = float_or_none(coordinates[0]), float_or_none(coordinates[1])
     city = _text(place.get("city"))
     country = _text(place.get("country"))
-    asn = int_or_none(system.get("number"))
+    asn = asn_or_none(system.get("number"))
     if lat is None and country is None and city is None and asn is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None

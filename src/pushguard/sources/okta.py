@@ -32,9 +32,9 @@ from pushguard.sources.base import (
     Record,
     RecordError,
     Unmapped,
+    asn_or_none,
     bool_or_none,
     float_or_none,
-    int_or_none,
     lower_or_none,
     mapping,
     parse_time,
@@ -421,7 +421,7 @@ def _geo(context: Any, security: Any) -> Geo | None:
     lon = float_or_none(point.get("lon"))
     city = text_or_none(place.get("city"))
     country = text_or_none(place.get("country"))
-    asn = int_or_none(sec.get("asNumber"))
+    asn = asn_or_none(sec.get("asNumber"))
     if lat is None and country is None and asn is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
