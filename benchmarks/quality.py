@@ -43,7 +43,8 @@ def evaluate_seed(seed: int, users: int, days: int) -> Evaluation:
         root = Path(tmp) / "tenant"
         simulate(seed, users, days, root)
         labels = read_labels(root / LABELS_FILE)
-        return score(labels, analyze([root]).findings)
+        result = analyze([root], keep_revisions=True)
+        return score(labels, result.findings, result.revisions)
 
 
 def record_of(evaluations: dict[int, Evaluation], users: int, days: int) -> QualityRecord:

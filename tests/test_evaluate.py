@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from pushguard.model import Finding, FindingStatus, Severity
@@ -68,6 +69,26 @@ LABELS = Labels(
         campaign("s", "password_spray", ["s1", "s2"], []),
     ],
 )
+
+
+def test_time_to_detect_comes_from_the_first_revision_that_touched_the_campaign() -> None:
+    # One escalating finding: revision 1 after 3 prompts (e1-e3), the final revision after all 6. Without
+    # the revisions the final time counts; with them the first revision that touched the campaign. A
+    # revision about other events (a benign episode the attack then joined) does not count.
+    early = msgspec.structs.replace(
+        finding("1", "push_bombing", ["e1", "e2", "e3"], "2026-03-03T10:02:30Z"), revision=1
+    )
+    unrelated = msgspec.structs.replace(
+        finding("1", "push_bombing", ["other"], "2026-03-03T09:00:00Z"), revision=1
+    )
+    final = msgspec.structs.replace(
+        finding("1", "push_bombing", ["e1", "e2", "e3", "e6"], "2026-03-03T10:05:30Z"), revision=2
+    )
+    late = score(LABELS, [final])
+    timed = score(LABELS, [final], [unrelated, early, final])
+    assert late.results[0].pushes_to_detect == 6 and late.results[0].seconds_to_detect == 330
+    assert timed.results[0].pushes_to_detect == 3 and timed.results[0].seconds_to_detect == 150
+    assert timed.false_positives == late.false_positives  # what counts as detected is unchanged
 
 
 def test_recall_pushes_and_time_to_detect() -> None:

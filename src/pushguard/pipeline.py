@@ -113,6 +113,8 @@ class Engine:
         self.commit_every = commit_every
         self.stats = RunStats()
         self.findings: dict[str, Finding] = {}  # this run's findings, highest revision
+        # Every revision as reported, when asked for (evaluation: when was a campaign first detected?)
+        self.revisions: list[Finding] | None = None
         self._cache: dict[str, _Identity] = {}
         self._dirty: set[str] = set()
         self._keyed: dict[str, Any] = {}  # "k:<detector>|<key>" → state
@@ -286,6 +288,8 @@ class Engine:
         if old is None or finding.revision > old.revision:
             self.findings[finding.id] = finding
         self._pending_findings.append(finding)
+        if self.revisions is not None:
+            self.revisions.append(finding)
         return finding
 
     def _tick(self) -> None:
@@ -419,6 +423,7 @@ def merged_events(
 class RunResult:
     stats: RunStats
     findings: list[Finding]
+    revisions: list[Finding] | None = None  # every revision in report order (keep_revisions=True)
 
 
 def analyze(
@@ -431,12 +436,16 @@ def analyze(
     enrichers: Sequence[Enricher] | None = None,
     on_event: Callable[[int], None] | None = None,
     commit_every: int = COMMIT_EVERY,
+    keep_revisions: bool = False,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
-    ``enrichers`` default to the standard chain with the bundled offline geo/ASN database."""
+    ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
+    ``keep_revisions``: also every revision as it was reported (for time-to-detect)."""
     paths = expand_paths(inputs)
     engine = Engine(store, build_detectors(detector_config), commit_every=commit_every)
+    if keep_revisions:
+        engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)
     with ExitStack() as closing:
         for enricher in chain:
@@ -450,4 +459,4 @@ def analyze(
                 on_event(count)
     engine.finish()
     findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id))
-    return RunResult(engine.stats, findings)
+    return RunResult(engine.stats, findings, engine.revisions)

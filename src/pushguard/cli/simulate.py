@@ -66,10 +66,10 @@ def evaluate_command(
         raise _fail(f"{labels_path}: no labels (write them with `pushguard simulate --out {directory}`)")
     try:
         labels = read_labels(labels_path)
-        result = analyze([directory])
+        result = analyze([directory], keep_revisions=True)
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    evaluation = score(labels, result.findings)
+    evaluation = score(labels, result.findings, result.revisions)
     if as_json:
         sys.stdout.write(to_json(evaluation).decode() + "\n")
         return

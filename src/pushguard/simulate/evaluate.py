@@ -92,7 +92,13 @@ def _median(values: Sequence[float]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def score(labels: Labels, findings: Sequence[Finding]) -> Evaluation:
+def score(
+    labels: Labels, findings: Sequence[Finding], revisions: Sequence[Finding] | None = None
+) -> Evaluation:
+    """``findings`` at their final revision decide what was detected and what is a false positive;
+    ``revisions`` (every revision as reported), when given, decide when: the earliest revision whose own
+    evidence already touched the campaign. Without them the final revision's time is used, which is
+    late for a finding that escalated."""
     results: list[CampaignResult] = []
     matched: set[str] = set()
     detector_campaigns: dict[str, set[str]] = {}
@@ -116,7 +122,10 @@ def score(labels: Labels, findings: Sequence[Finding]) -> Evaluation:
                 )
             )
             continue
-        first = min(hits, key=lambda f: (_time(f.detected_at), f.id))
+        timed = hits
+        if revisions is not None:
+            timed = [r for r in revisions if matches(campaign, r, ids)] or hits
+        first = min(timed, key=lambda f: (_time(f.detected_at), f.id))
         at = _time(first.detected_at)
         until = sum(1 for t in campaign.prompt_times if _time(t) <= at) if campaign.prompts else None
         results.append(
