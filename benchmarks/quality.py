@@ -98,7 +98,8 @@ def markdown(evaluations: dict[int, Evaluation], users: int, days: int) -> str:
                     if result.seconds_to_detect is not None:
                         delays.append(result.seconds_to_detect)
         push_cell = "-" if (m := _median(pushes)) is None else f"{m:.0f}"
-        delay_cell = "-" if (d := _median(delays)) is None else f"{d / 60:.0f} min"
+        # A detector may fire on a campaign's first event, a moment before the label's start: that is 0.
+        delay_cell = "-" if (d := _median(delays)) is None else f"{max(0.0, d) / 60:.0f} min"
         lines.append(f"| {kind} | {' | '.join(cells)} | {hit}/{total} | {push_cell} | {delay_cell} |")
     lines.append("")
     lines.append(f"| false positives per 1,000 benign users per day | {header} |")
