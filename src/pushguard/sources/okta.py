@@ -9,6 +9,7 @@ An unanswered push leaves only the send event; its timeout is inferred downstrea
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -287,9 +288,8 @@ class OktaSource:
         debug = _debug_data(record)
         outcome = mapping(record.get("outcome"))
         actor = _principal(record.get("actor"))
-        target_user = next(
-            (_principal(t) for t in _targets(record) if str(t.get("type", "")).lower() == "user"), None
-        )
+        targets = _targets(record)
+        target_user = next((_principal(t) for t in targets if str(t.get("type", "")).lower() == "user"), None)
         subject = actor
         if event_type in _SUBJECT_IS_TARGET and target_user is not None:
             subject = target_user
@@ -362,10 +362,10 @@ class OktaSource:
             responder_ip=responder_ip,
             responder_geo=responder_geo,
             device=device,
-            app=_app(record),
+            app=_app(targets),
             session_id=session,
             factor=factor,
-            factor_id=_enrollment_id(record),
+            factor_id=_enrollment_id(targets),
             number_challenge=number_challenge,
             reason=reason,
             vendor_risk=_risk_level(debug),
@@ -464,27 +464,32 @@ def _device(client: Record, device: Any, debug: Record) -> Device | None:
 _NO_DEVICE = Device()
 
 
-def _app(record: Record) -> str | None:
-    for target in _targets(record):
+def _app(targets: list[Record]) -> str | None:
+    for target in targets:
         if target.get("type") == "AppInstance":
             return text_or_none(target.get("displayName")) or text_or_none(target.get("alternateId"))
     return None
 
 
-def _enrollment_id(record: Record) -> str | None:
-    for target in _targets(record):
+def _enrollment_id(targets: list[Record]) -> str | None:
+    for target in targets:
         if target.get("type") == "AuthenticatorEnrollment":
             return text_or_none(target.get("id"))
     return None
 
 
 def _kv_or_json(value: Any) -> dict[str, Any]:
-    """debugData packs maps as ``{k=v, k2=v2}`` (Java toString) or as JSON strings."""
+    """debugData packs maps as ``{k=v, k2=v2}`` (Java toString) or as JSON strings. The result is
+    shared between records with the same text: callers only read it."""
     if isinstance(value, dict):
         return value
     text = text_or_none(value)
     if not text:
         return {}
+    return _cached_text_map(text) if len(text) <= 1024 else _text_map(text)
+
+
+def _text_map(text: str) -> dict[str, Any]:
     if text.startswith('{"'):
         try:
             decoded = _json.decode(text)
@@ -492,6 +497,10 @@ def _kv_or_json(value: Any) -> dict[str, Any]:
             return {}
         return decoded if isinstance(decoded, dict) else {}
     return {k.strip(): v.strip() for k, v in _KV.findall(text)}
+
+
+# A tenant's behaviour and risk strings repeat endlessly; long (odd) ones are not kept.
+_cached_text_map = functools.lru_cache(maxsize=4096)(_text_map)
 
 
 def _behaviors(debug: Record) -> tuple[str, ...]:
