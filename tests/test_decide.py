@@ -194,6 +194,12 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str,
         {"operation": "enroll", "geo": {"country": "FR"}},
         HOME,
     ),
+    "new-hosting-network": (
+        {"device_id": "d1", "geo": {"country": "FR", "asn": 14061, "is_hosting": True}},
+        HOME,
+        {"device_id": "d1", "geo": {"country": "FR", "asn": 14061, "is_hosting": False}},
+        HOME,
+    ),
     "new-network-and-device": (
         {"device_id": "d2", "geo": {"country": "FR", "asn": 16509}, "device_managed": True},
         HOME,
