@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pushguard.cli import app
-from pushguard.model import Event, EventKind, GeoSource, Provider
+from pushguard.model import Event, EventKind, Geo, GeoSource, Provider
 from pushguard.pipeline import Engine
 from pushguard.review import EnrollmentReview, Provenance, review_enrollments
 from pushguard.simulate.actions import Outcome
@@ -248,3 +248,31 @@ def test_a_record_without_vendor_coordinates_takes_the_vendors_place_for_its_ip(
     events.append(ev(EventKind.FACTOR_ENROLLED, 300, ip="203.0.113.5", geo=guessed))
     row = only(review(events))
     assert row.country == ABROAD.country and "place_new_today" in row.signals
+
+
+def test_a_new_country_since_the_reset_weighs_at_least_a_new_hosting_network() -> None:
+    # Held-out seeds 6 and 8 ranked "reset, then an enrollment from a country never used before it" (the
+    # helpdesk-reset attack) below "reset, then an enrollment through a VPN first used today".
+    vpn = Geo(
+        country="France",
+        city="Paris",
+        lat=48.86,
+        lon=2.35,
+        accuracy_km=50.0,
+        asn=14061,
+        as_org="DigitalOcean",
+        is_hosting=True,
+    )
+    events: list[Event] = []
+    for user, ip, geo in (
+        ("alice@corp.example", "203.0.113.5", ABROAD),
+        ("bob@corp.example", "198.51.100.99", vpn),
+    ):
+        events += [msgspec.structs.replace(e, identity=user) for e in history()]
+        events.append(ev(EventKind.FACTORS_RESET, 0, user=user, actor=ADMIN, factor=None))
+        events.append(ev(EventKind.SIGNIN_SUCCESS, 600, user=user, ip=ip, geo=geo))
+        events.append(ev(EventKind.FACTOR_ENROLLED, 900, user=user, ip=ip, geo=geo))
+    rows = {row.identity: row for row in review(events)}
+    abroad, hosted = rows["alice@corp.example"], rows["bob@corp.example"]
+    assert "new_country_since_reset" in abroad.signals and "hosting_new" in hosted.signals
+    assert abroad.score >= hosted.score

@@ -48,7 +48,7 @@ _WEIGHTS = {  # the enrollment_abuse signals, plus what followed
     "privileged_after": 3,
     "access_new_place_after": 2,
     "removed_other_after": 3,
-    "new_country_since_reset": 3,
+    "new_country_since_reset": 5,
     "place_new_today": 3,
     "removed_after_new_enrollment": 3,
     "risky_approval": 3,
