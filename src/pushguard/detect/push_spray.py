@@ -20,6 +20,7 @@ password) do not fire here: that is a password-spray detector's job; they only a
 
 from __future__ import annotations
 
+import abc
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -154,7 +155,7 @@ _WATCHED = frozenset(
 _ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
 
 
-class SprayBase:
+class SprayBase(abc.ABC):
     meta: ClassVar[DetectorMeta]
     state_type: ClassVar[type[Any]] = SprayState
     prefix: ClassVar[str]
@@ -174,11 +175,13 @@ class SprayBase:
 
     # -- what a variant decides ------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _source(self, event: Event) -> str | None:
-        raise NotImplementedError
+        """The key the variant counts targets under (an IP, an ASN), or None to skip the event."""
 
+    @abc.abstractmethod
     def _known(self, profile: IdentityProfile, event: Event) -> bool:
-        raise NotImplementedError
+        """Whether the target identity has succeeded from this source before."""
 
     def partition(self, event: Event) -> str | None:
         if event.kind not in _WATCHED or not event.identity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -68,7 +69,7 @@ def pick_by_creation(
     return matches[0]
 
 
-class Responder:
+class Responder(abc.ABC):
     """Base of a vendor responder: ``perform`` turns every failure into an ActionResult, never raises."""
 
     vendor = ""
@@ -80,8 +81,9 @@ class Responder:
     def close(self) -> None:
         self.http.close()
 
+    @abc.abstractmethod
     def resolve_user(self, account: VendorAccount) -> str:
-        raise NotImplementedError
+        """The vendor's user id for the account (looked up by login when the logs gave none)."""
 
     def perform(self, action: Action, account: VendorAccount, target: Target) -> ActionResult:
         if action not in VENDOR_ACTIONS[self.vendor]:
