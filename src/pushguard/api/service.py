@@ -55,6 +55,27 @@ class IngestResult:
     duplicates: int = 0
 
 
+def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
+    """A batch's records (envelopes unwrapped), positions 1-based; what is not a JSON object is kept as
+    an item without a record so that it is counted and reported."""
+    items: list[RawItem] = []
+    for position, value in enumerate(records, start=1):
+        inner = unwrap_records(value)
+        for record in [value] if inner is None else inner:
+            if isinstance(record, dict):
+                items.append(RawItem(source, position, record, unit="record"))
+            else:
+                items.append(RawItem(source, position, None, "record is not a JSON object", unit="record"))
+    return items
+
+
+def _rejected(stats: RunStats) -> dict[str, int]:
+    """Reason → count: 'malformed' for broken records, else why a record maps to no event."""
+    rejected = {"malformed": stats.errors} if stats.errors else {}
+    rejected.update(stats.unmapped)
+    return rejected
+
+
 class FindingQuery(msgspec.Struct, kw_only=True):
     user: str | None = None
     detector: str | None = None
@@ -145,18 +166,9 @@ class Service:
         """Raw vendor records (or envelopes of them) → events → detectors; findings committed. A record
         already applied (a redelivery) is skipped by the Engine's replay guard. With Redis the records go
         on the partition streams instead, for the workers (a record the streams had is not sent twice)."""
+        items = _raw_items(records, source)
         if self.bus is not None:
-            return self._publish(records, provider, source)
-        items: list[RawItem] = []
-        for position, value in enumerate(records, start=1):
-            inner = unwrap_records(value)
-            for record in [value] if inner is None else inner:
-                if isinstance(record, dict):
-                    items.append(RawItem(source, position, record, unit="record"))
-                else:
-                    items.append(
-                        RawItem(source, position, None, "record is not a JSON object", unit="record")
-                    )
+            return self._publish(items, provider)
         stats = RunStats()
         events = sorted(
             parse_items(items, stats, provider, self.aliases, self.enrichers),
@@ -171,35 +183,26 @@ class Service:
                         found[finding.id] = finding
         with self.lock:
             self.engine.flush()
-        rejected = {"malformed": stats.errors} if stats.errors else {}
-        for reason, count in stats.unmapped.items():
-            rejected[reason] = count
-        return IngestResult(stats.records, len(events), rejected, stats.error_samples, list(found.values()))
+        return IngestResult(
+            stats.records, len(events), _rejected(stats), stats.error_samples, list(found.values())
+        )
 
-    def _publish(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
+    def _publish(self, items: list[RawItem], provider: Provider | None) -> IngestResult:
         assert self.bus is not None
         if not self.bus.partitions:
             self.bus.open(self.config.redis_partitions)  # here, not at start: Redis may come up later
-        rows: list[tuple[str, int, dict[str, Any]]] = []
-        not_objects: list[str] = []
-        for position, value in enumerate(records, start=1):
-            inner = unwrap_records(value)
-            for record in [value] if inner is None else inner:
-                if isinstance(record, dict):
-                    rows.append((source, position, record))
-                else:
-                    not_objects.append(f"{source}:{position}: record is not a JSON object")
+        rows = [(i.source, i.position, i.record) for i in items if i.record is not None]
         stats = publish_records(rows, self.bus, provider=provider, aliases=self.aliases)
         run = stats.run
-        malformed = run.errors + len(not_objects)
-        rejected = {"malformed": malformed} if malformed else {}
-        rejected.update(run.unmapped)
-        errors = (not_objects + run.error_samples)[:20]
+        for item in items:  # not JSON objects: counted with the published batch's own errors
+            if item.record is None:
+                run.records += 1
+                run.error(item.where, item.error or "unreadable record")
         return IngestResult(
-            run.records + len(not_objects),
+            run.records,
             stats.published + stats.duplicates,
-            rejected,
-            errors,
+            _rejected(run),
+            run.error_samples,
             queued=stats.published,
             duplicates=stats.duplicates,
         )
