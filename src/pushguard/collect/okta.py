@@ -20,7 +20,7 @@ import httpx
 import msgspec
 
 from pushguard.collect.collector import Page, decode_page, records_of
-from pushguard.vendorapi.http import VendorApiError, VendorHttp
+from pushguard.vendorapi.http import VendorApiError, VendorHttp, okta_reset_wait
 
 LOGS_PATH = "/api/v1/logs"
 MAX_LIMIT = 1000
@@ -79,10 +79,10 @@ class OktaSystemLog:
 
     def _respect_rate_limit(self, response: httpx.Response) -> None:
         remaining = response.headers.get("x-rate-limit-remaining", "")
-        reset = response.headers.get("x-rate-limit-reset", "")
-        if remaining.isdigit() and reset.isdigit() and int(remaining) <= self.reserve:
-            wait = min(max(int(reset) - self._clock(), 0.0) + 1.0, self._max_wait_s)
-            self._sleep(wait)
+        if remaining.isdigit() and int(remaining) <= self.reserve:
+            wait = okta_reset_wait(response, self._clock(), self._max_wait_s)
+            if wait is not None:
+                self._sleep(wait)
 
 
 def _next_link(response: httpx.Response) -> str | None:

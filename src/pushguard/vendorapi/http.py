@@ -49,10 +49,19 @@ def retry_wait(response: httpx.Response | None, attempt: int, now: float, cap: f
         except ValueError:
             parsed = email.utils.parsedate_to_datetime(retry_after)
             return min(max(parsed.timestamp() - now, 0.0), cap)
-    reset = response.headers.get("x-rate-limit-reset")  # Okta: epoch seconds when the window resets
-    if response.status_code == 429 and reset and reset.isdigit():
-        return min(max(int(reset) - now, 0.0) + 1.0, cap)
+    reset = okta_reset_wait(response, now, cap)
+    if response.status_code == 429 and reset is not None:
+        return reset
     return min(backoff, cap)
+
+
+def okta_reset_wait(response: httpx.Response, now: float, cap: float) -> float | None:
+    """Seconds until Okta's rate-limit window resets (``X-Rate-Limit-Reset``, epoch seconds), plus one
+    for clock skew, at most ``cap``; None without the header."""
+    reset = response.headers.get("x-rate-limit-reset", "")
+    if not reset.isdigit():
+        return None
+    return min(max(int(reset) - now, 0.0) + 1.0, cap)
 
 
 def vendor_message(response: httpx.Response) -> str:
