@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pushguard.model import Device, Event, EventKind, Factor, Geo, Principal, Provider
+from pushguard.detect import Detector
+from pushguard.model import Device, Event, EventKind, Factor, Finding, Geo, Principal, Provider
+from pushguard.pipeline import Engine
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -54,3 +58,34 @@ def ev(
         responder_ip=responder_ip,
         responder_geo=responder_geo,
     )
+
+
+def daily_approvals(
+    days: int = 12,
+    *,
+    hours: Sequence[float] = (0,),
+    answer_after_s: float = 5.0,
+    ip: str = "198.51.100.7",
+    geo: Geo | None = HOME,
+    device_id: str | None = "dev-alice-laptop",
+) -> list[Event]:
+    """The user's own history: on each of the ``days`` before T0, at each of ``hours`` after T0's time
+    of day, a push sent and approved ``answer_after_s`` later from the same place and device."""
+    events = []
+    for day in range(1, days + 1):
+        for hour in hours:
+            start = -day * 86400 + hour * 3600
+            for kind, offset in ((EventKind.PUSH_SENT, 0.0), (EventKind.PUSH_APPROVED, answer_after_s)):
+                events.append(ev(kind, start + offset, ip=ip, geo=geo, device_id=device_id))
+    return events
+
+
+def run_engine(events: Iterable[Event], detectors: Sequence[Detector[Any]]) -> list[Finding]:
+    """The events in time order through an Engine with these detectors, then its finish: every finding
+    revision produced."""
+    engine = Engine(detectors=list(detectors))
+    found: list[Finding] = []
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        found.extend(engine.process(event))
+    found.extend(engine.finish())
+    return found

@@ -11,9 +11,9 @@ import msgspec
 from pushguard.detect.approval_after_denials import ApprovalAfterDenials
 from pushguard.detect.episode import HABIT_CAP, HourHabit
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
-from pushguard.pipeline import Engine, analyze
+from pushguard.pipeline import analyze
 from pushguard.simulate import okta_records as okta
-from tests.events import ABROAD, HOME, T0, ev
+from tests.events import ABROAD, HOME, T0, daily_approvals, ev, run_engine
 
 ATTACKER = "203.0.113.5"
 PHONE = "37.166.94.231"
@@ -23,22 +23,11 @@ ALSO_ABROAD = Geo(lat=-23.55, lon=-46.63, country="Brazil", city="Sao Paulo", ac
 
 def history(days: int = 12) -> list[Event]:
     """A fortnight of the user's own approvals from the office at 09:00 and 14:00."""
-    events = []
-    for day in range(1, days + 1):
-        for hour in (0, 5):
-            start = -day * 86400 + hour * 3600
-            events.append(ev(EventKind.PUSH_SENT, start, ip=OFFICE))
-            events.append(ev(EventKind.PUSH_APPROVED, start + 6, ip=OFFICE))
-    return events
+    return daily_approvals(days, hours=(0, 5), answer_after_s=6, ip=OFFICE)
 
 
 def run(events: list[Event], detector: ApprovalAfterDenials | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or ApprovalAfterDenials()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or ApprovalAfterDenials()])
 
 
 def attempt(seconds: float, kind: EventKind, ip: str = ATTACKER, geo: Geo = ABROAD) -> list[Event]:

@@ -10,7 +10,6 @@ from typing import Any
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
-from pushguard.pipeline import Engine
 from tests.account_records import (
     LAGOS,
     duo_admin,
@@ -20,7 +19,7 @@ from tests.account_records import (
     okta_sign_in_history,
     run_records,
 )
-from tests.events import ABROAD, ev
+from tests.events import ABROAD, daily_approvals, ev, run_engine
 
 DAY = 86400.0
 DO_NL = Geo(
@@ -30,21 +29,12 @@ ADMIN = "nils.helpdesk@corp.example"
 
 
 def run(events: list[Event], detector: EnrollmentAbuse | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or EnrollmentAbuse()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or EnrollmentAbuse()])
 
 
 def history(days: int = 12) -> list[Event]:
     """Push approvals on ordinary mornings from home, on the user's laptop."""
-    events = []
-    for day in range(1, days + 1):
-        events.append(ev(EventKind.PUSH_SENT, -day * DAY))
-        events.append(ev(EventKind.PUSH_APPROVED, -day * DAY + 5))
-    return events
+    return daily_approvals(days)
 
 
 def by_admin(kind: EventKind, seconds: float) -> Event:

@@ -22,7 +22,7 @@ from pushguard.simulate.actions import Outcome
 from pushguard.simulate.campaigns import attacker_net
 from pushguard.simulate.tenant import build_tenant, helpdesk_net, home_net
 from pushguard.simulate.world import World
-from tests.events import ABROAD, HOME, ev
+from tests.events import ABROAD, HOME, daily_approvals, ev
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADMIN = "nils.helpdesk@corp.example"
@@ -38,11 +38,7 @@ def review(events: list[Event]) -> list[Provenance]:
 
 
 def history(days: int = 10) -> list[Event]:
-    events = []
-    for day in range(1, days + 1):
-        events.append(ev(EventKind.PUSH_SENT, -day * 86400))
-        events.append(ev(EventKind.PUSH_APPROVED, -day * 86400 + 5))
-    return events
+    return daily_approvals(days)
 
 
 def only(rows: list[Provenance]) -> Provenance:

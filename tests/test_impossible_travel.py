@@ -14,8 +14,8 @@ import pytest
 
 from pushguard.detect.impossible_travel import ImpossibleTravel
 from pushguard.model import Event, EventKind, Finding, Geo, Provider, Severity
-from pushguard.pipeline import Engine, analyze
-from tests.events import ABROAD, HOME, T0, ev
+from pushguard.pipeline import analyze
+from tests.events import ABROAD, HOME, T0, daily_approvals, ev, run_engine
 
 HOUR = 3600.0
 LYON = Geo(lat=45.764, lon=4.8357, country="FR", city="Lyon", accuracy_km=50.0, asn=3215)
@@ -25,20 +25,11 @@ DO_NL = Geo(lat=52.37, lon=4.9, country="NL", city="Amsterdam", accuracy_km=50.0
 
 
 def run(events: list[Event], detector: ImpossibleTravel | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or ImpossibleTravel()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or ImpossibleTravel()])
 
 
 def history(days: int = 12, geo: Geo = HOME, ip: str = "198.51.100.7", offset: float = 0.0) -> list[Event]:
-    events = []
-    for day in range(1, days + 1):
-        events.append(ev(EventKind.PUSH_SENT, -day * 86400 + offset, ip=ip, geo=geo))
-        events.append(ev(EventKind.PUSH_APPROVED, -day * 86400 + offset + 5, ip=ip, geo=geo))
-    return events
+    return daily_approvals(days, hours=(offset / 3600,), ip=ip, geo=geo)
 
 
 # -- attacks ---------------------------------------------------------------------------------------

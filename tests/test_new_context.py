@@ -15,8 +15,8 @@ import pytest
 
 from pushguard.detect.new_context import NewContext
 from pushguard.model import Device, Event, EventKind, Finding, Geo, Provider, Severity
-from pushguard.pipeline import Engine, analyze
-from tests.events import ABROAD, HOME, T0, ev
+from pushguard.pipeline import analyze
+from tests.events import ABROAD, HOME, T0, daily_approvals, ev, run_engine
 
 DAY = 86400.0
 MADRID = Geo(lat=40.42, lon=-3.70, country="Spain", city="Madrid", accuracy_km=50.0, asn=15704)
@@ -26,22 +26,13 @@ NORDVPN_FR = Geo(
 
 
 def run(events: list[Event], detector: NewContext | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or NewContext()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or NewContext()])
 
 
 def history(
     days: int = 12, geo: Geo = HOME, ip: str = "198.51.100.7", device: str = "dev-alice-laptop"
 ) -> list[Event]:
-    events = []
-    for day in range(1, days + 1):
-        events.append(ev(EventKind.PUSH_SENT, -day * DAY, ip=ip, geo=geo, device_id=device))
-        events.append(ev(EventKind.PUSH_APPROVED, -day * DAY + 5, ip=ip, geo=geo, device_id=device))
-    return events
+    return daily_approvals(days, ip=ip, geo=geo, device_id=device)
 
 
 def signin(seconds: float, geo: Geo, device: Device) -> Event:

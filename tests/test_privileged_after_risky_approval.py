@@ -11,7 +11,6 @@ from typing import Any
 from pushguard.detect.privileged_after_risky_approval import PrivilegedAfterRiskyApproval
 from pushguard.enrich import AliasMap
 from pushguard.model import Event, EventKind, Finding, IdentityProfile, Severity
-from pushguard.pipeline import Engine
 from tests.account_records import (
     LAGOS,
     MARA,
@@ -25,27 +24,18 @@ from tests.account_records import (
     okta_sign_in_history,
     run_records,
 )
-from tests.events import ABROAD, ev
+from tests.events import ABROAD, daily_approvals, ev, run_engine
 
 DAY = 86400.0
 HOUR = 3600.0
 
 
 def run(events: list[Event]) -> list[Finding]:
-    engine = Engine(detectors=[PrivilegedAfterRiskyApproval()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [PrivilegedAfterRiskyApproval()])
 
 
 def history(days: int = 12) -> list[Event]:
-    events = []
-    for day in range(1, days + 1):
-        events.append(ev(EventKind.PUSH_SENT, -day * DAY))
-        events.append(ev(EventKind.PUSH_APPROVED, -day * DAY + 5))
-    return events
+    return daily_approvals(days)
 
 
 def privileged(seconds: float, **kw: Any) -> Event:

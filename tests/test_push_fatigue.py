@@ -12,7 +12,7 @@ from pushguard.detect.push_fatigue import PushFatigue
 from pushguard.model import Event, EventKind, Finding, Severity
 from pushguard.pipeline import Engine, analyze
 from pushguard.simulate import okta_records as okta
-from tests.events import ABROAD, T0, ev
+from tests.events import ABROAD, T0, daily_approvals, ev, run_engine
 
 ATTACKER = "203.0.113.5"
 OFFICE = "198.51.100.7"
@@ -21,13 +21,7 @@ HOUR = 3600.0
 
 def history(days: int = 12) -> list[Event]:
     """The user's own approvals at the office, 09:00 to 17:00 (the test clock starts at 09:00 UTC)."""
-    events = []
-    for day in range(1, days + 1):
-        for hour in (0, 3, 7):
-            start = -day * 86400 + hour * HOUR
-            events.append(ev(EventKind.PUSH_SENT, start, ip=OFFICE))
-            events.append(ev(EventKind.PUSH_APPROVED, start + 5, ip=OFFICE))
-    return events
+    return daily_approvals(days, hours=(0, 3, 7), ip=OFFICE)
 
 
 def night(
@@ -43,12 +37,7 @@ def night(
 
 
 def run(events: list[Event], detector: PushFatigue | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or PushFatigue()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or PushFatigue()])
 
 
 def test_prompts_through_the_night_fire_and_escalate() -> None:

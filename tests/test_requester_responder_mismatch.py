@@ -15,8 +15,8 @@ import msgspec
 
 from pushguard.detect.requester_responder_mismatch import RequesterResponderMismatch
 from pushguard.model import Device, Event, EventKind, Finding, Geo, IdentityProfile, Provider, Severity
-from pushguard.pipeline import Engine, analyze
-from tests.events import ABROAD, HOME, T0, ev
+from pushguard.pipeline import analyze
+from tests.events import ABROAD, HOME, T0, ev, run_engine
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -36,12 +36,7 @@ PARIS_MOBILE = Geo(lat=48.86, lon=2.34, country="France", city="Paris", accuracy
 
 
 def run(events: list[Event], detector: RequesterResponderMismatch | None = None) -> list[Finding]:
-    engine = Engine(detectors=[detector or RequesterResponderMismatch()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [detector or RequesterResponderMismatch()])
 
 
 def history(days: int = 12, geo: Geo = HOME, ip: str = "198.51.100.7") -> list[Event]:

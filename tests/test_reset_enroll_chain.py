@@ -11,7 +11,6 @@ from typing import Any
 
 from pushguard.detect.reset_enroll_chain import ResetEnrollChain
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
-from pushguard.pipeline import Engine
 from tests.account_records import (
     LAGOS,
     NILS,
@@ -23,7 +22,7 @@ from tests.account_records import (
     okta_sign_in_history,
     run_records,
 )
-from tests.events import ABROAD, HOME, ev
+from tests.events import ABROAD, HOME, ev, run_engine
 
 DAY = 86400.0
 ADMIN = "nils.helpdesk@corp.example"
@@ -33,12 +32,7 @@ ZSCALER = Geo(
 
 
 def run(events: list[Event]) -> list[Finding]:
-    engine = Engine(detectors=[ResetEnrollChain()])
-    found: list[Finding] = []
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        found.extend(engine.process(event))
-    found.extend(engine.finish())
-    return found
+    return run_engine(events, [ResetEnrollChain()])
 
 
 def history(days: int = 12, proxy: Geo | None = None) -> list[Event]:
