@@ -59,7 +59,8 @@ def running(tmp_path: Path, **settings: Any) -> Iterator[Env]:
     service.close()
 
 
-def bombing_records() -> list[dict[str, Any]]:
+def week_at_home() -> list[dict[str, Any]]:
+    """Okta records of a week of the victim's own pushes, approved from home each morning."""
     records = []
     for day in range(1, 8):
         moment = T0 - timedelta(days=day)
@@ -69,6 +70,11 @@ def bombing_records() -> list[dict[str, Any]]:
                 moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True, seed=f"ok{day}"
             )
         )
+    return records
+
+
+def bombing_records() -> list[dict[str, Any]]:
+    records = week_at_home()
     for n in range(8):
         moment = T0 + timedelta(seconds=40 * n)
         records.append(okta.push_sent(moment, VICTIM, ATTACKER, "lagos", seed=f"b{n}"))

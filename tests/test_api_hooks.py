@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pushguard.simulate import okta_records as okta
-from tests.api_env import HOOK_SECRET, VICTIM, Env, bombing_records, running
+from tests.api_env import HOOK_SECRET, VICTIM, Env, bombing_records, running, week_at_home
 from tests.events import T0
 
 AUTH = {"Authorization": HOOK_SECRET}
@@ -169,15 +169,7 @@ def test_findings_survive_a_restart_and_redelivery_after_it(tmp_path: Path) -> N
 def fatigue_records() -> list[dict[str, Any]]:
     """A week of answered pushes from home, then five unanswered ones 20 minutes apart: fatigue that
     only the silence after the last one reveals (Okta logs no timeout)."""
-    records = []
-    for day in range(1, 8):
-        moment = T0 - timedelta(days=day)
-        records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"h{day}"))
-        records.append(
-            okta.push_answer(
-                moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True, seed=f"ok{day}"
-            )
-        )
+    records = week_at_home()
     for n in range(5):
         moment = T0 + timedelta(minutes=20 * n)
         records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"f{n}"))
