@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 
-from pushguard.model import Event, Finding, FindingStatus, IdentityProfile, Severity, stable_id
+from pushguard.model import Event, EventKind, Finding, FindingStatus, IdentityProfile, Severity, stable_id
 
 
 class Tunable(msgspec.Struct, frozen=True):
@@ -52,6 +52,9 @@ class Detection(msgspec.Struct, frozen=True, kw_only=True):
     techniques: tuple[str, ...] = ()  # added to the detector's own (e.g. T1078 once approved)
     status: FindingStatus = FindingStatus.OPEN
 
+
+# What counts as the identity getting in: the profile learns places from these, detectors judge them.
+SUCCESS_KINDS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
 
 S = TypeVar("S")
 

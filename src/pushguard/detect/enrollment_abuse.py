@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.episode import Episode, continue_or_open, live
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -34,18 +34,6 @@ class FreshPlace(msgspec.Struct, array_like=True):
     asn: int  # 0: not known
 
 
-class Refusal(msgspec.Struct, array_like=True):
-    """A prompt the identity did not approve: weight 1 timeout, 2 denial, 3 fraud report."""
-
-    ts: int
-    weight: int
-
-
-# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
-# report is the user saying so (the weights approval_after_denials uses).
-REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
-
-
 class EnrollmentState(msgspec.Struct, kw_only=True):
     episode: Episode | None = None
     fresh: list[FreshPlace] = []  # the last MAX_FRESH, oldest first
@@ -54,7 +42,6 @@ class EnrollmentState(msgspec.Struct, kw_only=True):
 
 MAX_FRESH = 8
 MAX_REFUSALS = 16
-_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
 
 
 META = DetectorMeta(
@@ -142,7 +129,7 @@ class EnrollmentAbuse:
     def observe(
         self, state: EnrollmentState, event: Event, profile: IdentityProfile
     ) -> tuple[EnrollmentState, list[Detection]]:
-        if event.kind in _SUCCESS:
+        if event.kind in SUCCESS_KINDS:
             self._note_fresh_place(state, event, profile)
             return state, []
         weight = REFUSAL_WEIGHT.get(event.kind)

@@ -14,10 +14,21 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from pushguard.detect.base import Detection, append_bounded, from_ts
-from pushguard.model import Event, Severity
+from pushguard.model import Event, EventKind, Severity
 
 MAX_EVIDENCE = 60
 MAX_LISTED = 10
+
+# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
+# report is the user saying so (approval_after_denials weighs them the same way).
+REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
+
+
+class Refusal(msgspec.Struct, array_like=True):
+    """A prompt the identity did not approve, at ``ts`` (whole seconds), weighed by REFUSAL_WEIGHT."""
+
+    ts: int
+    weight: int
 
 
 class Episode(msgspec.Struct, kw_only=True):

@@ -21,13 +21,11 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise, valid_point
 from pushguard.detect.profile import PLACE_ACCURACY_LIMIT_KM
-from pushguard.model import Event, EventKind, IdentityProfile, Severity
-
-_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
+from pushguard.model import Event, IdentityProfile, Severity
 
 
 class Jump(msgspec.Struct, array_like=True):
@@ -102,7 +100,7 @@ class ImpossibleTravel:
     def observe(
         self, state: TravelState, event: Event, profile: IdentityProfile
     ) -> tuple[TravelState, list[Detection]]:
-        if event.kind not in _SUCCESS:
+        if event.kind not in SUCCESS_KINDS:
             return state, []
         last = profile.last_place
         geo = event.geo

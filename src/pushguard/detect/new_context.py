@@ -16,23 +16,16 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.episode import Episode, continue_or_open, live
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
-_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
-_REFUSAL_WEIGHT = {EventKind.PUSH_DENIED: 2, EventKind.PUSH_TIMEOUT: 1, EventKind.FRAUD_REPORTED: 3}
-_UNANSWERED_WEIGHT = 1
+_UNANSWERED_WEIGHT = REFUSAL_WEIGHT[EventKind.PUSH_TIMEOUT]
 _MAX_REFUSALS = 24
 _ANSWERS = frozenset(
     {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
 )
-
-
-class Refusal(msgspec.Struct, array_like=True):
-    ts: float
-    weight: int
 
 
 class NewContextState(msgspec.Struct, kw_only=True):
@@ -107,7 +100,7 @@ class NewContext:
         self, state: NewContextState, event: Event, profile: IdentityProfile
     ) -> tuple[NewContextState, list[Detection]]:
         self._track_refusals(state, event)
-        if event.kind not in _SUCCESS or len(profile.successes) < self.min_history:
+        if event.kind not in SUCCESS_KINDS or len(profile.successes) < self.min_history:
             return state, []
         refused = sum(r.weight for r in state.refusals if event.ts - r.ts <= self.refusal_window)
         signals = self._signals(event, profile)
@@ -149,14 +142,16 @@ class NewContext:
         kind, ts = event.kind, event.ts
         if kind is EventKind.PUSH_SENT:
             if state.pending_ts:
-                append_bounded(state.refusals, Refusal(state.pending_ts, _UNANSWERED_WEIGHT), _MAX_REFUSALS)
+                append_bounded(
+                    state.refusals, Refusal(int(state.pending_ts), _UNANSWERED_WEIGHT), _MAX_REFUSALS
+                )
             state.pending_ts = ts
         elif kind in _ANSWERS:
             state.pending_ts = 0.0
-            weight = _REFUSAL_WEIGHT.get(kind)
+            weight = REFUSAL_WEIGHT.get(kind)
             if weight is not None:
-                append_bounded(state.refusals, Refusal(ts, weight), _MAX_REFUSALS)
-        elif kind in _SUCCESS:
+                append_bounded(state.refusals, Refusal(int(ts), weight), _MAX_REFUSALS)
+        elif kind in SUCCESS_KINDS:
             state.pending_ts = 0.0
 
     def _window_text(self) -> str:

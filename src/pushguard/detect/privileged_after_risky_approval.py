@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
-from pushguard.detect.enrollment_abuse import REFUSAL_WEIGHT, Refusal
-from pushguard.detect.episode import Episode
+from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _RISK_DETECTORS = frozenset(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pushguard.detect.base import append_bounded
+from pushguard.detect.base import SUCCESS_KINDS, append_bounded
 from pushguard.model import Event, EventKind, IdentityProfile, LastPlace
 
 MAX_PLACES = 24  # countries / ASNs / devices remembered per identity
@@ -14,7 +14,6 @@ MAX_RECENT_IDS = 32
 # Coordinates coarser than this (country centroids) are not a place to travel from.
 PLACE_ACCURACY_LIMIT_KM = 200.0
 
-_SUCCESS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
 _PROMPT_OUTCOMES_WITHOUT_SEND = frozenset({EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT})
 
 
@@ -63,7 +62,7 @@ def update_profile(profile: IdentityProfile, event: Event) -> None:
         append_bounded(profile.resets, second, MAX_RING)
     elif kind is EventKind.FACTOR_ENROLLED:
         append_bounded(profile.enrollments, second, MAX_RING)
-    if kind in _SUCCESS:
+    if kind in SUCCESS_KINDS:
         _learn_success(profile, event, ts, second)
 
 

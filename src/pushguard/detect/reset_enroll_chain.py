@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _RESETS = frozenset({EventKind.FACTORS_RESET, EventKind.PASSWORD_RESET, EventKind.BYPASS_ISSUED})
-_ACCESS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS})
+_ACCESS = SUCCESS_KINDS  # access after the enrollment: any way in
 
 
 class Chain(msgspec.Struct, kw_only=True):

@@ -12,7 +12,7 @@ from pathlib import Path
 from pushguard.model import Finding, InputError
 from pushguard.store.base import Commit, decode_finding, encode_finding
 
-SCHEMA_VERSION = 2  # 2: profile.recent_ids are 64-bit hashes
+SCHEMA_VERSION = 3  # 2: profile.recent_ids are 64-bit hashes; 3: new_context refusals in whole seconds
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
