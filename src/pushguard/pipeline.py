@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 
 from pushguard.detect import Detection, Detector, build_detectors, to_finding
 from pushguard.detect.base import KeyedDetector
-from pushguard.detect.profile import new_profile, seen_before, update_profile
+from pushguard.detect.profile import id_hash, new_profile, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import (
     Event,
+    EventKind,
     Finding,
     IdentityProfile,
     InputError,
@@ -99,7 +100,11 @@ class Engine:
         store: StateStore | None = None,
         detectors: Sequence[Detector[Any]] | None = None,
         commit_every: int = COMMIT_EVERY,
+        *,
+        by_kind: bool = True,
     ) -> None:
+        """``by_kind=False``: every detector sees every event (the reference the kind table is tested
+        against); by default a detector sees only the kinds its metadata ``watches``."""
         self.store: StateStore = store if store is not None else MemoryStore()
         self.detectors = list(detectors) if detectors is not None else build_detectors()
         # First stage: state per identity. Second stage: state per the detector's own key (IP, ASN).
@@ -108,6 +113,8 @@ class Engine:
             cast(KeyedDetector[Any], d) for d in self.detectors if d.meta.keys != ("user",)
         ]
         self._meta = {d.meta.id: d.meta for d in self.detectors}
+        self._observers = _by_kind(self.user_detectors, by_kind)
+        self._keyed_observers = _by_kind(self.keyed_detectors, by_kind)
         self._keyed_by_id = {d.meta.id: d for d in self.keyed_detectors}
         self._state_decoders = {d.meta.id: msgspec.msgpack.Decoder(d.state_type) for d in self.detectors}
         self.commit_every = commit_every
@@ -194,18 +201,20 @@ class Engine:
             self._tick()
             return produced
         who = self._identity(event.identity)
-        if seen_before(who.profile, event):
+        profile, states = who.profile, who.states
+        hashed = id_hash(event.event_id)
+        if hashed in profile.recent_ids:  # a replayed record
             self.stats.duplicates += 1
             self._tick()
             return []
-        for detector in self.user_detectors:
-            detector_id = detector.meta.id
-            state, detections = detector.observe(who.states[detector_id], event, who.profile)
-            who.states[detector_id] = state
+        for detector_id, detector in self._observers[event.kind]:
+            state, detections = detector.observe(states[detector_id], event, profile)
+            states[detector_id] = state
             for detection in detections:
-                produced.append(self._finding(who.profile, detection))
-        produced.extend(self.second_stage(event, who.profile))
-        update_profile(who.profile, event)
+                produced.append(self._finding(profile, detection))
+        if self._keyed_observers[event.kind]:
+            produced.extend(self.second_stage(event, profile))
+        update_profile(profile, event, hashed)
         self._dirty.add(event.identity)
         self._tick()
         return produced
@@ -213,11 +222,11 @@ class Engine:
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
         """The detectors keyed by something else than the identity (IP, ASN), given its profile."""
         produced: list[Finding] = []
-        for detector in self.keyed_detectors:
+        for detector_id, detector in self._keyed_observers[event.kind]:
             part = detector.partition(event)
             if part is None:
                 continue
-            key = f"{KEYED_PREFIX}{detector.meta.id}|{part}"
+            key = f"{KEYED_PREFIX}{detector_id}|{part}"
             state, detections = detector.observe(self._keyed_state(detector, key), event, profile)
             self._keyed[key] = state
             self._keyed_dirty.add(key)
@@ -327,6 +336,21 @@ class Engine:
         produced.extend(self._advance_stored(self.watermark, done))
         self.flush()
         return produced
+
+
+D = TypeVar("D", bound=Detector[Any])
+
+
+def _by_kind(detectors: Sequence[D], by_kind: bool) -> dict[EventKind, list[tuple[str, D]]]:
+    """Event kind → the detectors that watch it, in registry order (their findings' order)."""
+    table: dict[EventKind, list[tuple[str, D]]] = {}
+    for kind in EventKind:
+        table[kind] = [
+            (d.meta.id, d)
+            for d in detectors
+            if not by_kind or d.meta.watches is None or kind in d.meta.watches
+        ]
+    return table
 
 
 # -- reading and ordering -------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, kinds, settings
 from pushguard.detect.episode import Episode, HourHabit, live
-from pushguard.model import Event, EventKind, IdentityProfile, Severity
+from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_REFUSALS = 24
 _WEIGHTS = {"denied": 2, "timeout": 1, "unanswered": 1, "fraud": 3}
@@ -79,6 +79,7 @@ META = DetectorMeta(
         "Call the user out of band: did they approve it? Reset the password they did not protect.",
         "Move the identity to number matching or a phishing-resistant factor.",
     ),
+    watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS, SUCCESS_KINDS),
 )
 
 

@@ -6,7 +6,7 @@ into Findings (adding the incident, frameworks and provider)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -30,6 +30,9 @@ class DetectorMeta(msgspec.Struct, frozen=True, kw_only=True):
     tunables: Mapping[str, Tunable]
     actions: tuple[str, ...]  # what a responder should do
     keys: tuple[str, ...] = ("user",)  # what the state is partitioned by
+    # The event kinds ``observe`` acts on (None: every kind). The engine hands a detector no other kind,
+    # so most events cost most detectors nothing; tests check that the others change nothing.
+    watches: tuple[EventKind, ...] | None = None
 
 
 class Detection(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +60,11 @@ class Detection(msgspec.Struct, frozen=True, kw_only=True):
 SUCCESS_KINDS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
 
 S = TypeVar("S")
+
+
+def kinds(*groups: Iterable[EventKind]) -> tuple[EventKind, ...]:
+    """A detector's watched kinds, deduplicated and in a stable order (the metadata is printed)."""
+    return tuple(sorted({kind for group in groups for kind in group}))
 
 
 class Detector(Protocol, Generic[S]):

@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.base import (
+    SUCCESS_KINDS,
+    Detection,
+    DetectorMeta,
+    Tunable,
+    append_bounded,
+    kinds,
+    settings,
+)
 from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
@@ -90,6 +98,7 @@ META = DetectorMeta(
         "Confirm with the user, out of band and through a known channel, whether they enrolled it.",
         "Require an existing phishing-resistant factor or a second person's approval for re-enrollment.",
     ),
+    watches=kinds(SUCCESS_KINDS, REFUSAL_WEIGHT, (EventKind.FACTOR_ENROLLED,)),
 )
 
 _WEIGHTS = {

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, from_ts, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, from_ts, kinds, settings
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _MAX_APPROVALS = 8
@@ -89,6 +89,7 @@ META = DetectorMeta(
         "Block or watch the disowned request's source IP; look for it against other identities (spray).",
         "Check what the vendor did automatically (Entra blocks the user for MFA, Duo may lock the user).",
     ),
+    watches=kinds((EventKind.PUSH_APPROVED, EventKind.FRAUD_REPORTED)),
 )
 
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, kinds, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise, valid_point
 from pushguard.detect.profile import PLACE_ACCURACY_LIMIT_KM
@@ -77,6 +77,7 @@ META = DetectorMeta(
         "Check what the session from the new place did (mail rules, file downloads, admin actions).",
         "Require a phishing-resistant factor for the identity until explained.",
     ),
+    watches=kinds(SUCCESS_KINDS),
 )
 
 

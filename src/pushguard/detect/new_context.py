@@ -16,10 +16,18 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.base import (
+    SUCCESS_KINDS,
+    Detection,
+    DetectorMeta,
+    Tunable,
+    append_bounded,
+    kinds,
+    settings,
+)
 from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal, continue_or_open, live
 from pushguard.detect.geo import is_hosting, place_text
-from pushguard.model import Event, EventKind, IdentityProfile, Severity
+from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _UNANSWERED_WEIGHT = REFUSAL_WEIGHT[EventKind.PUSH_TIMEOUT]
 _MAX_REFUSALS = 24
@@ -74,6 +82,7 @@ META = DetectorMeta(
         "Confirm with the user that the new device / place is theirs.",
         "If not: revoke the session, remove any factor enrolled from that context, reset the password.",
     ),
+    watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS, SUCCESS_KINDS),
 )
 
 

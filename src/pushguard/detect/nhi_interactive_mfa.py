@@ -30,7 +30,16 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, from_ts, settings
+from pushguard.detect.base import (
+    SUCCESS_KINDS,
+    Detection,
+    DetectorMeta,
+    Tunable,
+    append_bounded,
+    from_ts,
+    kinds,
+    settings,
+)
 from pushguard.model import Event, EventKind, Factor, IdentityProfile, PrincipalType, Severity, UserKind
 
 DEFAULT_PATTERNS = (
@@ -139,6 +148,7 @@ META = DetectorMeta(
         "Restrict the NHI to non-interactive flows (workload identity / service account sign-in policy).",
         "If nobody owns up to it, treat the NHI as compromised and review what it did.",
     ),
+    watches=kinds(_PROMPTED, _ENROLLED, SUCCESS_KINDS, (EventKind.MFA_FAILURE,)),
 )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pushguard.detect.base import DetectorMeta
-from pushguard.detect.push_spray import SPRAY_FRAMEWORKS, PushSpray, spray_tunables
+from pushguard.detect.push_spray import SPRAY_FRAMEWORKS, SPRAY_WATCHES, PushSpray, spray_tunables
 from pushguard.model import Severity
 
 META = DetectorMeta(
@@ -39,6 +39,7 @@ META = DetectorMeta(
         "Require number matching or a phishing-resistant factor for the targeted identities.",
     ),
     keys=("source_ip",),
+    watches=SPRAY_WATCHES,
 )
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
@@ -89,6 +89,7 @@ META = DetectorMeta(
         "Hunt for what the new privilege was used for (audit log after the action).",
         "Require a phishing-resistant factor for privileged roles (AAL3).",
     ),
+    watches=kinds(REFUSAL_WEIGHT, (EventKind.PUSH_APPROVED, EventKind.PRIVILEGED_ACTION)),
 )
 
 

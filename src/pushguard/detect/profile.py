@@ -29,11 +29,6 @@ def id_hash(event_id: str) -> int:
     )
 
 
-def seen_before(profile: IdentityProfile, event: Event) -> bool:
-    """True when this event id was applied to the profile already (a replayed record)."""
-    return id_hash(event.event_id) in profile.recent_ids
-
-
 def _remember(known: dict[str, int], key: str, ts: int, limit: int) -> None:
     if key in known:
         del known[key]  # re-insert: dicts keep insertion order, so the oldest stays first
@@ -42,14 +37,15 @@ def _remember(known: dict[str, int], key: str, ts: int, limit: int) -> None:
     known[key] = ts
 
 
-def update_profile(profile: IdentityProfile, event: Event) -> None:
+def update_profile(profile: IdentityProfile, event: Event, hashed: int | None = None) -> None:
+    """``hashed``: ``id_hash(event.event_id)`` when the caller has it already."""
     ts = event.ts
     second = int(ts)  # rings and last-seen maps keep whole seconds: 5 bytes in msgpack, not 9
     if profile.events == 0 or ts < profile.first_seen:
         profile.first_seen = ts
     profile.last_seen = max(profile.last_seen, ts)
     profile.events += 1
-    append_bounded(profile.recent_ids, id_hash(event.event_id), MAX_RECENT_IDS)
+    append_bounded(profile.recent_ids, id_hash(event.event_id) if hashed is None else hashed, MAX_RECENT_IDS)
     subject = event.subject
     if subject is not None and subject.id and profile.vendor_ids.get(event.provider.value) != subject.id:
         profile.vendor_ids[event.provider.value] = subject.id

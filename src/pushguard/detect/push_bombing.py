@@ -26,9 +26,10 @@ from pushguard.detect.base import (
     Tunable,
     append_bounded,
     from_ts,
+    kinds,
     settings,
 )
-from pushguard.model import Event, EventKind, IdentityProfile, Severity
+from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _PENDING, _DENIED, _TIMEOUT, _FRAUD = "p", "d", "t", "f"
 _MAX_WINDOW = 200  # prompts kept in the window: far above any threshold, bounds a flood
@@ -99,6 +100,7 @@ META = DetectorMeta(
         "If a push was approved: revoke the sessions it opened and review what they did.",
         "Reset the password: the attacker who sends pushes already holds it.",
     ),
+    watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS),
 )
 
 

@@ -15,9 +15,18 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, prune_before, settings
+from pushguard.detect.base import (
+    SUCCESS_KINDS,
+    Detection,
+    DetectorMeta,
+    Tunable,
+    append_bounded,
+    kinds,
+    prune_before,
+    settings,
+)
 from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
-from pushguard.model import Event, EventKind, IdentityProfile, Severity
+from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
 
@@ -64,6 +73,7 @@ META = DetectorMeta(
         "Enforce number matching (or a phishing-resistant factor) for this identity now.",
         "If a prompt was approved: revoke sessions and tokens, remove factors enrolled since.",
     ),
+    watches=kinds(PROMPT_KINDS, SUCCESS_KINDS),
 )
 
 

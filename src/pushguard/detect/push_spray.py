@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, from_ts, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, from_ts, kinds, settings
 from pushguard.model import Event, EventKind, IdentityProfile, PrincipalType, Severity
 
 _PROMPTED, _DENIED, _TIMEOUT, _FAILED, _PW_OK, _APPROVED, _KNOWN = 1, 2, 4, 8, 16, 32, 64
@@ -124,6 +124,14 @@ _DESCRIPTION = (
     "a prompt from the source."
 )
 
+SPRAY_WATCHES = kinds(
+    (EventKind.PUSH_SENT, EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT),
+    (EventKind.FRAUD_REPORTED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS, EventKind.SIGNIN_FAILURE),
+)
+_WATCHED = frozenset(SPRAY_WATCHES)
+_ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
+
+
 META = DetectorMeta(
     id="push_spray",
     title="Push spray from one source IP",
@@ -134,6 +142,7 @@ META = DetectorMeta(
     tunables=spray_tunables(min_identities=5, window_s=3600),
     actions=_ACTIONS,
     keys=("source_ip",),
+    watches=SPRAY_WATCHES,
 )
 
 META_ASN = DetectorMeta(
@@ -146,13 +155,8 @@ META_ASN = DetectorMeta(
     tunables=spray_tunables(min_identities=8, window_s=3600),
     actions=_ACTIONS,
     keys=("asn",),
+    watches=SPRAY_WATCHES,
 )
-
-_WATCHED = frozenset(
-    {EventKind.PUSH_SENT, EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT}
-    | {EventKind.FRAUD_REPORTED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS, EventKind.SIGNIN_FAILURE}
-)
-_ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
 
 
 class SprayBase(abc.ABC):

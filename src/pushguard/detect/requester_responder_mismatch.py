@@ -29,7 +29,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, settings
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
 from pushguard.detect.geo import asn_set, geo_gap_km, is_hosting, place_text, precise
 from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
@@ -102,6 +102,7 @@ META = DetectorMeta(
         "Reset the password: the requester held it.",
         "Turn on number matching or a phishing-resistant factor: a remote attacker cannot read the number.",
     ),
+    watches=kinds((EventKind.PUSH_SENT,), _ANSWERS),
 )
 
 

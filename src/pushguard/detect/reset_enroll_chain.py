@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, settings
+from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, kinds, settings
 from pushguard.detect.episode import Episode
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
@@ -72,6 +72,7 @@ META = DetectorMeta(
         "Review what the session did after the enrollment, privileged actions first.",
         "Require identity verification (video, manager approval) before helpdesk resets.",
     ),
+    watches=kinds(_RESETS, _ACCESS, (EventKind.FACTOR_ENROLLED, EventKind.PRIVILEGED_ACTION)),
 )
 
 
