@@ -88,7 +88,7 @@ _encoder = msgspec.msgpack.Encoder()
 
 def position_key(event: Event) -> str:
     """Sortable text of (time, provider, id): the replay guard's position within a partition."""
-    micros = int(event.time.timestamp() * 1_000_000)
+    micros = int(event.ts * 1_000_000)  # event.ts is event.time.timestamp(), computed once
     return f"{micros:020d}|{event.provider.value}|{event.event_id}"
 
 
@@ -227,7 +227,7 @@ class Engine:
             if part is None:
                 continue
             key = f"{KEYED_PREFIX}{detector_id}|{part}"
-            state, detections = detector.observe(self._keyed_state(detector, key), event, profile)
+            state, detections = detector.observe_at(self._keyed_state(detector, key), part, event, profile)
             self._keyed[key] = state
             self._keyed_dirty.add(key)
             for detection in detections:

@@ -89,6 +89,12 @@ class KeyedDetector(Detector[S], Protocol):
         """The key of the state this event belongs to (None: not for this detector)."""
         ...
 
+    def observe_at(
+        self, state: S, key: str, event: Event, profile: IdentityProfile
+    ) -> tuple[S, list[Detection]]:
+        """``observe`` for an event whose ``partition`` the caller has computed already (``key``)."""
+        ...
+
 
 def settings(meta: DetectorMeta, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The tunables' defaults with overrides applied; an unknown name or a wrong type is refused."""

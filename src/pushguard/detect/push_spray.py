@@ -208,6 +208,11 @@ class SprayBase(abc.ABC):
         key = self.partition(event)
         if key is None:
             return state, []
+        return self.observe_at(state, key, event, profile)
+
+    def observe_at(
+        self, state: SprayState, key: str, event: Event, profile: IdentityProfile
+    ) -> tuple[SprayState, list[Detection]]:
         now = event.ts
         state.key = key
         self._expire(state, now)
