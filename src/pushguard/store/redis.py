@@ -245,7 +245,7 @@ class RedisStore:
                     self._versions[key] = 0
                     continue
                 self._versions[key] = int(raw[:VERSION_DIGITS])
-                found[key] = _unpack(key, bytes(raw[VERSION_DIGITS:]))
+                found[key] = unpack_state(key, bytes(raw[VERSION_DIGITS:]))
         return found
 
     def commit(self, batch: Commit) -> None:
@@ -261,7 +261,7 @@ class RedisStore:
             version = self._versions.get(key, 0)  # never loaded by this session: it must not exist
             expected[key] = version
             keys.append(self.state_key(key))
-            args.extend((version, _pack(blob)))
+            args.extend((version, pack_state(blob)))
         positions = [(p, self._expected_position(p), v) for p, v in batch.positions.items()]
         positions.extend((p, _FORWARD, v) for p, v in extra.marks.items() if p not in batch.positions)
         args.append(len(positions))
@@ -344,11 +344,12 @@ class RedisStore:
         self.close()
 
 
-def _pack(blob: bytes) -> bytes:
+def pack_state(blob: bytes) -> bytes:
+    """A state blob as Redis holds it: zlib'd at level 1 from COMPRESS_FROM bytes, tagged either way."""
     return b"z" + zlib.compress(blob, 1) if len(blob) >= COMPRESS_FROM else b"r" + blob
 
 
-def _unpack(key: str, stored: bytes) -> bytes:
+def unpack_state(key: str, stored: bytes) -> bytes:
     kind, body = stored[:1], stored[1:]
     if kind == b"r":
         return body
