@@ -163,11 +163,8 @@ class NhiInteractiveMfa:
         self.deny = frozenset(split_list(str(cfg["deny_list"])))
         self.use_naming = bool(cfg["use_naming"])
         self.gap_s = float(cfg["episode_gap_s"])
-        # A pure function of the login under this configuration, asked for every event: memoised.
-        self._named_like_service = functools.lru_cache(maxsize=65536)(self._naming_convention)
-
-    def _naming_convention(self, login: str) -> bool:
-        return looks_like_service_account(login, self.patterns, self.allow, self.deny)
+        # A pure function of who the subject is under this configuration, asked for every event: memoised.
+        self._why = functools.lru_cache(maxsize=65536)(self._why_uncached)
 
     def initial_state(self) -> NhiState:
         return NhiState()
@@ -214,20 +211,27 @@ class NhiInteractiveMfa:
 
     def why_nhi(self, event: Event) -> str | None:
         """Why this event's subject is a non-human identity (None: it is not one)."""
-        logins = [event.identity]
         subject = event.subject
-        if subject is not None and subject.login and subject.login != event.identity:
-            logins.append(subject.login)
+        if subject is None:
+            return self._why(event.identity, None, event.user_kind, None)
+        return self._why(event.identity, subject.login, event.user_kind, subject.type)
+
+    def _why_uncached(
+        self, identity: str, login: str | None, user_kind: UserKind, subject_type: PrincipalType | None
+    ) -> str | None:
+        logins = [identity]
+        if login and login != identity:
+            logins.append(login)
         if any(local_part(x) in self.allow or x in self.allow for x in logins):
             return None
-        if event.user_kind is UserKind.NHI or (subject is not None and subject.type is PrincipalType.SERVICE):
+        if user_kind is UserKind.NHI or subject_type is PrincipalType.SERVICE:
             return "the identity provider marks it as a non-human identity (service principal / app)"
         if any(local_part(x) in self.deny or x in self.deny for x in logins):
             return "listed as a service account (deny_list)"
         if self.use_naming:
-            for login in logins:
-                if self._named_like_service(login):
-                    return f"its login {login} follows a service-account naming convention"
+            for name in logins:
+                if looks_like_service_account(name, self.patterns, self.allow, self.deny):
+                    return f"its login {name} follows a service-account naming convention"
         return None
 
     @staticmethod
