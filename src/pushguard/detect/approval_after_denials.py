@@ -166,8 +166,12 @@ class ApprovalAfterDenials:
         self, state: AfterDenialsState, event: Event, profile: IdentityProfile, prompt_ts: float, source: str
     ) -> list[Detection]:
         refusals = [r for r in state.refusals if r.source == source] if source else list(state.refusals)
-        weight = sum(_WEIGHTS[r.how] for r in refusals)
-        counts = {how: sum(1 for r in refusals if r.how == how) for how in _WEIGHTS}
+        if not refusals and self.min_weight > 0:
+            return []  # most approvals: nothing was refused before them
+        counts = dict.fromkeys(_WEIGHTS, 0)
+        for refusal in refusals:
+            counts[refusal.how] += 1
+        weight = sum(_WEIGHTS[how] * count for how, count in counts.items())
         said_no = counts["denied"] + counts["fraud"] > 0
         history = len(profile.successes) >= self.min_history
         geo = event.geo

@@ -114,11 +114,11 @@ class ImpossibleTravel:
             state.last_place_id = event.event_id
             state.last_place_hosting = is_hosting(geo)
             state.last_place_new_country = new_country
-        if last is None or geo is None or not precise(geo, self.max_accuracy):
+        if last is None or geo is None or event.ip == last.ip:  # the same address: no journey
+            return state, []
+        if not precise(geo, self.max_accuracy):
             return state, []
         if last.accuracy_km > self.max_accuracy or not valid_point(last.lat, last.lon):
-            return state, []
-        if event.ip == last.ip:
             return state, []
         assert geo.lat is not None and geo.lon is not None and geo.accuracy_km is not None  # precise()
         distance = haversine_km(last.lat, last.lon, geo.lat, geo.lon)
