@@ -27,6 +27,8 @@ def test_jobs_give_the_one_process_findings_and_counts(tenant: Path, jobs: int) 
     # split_min_bytes=1: every JSON Lines file is parsed in byte ranges, the hardest case for ordering
     many = analyze_parallel([tenant], jobs, split_min_bytes=1)
     assert one.findings, "the tenant must produce findings for the comparison to mean something"
+    # the second stage (IP/ASN-keyed detectors) runs in slices across processes: it must have found some
+    assert {"push_spray", "push_spray_asn", "password_spray"} & {f.detector for f in one.findings}
     assert many.findings == one.findings
     assert {f.detector for f in many.findings} == {f.detector for f in one.findings}
     for counter in ("records", "events", "errors", "duplicates", "late", "not_a_user", "files"):

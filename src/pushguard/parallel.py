@@ -7,8 +7,9 @@ same findings as one process.
     2. detect (N processes): each partition merges its runs in event-time order and runs the per-identity
        detectors (``pipeline.Engine``). Where a second-stage detector (keyed by IP, ASN) would look at the
        event, the event and a snapshot of the identity's profile at that moment are spilled instead.
-    3. second stage (this process): the spilled events of every partition, merged in the same order,
-       go through the second-stage detectors with those snapshots.
+    3. second stage (N processes): the spilled events go to slices by the second-stage key (the IP, the
+       ASN: a stable hash), so every key's events meet in one process; each slice merges them in the same
+       order and runs the second-stage detectors with those snapshots on its own keys only.
 
 The order inside an identity and the profile each second-stage detector sees are the one-process ones, so
 the findings are too (tested). State lives in memory for the run: ``--jobs`` does not take ``--state``."""
@@ -77,7 +78,7 @@ class _ParseTask:
 
 
 def partition_of(identity: str, parts: int) -> int:
-    """A stable partition for an identity (the same in every process and every run)."""
+    """A stable partition for an identity or a second-stage key (the same in every process and run)."""
     return zlib.crc32(identity.encode("utf-8", "surrogatepass")) % parts
 
 
@@ -137,33 +138,59 @@ def _parse(task: _ParseTask) -> RunStats:
 
 
 class _DeferringEngine(Engine):
-    """An Engine whose second stage is spilled, with the profile as it is now, instead of run here."""
+    """An Engine whose second stage is spilled, with the profile as it is now, instead of run here: to
+    the slice of every second-stage key the event has (the IP-keyed detectors share one)."""
 
-    def __init__(self, detectors: Sequence[Any]) -> None:
+    def __init__(self, detectors: Sequence[Any], slices: int) -> None:
         super().__init__(MemoryStore(), detectors)
-        self.deferred: list[bytes] = []
+        self.deferred: list[list[bytes]] = [[] for _ in range(slices)]
         self.current: Order | None = None
         self._encoder = msgspec.msgpack.Encoder()
 
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
-        if self.current is not None and any(d.partition(event) is not None for d in self.keyed_detectors):
-            self.deferred.append(self._encoder.encode(_Deferred(self.current, event, profile)))
+        if self.current is None:
+            return []
+        slices = {
+            partition_of(part, len(self.deferred))
+            for _, detector in self._keyed_observers[event.kind]
+            if (part := detector.partition(event)) is not None
+        }
+        if slices:
+            frame = self._encoder.encode(_Deferred(self.current, event, profile))
+            for index in slices:
+                self.deferred[index].append(frame)
         return []
 
 
 def _detect(
-    part: int, spill_dir: Path, tasks: int, config: dict[str, Any] | None
+    part: int, spill_dir: Path, tasks: int, jobs: int, config: dict[str, Any] | None
 ) -> tuple[RunStats, list[Finding]]:
-    engine = _DeferringEngine(build_detectors(config))
     decoder = msgspec.msgpack.Decoder(_Parsed)
     runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
+    engine = _DeferringEngine(build_detectors(config), slices=jobs)
     for item in heapq.merge(*runs, key=lambda parsed: parsed.order):
         engine.current = item.order
         engine.process(item.event)
     engine.current = None
     engine.finish()
-    _write_frames(spill_dir / f"second-p{part}.run", engine.deferred)
+    for index, frames in enumerate(engine.deferred):
+        _write_frames(spill_dir / f"second-p{part}-s{index}.run", frames)
     return engine.stats, list(engine.findings.values())
+
+
+# -- phase 3: second-stage detection, one slice of the keys each ---------------------------------
+
+
+def _second_stage(index: int, spill_dir: Path, jobs: int, config: dict[str, Any] | None) -> list[Finding]:
+    """Slice ``index`` of ``jobs``: the partitions' spilled events for its keys, in the one-process order."""
+    engine = Engine(MemoryStore(), build_detectors(config))
+    engine.keeps_key = lambda key: partition_of(key, jobs) == index
+    decoder = msgspec.msgpack.Decoder(_Deferred)
+    runs = [_decoded_run(spill_dir / f"second-p{part}-s{index}.run", decoder) for part in range(jobs)]
+    for item in heapq.merge(*runs, key=lambda deferred: deferred.order):
+        engine.second_stage(item.event, item.profile)
+    engine.finish()
+    return list(engine.findings.values())
 
 
 # -- the whole run ---------------------------------------------------------------------------------
@@ -219,19 +246,17 @@ def analyze_parallel(
         for parsed_stats in pool.map(_parse, tasks):
             merge_stats(stats, parsed_stats)
         findings: dict[str, Finding] = {}
-        futures = [pool.submit(_detect, part, spill_dir, len(tasks), detector_config) for part in range(jobs)]
+        futures = [
+            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config) for part in range(jobs)
+        ]
         for future in futures:
             detected_stats, detected = future.result()
             detected_stats.records = detected_stats.files = 0  # counted by the parse phase
             merge_stats(stats, detected_stats)
             keep_highest(findings, detected)
-        engine = Engine(MemoryStore(), build_detectors(detector_config))
-        decoder = msgspec.msgpack.Decoder(_Deferred)
-        runs = [_decoded_run(spill_dir / f"second-p{part}.run", decoder) for part in range(jobs)]
-        for item in heapq.merge(*runs, key=lambda deferred: deferred.order):
-            engine.second_stage(item.event, item.profile)
-        engine.finish()
-        keep_highest(findings, engine.findings.values())
+        slices = [pool.submit(_second_stage, i, spill_dir, jobs, detector_config) for i in range(jobs)]
+        for sliced in slices:
+            keep_highest(findings, sliced.result())
     ordered = sorted(findings.values(), key=lambda f: (f.detected_at, f.id))
     return RunResult(stats, ordered)
 

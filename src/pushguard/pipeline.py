@@ -113,6 +113,9 @@ class Engine:
             cast(KeyedDetector[Any], d) for d in self.detectors if d.meta.keys != ("user",)
         ]
         self._meta = {d.meta.id: d.meta for d in self.detectors}
+        # Which second-stage keys (an IP, an ASN) this engine keeps state for: all, unless a parallel run
+        # gives it a slice of them.
+        self.keeps_key: Callable[[str], bool] | None = None
         self._observers = _by_kind(self.user_detectors, by_kind)
         self._keyed_observers = _by_kind(self.keyed_detectors, by_kind)
         self._keyed_by_id = {d.meta.id: d for d in self.keyed_detectors}
@@ -224,7 +227,7 @@ class Engine:
         produced: list[Finding] = []
         for detector_id, detector in self._keyed_observers[event.kind]:
             part = detector.partition(event)
-            if part is None:
+            if part is None or (self.keeps_key is not None and not self.keeps_key(part)):
                 continue
             key = f"{KEYED_PREFIX}{detector_id}|{part}"
             state, detections = detector.observe_at(self._keyed_state(detector, key), part, event, profile)
