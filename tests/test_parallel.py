@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
 from pushguard.cli import app
 from pushguard.parallel import analyze_parallel, partition_of
 from pushguard.pipeline import analyze
+from pushguard.simulate import okta_records as okta
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import jsonl_ranges, read_file, read_jsonl_range
 
@@ -86,3 +89,22 @@ def test_cli_jobs(tenant: Path, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["analyze", str(tenant), "--jobs", "2", "--state", str(tmp_path / "s.db")])
     assert refused.exit_code == 2
     assert "--state" in refused.output
+
+
+def test_silence_speaks_at_the_run_s_end_in_every_partition(tmp_path: Path) -> None:
+    """Prompts left unanswered are judged when the whole run ends (its latest event), not when the
+    identity's own partition runs out of events: otherwise the finding's time depends on --jobs."""
+    victim, other = "victim@example.com", "other@example.com"
+    assert partition_of(victim, 2) != partition_of(other, 2)
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    records = [
+        okta.push_sent(start + timedelta(seconds=40 * n), victim, "203.0.113.9", "paris") for n in range(6)
+    ]
+    records.append(okta.session_start(start + timedelta(hours=6), other, "198.51.100.4", "lyon"))
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(record) + b"\n" for record in records))
+    one = analyze([path])
+    many = analyze_parallel([path], 2)
+    bombing = [f for f in one.findings if f.detector == "push_bombing"]
+    assert bombing and bombing[0].detected_at == "2026-03-02T15:00:00Z"  # the run's latest event
+    assert many.findings == one.findings

@@ -107,7 +107,8 @@ def _decoded_run(path: Path, decoder: msgspec.msgpack.Decoder[Any]) -> Iterator[
 # -- phase 1: parse --------------------------------------------------------------------------------
 
 
-def _parse(task: _ParseTask) -> RunStats:
+def _parse(task: _ParseTask) -> tuple[RunStats, float]:
+    """The task's counts and the latest event time in it (the run's watermark is the latest of all)."""
     stats = RunStats()
     enrichers = build_enrichers(city_db=task.city_db, asn_db=task.asn_db)
     if task.byte_range is None:
@@ -120,7 +121,9 @@ def _parse(task: _ParseTask) -> RunStats:
     if task.byte_range is None:
         parsed = ordered_file_events(parsed, stats)  # counts late records as one process would
     runs: list[list[_Parsed]] = [[] for _ in range(task.parts)]
+    latest = 0.0
     for sequence, event in enumerate(parsed):
+        latest = max(latest, event.ts)
         order = (event.ts, event.provider.value, event.event_id, task.file_index, sequence)
         runs[partition_of(event.identity, task.parts)].append(_Parsed(order, event))
     encoder = msgspec.msgpack.Encoder()
@@ -131,7 +134,7 @@ def _parse(task: _ParseTask) -> RunStats:
         close = getattr(enricher, "close", None)
         if callable(close):
             close()
-    return stats
+    return stats, latest
 
 
 # -- phase 2: per-identity detection ---------------------------------------------------------------
@@ -163,7 +166,7 @@ class _DeferringEngine(Engine):
 
 
 def _detect(
-    part: int, spill_dir: Path, tasks: int, jobs: int, config: dict[str, Any] | None
+    part: int, spill_dir: Path, tasks: int, jobs: int, config: dict[str, Any] | None, watermark: float
 ) -> tuple[RunStats, list[Finding]]:
     decoder = msgspec.msgpack.Decoder(_Parsed)
     runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
@@ -172,6 +175,7 @@ def _detect(
         engine.current = item.order
         engine.process(item.event)
     engine.current = None
+    engine.watermark = max(engine.watermark, watermark)  # silence speaks when the whole run ends
     engine.finish()
     for index, frames in enumerate(engine.deferred):
         _write_frames(spill_dir / f"second-p{part}-s{index}.run", frames)
@@ -181,7 +185,9 @@ def _detect(
 # -- phase 3: second-stage detection, one slice of the keys each ---------------------------------
 
 
-def _second_stage(index: int, spill_dir: Path, jobs: int, config: dict[str, Any] | None) -> list[Finding]:
+def _second_stage(
+    index: int, spill_dir: Path, jobs: int, config: dict[str, Any] | None, watermark: float
+) -> list[Finding]:
     """Slice ``index`` of ``jobs``: the partitions' spilled events for its keys, in the one-process order."""
     engine = Engine(MemoryStore(), build_detectors(config))
     engine.keeps_key = lambda key: partition_of(key, jobs) == index
@@ -189,6 +195,7 @@ def _second_stage(index: int, spill_dir: Path, jobs: int, config: dict[str, Any]
     runs = [_decoded_run(spill_dir / f"second-p{part}-s{index}.run", decoder) for part in range(jobs)]
     for item in heapq.merge(*runs, key=lambda deferred: deferred.order):
         engine.second_stage(item.event, item.profile)
+    engine.watermark = max(engine.watermark, watermark)
     engine.finish()
     return list(engine.findings.values())
 
@@ -243,18 +250,23 @@ def analyze_parallel(
                     )
                 )
         stats = RunStats()
-        for parsed_stats in pool.map(_parse, tasks):
+        watermark = 0.0
+        for parsed_stats, latest in pool.map(_parse, tasks):
             merge_stats(stats, parsed_stats)
+            watermark = max(watermark, latest)
         findings: dict[str, Finding] = {}
         futures = [
-            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config) for part in range(jobs)
+            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config, watermark)
+            for part in range(jobs)
         ]
         for future in futures:
             detected_stats, detected = future.result()
             detected_stats.records = detected_stats.files = 0  # counted by the parse phase
             merge_stats(stats, detected_stats)
             keep_highest(findings, detected)
-        slices = [pool.submit(_second_stage, i, spill_dir, jobs, detector_config) for i in range(jobs)]
+        slices = [
+            pool.submit(_second_stage, i, spill_dir, jobs, detector_config, watermark) for i in range(jobs)
+        ]
         for sliced in slices:
             keep_highest(findings, sliced.result())
     ordered = sorted(findings.values(), key=lambda f: (f.detected_at, f.id))
