@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
@@ -395,37 +396,55 @@ def parse_items(
             yield event
 
 
-def _sort_key(event: Event) -> tuple[float, str, str]:
+Order = tuple[float, str, str]
+
+
+def event_order(event: Event) -> Order:
+    """(time, provider, event id): the order detection runs in."""
     return (event.ts, event.provider.value, event.event_id)
 
 
-def ordered_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[Event]:
-    """One file's events in time order (see the module docstring for how)."""
-    head = list(itertools.islice(events, DESCENDING_PROBE))
-    descending = sum(1 for a, b in itertools.pairwise(head) if _sort_key(b) < _sort_key(a))
-    ascending = sum(1 for a, b in itertools.pairwise(head) if _sort_key(a) < _sort_key(b))
+def keyed_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[tuple[Order, Event]]:
+    """One file's events in time order, each with its ``event_order`` (see the module docstring)."""
+    head = [(event_order(event), event) for event in itertools.islice(events, DESCENDING_PROBE)]
+    descending = sum(1 for a, b in itertools.pairwise(head) if b[0] < a[0])
+    ascending = sum(1 for a, b in itertools.pairwise(head) if a[0] < b[0])
     if head and descending > ascending:
-        everything = head + list(events)
-        everything.sort(key=_sort_key)
+        everything = head + [(event_order(event), event) for event in events]
+        everything.sort(key=operator.itemgetter(0))  # stable: equal keys keep the file's order
         yield from everything
         return
-    heap: list[tuple[tuple[float, str, str], int, Event]] = []
+    heap: list[tuple[Order, int, Event]] = []
     counter = itertools.count()
-    last: tuple[float, str, str] | None = None
-    for event in itertools.chain(head, events):
-        heapq.heappush(heap, (_sort_key(event), next(counter), event))
-        if len(heap) > REORDER_BUFFER:
-            key, _, out = heapq.heappop(heap)
-            if last is not None and key < last:
-                stats.late += 1
-            last = key if last is None or key > last else last
-            yield out
+    last: Order | None = None
+    for key, event in itertools.chain(head, ((event_order(event), event) for event in events)):
+        if len(heap) < REORDER_BUFFER:
+            heapq.heappush(heap, (key, next(counter), event))
+            continue
+        key, _, out = heapq.heappushpop(heap, (key, next(counter), event))
+        if last is not None and key < last:
+            stats.late += 1
+        elif last is None or key > last:
+            last = key
+        yield key, out
     while heap:
         key, _, out = heapq.heappop(heap)
         if last is not None and key < last:
             stats.late += 1
-        last = key if last is None or key > last else last
-        yield out
+        elif last is None or key > last:
+            last = key
+        yield key, out
+
+
+def ordered_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[Event]:
+    """One file's events in time order."""
+    for _, event in keyed_file_events(events, stats):
+        yield event
+
+
+def _in_partition(keyed: Iterator[tuple[Order, Event]], partition: str) -> Iterator[tuple[Order, Event, str]]:
+    for key, event in keyed:
+        yield key, event, partition
 
 
 def merged_events(
@@ -439,10 +458,10 @@ def merged_events(
     streams = []
     for path in paths:
         stats.files += 1
-        partition = str(path.resolve())
         parsed = parse_items(read_file(path), stats, provider, aliases, enrichers)
-        streams.append((_sort_key(e), e, partition) for e in ordered_file_events(parsed, stats))
-    for _, event, partition in heapq.merge(*streams, key=lambda item: item[0]):
+        # a generator function, not an expression: each stream keeps its own file as the partition
+        streams.append(_in_partition(keyed_file_events(parsed, stats), str(path.resolve())))
+    for _, event, partition in heapq.merge(*streams, key=operator.itemgetter(0)):
         yield event, partition
 
 

@@ -17,7 +17,7 @@ import msgspec
 
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, InputError, Provider, RawRef
-from pushguard.pipeline import RunStats, ordered_file_events
+from pushguard.pipeline import RunStats, event_order, keyed_file_events
 from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
 from pushguard.sources.readers import expand_paths, read_file
 from pushguard.store.streams import Outgoing, StreamBus
@@ -68,10 +68,6 @@ class IngestStats:
     dead: int = 0
 
 
-def _sort_key(event: Event) -> tuple[float, str, str]:
-    return (event.ts, event.provider.value, event.event_id)
-
-
 def _file_records(
     path: Path,
     stats: IngestStats,
@@ -103,13 +99,13 @@ def _file_records(
                 waiting[(item.source, item.position)] = _json.encode(item.record)
                 yield from parsed.events
 
-    for event in ordered_file_events(events(), stats.run):
+    for order, event in keyed_file_events(events(), stats.run):
         raw = event.raw
         record = None if raw is None else waiting.pop((raw.source, raw.position), None)
         if record is None:
             continue  # a later event of a record already sent: the worker gets all of them from it
         key = f"{event.provider.value}|{event.event_id}"
-        yield _sort_key(event), Outgoing(event.identity, key, record, event.ts)
+        yield order, Outgoing(event.identity, key, record, event.ts)
 
 
 def ingest(
@@ -162,9 +158,9 @@ def publish_records(
         elif parsed.unmapped is not None:
             stats.run.unmapped[parsed.unmapped] += 1
         elif parsed.events:
-            first = min(parsed.events, key=_sort_key)
+            first = min(parsed.events, key=event_order)
             key = f"{first.provider.value}|{first.event_id}"
-            batch.append((_sort_key(first), Outgoing(first.identity, key, _json.encode(record), first.ts)))
+            batch.append((event_order(first), Outgoing(first.identity, key, _json.encode(record), first.ts)))
     batch.sort(key=lambda item: item[0])
     _publish(bus, [outgoing for _, outgoing in batch], stats)
     return stats
