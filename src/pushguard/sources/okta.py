@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -37,10 +38,25 @@ from pushguard.sources.base import (
     bool_or_none,
     float_or_none,
     lower_or_none,
-    mapping,
     parse_time,
     text_or_none,
 )
+from pushguard.sources.okta_log_event import (
+    OktaAuthenticationContext,
+    OktaClient,
+    OktaDebugData,
+    OktaDetailEntry,
+    OktaDevice,
+    OktaGeographicalContext,
+    OktaGeolocation,
+    OktaLogEvent,
+    OktaLogEventLine,
+    OktaOutcome,
+    OktaPrincipal,
+    OktaSecurityContext,
+    OktaUserAgent,
+)
+from pushguard.sources.typed import convert_lenient, plain_checks_pass
 
 # Okta geolocates the client IP to a city; it publishes no radius. A city-level IP fix is taken as
 # good to ~50 km, which is what impossible-travel needs to know before it trusts the coordinates.
@@ -209,19 +225,46 @@ class OktaSource:
     def parse(self, record: Record, ref: RawRef) -> ParseResult:
         if "eventType" not in record and "eventtype" in record:
             record = _lowercase_top(record)
-        event_type = record.get("eventType")
+        actor = record.get("actor")
+        if actor is not None and not (isinstance(actor, dict) and actor):
+            # An empty actor names nobody, like null; as a Struct it would look like one of unknown keys.
+            record = {key: value for key, value in record.items() if key != "actor"}
+        return self.parse_decoded(convert_lenient(record, OktaLogEvent), ref)
+
+    def decode_line(self, line: bytes) -> OktaLogEventLine | None:
+        """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``)."""
+        try:
+            event = _line_decoder.decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        event_type = event.event_type
+        if (
+            event_type.__class__ is not str  # missing (lower-cased by Panther?) or odd: the plain path says
+            or not event_type
+            or event.published is msgspec.UNSET  # detected as Okta only with it (or with uuid or actor)
+            or event.value
+            or event.records
+            or event.stat
+            or event.data
+            or event.class_uid
+            or event.actor == _NO_ACTOR  # {} is no actor, {"id": null} is one: the dict tells them apart
+        ):
+            return None
+        return event if plain_checks_pass(line) else None
+
+    def parse_decoded(self, decoded: OktaLogEvent, ref: RawRef) -> ParseResult:
+        event_type = decoded.event_type
         if not isinstance(event_type, str) or not event_type:
             raise RecordError("eventType: missing or not a string")
-        kind = self._kind(event_type, record)
+        kind = self._kind(event_type, decoded)
         if isinstance(kind, Unmapped):
             return kind
-        return [self._event(record, event_type, kind, ref)]
+        return [self._event(decoded, event_type, kind, ref)]
 
     # -- classification -------------------------------------------------------------------------
 
-    def _kind(self, event_type: str, record: Record) -> EventKind | Unmapped:
-        outcome = mapping(record.get("outcome"))
-        result = str(outcome.get("result") or "").upper()
+    def _kind(self, event_type: str, record: OktaLogEvent) -> EventKind | Unmapped:
+        result = str((record.outcome or _NO_OUTCOME).result or "").upper()
         simple = _SIMPLE.get(event_type)
         if simple is not None:
             return simple
@@ -244,11 +287,11 @@ class OktaSource:
             return Unmapped(f"okta: policy.evaluate_sign_on with outcome {result or 'none'}")
         return Unmapped(f"okta: eventType {event_type}")
 
-    def _mfa_kind(self, record: Record, result: str) -> EventKind:
+    def _mfa_kind(self, record: OktaLogEvent, result: str) -> EventKind:
         debug = _debug_data(record)
         factor = self._factor(record, debug)
-        push_answer = text_or_none(debug.get("pushOnlyResponseType")) or text_or_none(
-            debug.get("pushWithNumberChallengeResponseType")
+        push_answer = text_or_none(debug.push_only_response_type) or text_or_none(
+            debug.push_with_number_challenge_response_type
         )
         is_push = factor is Factor.OKTA_VERIFY_PUSH or push_answer is not None
         if result == "SUCCESS":
@@ -257,19 +300,19 @@ class OktaSource:
             return EventKind.PUSH_DENIED
         return EventKind.MFA_FAILURE
 
-    def _factor(self, record: Record, debug: Record) -> Factor | None:
-        name = text_or_none(debug.get("factor"))
+    def _factor(self, record: OktaLogEvent, debug: OktaDebugData) -> Factor | None:
+        name = text_or_none(debug.factor)
         if name:
             return _FACTORS.get(name.upper(), Factor.OTHER)
-        for target in _targets(record):
-            if target.get("type") == "AuthenticatorEnrollment":
-                detail = mapping(target.get("detailEntry"))
-                method = text_or_none(detail.get("methodTypeUsed")) or text_or_none(target.get("displayName"))
+        for target in record.target or ():
+            if target.type == "AuthenticatorEnrollment":
+                detail = target.detail_entry or _NO_DETAIL
+                method = text_or_none(detail.method_type_used) or text_or_none(target.display_name)
                 if method:
                     # An "Okta Verify" enrollment carries push (and TOTP): it is the push factor.
                     upper = method.upper()
                     return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
-        reason = text_or_none(mapping(record.get("outcome")).get("reason"))
+        reason = text_or_none((record.outcome or _NO_OUTCOME).reason)
         if reason:
             match = _FACTOR_IN_TEXT.search(reason.upper())
             if match:
@@ -278,41 +321,41 @@ class OktaSource:
 
     # -- building the event ----------------------------------------------------------------------
 
-    def _event(self, record: Record, event_type: str, kind: EventKind, ref: RawRef) -> Event:
-        uuid = text_or_none(record.get("uuid"))
+    def _event(self, record: OktaLogEvent, event_type: str, kind: EventKind, ref: RawRef) -> Event:
+        uuid = text_or_none(record.uuid)
         if uuid is None:
             raise RecordError("uuid: missing")
-        if "published" not in record:
+        if record.published is msgspec.UNSET:
             raise RecordError("published: missing")
-        when = parse_time(record.get("published"), "published")
+        when = parse_time(record.published, "published")
         debug = _debug_data(record)
-        outcome = mapping(record.get("outcome"))
-        actor = _principal(record.get("actor"))
-        targets = _targets(record)
-        target_user = next((_principal(t) for t in targets if str(t.get("type", "")).lower() == "user"), None)
+        outcome = record.outcome or _NO_OUTCOME
+        actor = _principal(record.actor)
+        targets = record.target or ()
+        target_user = next((_principal(t) for t in targets if str(t.type).lower() == "user"), None)
         subject = actor
         if event_type in _SUBJECT_IS_TARGET and target_user is not None:
             subject = target_user
-        client = mapping(record.get("client"))
-        ip = text_or_none(client.get("ipAddress"))
+        client = record.client or _NO_CLIENT
+        ip = text_or_none(client.ip_address)
         if subject is None or (subject.login is None and subject.id is None):
             raise RecordError("actor/target: no user named")
         identity = subject.login or subject.id or ""
         if subject.type is PrincipalType.ADDRESS:
             identity = f"ip:{subject.id or ip}"  # nobody's account: keyed by the address
-        geo = _geo(client.get("geographicalContext"), record.get("securityContext"))
-        device = _device(client, record.get("device"), debug)
+        geo = _geo(client.geographical_context, record.security_context)
+        device = _device(client, record.device, debug)
         factor = self._factor(record, debug) if kind in _FACTOR_KINDS else None
         if kind in (EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_APPROVED):
             factor = Factor.OKTA_VERIFY_PUSH
-        reason = text_or_none(outcome.get("reason"))
+        reason = text_or_none(outcome.reason)
         number_challenge: bool | None = None
-        challenge_answer = text_or_none(debug.get("pushWithNumberChallengeResponseType"))
+        challenge_answer = text_or_none(debug.push_with_number_challenge_response_type)
         if challenge_answer is not None:
             number_challenge = True
             if challenge_answer == _WRONG_NUMBER:
                 reason = "number_challenge_wrong"
-        push_answer = text_or_none(debug.get("pushOnlyResponseType"))
+        push_answer = text_or_none(debug.push_only_response_type)
         if push_answer is not None:
             number_challenge = False
             if kind is EventKind.PUSH_DENIED:
@@ -327,27 +370,27 @@ class OktaSource:
             responder_ip, responder_geo = ip, geo
         if kind is EventKind.FRAUD_REPORTED:
             # The report names the activity the user disowned: that IP is the suspect requester.
-            suspect = text_or_none(debug.get("suspiciousActivityEventIp"))
+            suspect = text_or_none(debug.suspicious_activity_event_ip)
             if suspect:
                 responder_ip, responder_geo = ip, geo
                 ip_out = suspect
                 geo_out = Geo(
-                    lat=float_or_none(debug.get("suspiciousActivityEventLatitude")),
-                    lon=float_or_none(debug.get("suspiciousActivityEventLongitude")),
-                    country=text_or_none(debug.get("suspiciousActivityEventCountry")),
-                    region=text_or_none(debug.get("suspiciousActivityEventState")),
-                    city=text_or_none(debug.get("suspiciousActivityEventCity")),
+                    lat=float_or_none(debug.suspicious_activity_event_latitude),
+                    lon=float_or_none(debug.suspicious_activity_event_longitude),
+                    country=text_or_none(debug.suspicious_activity_event_country),
+                    region=text_or_none(debug.suspicious_activity_event_state),
+                    city=text_or_none(debug.suspicious_activity_event_city),
                     accuracy_km=VENDOR_CITY_ACCURACY_KM,
                 )
         # A client app or service principal acting for itself is a non-human identity.
         user_kind = (
             UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
         )
-        auth = mapping(record.get("authenticationContext"))
-        session = text_or_none(auth.get("rootSessionId")) or text_or_none(auth.get("externalSessionId"))
+        auth = record.authentication_context or _NO_AUTHENTICATION
+        session = text_or_none(auth.root_session_id) or text_or_none(auth.external_session_id)
         detail = event_type if kind is EventKind.PRIVILEGED_ACTION else None
         if kind is EventKind.RISK_DETECTED:
-            detail = text_or_none(debug.get("threatDetections")) or reason
+            detail = text_or_none(debug.threat_detections) or reason
         return Event(
             provider=Provider.OKTA,
             event_id=uuid,
@@ -375,30 +418,37 @@ class OktaSource:
         )
 
 
-def _debug_data(record: Record) -> Record:
-    return mapping(mapping(record.get("debugContext")).get("debugData"))
+# Absent parts read as empty ones (frozen, so sharing them is safe).
+_NO_ACTOR = OktaPrincipal()
+_NO_DETAIL = OktaDetailEntry()
+_NO_OUTCOME = OktaOutcome()
+_NO_CLIENT = OktaClient()
+_NO_AGENT = OktaUserAgent()
+_NO_PLACE = OktaGeographicalContext()
+_NO_POINT = OktaGeolocation()
+_NO_SECURITY = OktaSecurityContext()
+_NO_OKTA_DEVICE = OktaDevice()
+_NO_AUTHENTICATION = OktaAuthenticationContext()
+_NO_DEBUG = OktaDebugData()
+_line_decoder = msgspec.json.Decoder(OktaLogEventLine)
 
 
-def _targets(record: Record) -> list[Record]:
-    targets = record.get("target")
-    if not isinstance(targets, list):
-        return []
-    return [t for t in targets if isinstance(t, dict)]
+def _debug_data(record: OktaLogEvent) -> OktaDebugData:
+    context = record.debug_context
+    return (context.debug_data if context is not None else None) or _NO_DEBUG
 
 
-def _principal(value: Any) -> Principal | None:
-    data = mapping(value)
-    if not data:
+def _principal(data: OktaPrincipal | None) -> Principal | None:
+    if data is None:
         return None
-    kind = str(data.get("type") or "").lower()
-    ptype = _PRINCIPAL_TYPES.get(kind, PrincipalType.UNKNOWN)
-    login = lower_or_none(data.get("alternateId"))
+    ptype = _PRINCIPAL_TYPES.get(str(data.type or "").lower(), PrincipalType.UNKNOWN)
+    login = lower_or_none(data.alternate_id)
     if ptype is PrincipalType.ADDRESS:
         login = None
     return Principal(
-        id=text_or_none(data.get("id")),
+        id=text_or_none(data.id),
         login=login,
-        display_name=text_or_none(data.get("displayName")),
+        display_name=text_or_none(data.display_name),
         type=ptype,
     )
 
@@ -413,15 +463,15 @@ _PRINCIPAL_TYPES = {
 }
 
 
-def _geo(context: Any, security: Any) -> Geo | None:
-    place = mapping(context)
-    sec = mapping(security)
-    point = mapping(place.get("geolocation"))
-    lat = float_or_none(point.get("lat"))
-    lon = float_or_none(point.get("lon"))
-    city = text_or_none(place.get("city"))
-    country = text_or_none(place.get("country"))
-    asn = asn_or_none(sec.get("asNumber"))
+def _geo(context: OktaGeographicalContext | None, security: OktaSecurityContext | None) -> Geo | None:
+    place = context or _NO_PLACE
+    sec = security or _NO_SECURITY
+    point = place.geolocation or _NO_POINT
+    lat = float_or_none(point.lat)
+    lon = float_or_none(point.lon)
+    city = text_or_none(place.city)
+    country = text_or_none(place.country)
+    asn = asn_or_none(sec.as_number)
     if lat is None and country is None and asn is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
@@ -429,34 +479,33 @@ def _geo(context: Any, security: Any) -> Geo | None:
         lat=lat,
         lon=lon,
         country=country,
-        region=text_or_none(place.get("state")),
+        region=text_or_none(place.state),
         city=city,
         accuracy_km=accuracy if lat is not None else None,
         asn=asn,
-        as_org=text_or_none(sec.get("asOrg")) or text_or_none(sec.get("isp")),
-        is_proxy=bool_or_none(sec.get("isProxy")),
+        as_org=text_or_none(sec.as_org) or text_or_none(sec.isp),
+        is_proxy=bool_or_none(sec.is_proxy),
     )
 
 
-def _device(client: Record, device: Any, debug: Record) -> Device | None:
-    agent = mapping(client.get("userAgent"))
-    dev = mapping(device)
-    raw_agent = text_or_none(agent.get("rawUserAgent"))
-    device_id = text_or_none(dev.get("id")) or text_or_none(debug.get("deviceFingerprint"))
-    os_name = text_or_none(agent.get("os"))
-    platform = text_or_none(dev.get("os_platform"))
+def _device(client: OktaClient, device: OktaDevice | None, debug: OktaDebugData) -> Device | None:
+    agent = client.user_agent or _NO_AGENT
+    dev = device or _NO_OKTA_DEVICE
+    device_id = text_or_none(dev.id) or text_or_none(debug.device_fingerprint)
+    os_name = text_or_none(agent.os)
+    platform = text_or_none(dev.os_platform)
     if platform:
-        version = text_or_none(dev.get("os_version"))
+        version = text_or_none(dev.os_version)
         os_name = f"{platform} {version}" if version else platform
     result = Device(
         id=device_id,
-        name=text_or_none(dev.get("name")),
-        managed=bool_or_none(dev.get("managed")),
-        registered=bool_or_none(dev.get("registered")),
+        name=text_or_none(dev.name),
+        managed=bool_or_none(dev.managed),
+        registered=bool_or_none(dev.registered),
         os=os_name,
-        browser=text_or_none(agent.get("browser")),
-        user_agent=raw_agent,
-        kind=text_or_none(client.get("device")),
+        browser=text_or_none(agent.browser),
+        user_agent=text_or_none(agent.raw_user_agent),
+        kind=text_or_none(client.device),
     )
     return None if result == _NO_DEVICE else result
 
@@ -464,17 +513,17 @@ def _device(client: Record, device: Any, debug: Record) -> Device | None:
 _NO_DEVICE = Device()
 
 
-def _app(targets: list[Record]) -> str | None:
+def _app(targets: Sequence[OktaPrincipal]) -> str | None:
     for target in targets:
-        if target.get("type") == "AppInstance":
-            return text_or_none(target.get("displayName")) or text_or_none(target.get("alternateId"))
+        if target.type == "AppInstance":
+            return text_or_none(target.display_name) or text_or_none(target.alternate_id)
     return None
 
 
-def _enrollment_id(targets: list[Record]) -> str | None:
+def _enrollment_id(targets: Sequence[OktaPrincipal]) -> str | None:
     for target in targets:
-        if target.get("type") == "AuthenticatorEnrollment":
-            return text_or_none(target.get("id"))
+        if target.type == "AuthenticatorEnrollment":
+            return text_or_none(target.id)
     return None
 
 
@@ -503,10 +552,12 @@ def _text_map(text: str) -> dict[str, Any]:
 _cached_text_map = functools.lru_cache(maxsize=4096)(_text_map)
 
 
-def _behaviors(debug: Record) -> tuple[str, ...]:
-    behaviors = _kv_or_json(debug.get("behaviors"))
+def _behaviors(debug: OktaDebugData) -> tuple[str, ...]:
+    if debug.behaviors is None and debug.log_only_security_data is None:
+        return ()  # the common case, without the calls
+    behaviors = _kv_or_json(debug.behaviors)
     if not behaviors:
-        behaviors = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("behaviors"))
+        behaviors = _kv_or_json(_kv_or_json(debug.log_only_security_data).get("behaviors"))
     positive = []
     for name, verdict in behaviors.items():
         if str(verdict).upper() == "POSITIVE":
@@ -514,10 +565,12 @@ def _behaviors(debug: Record) -> tuple[str, ...]:
     return tuple(sorted(positive))
 
 
-def _risk_level(debug: Record) -> str | None:
-    risk = _kv_or_json(debug.get("risk"))
+def _risk_level(debug: OktaDebugData) -> str | None:
+    if debug.risk is None and debug.log_only_security_data is None:
+        return None  # the common case, without the calls
+    risk = _kv_or_json(debug.risk)
     if not risk:
-        risk = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("risk"))
+        risk = _kv_or_json(_kv_or_json(debug.log_only_security_data).get("risk"))
     level = text_or_none(risk.get("level"))
     return level.lower() if level else None
 
