@@ -235,7 +235,7 @@ class OktaSource:
         """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``)."""
         try:
             event = _line_decoder.decode(line)
-        except (msgspec.DecodeError, RecursionError):
+        except (*NOT_JSON, RecursionError):
             return None
         event_type = event.event_type
         if (
