@@ -9,59 +9,43 @@ An unanswered push leaves only the send event; its timeout is inferred downstrea
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
 from pushguard.model import (
-    Device,
     Event,
     EventKind,
     Factor,
     Geo,
-    Principal,
     PrincipalType,
     Provider,
     RawRef,
     UserKind,
 )
+from pushguard.sources import okta_parts
 from pushguard.sources.base import (
     NOT_JSON,
     ParseResult,
     Record,
     RecordError,
     Unmapped,
-    asn_or_none,
-    bool_or_none,
     float_or_none,
-    lower_or_none,
     parse_time,
     text_or_none,
 )
 from pushguard.sources.okta_log_event import (
-    OktaAuthenticationContext,
-    OktaClient,
+    NO_ACTOR,
+    NO_AUTHENTICATION,
+    NO_CLIENT,
+    NO_DETAIL,
+    NO_OUTCOME,
     OktaDebugData,
-    OktaDetailEntry,
-    OktaDevice,
-    OktaGeographicalContext,
-    OktaGeolocation,
     OktaLogEvent,
     OktaLogEventLine,
-    OktaOutcome,
-    OktaPrincipal,
-    OktaSecurityContext,
-    OktaUserAgent,
 )
+from pushguard.sources.okta_parts import VENDOR_CITY_ACCURACY_KM
 from pushguard.sources.typed import convert_lenient, plain_checks_pass
-
-# Okta geolocates the client IP to a city; it publishes no radius. A city-level IP fix is taken as
-# good to ~50 km, which is what impossible-travel needs to know before it trusts the coordinates.
-VENDOR_CITY_ACCURACY_KM = 50.0
-VENDOR_COUNTRY_ACCURACY_KM = 500.0
 
 # debugData.factor and AuthenticatorEnrollment names → our factors.
 _FACTORS: dict[str, Factor] = {
@@ -188,17 +172,6 @@ _FACTOR_KINDS = frozenset(
         EventKind.BYPASS_ISSUED,
     }
 )
-_BEHAVIOR_NAMES = {
-    "new geo-location": "new_geo_location",
-    "new device": "new_device",
-    "new ip": "new_ip",
-    "new state": "new_state",
-    "new country": "new_country",
-    "new city": "new_city",
-    "velocity": "velocity",
-}
-_KV = re.compile(r"([^{},=]+)=([^{},=]*)")
-_json = msgspec.json.Decoder()
 
 
 def _lowercase_top(record: Record) -> Record:
@@ -247,7 +220,7 @@ class OktaSource:
             or event.stat
             or event.data
             or event.class_uid
-            or event.actor == _NO_ACTOR  # {} is no actor, {"id": null} is one: the dict tells them apart
+            or event.actor == NO_ACTOR  # {} is no actor, {"id": null} is one: the dict tells them apart
         ):
             return None
         return event if plain_checks_pass(line) else None
@@ -264,7 +237,7 @@ class OktaSource:
     # -- classification -------------------------------------------------------------------------
 
     def _kind(self, event_type: str, record: OktaLogEvent) -> EventKind | Unmapped:
-        result = str((record.outcome or _NO_OUTCOME).result or "").upper()
+        result = str((record.outcome or NO_OUTCOME).result or "").upper()
         simple = _SIMPLE.get(event_type)
         if simple is not None:
             return simple
@@ -288,7 +261,7 @@ class OktaSource:
         return Unmapped(f"okta: eventType {event_type}")
 
     def _mfa_kind(self, record: OktaLogEvent, result: str) -> EventKind:
-        debug = _debug_data(record)
+        debug = okta_parts.debug_data(record)
         factor = self._factor(record, debug)
         push_answer = text_or_none(debug.push_only_response_type) or text_or_none(
             debug.push_with_number_challenge_response_type
@@ -306,13 +279,13 @@ class OktaSource:
             return _FACTORS.get(name.upper(), Factor.OTHER)
         for target in record.target or ():
             if target.type == "AuthenticatorEnrollment":
-                detail = target.detail_entry or _NO_DETAIL
+                detail = target.detail_entry or NO_DETAIL
                 method = text_or_none(detail.method_type_used) or text_or_none(target.display_name)
                 if method:
                     # An "Okta Verify" enrollment carries push (and TOTP): it is the push factor.
                     upper = method.upper()
                     return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
-        reason = text_or_none((record.outcome or _NO_OUTCOME).reason)
+        reason = text_or_none((record.outcome or NO_OUTCOME).reason)
         if reason:
             match = _FACTOR_IN_TEXT.search(reason.upper())
             if match:
@@ -328,23 +301,26 @@ class OktaSource:
         if record.published is msgspec.UNSET:
             raise RecordError("published: missing")
         when = parse_time(record.published, "published")
-        debug = _debug_data(record)
-        outcome = record.outcome or _NO_OUTCOME
-        actor = _principal(record.actor)
+        debug = okta_parts.debug_data(record)
+        outcome = record.outcome or NO_OUTCOME
+        actor = okta_parts.principal(record.actor)
         targets = record.target or ()
-        target_user = next((_principal(t) for t in targets if str(t.type).lower() == "user"), None)
         subject = actor
-        if event_type in _SUBJECT_IS_TARGET and target_user is not None:
-            subject = target_user
-        client = record.client or _NO_CLIENT
+        if event_type in _SUBJECT_IS_TARGET:
+            target_user = next(
+                (okta_parts.principal(t) for t in targets if str(t.type).lower() == "user"), None
+            )
+            if target_user is not None:
+                subject = target_user
+        client = record.client or NO_CLIENT
         ip = text_or_none(client.ip_address)
         if subject is None or (subject.login is None and subject.id is None):
             raise RecordError("actor/target: no user named")
         identity = subject.login or subject.id or ""
         if subject.type is PrincipalType.ADDRESS:
             identity = f"ip:{subject.id or ip}"  # nobody's account: keyed by the address
-        geo = _geo(client.geographical_context, record.security_context)
-        device = _device(client, record.device, debug)
+        geo = okta_parts.geo(client.geographical_context, record.security_context)
+        device = okta_parts.device(client, record.device, debug)
         factor = self._factor(record, debug) if kind in _FACTOR_KINDS else None
         if kind in (EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_APPROVED):
             factor = Factor.OKTA_VERIFY_PUSH
@@ -386,7 +362,7 @@ class OktaSource:
         user_kind = (
             UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
         )
-        auth = record.authentication_context or _NO_AUTHENTICATION
+        auth = record.authentication_context or NO_AUTHENTICATION
         session = text_or_none(auth.root_session_id) or text_or_none(auth.external_session_id)
         detail = event_type if kind is EventKind.PRIVILEGED_ACTION else None
         if kind is EventKind.RISK_DETECTED:
@@ -405,174 +381,20 @@ class OktaSource:
             responder_ip=responder_ip,
             responder_geo=responder_geo,
             device=device,
-            app=_app(targets),
+            app=okta_parts.app(targets),
             session_id=session,
             factor=factor,
-            factor_id=_enrollment_id(targets),
+            factor_id=okta_parts.enrollment_id(targets),
             number_challenge=number_challenge,
             reason=reason,
-            vendor_risk=_risk_level(debug),
-            behaviors=_behaviors(debug),
+            vendor_risk=okta_parts.risk_level(debug),
+            behaviors=okta_parts.behaviors(debug),
             detail=detail,
             raw=RawRef(source=ref.source, position=ref.position, vendor_type=event_type),
         )
 
 
-# Absent parts read as empty ones (frozen, so sharing them is safe).
-_NO_ACTOR = OktaPrincipal()
-_NO_DETAIL = OktaDetailEntry()
-_NO_OUTCOME = OktaOutcome()
-_NO_CLIENT = OktaClient()
-_NO_AGENT = OktaUserAgent()
-_NO_PLACE = OktaGeographicalContext()
-_NO_POINT = OktaGeolocation()
-_NO_SECURITY = OktaSecurityContext()
-_NO_OKTA_DEVICE = OktaDevice()
-_NO_AUTHENTICATION = OktaAuthenticationContext()
-_NO_DEBUG = OktaDebugData()
 _line_decoder = msgspec.json.Decoder(OktaLogEventLine)
-
-
-def _debug_data(record: OktaLogEvent) -> OktaDebugData:
-    context = record.debug_context
-    return (context.debug_data if context is not None else None) or _NO_DEBUG
-
-
-def _principal(data: OktaPrincipal | None) -> Principal | None:
-    if data is None:
-        return None
-    ptype = _PRINCIPAL_TYPES.get(str(data.type or "").lower(), PrincipalType.UNKNOWN)
-    login = lower_or_none(data.alternate_id)
-    if ptype is PrincipalType.ADDRESS:
-        login = None
-    return Principal(
-        id=text_or_none(data.id),
-        login=login,
-        display_name=text_or_none(data.display_name),
-        type=ptype,
-    )
-
-
-_PRINCIPAL_TYPES = {
-    "user": PrincipalType.USER,
-    "systemprincipal": PrincipalType.SYSTEM,
-    "publicclientapp": PrincipalType.SERVICE,
-    "client": PrincipalType.SERVICE,
-    "appinstance": PrincipalType.SERVICE,
-    "ip address": PrincipalType.ADDRESS,
-}
-
-
-def _geo(context: OktaGeographicalContext | None, security: OktaSecurityContext | None) -> Geo | None:
-    place = context or _NO_PLACE
-    sec = security or _NO_SECURITY
-    point = place.geolocation or _NO_POINT
-    lat = float_or_none(point.lat)
-    lon = float_or_none(point.lon)
-    city = text_or_none(place.city)
-    country = text_or_none(place.country)
-    asn = asn_or_none(sec.as_number)
-    if lat is None and country is None and asn is None:
-        return None
-    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
-    return Geo(
-        lat=lat,
-        lon=lon,
-        country=country,
-        region=text_or_none(place.state),
-        city=city,
-        accuracy_km=accuracy if lat is not None else None,
-        asn=asn,
-        as_org=text_or_none(sec.as_org) or text_or_none(sec.isp),
-        is_proxy=bool_or_none(sec.is_proxy),
-    )
-
-
-def _device(client: OktaClient, device: OktaDevice | None, debug: OktaDebugData) -> Device | None:
-    agent = client.user_agent or _NO_AGENT
-    dev = device or _NO_OKTA_DEVICE
-    device_id = text_or_none(dev.id) or text_or_none(debug.device_fingerprint)
-    os_name = text_or_none(agent.os)
-    platform = text_or_none(dev.os_platform)
-    if platform:
-        version = text_or_none(dev.os_version)
-        os_name = f"{platform} {version}" if version else platform
-    result = Device(
-        id=device_id,
-        name=text_or_none(dev.name),
-        managed=bool_or_none(dev.managed),
-        registered=bool_or_none(dev.registered),
-        os=os_name,
-        browser=text_or_none(agent.browser),
-        user_agent=text_or_none(agent.raw_user_agent),
-        kind=text_or_none(client.device),
-    )
-    return None if result == _NO_DEVICE else result
-
-
-_NO_DEVICE = Device()
-
-
-def _app(targets: Sequence[OktaPrincipal]) -> str | None:
-    for target in targets:
-        if target.type == "AppInstance":
-            return text_or_none(target.display_name) or text_or_none(target.alternate_id)
-    return None
-
-
-def _enrollment_id(targets: Sequence[OktaPrincipal]) -> str | None:
-    for target in targets:
-        if target.type == "AuthenticatorEnrollment":
-            return text_or_none(target.id)
-    return None
-
-
-def _kv_or_json(value: Any) -> dict[str, Any]:
-    """debugData packs maps as ``{k=v, k2=v2}`` (Java toString) or as JSON strings. The result is
-    shared between records with the same text: callers only read it."""
-    if isinstance(value, dict):
-        return value
-    text = text_or_none(value)
-    if not text:
-        return {}
-    return _cached_text_map(text) if len(text) <= 1024 else _text_map(text)
-
-
-def _text_map(text: str) -> dict[str, Any]:
-    if text.startswith('{"'):
-        try:
-            decoded = _json.decode(text)
-        except NOT_JSON:
-            return {}
-        return decoded if isinstance(decoded, dict) else {}
-    return {k.strip(): v.strip() for k, v in _KV.findall(text)}
-
-
-# A tenant's behaviour and risk strings repeat endlessly; long (odd) ones are not kept.
-_cached_text_map = functools.lru_cache(maxsize=4096)(_text_map)
-
-
-def _behaviors(debug: OktaDebugData) -> tuple[str, ...]:
-    if debug.behaviors is None and debug.log_only_security_data is None:
-        return ()  # the common case, without the calls
-    behaviors = _kv_or_json(debug.behaviors)
-    if not behaviors:
-        behaviors = _kv_or_json(_kv_or_json(debug.log_only_security_data).get("behaviors"))
-    positive = []
-    for name, verdict in behaviors.items():
-        if str(verdict).upper() == "POSITIVE":
-            positive.append(_BEHAVIOR_NAMES.get(name.lower(), name.lower().replace(" ", "_")))
-    return tuple(sorted(positive))
-
-
-def _risk_level(debug: OktaDebugData) -> str | None:
-    if debug.risk is None and debug.log_only_security_data is None:
-        return None  # the common case, without the calls
-    risk = _kv_or_json(debug.risk)
-    if not risk:
-        risk = _kv_or_json(_kv_or_json(debug.log_only_security_data).get("risk"))
-    level = text_or_none(risk.get("level"))
-    return level.lower() if level else None
 
 
 SOURCE = OktaSource()

@@ -131,3 +131,17 @@ class OktaLogEventLine(OktaLogEvent, frozen=True):
     stat: msgspec.Raw = msgspec.Raw()
     data: msgspec.Raw = msgspec.Raw()
     class_uid: msgspec.Raw = msgspec.field(default=msgspec.Raw(), name="class_uid")
+
+
+# Absent parts read as empty ones (frozen: sharing them is safe).
+NO_ACTOR = OktaPrincipal()
+NO_DETAIL = OktaDetailEntry()
+NO_OUTCOME = OktaOutcome()
+NO_CLIENT = OktaClient()
+NO_USER_AGENT = OktaUserAgent()
+NO_PLACE = OktaGeographicalContext()
+NO_POINT = OktaGeolocation()
+NO_SECURITY = OktaSecurityContext()
+NO_DEVICE = OktaDevice()
+NO_AUTHENTICATION = OktaAuthenticationContext()
+NO_DEBUG = OktaDebugData()
