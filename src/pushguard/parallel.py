@@ -41,7 +41,7 @@ from pushguard.pipeline import (
     ordered_file_events,
     parse_items,
 )
-from pushguard.sources.readers import expand_paths, jsonl_ranges, read_file, read_jsonl_range
+from pushguard.sources.readers import expand_paths, jsonl_ranges, read_records, read_records_range
 from pushguard.store import MemoryStore
 from pushguard.store.base import keep_highest
 
@@ -113,10 +113,10 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float]:
     enrichers = build_enrichers(city_db=task.city_db, asn_db=task.asn_db)
     if task.byte_range is None:
         stats.files += 1
-        items = read_file(task.path)
+        items = read_records(task.path, task.provider)
     else:
         stats.files += 1 if task.byte_range[0] == 0 else 0
-        items = read_jsonl_range(task.path, *task.byte_range)
+        items = read_records_range(task.path, *task.byte_range, task.provider)
     parsed = parse_items(items, stats, task.provider, task.aliases, enrichers)
     if task.byte_range is None:
         parsed = ordered_file_events(parsed, stats)  # counts late records as one process would

@@ -36,8 +36,16 @@ from pushguard.model import (
     RawRef,
     stable_id,
 )
-from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
-from pushguard.sources.readers import RawItem, expand_paths, read_file
+from pushguard.sources import (
+    BY_PROVIDER,
+    LineSource,
+    ParseResult,
+    RecordError,
+    Source,
+    Unmapped,
+    detect_source,
+)
+from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_records
 from pushguard.store import Commit, MemoryStore, StateStore
 
 REORDER_BUFFER = 20_000  # records a file may be out of order by before they count as late
@@ -361,7 +369,7 @@ def _by_kind(detectors: Sequence[D], by_kind: bool) -> dict[EventKind, list[tupl
 
 
 def parse_items(
-    items: Iterable[RawItem],
+    items: Iterable[RawItem | Decoded],
     stats: RunStats,
     provider: Provider | None,
     aliases: AliasMap,
@@ -371,18 +379,25 @@ def parse_items(
     if provider is not None and provider not in BY_PROVIDER:
         raise InputError(f"no parser reads records of provider {provider.value!r}")
     forced = BY_PROVIDER[provider] if provider is not None else None
+    source: Source | LineSource | None
+    parse: Callable[[Any, RawRef], ParseResult]
+    record: Any
     for item in items:
         stats.records += 1
-        record = item.record
-        if record is None:
-            stats.error(item.where, item.error or "unreadable record")
-            continue
-        source = forced or detect_source(record)
-        if source is None:
-            stats.unmapped["unknown record shape (no vendor recognised)"] += 1
-            continue
+        if isinstance(item, Decoded):  # read_records gives these only for the provider asked for
+            source, parse, record = item.parser, item.parser.parse_decoded, item.value
+        else:
+            record = item.record
+            if record is None:
+                stats.error(item.where, item.error or "unreadable record")
+                continue
+            source = forced or detect_source(record)
+            if source is None:
+                stats.unmapped["unknown record shape (no vendor recognised)"] += 1
+                continue
+            parse = source.parse
         try:
-            result = source.parse(record, RawRef(source=item.source, position=item.position))
+            result = parse(record, RawRef(source=item.source, position=item.position))
         except RecordError as exc:
             stats.error(item.where, f"{source.provider.value}: {exc}")
             continue
@@ -458,7 +473,7 @@ def merged_events(
     streams = []
     for path in paths:
         stats.files += 1
-        parsed = parse_items(read_file(path), stats, provider, aliases, enrichers)
+        parsed = parse_items(read_records(path, provider), stats, provider, aliases, enrichers)
         # a generator function, not an expression: each stream keeps its own file as the partition
         streams.append(_in_partition(keyed_file_events(parsed, stats), str(path.resolve())))
     for _, event, partition in heapq.merge(*streams, key=operator.itemgetter(0)):

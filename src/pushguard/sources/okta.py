@@ -9,43 +9,43 @@ An unanswered push leaves only the send event; its timeout is inferred downstrea
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Any
 
 import msgspec
 
 from pushguard.model import (
-    Device,
     Event,
     EventKind,
     Factor,
     Geo,
-    Principal,
     PrincipalType,
     Provider,
     RawRef,
     UserKind,
 )
+from pushguard.sources import okta_parts
 from pushguard.sources.base import (
     NOT_JSON,
     ParseResult,
     Record,
     RecordError,
     Unmapped,
-    asn_or_none,
-    bool_or_none,
     float_or_none,
-    lower_or_none,
-    mapping,
     parse_time,
     text_or_none,
 )
-
-# Okta geolocates the client IP to a city; it publishes no radius. A city-level IP fix is taken as
-# good to ~50 km, which is what impossible-travel needs to know before it trusts the coordinates.
-VENDOR_CITY_ACCURACY_KM = 50.0
-VENDOR_COUNTRY_ACCURACY_KM = 500.0
+from pushguard.sources.okta_log_event import (
+    NO_ACTOR,
+    NO_AUTHENTICATION,
+    NO_CLIENT,
+    NO_DETAIL,
+    NO_OUTCOME,
+    OktaDebugData,
+    OktaLogEvent,
+    OktaLogEventLine,
+)
+from pushguard.sources.okta_parts import VENDOR_CITY_ACCURACY_KM
+from pushguard.sources.typed import convert_lenient, plain_checks_pass
 
 # debugData.factor and AuthenticatorEnrollment names → our factors.
 _FACTORS: dict[str, Factor] = {
@@ -172,17 +172,6 @@ _FACTOR_KINDS = frozenset(
         EventKind.BYPASS_ISSUED,
     }
 )
-_BEHAVIOR_NAMES = {
-    "new geo-location": "new_geo_location",
-    "new device": "new_device",
-    "new ip": "new_ip",
-    "new state": "new_state",
-    "new country": "new_country",
-    "new city": "new_city",
-    "velocity": "velocity",
-}
-_KV = re.compile(r"([^{},=]+)=([^{},=]*)")
-_json = msgspec.json.Decoder()
 
 
 def _lowercase_top(record: Record) -> Record:
@@ -209,19 +198,46 @@ class OktaSource:
     def parse(self, record: Record, ref: RawRef) -> ParseResult:
         if "eventType" not in record and "eventtype" in record:
             record = _lowercase_top(record)
-        event_type = record.get("eventType")
+        actor = record.get("actor")
+        if actor is not None and not (isinstance(actor, dict) and actor):
+            # An empty actor names nobody, like null; as a Struct it would look like one of unknown keys.
+            record = {key: value for key, value in record.items() if key != "actor"}
+        return self.parse_decoded(convert_lenient(record, OktaLogEvent), ref)
+
+    def decode_line(self, line: bytes) -> OktaLogEventLine | None:
+        """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``)."""
+        try:
+            event = _line_decoder.decode(line)
+        except (*NOT_JSON, RecursionError):
+            return None
+        event_type = event.event_type
+        if (
+            event_type.__class__ is not str  # missing (lower-cased by Panther?) or odd: the plain path says
+            or not event_type
+            or event.published is msgspec.UNSET  # detected as Okta only with it (or with uuid or actor)
+            or event.value
+            or event.records
+            or event.stat
+            or event.data
+            or event.class_uid
+            or event.actor == NO_ACTOR  # {} is no actor, {"id": null} is one: the dict tells them apart
+        ):
+            return None
+        return event if plain_checks_pass(line) else None
+
+    def parse_decoded(self, decoded: OktaLogEvent, ref: RawRef) -> ParseResult:
+        event_type = decoded.event_type
         if not isinstance(event_type, str) or not event_type:
             raise RecordError("eventType: missing or not a string")
-        kind = self._kind(event_type, record)
+        kind = self._kind(event_type, decoded)
         if isinstance(kind, Unmapped):
             return kind
-        return [self._event(record, event_type, kind, ref)]
+        return [self._event(decoded, event_type, kind, ref)]
 
     # -- classification -------------------------------------------------------------------------
 
-    def _kind(self, event_type: str, record: Record) -> EventKind | Unmapped:
-        outcome = mapping(record.get("outcome"))
-        result = str(outcome.get("result") or "").upper()
+    def _kind(self, event_type: str, record: OktaLogEvent) -> EventKind | Unmapped:
+        result = str((record.outcome or NO_OUTCOME).result or "").upper()
         simple = _SIMPLE.get(event_type)
         if simple is not None:
             return simple
@@ -244,11 +260,11 @@ class OktaSource:
             return Unmapped(f"okta: policy.evaluate_sign_on with outcome {result or 'none'}")
         return Unmapped(f"okta: eventType {event_type}")
 
-    def _mfa_kind(self, record: Record, result: str) -> EventKind:
-        debug = _debug_data(record)
+    def _mfa_kind(self, record: OktaLogEvent, result: str) -> EventKind:
+        debug = okta_parts.debug_data(record)
         factor = self._factor(record, debug)
-        push_answer = text_or_none(debug.get("pushOnlyResponseType")) or text_or_none(
-            debug.get("pushWithNumberChallengeResponseType")
+        push_answer = text_or_none(debug.push_only_response_type) or text_or_none(
+            debug.push_with_number_challenge_response_type
         )
         is_push = factor is Factor.OKTA_VERIFY_PUSH or push_answer is not None
         if result == "SUCCESS":
@@ -257,19 +273,19 @@ class OktaSource:
             return EventKind.PUSH_DENIED
         return EventKind.MFA_FAILURE
 
-    def _factor(self, record: Record, debug: Record) -> Factor | None:
-        name = text_or_none(debug.get("factor"))
+    def _factor(self, record: OktaLogEvent, debug: OktaDebugData) -> Factor | None:
+        name = text_or_none(debug.factor)
         if name:
             return _FACTORS.get(name.upper(), Factor.OTHER)
-        for target in _targets(record):
-            if target.get("type") == "AuthenticatorEnrollment":
-                detail = mapping(target.get("detailEntry"))
-                method = text_or_none(detail.get("methodTypeUsed")) or text_or_none(target.get("displayName"))
+        for target in record.target or ():
+            if target.type == "AuthenticatorEnrollment":
+                detail = target.detail_entry or NO_DETAIL
+                method = text_or_none(detail.method_type_used) or text_or_none(target.display_name)
                 if method:
                     # An "Okta Verify" enrollment carries push (and TOTP): it is the push factor.
                     upper = method.upper()
                     return _FACTORS.get(upper.replace(" ", "_"), _FACTORS.get(upper, Factor.OTHER))
-        reason = text_or_none(mapping(record.get("outcome")).get("reason"))
+        reason = text_or_none((record.outcome or NO_OUTCOME).reason)
         if reason:
             match = _FACTOR_IN_TEXT.search(reason.upper())
             if match:
@@ -278,41 +294,44 @@ class OktaSource:
 
     # -- building the event ----------------------------------------------------------------------
 
-    def _event(self, record: Record, event_type: str, kind: EventKind, ref: RawRef) -> Event:
-        uuid = text_or_none(record.get("uuid"))
+    def _event(self, record: OktaLogEvent, event_type: str, kind: EventKind, ref: RawRef) -> Event:
+        uuid = text_or_none(record.uuid)
         if uuid is None:
             raise RecordError("uuid: missing")
-        if "published" not in record:
+        if record.published is msgspec.UNSET:
             raise RecordError("published: missing")
-        when = parse_time(record.get("published"), "published")
-        debug = _debug_data(record)
-        outcome = mapping(record.get("outcome"))
-        actor = _principal(record.get("actor"))
-        targets = _targets(record)
-        target_user = next((_principal(t) for t in targets if str(t.get("type", "")).lower() == "user"), None)
+        when = parse_time(record.published, "published")
+        debug = okta_parts.debug_data(record)
+        outcome = record.outcome or NO_OUTCOME
+        actor = okta_parts.principal(record.actor)
+        targets = record.target or ()
         subject = actor
-        if event_type in _SUBJECT_IS_TARGET and target_user is not None:
-            subject = target_user
-        client = mapping(record.get("client"))
-        ip = text_or_none(client.get("ipAddress"))
+        if event_type in _SUBJECT_IS_TARGET:
+            target_user = next(
+                (okta_parts.principal(t) for t in targets if str(t.type).lower() == "user"), None
+            )
+            if target_user is not None:
+                subject = target_user
+        client = record.client or NO_CLIENT
+        ip = text_or_none(client.ip_address)
         if subject is None or (subject.login is None and subject.id is None):
             raise RecordError("actor/target: no user named")
         identity = subject.login or subject.id or ""
         if subject.type is PrincipalType.ADDRESS:
             identity = f"ip:{subject.id or ip}"  # nobody's account: keyed by the address
-        geo = _geo(client.get("geographicalContext"), record.get("securityContext"))
-        device = _device(client, record.get("device"), debug)
+        geo = okta_parts.geo(client.geographical_context, record.security_context)
+        device = okta_parts.device(client, record.device, debug)
         factor = self._factor(record, debug) if kind in _FACTOR_KINDS else None
         if kind in (EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_APPROVED):
             factor = Factor.OKTA_VERIFY_PUSH
-        reason = text_or_none(outcome.get("reason"))
+        reason = text_or_none(outcome.reason)
         number_challenge: bool | None = None
-        challenge_answer = text_or_none(debug.get("pushWithNumberChallengeResponseType"))
+        challenge_answer = text_or_none(debug.push_with_number_challenge_response_type)
         if challenge_answer is not None:
             number_challenge = True
             if challenge_answer == _WRONG_NUMBER:
                 reason = "number_challenge_wrong"
-        push_answer = text_or_none(debug.get("pushOnlyResponseType"))
+        push_answer = text_or_none(debug.push_only_response_type)
         if push_answer is not None:
             number_challenge = False
             if kind is EventKind.PUSH_DENIED:
@@ -327,27 +346,27 @@ class OktaSource:
             responder_ip, responder_geo = ip, geo
         if kind is EventKind.FRAUD_REPORTED:
             # The report names the activity the user disowned: that IP is the suspect requester.
-            suspect = text_or_none(debug.get("suspiciousActivityEventIp"))
+            suspect = text_or_none(debug.suspicious_activity_event_ip)
             if suspect:
                 responder_ip, responder_geo = ip, geo
                 ip_out = suspect
                 geo_out = Geo(
-                    lat=float_or_none(debug.get("suspiciousActivityEventLatitude")),
-                    lon=float_or_none(debug.get("suspiciousActivityEventLongitude")),
-                    country=text_or_none(debug.get("suspiciousActivityEventCountry")),
-                    region=text_or_none(debug.get("suspiciousActivityEventState")),
-                    city=text_or_none(debug.get("suspiciousActivityEventCity")),
+                    lat=float_or_none(debug.suspicious_activity_event_latitude),
+                    lon=float_or_none(debug.suspicious_activity_event_longitude),
+                    country=text_or_none(debug.suspicious_activity_event_country),
+                    region=text_or_none(debug.suspicious_activity_event_state),
+                    city=text_or_none(debug.suspicious_activity_event_city),
                     accuracy_km=VENDOR_CITY_ACCURACY_KM,
                 )
         # A client app or service principal acting for itself is a non-human identity.
         user_kind = (
             UserKind.NHI if subject is actor and subject.type is PrincipalType.SERVICE else UserKind.HUMAN
         )
-        auth = mapping(record.get("authenticationContext"))
-        session = text_or_none(auth.get("rootSessionId")) or text_or_none(auth.get("externalSessionId"))
+        auth = record.authentication_context or NO_AUTHENTICATION
+        session = text_or_none(auth.root_session_id) or text_or_none(auth.external_session_id)
         detail = event_type if kind is EventKind.PRIVILEGED_ACTION else None
         if kind is EventKind.RISK_DETECTED:
-            detail = text_or_none(debug.get("threatDetections")) or reason
+            detail = text_or_none(debug.threat_detections) or reason
         return Event(
             provider=Provider.OKTA,
             event_id=uuid,
@@ -362,164 +381,20 @@ class OktaSource:
             responder_ip=responder_ip,
             responder_geo=responder_geo,
             device=device,
-            app=_app(targets),
+            app=okta_parts.app(targets),
             session_id=session,
             factor=factor,
-            factor_id=_enrollment_id(targets),
+            factor_id=okta_parts.enrollment_id(targets),
             number_challenge=number_challenge,
             reason=reason,
-            vendor_risk=_risk_level(debug),
-            behaviors=_behaviors(debug),
+            vendor_risk=okta_parts.risk_level(debug),
+            behaviors=okta_parts.behaviors(debug),
             detail=detail,
             raw=RawRef(source=ref.source, position=ref.position, vendor_type=event_type),
         )
 
 
-def _debug_data(record: Record) -> Record:
-    return mapping(mapping(record.get("debugContext")).get("debugData"))
-
-
-def _targets(record: Record) -> list[Record]:
-    targets = record.get("target")
-    if not isinstance(targets, list):
-        return []
-    return [t for t in targets if isinstance(t, dict)]
-
-
-def _principal(value: Any) -> Principal | None:
-    data = mapping(value)
-    if not data:
-        return None
-    kind = str(data.get("type") or "").lower()
-    ptype = _PRINCIPAL_TYPES.get(kind, PrincipalType.UNKNOWN)
-    login = lower_or_none(data.get("alternateId"))
-    if ptype is PrincipalType.ADDRESS:
-        login = None
-    return Principal(
-        id=text_or_none(data.get("id")),
-        login=login,
-        display_name=text_or_none(data.get("displayName")),
-        type=ptype,
-    )
-
-
-_PRINCIPAL_TYPES = {
-    "user": PrincipalType.USER,
-    "systemprincipal": PrincipalType.SYSTEM,
-    "publicclientapp": PrincipalType.SERVICE,
-    "client": PrincipalType.SERVICE,
-    "appinstance": PrincipalType.SERVICE,
-    "ip address": PrincipalType.ADDRESS,
-}
-
-
-def _geo(context: Any, security: Any) -> Geo | None:
-    place = mapping(context)
-    sec = mapping(security)
-    point = mapping(place.get("geolocation"))
-    lat = float_or_none(point.get("lat"))
-    lon = float_or_none(point.get("lon"))
-    city = text_or_none(place.get("city"))
-    country = text_or_none(place.get("country"))
-    asn = asn_or_none(sec.get("asNumber"))
-    if lat is None and country is None and asn is None:
-        return None
-    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
-    return Geo(
-        lat=lat,
-        lon=lon,
-        country=country,
-        region=text_or_none(place.get("state")),
-        city=city,
-        accuracy_km=accuracy if lat is not None else None,
-        asn=asn,
-        as_org=text_or_none(sec.get("asOrg")) or text_or_none(sec.get("isp")),
-        is_proxy=bool_or_none(sec.get("isProxy")),
-    )
-
-
-def _device(client: Record, device: Any, debug: Record) -> Device | None:
-    agent = mapping(client.get("userAgent"))
-    dev = mapping(device)
-    raw_agent = text_or_none(agent.get("rawUserAgent"))
-    device_id = text_or_none(dev.get("id")) or text_or_none(debug.get("deviceFingerprint"))
-    os_name = text_or_none(agent.get("os"))
-    platform = text_or_none(dev.get("os_platform"))
-    if platform:
-        version = text_or_none(dev.get("os_version"))
-        os_name = f"{platform} {version}" if version else platform
-    result = Device(
-        id=device_id,
-        name=text_or_none(dev.get("name")),
-        managed=bool_or_none(dev.get("managed")),
-        registered=bool_or_none(dev.get("registered")),
-        os=os_name,
-        browser=text_or_none(agent.get("browser")),
-        user_agent=raw_agent,
-        kind=text_or_none(client.get("device")),
-    )
-    return None if result == _NO_DEVICE else result
-
-
-_NO_DEVICE = Device()
-
-
-def _app(targets: list[Record]) -> str | None:
-    for target in targets:
-        if target.get("type") == "AppInstance":
-            return text_or_none(target.get("displayName")) or text_or_none(target.get("alternateId"))
-    return None
-
-
-def _enrollment_id(targets: list[Record]) -> str | None:
-    for target in targets:
-        if target.get("type") == "AuthenticatorEnrollment":
-            return text_or_none(target.get("id"))
-    return None
-
-
-def _kv_or_json(value: Any) -> dict[str, Any]:
-    """debugData packs maps as ``{k=v, k2=v2}`` (Java toString) or as JSON strings. The result is
-    shared between records with the same text: callers only read it."""
-    if isinstance(value, dict):
-        return value
-    text = text_or_none(value)
-    if not text:
-        return {}
-    return _cached_text_map(text) if len(text) <= 1024 else _text_map(text)
-
-
-def _text_map(text: str) -> dict[str, Any]:
-    if text.startswith('{"'):
-        try:
-            decoded = _json.decode(text)
-        except NOT_JSON:
-            return {}
-        return decoded if isinstance(decoded, dict) else {}
-    return {k.strip(): v.strip() for k, v in _KV.findall(text)}
-
-
-# A tenant's behaviour and risk strings repeat endlessly; long (odd) ones are not kept.
-_cached_text_map = functools.lru_cache(maxsize=4096)(_text_map)
-
-
-def _behaviors(debug: Record) -> tuple[str, ...]:
-    behaviors = _kv_or_json(debug.get("behaviors"))
-    if not behaviors:
-        behaviors = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("behaviors"))
-    positive = []
-    for name, verdict in behaviors.items():
-        if str(verdict).upper() == "POSITIVE":
-            positive.append(_BEHAVIOR_NAMES.get(name.lower(), name.lower().replace(" ", "_")))
-    return tuple(sorted(positive))
-
-
-def _risk_level(debug: Record) -> str | None:
-    risk = _kv_or_json(debug.get("risk"))
-    if not risk:
-        risk = _kv_or_json(_kv_or_json(debug.get("logOnlySecurityData")).get("risk"))
-    level = text_or_none(risk.get("level"))
-    return level.lower() if level else None
+_line_decoder = msgspec.json.Decoder(OktaLogEventLine)
 
 
 SOURCE = OktaSource()

@@ -1,0 +1,273 @@
+"""The typed Okta path (JSON line → OktaLogEvent Struct → Event) against the plain one (JSON line → dict
+→ Event): the same events, errors and unmapped reasons for every record, and the lines the typed decoder
+must refuse are read the plain way."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from pushguard.enrich import AliasMap
+from pushguard.model import Event, Provider, RawRef
+from pushguard.pipeline import RunStats, parse_items
+from pushguard.simulate.scenario import simulate
+from pushguard.sources import RecordError, Unmapped
+from pushguard.sources.okta import SOURCE as OKTA
+from pushguard.sources.readers import (
+    Decoded,
+    RawItem,
+    decode_json,
+    jsonl_ranges,
+    read_file,
+    read_jsonl_range,
+    read_records,
+    read_records_range,
+)
+from tests.conftest import FIXTURES, SHARED_SAMPLES
+
+REF = RawRef(source="test", position=1)
+PUSH_SENT = json.loads((FIXTURES / "okta" / "handmade.jsonl").read_text().splitlines()[0])
+
+
+def _okta_files() -> list[Path]:
+    files = sorted((FIXTURES / "okta").glob("*.jsonl"))
+    if (SHARED_SAMPLES / "okta").exists():
+        files += sorted((SHARED_SAMPLES / "okta").glob("*.jsonl"))
+    return files
+
+
+def _run(items: list[RawItem | Decoded] | list[RawItem], provider: Provider | None = None) -> tuple[Any, ...]:
+    stats = RunStats()
+    events = list(parse_items(items, stats, provider, AliasMap()))
+    return events, stats.records, stats.errors, stats.error_samples, stats.unmapped
+
+
+def _outcome(parse: Any) -> list[Event] | Unmapped | RecordError:
+    try:
+        result: list[Event] | Unmapped = parse()
+    except RecordError as exc:
+        return exc
+    return result
+
+
+def _same(first: object, second: object) -> bool:
+    if isinstance(first, Unmapped) and isinstance(second, Unmapped):
+        return first.reason == second.reason
+    if isinstance(first, RecordError) and isinstance(second, RecordError):
+        return str(first) == str(second)
+    return first == second
+
+
+def _typed_equals_plain(line: bytes) -> bool | None:
+    """None when the typed decoder refuses the line; else whether both paths give the same outcome."""
+    decoded = OKTA.decode_line(line)
+    if decoded is None:
+        return None
+    record = decode_json(line)
+    typed = _outcome(lambda: OKTA.parse_decoded(decoded, REF))
+    return _same(typed, _outcome(lambda: OKTA.parse(record, REF)))
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "tenant"
+    simulate(11, 60, 4, out)
+    return out / "okta" / "system-log.jsonl"
+
+
+@pytest.mark.parametrize(
+    "path", _okta_files(), ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
+)
+def test_fixture_and_sample_files_read_the_same_both_ways(path: Path) -> None:
+    assert _run(list(read_records(path, Provider.OKTA)), Provider.OKTA) == _run(
+        list(read_file(path)), Provider.OKTA
+    )
+    assert _run(list(read_records(path))) == _run(list(read_file(path)))
+    for line in path.read_bytes().splitlines():
+        assert _typed_equals_plain(line) in (None, True), line[:200]
+
+
+def test_simulated_tenant_reads_the_same_and_all_of_it_typed(tenant: Path) -> None:
+    items = list(read_records(tenant))
+    lines = tenant.read_bytes().count(b"\n")
+    assert lines > 500
+    assert all(isinstance(item, Decoded) for item in items)  # a silent fall back would fail here
+    assert len(items) == lines
+    typed, plain = _run(items), _run(list(read_file(tenant)))
+    assert typed == plain
+    assert typed[2] == 0 and not typed[4]  # every record an event, as the simulator promises
+
+
+def test_handmade_records_take_the_typed_path() -> None:
+    items = list(read_records(FIXTURES / "okta" / "handmade.jsonl"))
+    assert items and all(isinstance(item, Decoded) for item in items)
+
+
+def test_parallel_ranges_read_the_same_both_ways(tenant: Path) -> None:
+    ranges = jsonl_ranges(tenant, 3, 1)
+    assert ranges is not None and len(ranges) == 3
+    typed = [item for start, end in ranges for item in read_records_range(tenant, start, end)]
+    plain = [item for start, end in ranges for item in read_jsonl_range(tenant, start, end)]
+    # The first line of a range is read the plain way: it names the decoder of the rest.
+    assert sum(isinstance(item, Decoded) for item in typed) == len(plain) - len(ranges)
+    assert _run(typed) == _run(plain)
+
+
+def _line(record: object) -> bytes:
+    return json.dumps(record).encode()
+
+
+FALLBACKS: dict[str, bytes] = {
+    "broken JSON": _line(PUSH_SENT)[:-9],
+    "client is a string": _line({**PUSH_SENT, "client": "10.0.0.1"}),
+    "target is an object": _line({**PUSH_SENT, "target": {"type": "User"}}),
+    "a target is a string": _line({**PUSH_SENT, "target": ["x", *PUSH_SENT["target"]]}),
+    "debugData is a list": _line({**PUSH_SENT, "debugContext": {"debugData": [1]}}),
+    "lower-cased top-level keys": _line({key.lower(): value for key, value in PUSH_SENT.items()}),
+    "eventType not a string": _line({**PUSH_SENT, "eventType": 5}),
+    "eventType empty": _line({**PUSH_SENT, "eventType": ""}),
+    "no published": _line({k: v for k, v in PUSH_SENT.items() if k != "published"}),
+    "empty actor": _line({**PUSH_SENT, "eventType": "user.session.start", "actor": {}}),
+    "actor of unknown keys": _line({**PUSH_SENT, "actor": {"detail": 1}}),
+    "event hook envelope": _line({"eventType": "com.okta.event_hook", "data": {"events": [PUSH_SENT]}}),
+    "Graph list envelope": _line({"value": [PUSH_SENT], "eventType": "x", "published": "y"}),
+    "OCSF record": _line({**PUSH_SENT, "class_uid": 3002, "metadata": {"version": "1.3.0"}}),
+    "array of records": _line([PUSH_SENT, PUSH_SENT]),
+    "lone surrogate escape": _line(PUSH_SENT).replace(b'"Salesforce"', b'"Sales\\ud800force"'),
+    "surrogate pair escape": _line(PUSH_SENT).replace(b'"Salesforce"', b'"Sales\\ud83d\\ude00force"'),
+    "invalid UTF-8 in a skipped field": _line({**PUSH_SENT, "severity": "@"}).replace(b"@", b"\xff"),
+    "an Entra sign-in": _line({"createdDateTime": "2026-03-02T08:00:00Z", "userPrincipalName": "a@b.c"}),
+    "a number": b"5",
+    "no vendor's shape": b'{"eventName": "x"}',
+}
+# Records the typed decoder takes, whose odd values the mapping reads as the dict code did.
+TAKEN: dict[str, bytes] = {
+    "odd leaves": _line({**PUSH_SENT, "uuid": 12, "outcome": {"result": True, "reason": 0}}),
+    "null parts": _line({**PUSH_SENT, "client": None, "target": None, "securityContext": None}),
+    "actor with a null id": _line({**PUSH_SENT, "actor": {"id": None, "type": "User"}}),
+    "published a number": _line({**PUSH_SENT, "published": 1772442000}),
+    "published null": _line({**PUSH_SENT, "published": None}),
+    "duplicate key": _line(PUSH_SENT)[:-1] + b', "uuid": "other"}',
+    "unmapped eventType": _line({**PUSH_SENT, "eventType": "system.org.rate_limit.warning"}),
+    "unmapped outcome": _line({**PUSH_SENT, "eventType": "user.session.start", "outcome": {"result": 1}}),
+}
+
+
+@pytest.mark.parametrize("name", FALLBACKS)
+def test_lines_the_typed_decoder_refuses(name: str) -> None:
+    assert OKTA.decode_line(FALLBACKS[name]) is None
+
+
+@pytest.mark.parametrize("name", TAKEN)
+def test_odd_lines_the_typed_decoder_takes_parse_as_plain(name: str) -> None:
+    assert _typed_equals_plain(TAKEN[name]) is True
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_file_of_odd_lines_counts_the_same_both_ways(tmp_path: Path, compress: bool) -> None:
+    good = _line(PUSH_SENT)
+    body = b"\n".join([good, b"", *FALLBACKS.values(), b"  ", *TAKEN.values(), good]) + b"\n"
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(gzip.compress(body) if compress else body)
+    items = list(read_records(path))
+    typed_lines = [item.position for item in items if isinstance(item, Decoded)]
+    first_taken = 2 + len(FALLBACKS) + 2
+    assert typed_lines == [1, *range(first_taken, first_taken + len(TAKEN)), first_taken + len(TAKEN)]
+    typed, plain = _run(items), _run(list(read_file(path)))
+    assert typed == plain
+    assert typed[2] > 5 and typed[4]  # errors and unmapped records are there, counted the same
+
+
+def test_another_provider_asked_for_gets_no_typed_lines(tenant: Path) -> None:
+    assert not any(isinstance(item, Decoded) for item in read_records(tenant, Provider.ENTRA))
+    assert _run(list(read_records(tenant, Provider.ENTRA)), Provider.ENTRA) == _run(
+        list(read_file(tenant)), Provider.ENTRA
+    )
+
+
+def test_a_file_led_by_another_vendor_is_read_plain(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(FALLBACKS["an Entra sign-in"] + b"\n" + _line(PUSH_SENT) + b"\n")
+    assert not any(isinstance(item, Decoded) for item in read_records(path))
+    assert [isinstance(item, Decoded) for item in read_records(path, Provider.OKTA)] == [False, True]
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    {},
+    [],
+    0,
+    1,
+    2.5,
+    True,
+    False,
+    "",
+    " ",
+    "unknown",
+    "User",
+    "AppInstance",
+    "AuthenticatorEnrollment",
+    "SUCCESS",
+    "DENY",
+    {"id": None},
+    [{}],
+    [{"type": "User", "alternateId": "X@Y"}],
+    "{New IP=POSITIVE}",
+    '{"level":"HIGH"}',
+    "OKTA_VERIFY_PUSH",
+    "ip address",
+    2**40,
+    "2026-03-02T08:00:00Z",
+]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _paths(inner, (*prefix, index))
+    return found
+
+
+def _mutated(record: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    record = copy.deepcopy(record)
+    for _ in range(rng.randint(1, 3)):
+        paths = _paths(record)[1:]
+        if not paths:
+            break
+        path = rng.choice(paths)
+        parent: Any = record
+        for step in path[:-1]:
+            parent = parent[step]
+        if rng.random() < 0.8 or isinstance(parent, list):
+            parent[path[-1]] = copy.deepcopy(rng.choice(_ODD_VALUES))
+        else:
+            del parent[path[-1]]
+    return record
+
+
+def test_mutated_records_parse_the_same_both_ways() -> None:
+    """Fields replaced by values of every JSON type, or dropped: whenever the typed decoder takes the
+    line, it parses as the dict does."""
+    rng = random.Random(7)
+    lines = [line for path in _okta_files() for line in path.read_bytes().splitlines() if line.strip()]
+    records = [decode_json(line) for line in lines]
+    encoder = msgspec.json.Encoder()
+    taken = Counter[bool]()
+    for _ in range(3000):
+        line = encoder.encode(_mutated(rng.choice(records), rng))
+        same = _typed_equals_plain(line)
+        taken[same is not None] += 1
+        assert same in (None, True), line
+    assert taken[True] > 1000  # most mutations keep the shape the typed decoder reads
