@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from pushguard.detect import build_detectors
@@ -78,3 +79,30 @@ def test_a_detector_does_not_see_a_kind_it_does_not_watch() -> None:
             assert detector.meta.watches is not None and kind in detector.meta.watches, detector_id
     assert not engine._observers[EventKind.MFA_REQUIRED]
     assert [d for d, _ in engine._observers[EventKind.PUSH_SENT]][:2] == ["push_bombing", "push_fatigue"]
+
+
+def test_second_stage_detectors_decide_the_same_on_their_view_of_the_profile(tenant: Path) -> None:
+    """A deferred second stage (``--jobs``, stream workers) carries ``keyed_view``, not the profile."""
+    learning = Engine(detectors=build_detectors())  # keeps the profiles as a run does
+    on_profile, on_view = Engine(detectors=build_detectors()), Engine(detectors=build_detectors())
+    deferred = 0
+    for event in _events(tenant):
+        if event.identity:
+            profile = learning.profile(event.identity)
+            parts, view = learning.keyed_view(event, profile)
+            if view is None:
+                assert not parts
+            else:
+                deferred += 1
+                assert len(msgspec.msgpack.encode(view)) < 200  # a known place or two, not the profile
+                expected = _view(on_profile.second_stage(event, profile))
+                assert _view(on_view.second_stage(event, view)) == expected
+        learning.process(event)
+    assert deferred > 1000
+    assert {f.detector for f in on_view.findings.values()} & {"push_spray", "password_spray"}
+    assert on_view.findings == on_profile.findings
+    on_view.flush()
+    on_profile.flush()
+    keys = sorted(on_profile.store.state_keys())
+    assert keys == sorted(on_view.store.state_keys())
+    assert on_view.store.load(keys) == on_profile.store.load(keys)  # every IP's and ASN's state

@@ -158,14 +158,10 @@ class _DeferringEngine(Engine):
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
         if self.current is None:
             return []
-        slices = {
-            partition_of(part, len(self.deferred))
-            for _, detector in self._keyed_observers[event.kind]
-            if (part := detector.partition(event)) is not None
-        }
-        if slices:
-            frame = self._encoder.encode(_Deferred(self.current, event, profile))
-            for index in slices:
+        parts, view = self.keyed_view(event, profile)
+        if view is not None:
+            frame = self._encoder.encode(_Deferred(self.current, event, view))
+            for index in {partition_of(part, len(self.deferred)) for part in parts}:
                 self.deferred[index].append(frame)
         return []
 

@@ -246,6 +246,20 @@ class Engine:
                 produced.append(self._finding(None, detection))
         return produced
 
+    def keyed_view(self, event: Event, profile: IdentityProfile) -> tuple[list[str], IdentityProfile | None]:
+        """The second-stage keys (IP, ASN) this event has, and the part of the profile their detectors
+        read (None: no second-stage detector wants the event). A deferred second stage (a parallel run,
+        the stream workers) carries this view, a few bytes, where the whole profile was a kilobyte."""
+        parts: list[str] = []
+        view: IdentityProfile | None = None
+        for _, detector in self._keyed_observers[event.kind]:
+            part = detector.partition(event)
+            if part is not None:
+                parts.append(part)
+                more = detector.profile_view(profile, event)
+                view = more if view is None else _joined(view, more)
+        return parts, view
+
     def advance(self, watermark: float | None = None) -> list[Finding]:
         """Let silence speak for every identity in memory (timeouts, bursts that ended)."""
         mark = self.watermark if watermark is None else watermark
@@ -348,6 +362,15 @@ class Engine:
         produced.extend(self._advance_stored(self.watermark, done))
         self.flush()
         return produced
+
+
+def _joined(view: IdentityProfile, more: IdentityProfile) -> IdentityProfile:
+    """Two detectors' views of one profile as one: each filled the maps it reads."""
+    for name in more.__struct_fields__:
+        value = getattr(more, name)
+        if isinstance(value, dict) and value:
+            getattr(view, name).update(value)
+    return view
 
 
 D = TypeVar("D", bound=Detector[Any])

@@ -71,8 +71,9 @@ class _DeferringEngine(Engine):
         self.current: tuple[int, int] = (0, 0)
 
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
-        if any(d.partition(event) is not None for d in self.keyed_detectors):
-            payload = _deferred_encoder.encode(Deferred(*self.current, event, profile))
+        _, view = self.keyed_view(event, profile)
+        if view is not None:
+            payload = _deferred_encoder.encode(Deferred(*self.current, event, view))
             self.redis.pending.ops.append(("add", self.stage2, payload))
         return []
 

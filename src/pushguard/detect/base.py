@@ -95,6 +95,11 @@ class KeyedDetector(Detector[S], Protocol):
         """``observe`` for an event whose ``partition`` the caller has computed already (``key``)."""
         ...
 
+    def profile_view(self, profile: IdentityProfile, event: Event) -> IdentityProfile:
+        """The part of ``profile`` that ``observe`` reads for ``event`` (the rest left empty): what a
+        parallel run hands to the second stage instead of the whole profile."""
+        ...
+
 
 def settings(meta: DetectorMeta, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The tunables' defaults with overrides applied; an unknown name or a wrong type is refused."""

@@ -187,6 +187,10 @@ class SprayBase(abc.ABC):
     def _known(self, profile: IdentityProfile, event: Event) -> bool:
         """Whether the target identity has succeeded from this source before."""
 
+    @abc.abstractmethod
+    def profile_view(self, profile: IdentityProfile, event: Event) -> IdentityProfile:
+        """What ``_known`` reads of the profile for this event (the KeyedDetector contract)."""
+
     def partition(self, event: Event) -> str | None:
         if event.kind not in _WATCHED or not event.identity:
             return None
@@ -423,6 +427,11 @@ class PushSpray(SprayBase):
     def _known(self, profile: IdentityProfile, event: Event) -> bool:
         return profile.knows_ip(event.ip)
 
+    def profile_view(self, profile: IdentityProfile, event: Event) -> IdentityProfile:
+        ip = event.ip
+        known = {ip: profile.ips[ip]} if ip is not None and ip in profile.ips else {}
+        return IdentityProfile(identity=profile.identity, ips=known)
+
 
 class PushSprayAsn(SprayBase):
     """Per hosting / VPN / proxy ASN (residential and corporate ASNs are left to the per-IP view)."""
@@ -438,3 +447,8 @@ class PushSprayAsn(SprayBase):
 
     def _known(self, profile: IdentityProfile, event: Event) -> bool:
         return event.geo is not None and profile.knows_asn(event.geo.asn)
+
+    def profile_view(self, profile: IdentityProfile, event: Event) -> IdentityProfile:
+        asn = None if event.geo is None or event.geo.asn is None else str(event.geo.asn)
+        known = {asn: profile.asns[asn]} if asn is not None and asn in profile.asns else {}
+        return IdentityProfile(identity=profile.identity, asns=known)
