@@ -5,7 +5,8 @@
 
 Each input is a log file's bytes. The contract checked is the project's: the reader yields records or
 per-record errors (or refuses the whole file with ``PushguardError``), and every source given a record
-returns Events or an ``Unmapped`` reason or raises ``RecordError``. Anything else is a crash that
+returns Events or an ``Unmapped`` reason or raises ``RecordError``; so does a typed decoder given the
+lines it takes (``read_records``). Anything else is a crash that
 libFuzzer saves as ``crash-*`` for a regression test. The seed corpus holds a few real-shaped records of
 each vendor (``fuzz/corpus``, small on purpose)."""
 
@@ -23,7 +24,7 @@ with atheris.instrument_imports():
 
     from pushguard.model import Event, PushguardError, RawRef
     from pushguard.sources import SOURCES, RecordError, Unmapped
-    from pushguard.sources.readers import read_file
+    from pushguard.sources.readers import Decoded, read_file, read_records
 
 _FD, _PATH = tempfile.mkstemp(suffix=".jsonl")
 os.close(_FD)
@@ -36,12 +37,16 @@ def check_record(record: dict[str, object]) -> None:
             result = source.parse(record, _REF)
         except RecordError:
             continue
-        if isinstance(result, Unmapped):
-            continue
-        for event in result:
-            if not isinstance(event, Event):
-                raise TypeError(f"{source.provider}: parse gave {type(event)}")
-            msgspec.msgpack.encode(event)
+        check_result(result, source.provider)
+
+
+def check_result(result: list[Event] | Unmapped, provider: object) -> None:
+    if isinstance(result, Unmapped):
+        return
+    for event in result:
+        if not isinstance(event, Event):
+            raise TypeError(f"{provider}: parse gave {type(event)}")
+        msgspec.msgpack.encode(event)
 
 
 def test_one_input(data: bytes) -> None:
@@ -53,6 +58,12 @@ def test_one_input(data: bytes) -> None:
     for item in items:
         if item.record is not None:
             check_record(item.record)
+    for decoded in read_records(Path(_PATH)):
+        if isinstance(decoded, Decoded):
+            try:
+                check_result(decoded.parser.parse_decoded(decoded.value, _REF), decoded.parser.provider)
+            except RecordError:
+                continue
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ must refuse are read the plain way."""
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import random
@@ -15,15 +14,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from pushguard.enrich import AliasMap
-from pushguard.model import Event, Provider, RawRef
-from pushguard.pipeline import RunStats, parse_items
+from pushguard.model import Provider
 from pushguard.simulate.scenario import simulate
-from pushguard.sources import RecordError, Unmapped
 from pushguard.sources.okta import SOURCE as OKTA
 from pushguard.sources.readers import (
     Decoded,
-    RawItem,
     decode_json,
     jsonl_ranges,
     read_file,
@@ -31,49 +26,14 @@ from pushguard.sources.readers import (
     read_records,
     read_records_range,
 )
-from tests.conftest import FIXTURES, SHARED_SAMPLES
+from tests.conftest import FIXTURES
+from tests.typed_paths import mutated, run, typed_equals_plain, vendor_files
 
-REF = RawRef(source="test", position=1)
 PUSH_SENT = json.loads((FIXTURES / "okta" / "handmade.jsonl").read_text().splitlines()[0])
 
 
-def _okta_files() -> list[Path]:
-    files = sorted((FIXTURES / "okta").glob("*.jsonl"))
-    if (SHARED_SAMPLES / "okta").exists():
-        files += sorted((SHARED_SAMPLES / "okta").glob("*.jsonl"))
-    return files
-
-
-def _run(items: list[RawItem | Decoded] | list[RawItem], provider: Provider | None = None) -> tuple[Any, ...]:
-    stats = RunStats()
-    events = list(parse_items(items, stats, provider, AliasMap()))
-    return events, stats.records, stats.errors, stats.error_samples, stats.unmapped
-
-
-def _outcome(parse: Any) -> list[Event] | Unmapped | RecordError:
-    try:
-        result: list[Event] | Unmapped = parse()
-    except RecordError as exc:
-        return exc
-    return result
-
-
-def _same(first: object, second: object) -> bool:
-    if isinstance(first, Unmapped) and isinstance(second, Unmapped):
-        return first.reason == second.reason
-    if isinstance(first, RecordError) and isinstance(second, RecordError):
-        return str(first) == str(second)
-    return first == second
-
-
 def _typed_equals_plain(line: bytes) -> bool | None:
-    """None when the typed decoder refuses the line; else whether both paths give the same outcome."""
-    decoded = OKTA.decode_line(line)
-    if decoded is None:
-        return None
-    record = decode_json(line)
-    typed = _outcome(lambda: OKTA.parse_decoded(decoded, REF))
-    return _same(typed, _outcome(lambda: OKTA.parse(record, REF)))
+    return typed_equals_plain(OKTA, OKTA, line)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +44,13 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "path", _okta_files(), ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
+    "path", vendor_files("okta"), ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
 )
 def test_fixture_and_sample_files_read_the_same_both_ways(path: Path) -> None:
-    assert _run(list(read_records(path, Provider.OKTA)), Provider.OKTA) == _run(
+    assert run(list(read_records(path, Provider.OKTA)), Provider.OKTA) == run(
         list(read_file(path)), Provider.OKTA
     )
-    assert _run(list(read_records(path))) == _run(list(read_file(path)))
+    assert run(list(read_records(path))) == run(list(read_file(path)))
     for line in path.read_bytes().splitlines():
         assert _typed_equals_plain(line) in (None, True), line[:200]
 
@@ -101,7 +61,7 @@ def test_simulated_tenant_reads_the_same_and_all_of_it_typed(tenant: Path) -> No
     assert lines > 500
     assert all(isinstance(item, Decoded) for item in items)  # a silent fall back would fail here
     assert len(items) == lines
-    typed, plain = _run(items), _run(list(read_file(tenant)))
+    typed, plain = run(items), run(list(read_file(tenant)))
     assert typed == plain
     assert typed[2] == 0 and not typed[4]  # every record an event, as the simulator promises
 
@@ -118,7 +78,7 @@ def test_parallel_ranges_read_the_same_both_ways(tenant: Path) -> None:
     plain = [item for start, end in ranges for item in read_jsonl_range(tenant, start, end)]
     # The first line of a range is read the plain way: it names the decoder of the rest.
     assert sum(isinstance(item, Decoded) for item in typed) == len(plain) - len(ranges)
-    assert _run(typed) == _run(plain)
+    assert run(typed) == run(plain)
 
 
 def _line(record: object) -> bytes:
@@ -181,14 +141,14 @@ def test_a_file_of_odd_lines_counts_the_same_both_ways(tmp_path: Path, compress:
     typed_lines = [item.position for item in items if isinstance(item, Decoded)]
     first_taken = 2 + len(FALLBACKS) + 2
     assert typed_lines == [1, *range(first_taken, first_taken + len(TAKEN)), first_taken + len(TAKEN)]
-    typed, plain = _run(items), _run(list(read_file(path)))
+    typed, plain = run(items), run(list(read_file(path)))
     assert typed == plain
     assert typed[2] > 5 and typed[4]  # errors and unmapped records are there, counted the same
 
 
 def test_another_provider_asked_for_gets_no_typed_lines(tenant: Path) -> None:
     assert not any(isinstance(item, Decoded) for item in read_records(tenant, Provider.ENTRA))
-    assert _run(list(read_records(tenant, Provider.ENTRA)), Provider.ENTRA) == _run(
+    assert run(list(read_records(tenant, Provider.ENTRA)), Provider.ENTRA) == run(
         list(read_file(tenant)), Provider.ENTRA
     )
 
@@ -196,7 +156,10 @@ def test_another_provider_asked_for_gets_no_typed_lines(tenant: Path) -> None:
 def test_a_file_led_by_another_vendor_is_read_plain(tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(FALLBACKS["an Entra sign-in"] + b"\n" + _line(PUSH_SENT) + b"\n")
-    assert not any(isinstance(item, Decoded) for item in read_records(path))
+    assert [isinstance(item, Decoded) and item.parser is OKTA for item in read_records(path)] == [
+        False,
+        False,
+    ]
     assert [isinstance(item, Decoded) for item in read_records(path, Provider.OKTA)] == [False, True]
 
 
@@ -229,44 +192,16 @@ _ODD_VALUES: list[Any] = [
 ]
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found += _paths(inner, (*prefix, key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            found += _paths(inner, (*prefix, index))
-    return found
-
-
-def _mutated(record: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    record = copy.deepcopy(record)
-    for _ in range(rng.randint(1, 3)):
-        paths = _paths(record)[1:]
-        if not paths:
-            break
-        path = rng.choice(paths)
-        parent: Any = record
-        for step in path[:-1]:
-            parent = parent[step]
-        if rng.random() < 0.8 or isinstance(parent, list):
-            parent[path[-1]] = copy.deepcopy(rng.choice(_ODD_VALUES))
-        else:
-            del parent[path[-1]]
-    return record
-
-
 def test_mutated_records_parse_the_same_both_ways() -> None:
     """Fields replaced by values of every JSON type, or dropped: whenever the typed decoder takes the
     line, it parses as the dict does."""
     rng = random.Random(7)
-    lines = [line for path in _okta_files() for line in path.read_bytes().splitlines() if line.strip()]
+    lines = [line for path in vendor_files("okta") for line in path.read_bytes().splitlines() if line.strip()]
     records = [decode_json(line) for line in lines]
     encoder = msgspec.json.Encoder()
     taken = Counter[bool]()
     for _ in range(3000):
-        line = encoder.encode(_mutated(rng.choice(records), rng))
+        line = encoder.encode(mutated(rng.choice(records), rng, _ODD_VALUES))
         same = _typed_equals_plain(line)
         taken[same is not None] += 1
         assert same in (None, True), line

@@ -16,7 +16,7 @@ from pushguard.sources.typed import LineSource
 SOURCES: tuple[Source, ...] = (OCSF, OKTA, ENTRA, DUO)
 BY_PROVIDER: dict[Provider, Source] = {source.provider: source for source in SOURCES}
 # Sources that decode their JSON Lines straight into typed records (sources.typed).
-LINE_SOURCES: dict[Provider, LineSource] = {OKTA.provider: OKTA}
+LINE_SOURCES: dict[Provider, LineSource] = {OKTA.provider: OKTA, ENTRA.provider: ENTRA}
 
 
 def detect_source(record: Record) -> Source | None:

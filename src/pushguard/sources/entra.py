@@ -31,6 +31,7 @@ record (top-level ``time``, ``category``, ``resultType``, ``callerIpAddress``; t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -54,7 +55,6 @@ from pushguard.sources.base import (
     Unmapped,
     bool_or_none,
     int_or_none,
-    items,
     lower_or_none,
     mapping,
     text_or_none,
@@ -67,6 +67,18 @@ from pushguard.sources.entra_audit import (
     parse_audit,
     top,
 )
+from pushguard.sources.entra_signin_record import (
+    NO_DEVICE_DETAIL,
+    NO_MFA_DETAIL,
+    NO_STATUS,
+    EntraAuthenticationStep,
+    EntraMfaDetail,
+    EntraSignIn,
+    EntraSignInLine,
+    EntraStatus,
+    EntraTopLevel,
+)
+from pushguard.sources.typed import convert_lenient, plain_checks_pass
 
 SIGNIN_CATEGORIES = frozenset(
     {
@@ -111,8 +123,36 @@ class EntraSource:
         if "activityDisplayName" in body or "initiatedBy" in body or low == "auditlogs":
             return parse_audit(record, body, ref)
         if low in SIGNIN_CATEGORIES or "createdDateTime" in body or "status" in body:
-            return [_signin(record, body, category, ref)]
+            return [_signin(convert_lenient(body, EntraSignIn), _top_level(record), category, ref)]
         return Unmapped(f"entra: category {category or 'none'}")
+
+    def decode_line(self, line: bytes) -> EntraSignInLine | None:
+        """The line's Graph signIn, or None when the plain path must read it (see ``sources.typed``)."""
+        try:
+            signin = _line_decoder.decode(line)
+        except (*NOT_JSON, RecursionError):
+            return None
+        if (
+            signin.created_date_time is None  # with it and a user or app named, matches() takes it
+            or (
+                signin.user_principal_name is None
+                and signin.user_id is None
+                and signin.app_id is None
+                and signin.status is None
+                and signin.service_principal_id is None
+            )
+            or signin.plain_keys()
+        ):
+            return None
+        return signin if plain_checks_pass(line) else None
+
+    def parse_decoded(self, decoded: EntraSignIn, ref: RawRef) -> ParseResult:
+        # A Graph signIn has no Azure Monitor wrapper: its own correlationId and tenantId are the top ones.
+        top_level = EntraTopLevel(correlation_id=decoded.correlation_id, tenant_id=decoded.tenant_id)
+        return [_signin(decoded, top_level, None, ref)]
+
+
+_line_decoder = msgspec.json.Decoder(EntraSignInLine)
 
 
 def _body(record: Record) -> Record:
@@ -120,28 +160,40 @@ def _body(record: Record) -> Record:
     return properties if isinstance(properties, dict) else record
 
 
+def _top_level(record: Record) -> EntraTopLevel:
+    return EntraTopLevel(
+        time=top(record, "time"),
+        result_type=top(record, "resultType"),
+        caller_ip_address=top(record, "callerIpAddress"),
+        correlation_id=top(record, "correlationId"),
+        tenant_id=top(record, "tenantId"),
+        identity=top(record, "identity"),
+        category=top(record, "category"),
+    )
+
+
 # -- sign-ins -------------------------------------------------------------------------------------
 
 
-def _signin(record: Record, body: Record, category: str | None, ref: RawRef) -> Event:
+def _signin(body: EntraSignIn, top_level: EntraTopLevel, category: str | None, ref: RawRef) -> Event:
     event_id = (
-        text_or_none(body.get("id"))
-        or text_or_none(body.get("originalRequestId"))
-        or text_or_none(body.get("uniqueTokenIdentifier"))
+        text_or_none(body.id)
+        or text_or_none(body.original_request_id)
+        or text_or_none(body.unique_token_identifier)
     )
     if event_id is None:
         raise RecordError("properties.id: missing")
-    when_raw = body.get("createdDateTime") or top(record, "time")
+    when_raw = body.created_date_time or top_level.time
     if when_raw is None:
         raise RecordError("createdDateTime: missing")
     when = entra_time(when_raw, "createdDateTime")
-    status = mapping(body.get("status"))
-    code = _error_code(status, top(record, "resultType"))
-    subject, user_kind = _subject(record, body, category)
-    steps: list[Record] = [s for s in items(body.get("authenticationDetails")) if isinstance(s, dict)]
-    mfa = mapping(body.get("mfaDetail"))
+    status = body.status or NO_STATUS
+    code = _error_code(status, top_level.result_type)
+    subject, user_kind = _subject(body, top_level, category)
+    steps = body.authentication_details or ()
+    mfa = body.mfa_detail or NO_MFA_DETAIL
     kind, factor, reason, number_challenge = _classify(code, status, steps, mfa)
-    risk = lower_or_none(body.get("riskLevelDuringSignIn"))
+    risk = lower_or_none(body.risk_level_during_sign_in)
     return Event(
         provider=Provider.ENTRA,
         event_id=event_id,
@@ -151,14 +203,14 @@ def _signin(record: Record, body: Record, category: str | None, ref: RawRef) -> 
         subject=subject,
         actor=subject,
         user_kind=user_kind,
-        ip=ip_or_none(body.get("ipAddress")) or ip_or_none(top(record, "callerIpAddress")),
-        geo=entra_geo(body.get("location"), body.get("autonomousSystemNumber")),
+        ip=ip_or_none(body.ip_address) or ip_or_none(top_level.caller_ip_address),
+        geo=entra_geo(body.location, body.autonomous_system_number),
         device=_device(body),
-        app=text_or_none(body.get("appDisplayName")),
+        app=text_or_none(body.app_display_name),
         session_id=(
-            text_or_none(body.get("sessionId"))
-            or text_or_none(body.get("correlationId"))
-            or text_or_none(top(record, "correlationId"))
+            text_or_none(body.session_id)
+            or text_or_none(body.correlation_id)
+            or text_or_none(top_level.correlation_id)
         ),
         interactive=_interactive(body, category),
         factor=factor,
@@ -169,9 +221,9 @@ def _signin(record: Record, body: Record, category: str | None, ref: RawRef) -> 
     )
 
 
-def _interactive(body: Record, category: str | None) -> bool | None:
+def _interactive(body: EntraSignIn, category: str | None) -> bool | None:
     """isInteractive, else what the category or signInEventTypes say (Graph beta)."""
-    flag = bool_or_none(body.get("isInteractive"))
+    flag = bool_or_none(body.is_interactive)
     if flag is not None:
         return flag
     if category in (
@@ -182,15 +234,15 @@ def _interactive(body: Record, category: str | None) -> bool | None:
         return False
     if category == "SignInLogs":
         return True
-    types = body.get("signInEventTypes")
+    types = body.sign_in_event_types
     if isinstance(types, list) and types:
         return "interactiveUser" in types
     return None
 
 
-def _error_code(status: Record, result_type: Any) -> int | None:
+def _error_code(status: EntraStatus, result_type: Any) -> int | None:
     """status.errorCode, else the wrapper's resultType ("0", "50126"; Panther writes "Success"/"Failure")."""
-    code = int_or_none(status.get("errorCode"))
+    code = int_or_none(status.error_code)
     if code is not None:
         return code
     code = int_or_none(result_type)
@@ -204,22 +256,20 @@ def _error_code(status: Record, result_type: Any) -> int | None:
     raise RecordError("status.errorCode: missing")
 
 
-def _subject(record: Record, body: Record, category: str | None) -> tuple[Principal, UserKind]:
+def _subject(body: EntraSignIn, top_level: EntraTopLevel, category: str | None) -> tuple[Principal, UserKind]:
     tenant = (
-        text_or_none(body.get("homeTenantId"))
-        or text_or_none(body.get("tenantId"))
-        or text_or_none(top(record, "tenantId"))
+        text_or_none(body.home_tenant_id) or text_or_none(body.tenant_id) or text_or_none(top_level.tenant_id)
     )
-    user_id = text_or_none(body.get("userId"))
-    upn = lower_or_none(body.get("userPrincipalName"))
-    sp_id = text_or_none(body.get("servicePrincipalId"))
+    user_id = text_or_none(body.user_id)
+    upn = lower_or_none(body.user_principal_name)
+    sp_id = text_or_none(body.service_principal_id)
     if (category or "").lower() in _NHI_CATEGORIES or (sp_id and not (user_id or upn)):
-        name = text_or_none(body.get("servicePrincipalName"))
-        app_id = text_or_none(body.get("appId"))
+        name = text_or_none(body.service_principal_name)
+        app_id = text_or_none(body.app_id)
         principal = Principal(
             id=sp_id or app_id,
             login=(name or app_id or "").lower() or None,
-            display_name=name or text_or_none(body.get("appDisplayName")),
+            display_name=name or text_or_none(body.app_display_name),
             type=PrincipalType.SERVICE,
             tenant=tenant,
         )
@@ -228,19 +278,19 @@ def _subject(record: Record, body: Record, category: str | None) -> tuple[Princi
         return principal, UserKind.NHI
     if user_id is None and upn is None:
         raise RecordError("userPrincipalName/userId: missing")
-    display = text_or_none(body.get("userDisplayName")) or text_or_none(top(record, "identity"))
+    display = text_or_none(body.user_display_name) or text_or_none(top_level.identity)
     return Principal(id=user_id, login=upn, display_name=display, tenant=tenant), UserKind.HUMAN
 
 
 def _classify(
-    code: int | None, status: Record, steps: list[Record], mfa: Record
+    code: int | None, status: EntraStatus, steps: Sequence[EntraAuthenticationStep], mfa: EntraMfaDetail
 ) -> tuple[EventKind, Factor | None, str | None, bool | None]:
     """(kind, factor, reason, number_challenge) from the error code and the MFA wording."""
-    details = text_or_none(status.get("additionalDetails"))
-    failure = text_or_none(status.get("failureReason"))
+    details = text_or_none(status.additional_details)
+    failure = text_or_none(status.failure_reason)
     wording = " ".join(
-        [details or "", text_or_none(mfa.get("authDetail")) or ""]
-        + [str(s.get("authenticationStepResultDetail") or "") for s in steps]
+        [details or "", text_or_none(mfa.auth_detail) or ""]
+        + [str(s.authentication_step_result_detail or "") for s in steps]
     ).lower()
     factor = _mfa_factor(steps, mfa)
     number = True if "correct number" in wording or "number match" in wording else None
@@ -269,45 +319,45 @@ def _classify(
     return EventKind.SIGNIN_FAILURE, None, coded or "failure", None
 
 
-def _mfa_factor(steps: list[Record], mfa: Record) -> Factor | None:
+def _mfa_factor(steps: Sequence[EntraAuthenticationStep], mfa: EntraMfaDetail) -> Factor | None:
     """The second factor used: the last step whose method is not a password or a satisfied claim."""
     found: Factor | None = None
     for step in steps:
-        factor = factor_from_text(text_or_none(step.get("authenticationMethod")))
+        factor = factor_from_text(text_or_none(step.authentication_method))
         if factor is not None and factor is not Factor.PASSWORD:
             found = factor
             if factor is Factor.MS_AUTHENTICATOR_PUSH:
                 break  # the push is what pushguard watches, whatever followed it
     if found is None:
-        found = factor_from_text(text_or_none(mfa.get("authMethod")))
+        found = factor_from_text(text_or_none(mfa.auth_method))
     return None if found is Factor.PASSWORD else found
 
 
-def _mfa_done(steps: list[Record], details: str | None) -> bool:
+def _mfa_done(steps: Sequence[EntraAuthenticationStep], details: str | None) -> bool:
     """MFA was performed in this sign-in (not carried over from an earlier token)."""
     low = (details or "").lower()
     if "completed" in low:  # "MFA completed in Azure AD", "MFA successfully completed"
         return True
     for step in steps:
-        method = factor_from_text(text_or_none(step.get("authenticationMethod")))
-        result = str(step.get("authenticationStepResultDetail") or "").lower()
-        if method not in (None, Factor.PASSWORD) and step.get("succeeded") is True and "claim" not in result:
+        method = factor_from_text(text_or_none(step.authentication_method))
+        result = str(step.authentication_step_result_detail or "").lower()
+        if method not in (None, Factor.PASSWORD) and step.succeeded is True and "claim" not in result:
             return True
     return False
 
 
-def _device(body: Record) -> Device | None:
-    detail = mapping(body.get("deviceDetail"))
-    trust = text_or_none(detail.get("trustType"))
+def _device(body: EntraSignIn) -> Device | None:
+    detail = body.device_detail or NO_DEVICE_DETAIL
+    trust = text_or_none(detail.trust_type)
     result = Device(
-        id=text_or_none(detail.get("deviceId")),
-        name=text_or_none(detail.get("displayName")),
-        managed=bool_or_none(detail.get("isManaged")),
-        compliant=bool_or_none(detail.get("isCompliant")),
+        id=text_or_none(detail.device_id),
+        name=text_or_none(detail.display_name),
+        managed=bool_or_none(detail.is_managed),
+        compliant=bool_or_none(detail.is_compliant),
         registered=True if trust else None,
-        os=text_or_none(detail.get("operatingSystem")),
-        browser=text_or_none(detail.get("browser")),
-        user_agent=text_or_none(body.get("userAgent")),
+        os=text_or_none(detail.operating_system),
+        browser=text_or_none(detail.browser),
+        user_agent=text_or_none(body.user_agent),
     )
     return None if result == _NO_DEVICE else result
 

@@ -117,6 +117,8 @@ _US_TIME = re.compile(r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M")
 
 def entra_time(value: Any, field: str) -> datetime:
     """parse_time, plus two forms seen in Azure Monitor risk events: ``T5:32:08``, ``3/24/2022 2:42 PM``."""
+    if value.__class__ is str and value.count("T") == 1 and value[10:11] == "T" and value[12:13] != ":":
+        return parse_time(value, field)  # Graph's own form: neither regex could match (one T, two-digit hour)
     if isinstance(value, str):
         if _US_TIME.fullmatch(value.strip()):
             return parse_time(datetime.strptime(value.strip(), "%m/%d/%Y %I:%M:%S %p").isoformat(), field)
@@ -126,8 +128,11 @@ def entra_time(value: Any, field: str) -> datetime:
 
 def ip_or_none(value: Any) -> str | None:
     text = text_or_none(value)
-    if text is None:
-        return None
+    return None if text is None else _canonical_ip(text)
+
+
+@functools.lru_cache(maxsize=65536)  # a tenant's addresses repeat; parsing one costs microseconds
+def _canonical_ip(text: str) -> str | None:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:

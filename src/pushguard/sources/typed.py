@@ -5,6 +5,10 @@ decoder takes a line only when reading it the plain way would give the same reco
 any other line (invalid JSON or UTF-8, a surrogate escape, a field of an odd shape, an envelope, another
 vendor's record) it refuses, and the reader reads that line the plain way. A source keeps one mapping,
 from its Struct: its plain ``parse`` converts the dict into the Struct first (``convert_lenient``).
+
+One known difference: a number beyond float range (``1e999``) in a field the Struct does not name is
+skipped by the typed decode, while the plain decoder refuses the whole line. Finding such numbers would
+cost a scan of every line; no vendor writes them.
 """
 
 from __future__ import annotations
