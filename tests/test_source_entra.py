@@ -537,6 +537,14 @@ def test_user_risk_event_with_odd_times() -> None:
     assert event.session_id == "c0a80101-0000-4000-8000-000000000006"
 
 
+@pytest.mark.parametrize("when", ["5/7/2024 0:20:35 AM", "13/7/2024 1:20:35 AM"])
+def test_us_time_that_strptime_refuses_is_a_record_error(when: str) -> None:
+    """Found by fuzzing: the US-time pattern takes hours and months strptime refuses."""
+    record = {**_records("risk-handmade.jsonl")[1], "detectedDateTime": when}
+    with pytest.raises(RecordError, match="detectedDateTime: not a time"):
+        SOURCE.parse(record, RawRef(source="t", position=1))
+
+
 def test_user_reported_suspicious_activity_is_a_fraud_report() -> None:
     event = _event("risk-handmade.jsonl", 2)
     assert event.kind is EventKind.FRAUD_REPORTED

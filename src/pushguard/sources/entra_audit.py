@@ -121,7 +121,11 @@ def entra_time(value: Any, field: str) -> datetime:
         return parse_time(value, field)  # Graph's own form: neither regex could match (one T, two-digit hour)
     if isinstance(value, str):
         if _US_TIME.fullmatch(value.strip()):
-            return parse_time(datetime.strptime(value.strip(), "%m/%d/%Y %I:%M:%S %p").isoformat(), field)
+            try:  # the pattern lets through what strptime refuses: hour 0 or 13, month 13
+                parsed = datetime.strptime(value.strip(), "%m/%d/%Y %I:%M:%S %p")
+            except ValueError as exc:
+                raise RecordError(f"{field}: not a time: {value!r}") from exc
+            return parse_time(parsed.isoformat(), field)
         value = _SHORT_HOUR.sub(r"T0\1:", value, count=1)
     return parse_time(value, field)
 
