@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import msgspec
 
-from pushguard.model import Event, Provider, RawRef
+from pushguard.model import Event, Geo, Provider, RawRef
 
 Record = Mapping[str, Any]
 
@@ -168,3 +170,48 @@ def items(value: Any) -> list[Any]:
 
 
 _NO_ITEMS: list[Any] = []
+
+
+@functools.lru_cache(maxsize=65536)  # a tenant's addresses repeat; parsing one costs microseconds
+def canonical_ip(text: str) -> str | None:
+    """An IP address in its canonical text (IPv6 compressed, lowercase), None when not an address
+    (sanitised samples put GUIDs and placeholders there)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+# Vendors geolocate the client IP to a city or a country and publish no radius. A city-level fix is
+# taken as good to ~50 km, which is what impossible travel needs to know before it trusts coordinates.
+VENDOR_CITY_ACCURACY_KM = 50.0
+VENDOR_COUNTRY_ACCURACY_KM = 500.0
+
+
+def vendor_geo(
+    *,
+    lat: float | None,
+    lon: float | None,
+    country: str | None,
+    region: str | None,
+    city: str | None,
+    asn: int | None,
+    as_org: str | None = None,
+    is_proxy: bool | None = None,
+) -> Geo | None:
+    """The place a vendor gives for an address: None when it names nothing; a radius from how precise
+    the place is (city, else country), kept only with coordinates."""
+    if lat is None and country is None and city is None and asn is None:
+        return None
+    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
+    return Geo(
+        lat=lat,
+        lon=lon,
+        country=country,
+        region=region,
+        city=city,
+        accuracy_km=accuracy if lat is not None else None,
+        asn=asn,
+        as_org=as_org,
+        is_proxy=is_proxy,
+    )

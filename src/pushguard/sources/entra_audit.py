@@ -20,7 +20,6 @@ as a ``StrongAuthenticationMethod`` modified property, old/new lists of ``{"Meth
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from datetime import datetime
 from typing import Any
@@ -45,17 +44,17 @@ from pushguard.sources.base import (
     RecordError,
     Unmapped,
     asn_or_none,
+    canonical_ip,
     float_or_none,
     items,
     lower_or_none,
     mapping,
     parse_time,
     text_or_none,
+    vendor_geo,
 )
 
 # Same constants as Okta's: Entra geolocates the client IP to a city and publishes no radius.
-VENDOR_CITY_ACCURACY_KM = 50.0
-VENDOR_COUNTRY_ACCURACY_KM = 500.0
 
 # Method wording (sign-in authenticationMethod, mfaDetail.authMethod, audit resultReason) → factor.
 # First match wins, so the specific phrases come before the generic ones.
@@ -132,15 +131,7 @@ def entra_time(value: Any, field: str) -> datetime:
 
 def ip_or_none(value: Any) -> str | None:
     text = text_or_none(value)
-    return None if text is None else _canonical_ip(text)
-
-
-@functools.lru_cache(maxsize=65536)  # a tenant's addresses repeat; parsing one costs microseconds
-def _canonical_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None  # sanitised samples put GUIDs here
+    return None if text is None else canonical_ip(text)
 
 
 def entra_geo(location: Any, asn: Any = None) -> Geo | None:
@@ -152,18 +143,13 @@ def entra_geo(location: Any, asn: Any = None) -> Geo | None:
         lat = lon = None  # Entra writes 0,0 when it has no fix
     city = text_or_none(place.get("city"))
     country = text_or_none(place.get("countryOrRegion"))
-    number = asn_or_none(asn)
-    if lat is None and country is None and city is None and number is None:
-        return None
-    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
-    return Geo(
+    return vendor_geo(
         lat=lat,
         lon=lon,
         country=country,
         region=text_or_none(place.get("state")),
         city=city,
-        accuracy_km=accuracy if lat is not None else None,
-        asn=number,
+        asn=asn_or_none(asn),
     )
 
 

@@ -31,7 +31,6 @@ The Okta-derived samples write ``time`` in seconds; ``parse_time`` tells the two
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -58,11 +57,13 @@ from pushguard.sources.base import (
     Unmapped,
     asn_or_none,
     bool_or_none,
+    canonical_ip,
     float_or_none,
     int_or_none,
     mapping,
     parse_time,
     text_or_none,
+    vendor_geo,
 )
 
 AUTHENTICATION = 3002
@@ -70,8 +71,6 @@ ACCOUNT_CHANGE = 3001
 PUSHGUARD_PRODUCT = "pushguard"
 
 # Vendor coordinates are an IP fix: good to ~50 km at city level (same convention as the Okta source).
-VENDOR_CITY_ACCURACY_KM = 50.0
-VENDOR_COUNTRY_ACCURACY_KM = 500.0
 
 # Activity captions by id (later additions included so newer records read with their names).
 AUTH_ACTIVITIES = {0: "Unknown", 1: "Logon", 2: "Logoff", 3: "Authentication Ticket", 6: "Preauth"}
@@ -375,12 +374,7 @@ def _lower(value: Any) -> str | None:
 
 def _ip(value: Any) -> str | None:
     text = _text(value)
-    if text is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
+    return None if text is None else canonical_ip(text)
 
 
 def _geo(endpoint: Record) -> Geo | None:
@@ -393,18 +387,13 @@ def _geo(endpoint: Record) -> Geo | None:
         lon, lat = float_or_none(coordinates[0]), float_or_none(coordinates[1])
     city = _text(place.get("city"))
     country = _text(place.get("country"))
-    asn = asn_or_none(system.get("number"))
-    if lat is None and country is None and city is None and asn is None:
-        return None
-    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
-    return Geo(
+    return vendor_geo(
         lat=lat,
         lon=lon,
         country=country,
         region=_text(place.get("region")),
         city=city,
-        accuracy_km=accuracy if lat is not None else None,
-        asn=asn,
+        asn=asn_or_none(system.get("number")),
         as_org=_text(system.get("name")) or _text(place.get("isp")),
     )
 

@@ -26,6 +26,7 @@ from pushguard.model import (
 from pushguard.sources import okta_parts
 from pushguard.sources.base import (
     NOT_JSON,
+    VENDOR_CITY_ACCURACY_KM,
     ParseResult,
     Record,
     RecordError,
@@ -44,7 +45,6 @@ from pushguard.sources.okta_log_event import (
     OktaLogEvent,
     OktaLogEventLine,
 )
-from pushguard.sources.okta_parts import VENDOR_CITY_ACCURACY_KM
 from pushguard.sources.typed import convert_lenient, plain_checks_pass
 
 # debugData.factor and AuthenticatorEnrollment names → our factors.

@@ -18,6 +18,7 @@ from pushguard.sources.base import (
     float_or_none,
     lower_or_none,
     text_or_none,
+    vendor_geo,
 )
 from pushguard.sources.okta_log_event import (
     NO_DEBUG,
@@ -34,11 +35,6 @@ from pushguard.sources.okta_log_event import (
     OktaPrincipal,
     OktaSecurityContext,
 )
-
-# Okta geolocates the client IP to a city; it publishes no radius. A city-level IP fix is taken as
-# good to ~50 km, which is what impossible-travel needs to know before it trusts the coordinates.
-VENDOR_CITY_ACCURACY_KM = 50.0
-VENDOR_COUNTRY_ACCURACY_KM = 500.0
 
 _BEHAVIOR_NAMES = {
     "new geo-location": "new_geo_location",
@@ -91,18 +87,13 @@ def geo(context: OktaGeographicalContext | None, security: OktaSecurityContext |
     lon = float_or_none(point.lon)
     city = text_or_none(place.city)
     country = text_or_none(place.country)
-    asn = asn_or_none(sec.as_number)
-    if lat is None and country is None and asn is None:
-        return None
-    accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None
-    return Geo(
+    return vendor_geo(
         lat=lat,
         lon=lon,
         country=country,
         region=text_or_none(place.state),
         city=city,
-        accuracy_km=accuracy if lat is not None else None,
-        asn=asn,
+        asn=asn_or_none(sec.as_number),
         as_org=text_or_none(sec.as_org) or text_or_none(sec.isp),
         is_proxy=bool_or_none(sec.is_proxy),
     )
