@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from pushguard.detect import build_detectors
+from pushguard.detect.push_spray import SprayState, _is_open
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Event, EventKind, Finding
 from pushguard.pipeline import Engine, RunStats, merged_events
@@ -106,3 +107,19 @@ def test_second_stage_detectors_decide_the_same_on_their_view_of_the_profile(ten
     keys = sorted(on_profile.store.state_keys())
     assert keys == sorted(on_view.store.state_keys())
     assert on_view.store.load(keys) == on_profile.store.load(keys)  # every IP's and ASN's state
+
+
+def test_spray_open_target_count_is_a_recount_at_every_step(tenant: Path) -> None:
+    """The spray detectors skip an evaluation on a running count of targets that could be suspects: the
+    count must be what a pass over the targets gives, after every event and every expiry."""
+    engine = Engine(detectors=build_detectors())
+    checked = 0
+    for number, event in enumerate(_events(tenant)):
+        engine.process(event)
+        if number % 50:
+            continue
+        for key, state in engine._keyed.items():
+            if isinstance(state, SprayState) and state.open_targets >= 0:
+                assert state.open_targets == sum(_is_open(t) for t in state.targets.values()), key
+                checked += 1
+    assert checked > 10_000

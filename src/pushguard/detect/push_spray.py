@@ -64,6 +64,10 @@ class SprayState(msgspec.Struct, kw_only=True):
     next_eval: float = 0.0
     ips: list[str] = []
     providers: list[str] = []
+    # Targets neither known to the source nor approved from it: a bound on the suspects, kept as targets
+    # come, change and go, so a busy gateway's evaluation is skipped without a pass over its targets.
+    # -1: not counted yet (a state stored before the count existed).
+    open_targets: int = -1
 
 
 class Tally(msgspec.Struct, kw_only=True):
@@ -219,14 +223,20 @@ class SprayBase(abc.ABC):
     ) -> tuple[SprayState, list[Detection]]:
         now = event.ts
         state.key = key
+        if state.open_targets < 0:
+            state.open_targets = sum(_is_open(target) for target in state.targets.values())
         self._expire(state, now)
         target = state.targets.pop(event.identity, None)  # re-inserted: oldest-touched stays first
+        was_open = False
         if target is None:
             if len(state.targets) >= self.max_targets:
-                del state.targets[next(iter(state.targets))]
+                state.open_targets -= _is_open(state.targets.pop(next(iter(state.targets))))
             target = Target(now, now, _KNOWN if self._known(profile, event) else 0, 0.0, [])
+        else:
+            was_open = _is_open(target)
         state.targets[event.identity] = target
         _apply(target, event, now)
+        state.open_targets += _is_open(target) - was_open
         if event.ip and event.ip not in state.ips and len(state.ips) < _MAX_LISTED:
             state.ips.append(event.ip)
         if event.provider.value not in state.providers:
@@ -235,6 +245,12 @@ class SprayBase(abc.ABC):
         if episode is not None and not target.flags & _KNOWN:
             episode.last_ts = now  # the source keeps working on identities that never used it
         if episode is None and (len(state.targets) < self.min_identities or now < state.next_eval):
+            return state, []
+        possible = state.open_targets  # the suspects can only be fewer
+        too_few = possible < self.min_identities or possible < self.min_ratio * len(state.targets)
+        if episode is None and too_few:
+            # too few possible suspects to fire: what _evaluate would conclude, without its pass
+            state.next_eval = now + _EVAL_EVERY_S
             return state, []
         return state, self._evaluate(state, key, now, event.time)
 
@@ -255,7 +271,7 @@ class SprayBase(abc.ABC):
                 break
             stale.append(name)
         for name in stale:
-            del state.targets[name]
+            state.open_targets -= _is_open(state.targets.pop(name))
         episode = state.episode
         if episode is not None and now - episode.last_ts > self.gap_s:
             state.episode = None
@@ -385,6 +401,11 @@ class SprayBase(abc.ABC):
             providers=tuple(state.providers),
             techniques=techniques,
         )
+
+
+def _is_open(target: Target) -> bool:
+    """Neither known to the source nor approved from it: could be a suspect."""
+    return not target.flags & (_KNOWN | _APPROVED)
 
 
 def _apply(target: Target, event: Event, now: float) -> None:
