@@ -75,11 +75,16 @@ def test_every_detector_declares_what_it_watches() -> None:
 
 def test_a_detector_does_not_see_a_kind_it_does_not_watch() -> None:
     engine = Engine(detectors=build_detectors())
-    for kind, observers in engine._observers.items():
-        for detector_id, detector in observers:
-            assert detector.meta.watches is not None and kind in detector.meta.watches, detector_id
-    assert not engine._observers[EventKind.MFA_REQUIRED]
-    assert [d for d, _ in engine._observers[EventKind.PUSH_SENT]][:2] == ["push_bombing", "push_fatigue"]
+    by_id = {d.meta.id: d for d in engine.detectors}
+    for kind in EventKind:
+        for detector_id in engine.watching(kind):
+            watches = by_id[detector_id].meta.watches
+            assert watches is not None and kind in watches, detector_id
+    assert not engine.watching(EventKind.MFA_REQUIRED)
+    assert engine.watching(EventKind.PUSH_SENT)[:2] == ["push_bombing", "push_fatigue"]
+    assert engine.watching(EventKind.SIGNIN_FAILURE)[-1] == "password_spray"
+    everything = Engine(detectors=build_detectors(), by_kind=False)
+    assert len(everything.watching(EventKind.MFA_REQUIRED)) == len(engine.detectors)
 
 
 def test_second_stage_detectors_decide_the_same_on_their_view_of_the_profile(tenant: Path) -> None:

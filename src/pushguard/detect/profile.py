@@ -43,11 +43,13 @@ def update_profile(profile: IdentityProfile, event: Event, hashed: int | None = 
     second = int(ts)  # rings and last-seen maps keep whole seconds: 5 bytes in msgpack, not 9
     if profile.events == 0 or ts < profile.first_seen:
         profile.first_seen = ts
-    profile.last_seen = max(profile.last_seen, ts)
+    if ts > profile.last_seen:
+        profile.last_seen = ts
     profile.events += 1
     append_bounded(profile.recent_ids, id_hash(event.event_id) if hashed is None else hashed, MAX_RECENT_IDS)
     subject = event.subject
-    if subject is not None and subject.id and profile.vendor_ids.get(event.provider.value) != subject.id:
+    # the provider (a str enum) looks up its own value; the plain text is stored
+    if subject is not None and subject.id and profile.vendor_ids.get(event.provider) != subject.id:
         profile.vendor_ids[event.provider.value] = subject.id
     kind = event.kind
     if kind is EventKind.PUSH_SENT:
