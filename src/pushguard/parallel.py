@@ -43,7 +43,6 @@ from pushguard.pipeline import (
     parse_items,
 )
 from pushguard.sources.readers import expand_paths, jsonl_ranges, read_records, read_records_range
-from pushguard.store import MemoryStore
 from pushguard.store.base import keep_highest
 
 SPLIT_MIN_BYTES = 16 << 20  # JSON Lines files larger than this are parsed in several byte ranges
@@ -150,7 +149,7 @@ class _DeferringEngine(Engine):
     the slice of every second-stage key the event has (the IP-keyed detectors share one)."""
 
     def __init__(self, detectors: Sequence[Any], slices: int) -> None:
-        super().__init__(MemoryStore(), detectors)
+        super().__init__(None, detectors)
         self.deferred: list[list[bytes]] = [[] for _ in range(slices)]
         self.current: Order | None = None
         self._encoder = msgspec.msgpack.Encoder()
@@ -190,7 +189,7 @@ def _second_stage(
     index: int, spill_dir: Path, jobs: int, config: dict[str, Any] | None, watermark: float
 ) -> list[Finding]:
     """Slice ``index`` of ``jobs``: the partitions' spilled events for its keys, in the one-process order."""
-    engine = Engine(MemoryStore(), build_detectors(config))
+    engine = Engine(None, build_detectors(config))
     engine.keeps_key = lambda key: partition_of(key, jobs) == index
     decoder = msgspec.msgpack.Decoder(_Deferred)
     runs = [_decoded_run(spill_dir / f"second-p{part}-s{index}.run", decoder) for part in range(jobs)]

@@ -115,6 +115,9 @@ class Engine:
         """``by_kind=False``: every detector sees every event (the reference the kind table is tested
         against); by default a detector sees only the kinds its metadata ``watches``."""
         self.store: StateStore = store if store is not None else MemoryStore()
+        # A store of its own (none given) is read back only after the decoded states are dropped: states
+        # are encoded into it then, not at every commit.
+        self._store_is_private = store is None
         self.detectors = list(detectors) if detectors is not None else build_detectors()
         # First stage: state per identity. Second stage: state per the detector's own key (IP, ASN).
         self.user_detectors = [d for d in self.detectors if d.meta.keys == ("user",)]
@@ -343,23 +346,25 @@ class Engine:
 
     def flush(self) -> None:
         batch = Commit(findings=self._pending_findings)
-        for key in self._dirty:
-            who = self._cache[key]
-            states = {k: _encoder.encode(v) for k, v in who.states.items()}
-            batch.states[key] = _encoder.encode(StoredIdentity(who.profile, states))
-        for key in self._keyed_dirty:
-            batch.states[key] = _encoder.encode(self._keyed[key])
+        evict = len(self._cache) + len(self._keyed) > MAX_CACHED
+        if evict or not self._store_is_private:
+            for key in self._dirty:
+                who = self._cache[key]
+                states = {k: _encoder.encode(v) for k, v in who.states.items()}
+                batch.states[key] = _encoder.encode(StoredIdentity(who.profile, states))
+            for key in self._keyed_dirty:
+                batch.states[key] = _encoder.encode(self._keyed[key])
+            self._dirty.clear()
+            self._keyed_dirty.clear()
         for partition in self._dirty_positions:
             value = self._positions.get(partition)
             if value is not None:
                 batch.positions[partition] = value
         self.store.commit(batch)
-        self._dirty.clear()
-        self._keyed_dirty.clear()
         self._dirty_positions.clear()
         self._pending_findings = []
         self._since_commit = 0
-        if len(self._cache) + len(self._keyed) > MAX_CACHED:
+        if evict:
             self._cache.clear()  # everything is committed: drop the decoded copies
             self._keyed.clear()
 
