@@ -220,22 +220,24 @@ class Engine:
             produced.extend(self.second_stage(event, self._nobody))
             self._tick()
             return produced
-        who = self._identity(event.identity)
+        identity = event.identity
+        who = self._cache.get(identity) or self._identity(identity)
         profile, states = who.profile, who.states
         hashed = id_hash(event.event_id)
         if hashed in profile.recent_ids:  # a replayed record
             self.stats.duplicates += 1
             self._tick()
             return []
-        for detector_id, observe in self._observers[event.kind]:
+        kind = event.kind
+        for detector_id, observe in self._observers[kind]:
             state, detections = observe(states[detector_id], event, profile)
             states[detector_id] = state
-            for detection in detections:
-                produced.append(self._finding(profile, detection))
-        if self._keyed_observers[event.kind]:
+            if detections:
+                produced.extend(self._finding(profile, detection) for detection in detections)
+        if self._keyed_observers[kind]:
             produced.extend(self.second_stage(event, profile))
         update_profile(profile, event, hashed)
-        self._dirty.add(event.identity)
+        self._dirty.add(identity)
         self._tick()
         return produced
 
