@@ -148,7 +148,7 @@ def main() -> None:
         print()
         print_state_sizes("simulated tenant", state_bytes(paths, tmp / "tenant.sqlite"))
         synthetic = tmp / "okta-identities.jsonl"
-        generate_okta(synthetic, records=args.identities * 3, users=args.identities)
+        generate_okta(synthetic, records=args.identities * 3, users=args.identities, every_user=True)
         sizes = state_bytes([synthetic], tmp / "identities.sqlite")
         print_state_sizes("Okta identities with 3 records each on average", sizes)
 

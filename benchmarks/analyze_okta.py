@@ -27,17 +27,20 @@ from pushguard.simulate import okta_records as okta
 from pushguard.sources.readers import Decoded, RawItem, read_file, read_records
 
 
-def generate(path: Path, records: int, users: int, seed: int = 1) -> int:
-    """Okta-shaped traffic: pushes sent and approved, sign-ins, some denials and a few bursts."""
+def generate(path: Path, records: int, users: int, seed: int = 1, every_user: bool = False) -> int:
+    """Okta-shaped traffic: pushes sent and approved, sign-ins, some denials and a few bursts.
+    ``every_user``: the first ``users`` batches go to each user once, so all of them appear."""
     rng = random.Random(seed)
     start = datetime(2026, 3, 2, tzinfo=UTC)
     step = timedelta(seconds=max(1.0, 30 * 86400 / records))
     encoder = msgspec.json.Encoder()
-    written = 0
+    written = batches = 0
     moment = start
     with path.open("wb") as handle:
         while written < records:
-            login = f"user{rng.randrange(users):06d}@example.com"
+            number = batches if every_user and batches < users else rng.randrange(users)
+            batches += 1
+            login = f"user{number:06d}@example.com"
             ip = f"198.51.{rng.randrange(256)}.{rng.randrange(256)}"
             place = rng.choice(("paris", "lyon", "newyork"))
             roll = rng.random()
