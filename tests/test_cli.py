@@ -206,3 +206,6 @@ def test_demo_and_detectors_listing(tmp_path: Path) -> None:
     listing = runner.invoke(app, ["detectors", "--format", "json"])
     metas = json.loads(listing.output)
     assert metas[0]["id"] == "push_bombing" and metas[0]["tunables"]["min_prompts"]["default"] == 3
+    assert "push_sent" in metas[0]["watches"] and "signin_success" not in metas[0]["watches"]
+    table = runner.invoke(app, ["detectors"])
+    assert "Event kinds it sees: fraud_reported, push_approved" in table.output

@@ -218,6 +218,7 @@ def detectors_command(
         console.print(table)
         console.print(meta.description)
         console.print("ATT&CK: " + ", ".join(meta.techniques))
+        console.print("Event kinds it sees: " + (", ".join(meta.watches) if meta.watches else "all"))
         for framework, refs in meta.frameworks.items():
             if refs:
                 console.print(f"{framework}: " + ", ".join(refs))
