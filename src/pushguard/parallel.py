@@ -39,6 +39,7 @@ from pushguard.pipeline import (
     Engine,
     RunResult,
     RunStats,
+    event_order,
     ordered_file_events,
     parse_items,
 )
@@ -132,7 +133,7 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float]:
     latest = 0.0
     for sequence, event in enumerate(parsed):
         latest = max(latest, event.ts)
-        order = (event.ts, event.provider.value, event.event_id, task.file_index, sequence)
+        order = (*event_order(event), task.file_index, sequence)
         runs[partition_of(event.identity, task.parts)].append(_Parsed(order, event))
     encoder = msgspec.msgpack.Encoder()
     for part, run in enumerate(runs):

@@ -221,7 +221,7 @@ class Engine:
             self._tick()
             return produced
         identity = event.identity
-        who = self._cache.get(identity) or self._identity(identity)
+        who = self._identity(identity)
         profile, states = who.profile, who.states
         hashed = id_hash(event.event_id)
         if hashed in profile.recent_ids:  # a replayed record
@@ -468,26 +468,28 @@ def keyed_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[tupl
         everything.sort(key=operator.itemgetter(0))  # stable: equal keys keep the file's order
         yield from everything
         return
+    last: Order | None = None
+    for key, event in _reordered(itertools.chain(head, ((event_order(event), event) for event in events))):
+        if last is not None and key < last:
+            stats.late += 1
+        elif last is None or key > last:
+            last = key
+        yield key, event
+
+
+def _reordered(keyed: Iterator[tuple[Order, Event]]) -> Iterator[tuple[Order, Event]]:
+    """Through a heap of REORDER_BUFFER events: a file slightly out of order comes out in order."""
     heap: list[tuple[Order, int, Event]] = []
     counter = itertools.count()
-    last: Order | None = None
-    for key, event in itertools.chain(head, ((event_order(event), event) for event in events)):
+    for key, event in keyed:
         if len(heap) < REORDER_BUFFER:
             heapq.heappush(heap, (key, next(counter), event))
             continue
-        key, _, out = heapq.heappushpop(heap, (key, next(counter), event))
-        if last is not None and key < last:
-            stats.late += 1
-        elif last is None or key > last:
-            last = key
-        yield key, out
+        out_key, _, out = heapq.heappushpop(heap, (key, next(counter), event))
+        yield out_key, out
     while heap:
-        key, _, out = heapq.heappop(heap)
-        if last is not None and key < last:
-            stats.late += 1
-        elif last is None or key > last:
-            last = key
-        yield key, out
+        out_key, _, out = heapq.heappop(heap)
+        yield out_key, out
 
 
 def ordered_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[Event]:

@@ -37,8 +37,8 @@ def _remember(known: dict[str, int], key: str, ts: int, limit: int) -> None:
     known[key] = ts
 
 
-def update_profile(profile: IdentityProfile, event: Event, hashed: int | None = None) -> None:
-    """``hashed``: ``id_hash(event.event_id)`` when the caller has it already."""
+def update_profile(profile: IdentityProfile, event: Event, hashed: int) -> None:
+    """``hashed``: ``id_hash(event.event_id)``, which the caller computed for the replay check."""
     ts = event.ts
     second = int(ts)  # rings and last-seen maps keep whole seconds: 5 bytes in msgpack, not 9
     if profile.events == 0 or ts < profile.first_seen:
@@ -46,7 +46,7 @@ def update_profile(profile: IdentityProfile, event: Event, hashed: int | None = 
     if ts > profile.last_seen:
         profile.last_seen = ts
     profile.events += 1
-    append_bounded(profile.recent_ids, id_hash(event.event_id) if hashed is None else hashed, MAX_RECENT_IDS)
+    append_bounded(profile.recent_ids, hashed, MAX_RECENT_IDS)
     subject = event.subject
     # the provider (a str enum) looks up its own value; the plain text is stored
     if subject is not None and subject.id and profile.vendor_ids.get(event.provider) != subject.id:
