@@ -38,6 +38,8 @@ FINDING_KEYS = {
     "source_ips",
     "reasons",
     "actions",
+    "first_detected_at",
+    "history",
 }
 
 
@@ -102,9 +104,14 @@ def test_bombing_found_benign_lookalike_quiet_and_findings_follow_the_contract(t
     assert finding["provider"] == "okta"
     assert finding["revision"] >= 2
     assert 0 < finding["confidence"] <= 1
-    for key in ("first_seen", "last_seen", "detected_at"):
+    for key in ("first_seen", "last_seen", "detected_at", "first_detected_at"):
         assert RFC3339.match(finding[key]), finding[key]
     assert finding["first_seen"] <= finding["last_seen"] <= finding["detected_at"]
+    # every earlier revision is kept, oldest first, and the first one is when it first fired
+    history = finding["history"]
+    assert [h["revision"] for h in history] == list(range(1, finding["revision"]))
+    assert history[0]["detected_at"] == finding["first_detected_at"] < finding["detected_at"]
+    assert history[-1]["severity"] != "critical"  # escalated to critical at the last revision
     assert finding["techniques"][0] == "T1621" and "T1078" in finding["techniques"]
     assert finding["source_ips"][0] == "203.0.113.66"
     assert len(finding["evidence"]) == 12  # 9 prompts, 2 denials, the approval

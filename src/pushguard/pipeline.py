@@ -22,13 +22,16 @@ from typing import Any, TypeVar, cast
 import msgspec
 
 from pushguard.detect import Detection, Detector, build_detectors, to_finding
-from pushguard.detect.base import KeyedDetector
-from pushguard.detect.profile import id_hash, new_profile, update_profile
+from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
+from pushguard.detect.org import ORG_STATE_KEY, OrgKnowledge, OrgTable
+from pushguard.detect.profile import id_hash, new_profile, place_of, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import (
     Event,
     EventKind,
     Finding,
+    Geo,
+    GeoSource,
     IdentityProfile,
     InputError,
     PrincipalType,
@@ -54,6 +57,7 @@ COMMIT_EVERY = 20_000  # events per store transaction
 MAX_CACHED = 200_000  # identities kept decoded in memory between commits
 ADVANCE_CHUNK = 5_000  # stored states advanced between two commits at the end of a run
 KEYED_PREFIX = "k:"  # state keys of second-stage detectors: k:<detector>|<key>; the rest are identities
+ORG_PREFIX = ORG_STATE_KEY[:2]  # the organisation's table ("o:org"): neither an identity nor a keyed state
 INCIDENT_WINDOW_S = 24 * 3600.0  # findings about one identity this close together form one incident
 MAX_ERRORS_KEPT = 50  # bad records listed by position; all are counted
 
@@ -84,14 +88,16 @@ class StoredIdentity(msgspec.Struct):
 
 
 class _Identity:
-    __slots__ = ("profile", "states")
+    __slots__ = ("person", "profile", "states")
 
     def __init__(self, profile: IdentityProfile, states: dict[str, Any]) -> None:
         self.profile = profile
         self.states = states
+        self.person = id_hash(profile.identity)  # how the organisation table counts this person
 
 
 _stored_decoder = msgspec.msgpack.Decoder(StoredIdentity)
+_org_decoder = msgspec.msgpack.Decoder(OrgTable)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -111,9 +117,13 @@ class Engine:
         commit_every: int = COMMIT_EVERY,
         *,
         by_kind: bool = True,
+        org: OrgKnowledge | None = None,
+        org_learns: bool = True,
     ) -> None:
         """``by_kind=False``: every detector sees every event (the reference the kind table is tested
-        against); by default a detector sees only the kinds its metadata ``watches``."""
+        against); by default a detector sees only the kinds its metadata ``watches``. ``org``: what the
+        organisation knows (by default the stored table, learning as the run goes); ``org_learns=False``
+        for an engine handed a table computed up front from the whole input (a parallel run)."""
         self.store: StateStore = store if store is not None else MemoryStore()
         # A store of its own (none given) is read back only after the decoded states are dropped: states
         # are encoded into it then, not at every commit.
@@ -152,6 +162,28 @@ class Engine:
         self._pending_findings: list[Finding] = []
         self._since_commit = 0
         self.watermark = 0.0
+        self._stored_findings: dict[str, Finding] | None = None  # the store's, read at the first need
+        self._org = org
+        self._org_loaded = False  # the stored table is read at the first event that needs it
+        self.org_learns = org_learns
+        self._org_dirty = False
+
+    @property
+    def org(self) -> OrgKnowledge:
+        """What the organisation knows: the table given and the stored one, plus what this run learns."""
+        if not self._org_loaded:
+            stored = self._stored_org()
+            if self._org is None:
+                self._org = OrgKnowledge(stored)
+            elif stored is not None:
+                self._org.table.merge(stored)
+            self._org_loaded = True
+        assert self._org is not None
+        return self._org
+
+    def _stored_org(self) -> OrgTable | None:
+        blob = self.store.load([ORG_STATE_KEY]).get(ORG_STATE_KEY)
+        return None if blob is None else _org_decoder.decode(blob)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -229,6 +261,10 @@ class Engine:
             self._tick()
             return []
         kind = event.kind
+        if event.ip:
+            profile.org = self.org.bits(event)
+            if profile.located and (event.geo is None or event.geo.lat is None):
+                event = _placed(event, profile)
         for detector_id, observe in self._observers[kind]:
             state, detections = observe(states[detector_id], event, profile)
             states[detector_id] = state
@@ -236,7 +272,11 @@ class Engine:
                 produced.extend(self._finding(profile, detection) for detection in detections)
         if self._keyed_observers[kind]:
             produced.extend(self.second_stage(event, profile))
+        profile.org = 0
         update_profile(profile, event, hashed)
+        if self.org_learns and kind in SUCCESS_KINDS:
+            self.org.table.learn(event, who.person)
+            self._org_dirty = True
         self._dirty.add(identity)
         self._tick()
         return produced
@@ -272,6 +312,8 @@ class Engine:
                 parts.append(part)
                 more = detector.profile_view(profile, event)
                 view = more if view is None else _joined(view, more)
+        if view is not None:
+            view.org = profile.org
         return parts, view
 
     def advance(self, watermark: float | None = None) -> list[Finding]:
@@ -310,7 +352,8 @@ class Engine:
         evicted from memory in this one. Without this, a resumed run would leave them where the crash
         left them, and the result would depend on where it crashed."""
         produced: list[Finding] = []
-        for count, key in enumerate(k for k in self.store.state_keys() if k not in done):
+        keys = (k for k in self.store.state_keys() if k not in done and not k.startswith(ORG_PREFIX))
+        for count, key in enumerate(keys):
             if key.startswith(KEYED_PREFIX):
                 produced.extend(self._advance_keyed(key, mark))
             else:
@@ -333,13 +376,31 @@ class Engine:
         providers = sorted(set(detection.providers))
         provider = providers[0] if len(providers) == 1 else "several" if providers else ""
         finding = to_finding(self._meta[detection.detector], detection, incident, provider)
-        old = self.findings.get(finding.id)
+        old = self.findings.get(finding.id) or self._stored_finding(finding.id)
+        if old is not None and finding.revision > old.revision:
+            finding = finding.with_history_of(old)
         if old is None or finding.revision > old.revision:
             self.findings[finding.id] = finding
         self._pending_findings.append(finding)
         if self.revisions is not None:
             self.revisions.append(finding)
         return finding
+
+    def _org_blob(self, table: OrgTable) -> bytes:
+        """The table to store: merged with what is stored (other workers learn too; merging is order
+        free), keys sorted so that the same knowledge is the same bytes whoever learnt it first."""
+        stored = self._stored_org()
+        if stored is not None:
+            table.merge(stored)
+        return _encoder.encode(OrgTable(entries=dict(sorted(table.entries.items()))))
+
+    def _stored_finding(self, finding_id: str) -> Finding | None:
+        """The finding as an earlier run left it (its history goes on): none with a store of our own."""
+        if self._store_is_private:
+            return None
+        if self._stored_findings is None:
+            self._stored_findings = {f.id: f for f in self.store.findings()}
+        return self._stored_findings.get(finding_id)
 
     def _tick(self) -> None:
         self._since_commit += 1
@@ -356,6 +417,9 @@ class Engine:
                 batch.states[key] = _encoder.encode(StoredIdentity(who.profile, states))
             for key in self._keyed_dirty:
                 batch.states[key] = _encoder.encode(self._keyed[key])
+            if self._org_dirty and self._org is not None:
+                batch.states[ORG_STATE_KEY] = self._org_blob(self._org.table)
+                self._org_dirty = False
             self._dirty.clear()
             self._keyed_dirty.clear()
         for partition in self._dirty_positions:
@@ -378,6 +442,28 @@ class Engine:
         produced.extend(self._advance_stored(self.watermark, done))
         self.flush()
         return produced
+
+
+def _placed(event: Event, profile: IdentityProfile) -> Event:
+    """The event with the place a recent sign-in of this identity gave its address (audit records carry
+    the address and no place): the same circle, marked as borrowed."""
+    fix = place_of(profile, event.ip, event.ts)
+    if fix is None:
+        return event
+    old = event.geo
+    geo = Geo(
+        lat=fix.lat100 / 100.0,
+        lon=fix.lon100 / 100.0,
+        country=(old.country if old is not None and old.country else fix.country),
+        city=old.city if old is not None else None,
+        accuracy_km=float(fix.accuracy_km) + 1.0,  # the rounding of the coordinates, on top
+        asn=old.asn if old is not None else None,
+        as_org=old.as_org if old is not None else None,
+        is_proxy=old.is_proxy if old is not None else None,
+        is_hosting=old.is_hosting if old is not None else None,
+        source=GeoSource.SIGNIN,
+    )
+    return msgspec.structs.replace(event, geo=geo)
 
 
 def _joined(view: IdentityProfile, more: IdentityProfile) -> IdentityProfile:

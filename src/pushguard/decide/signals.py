@@ -16,6 +16,7 @@ from pushguard.model import (
     PUSH_FACTORS,
     DecisionRequest,
     IdentityProfile,
+    Seen,
     SignalValue,
     UserKind,
 )
@@ -180,11 +181,10 @@ def _findings(profile: IdentityProfile) -> list[tuple[str, tuple[float, float]]]
     return found
 
 
-def _known(seen: Mapping[str, float], key: str, now: float) -> bool:
-    """Known before the request: a value first learnt after it is still new at the request's time. The
-    profile keeps last-seen times only, so a value seen before and again after reads as new (rare)."""
+def _known(seen: Mapping[str, Seen], key: str, now: float) -> bool:
+    """Known before the request: a value first learnt after it is still new at the request's time."""
     at = seen.get(key)
-    return at is not None and at <= now
+    return at is not None and at.first <= now
 
 
 def _last_success(profile: IdentityProfile, now: float) -> float | None:

@@ -31,7 +31,7 @@ import msgspec
 from pushguard.decide.engine import evaluate
 from pushguard.decide.policy import Policy
 from pushguard.decide.signals import VARIABLES
-from pushguard.model import Decision, DecisionRequest, IdentityProfile, Severity
+from pushguard.model import Decision, DecisionRequest, IdentityProfile, Seen, Severity
 
 DEFAULT_IDENTITY = "user@example.com"
 DEFAULT_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -117,7 +117,11 @@ def build_profile(identity: str, time: datetime, facts: dict[str, Any] | None) -
         values = facts.get(name, [])
         if not isinstance(values, list):
             raise CaseError(f"profile.{name}: a list")
-        getattr(profile, name).update({str(v): now - DAY for v in values})
+        day_before = int(now - DAY)
+        # known for days: seen twice, the first a week before (the familiarity rule's "came back to it")
+        getattr(profile, name).update(
+            {str(v): Seen(2, day_before - 6 * int(DAY), day_before) for v in values}
+        )
     for name, times in rings.items():
         setattr(profile, name, times)
     if rings["successes"]:

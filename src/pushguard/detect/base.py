@@ -139,6 +139,7 @@ def to_finding(meta: DetectorMeta, detection: Detection, incident: str, provider
         first_seen=rfc3339(detection.first_seen),
         last_seen=rfc3339(detection.last_seen),
         detected_at=rfc3339(detection.detected_at),
+        first_detected_at=rfc3339(detection.detected_at),
         techniques=techniques,
         frameworks={name: list(refs) for name, refs in meta.frameworks.items() if refs},
         evidence=list(detection.evidence),

@@ -219,8 +219,8 @@ class RequesterResponderMismatch:
         a country the identity knows: a traveller whose phone's data egresses at home."""
         if not asked.country or not profile.countries or not profile.knows_country(answered.country):
             return False
-        latest, seen = max(profile.countries.items(), key=lambda item: item[1])
-        return latest == asked.country and event.ts - seen <= self.continuity_s
+        latest, seen = max(profile.countries.items(), key=lambda item: item[1].last)
+        return latest == asked.country and event.ts - seen.last <= self.continuity_s
 
     def _apart(self, asked: Geo, answered: Geo) -> str | None:
         """Why the two sides are apart, or None when they are not (or cannot be told apart)."""

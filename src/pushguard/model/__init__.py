@@ -30,10 +30,25 @@ from pushguard.model.event import (
     RawRef,
     UserKind,
 )
-from pushguard.model.finding import Finding, FindingStatus, Severity, stable_id
-from pushguard.model.profile import IdentityProfile, LastPlace
+from pushguard.model.finding import Finding, FindingRevision, FindingStatus, Severity, stable_id
+from pushguard.model.profile import (
+    ORG_ASN,
+    ORG_COUNTRY,
+    ORG_IP,
+    ORG_NET,
+    ORG_TRUSTED,
+    IdentityProfile,
+    LastPlace,
+    PlaceFix,
+    Seen,
+)
 
 __all__ = [
+    "ORG_ASN",
+    "ORG_COUNTRY",
+    "ORG_IP",
+    "ORG_NET",
+    "ORG_TRUSTED",
     "PHISHING_RESISTANT_FACTORS",
     "PROMPT_KINDS",
     "PUSH_FACTORS",
@@ -51,6 +66,7 @@ __all__ = [
     "EventKind",
     "Factor",
     "Finding",
+    "FindingRevision",
     "FindingStatus",
     "Geo",
     "GeoSource",
@@ -60,12 +76,14 @@ __all__ = [
     "MatchedRule",
     "Operation",
     "ParseError",
+    "PlaceFix",
     "Principal",
     "PrincipalType",
     "Provider",
     "PushguardError",
     "RawRef",
     "Reason",
+    "Seen",
     "Severity",
     "SignalValue",
     "UserKind",

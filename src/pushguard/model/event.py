@@ -108,6 +108,7 @@ class GeoSource(enum.StrEnum):
     MMDB = "mmdb"
     BUNDLED = "bundled"
     PRIVATE = "private"  # RFC 1918 / reserved: no location
+    SIGNIN = "signin"  # the record had none: a sign-in of the same identity from the address placed it
 
 
 # gc=False on the event and its parts: frozen, made of strings, numbers, tuples and each other, so they

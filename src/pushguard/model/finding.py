@@ -35,6 +35,15 @@ class FindingStatus(enum.StrEnum):
     SUPPRESSED = "suppressed"
 
 
+class FindingRevision(msgspec.Struct, frozen=True, kw_only=True):
+    """An earlier revision of a finding: when it reached which severity, and what it said then."""
+
+    revision: int
+    severity: Severity
+    detected_at: str
+    title: str
+
+
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     revision: int
@@ -55,6 +64,23 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     source_ips: list[str]
     reasons: list[str]
     actions: list[str]
+    # when revision 1 fired: the moment a responder could first have known ("" before the field existed)
+    first_detected_at: str = ""
+    history: list[FindingRevision] = []  # earlier revisions, oldest first
+
+    def with_history_of(self, earlier: Finding) -> Finding:
+        """This revision, carrying ``earlier``'s first detection and history plus ``earlier`` itself."""
+        entry = FindingRevision(
+            revision=earlier.revision,
+            severity=earlier.severity,
+            detected_at=earlier.detected_at,
+            title=earlier.title,
+        )
+        return msgspec.structs.replace(
+            self,
+            first_detected_at=earlier.first_detected_at or earlier.detected_at,
+            history=[*earlier.history, entry],
+        )
 
 
 def stable_id(*parts: str) -> str:

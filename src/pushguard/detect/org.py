@@ -1,0 +1,169 @@
+"""What the organisation as a whole knows: the networks and countries many colleagues succeed from.
+
+An office egress, a secure web gateway or a company VPN is familiar to the organisation long before it is
+familiar to a new hire or to someone who uses it for the first time. An entry becomes *established* when
+``ORG_MIN_PEOPLE`` different people have succeeded from it; it is established at the moment the last of
+them first did, and a lookup at time t counts only entries established before t. That makes the table a
+function of the events alone, not of the order they were read in: the one-process engine learns it as it
+goes, a parallel run computes it up front from every parse slice (``merge``) and both give the same
+answer at every event. A configured allow-list (offices, gateways) is known from the start.
+
+Attackers succeed too, so one attacker address approved by a few victims must not become "the office":
+it takes ``ORG_MIN_PEOPLE`` distinct people, and only people (service accounts run from clouds)."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Iterable, Iterator
+
+import msgspec
+
+from pushguard.detect.base import SUCCESS_KINDS
+from pushguard.model import (
+    ORG_ASN,
+    ORG_COUNTRY,
+    ORG_IP,
+    ORG_NET,
+    ORG_TRUSTED,
+    Event,
+    UserKind,
+)
+
+ORG_MIN_PEOPLE = 5  # distinct people who succeeded from a network before it is the organisation's
+MAX_ENTRIES = 200_000  # networks remembered (least recently learnt evicted first)
+_BITS = {"i": ORG_IP, "n": ORG_NET, "a": ORG_ASN, "c": ORG_COUNTRY}
+
+
+@functools.lru_cache(maxsize=65_536)
+def net_of(ip: str) -> str:
+    """The /24 of an IPv4 address, the /64 of an IPv6 one ("" when the text is no address)."""
+    if "." in ip and ":" not in ip:
+        head, _, _ = ip.rpartition(".")
+        return head
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if address.version == 4:
+        return str(address).rpartition(".")[0]
+    return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+
+
+def org_keys(event: Event) -> Iterator[str]:
+    """The table keys an event's requesting side touches: address, /24 (/64), ASN, country."""
+    ip = event.ip
+    if ip:
+        yield "i:" + ip
+        net = net_of(ip)
+        if net:
+            yield "n:" + net
+    geo = event.geo
+    if geo is not None:
+        if geo.asn is not None:
+            yield f"a:{geo.asn}"
+        if geo.country:
+            yield "c:" + geo.country
+
+
+class OrgEntry(msgspec.Struct, array_like=True, gc=False):
+    people: list[int]  # identity hashes of the first people to succeed from it, oldest first
+    firsts: list[int]  # when each first did (whole epoch seconds)
+    established: int = 0  # when the ORG_MIN_PEOPLE-th did (0: not yet)
+
+
+class OrgTable(msgspec.Struct, kw_only=True):
+    entries: dict[str, OrgEntry] = {}
+
+    def learn(self, event: Event, person: int) -> None:
+        """A success of ``person`` (an identity hash) from the event's requesting side."""
+        if event.kind not in SUCCESS_KINDS or event.user_kind is UserKind.NHI:
+            return
+        second = int(event.ts)
+        for key in org_keys(event):
+            self._add(key, person, second)
+
+    def _add(self, key: str, person: int, second: int) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            if len(self.entries) >= MAX_ENTRIES:
+                del self.entries[next(iter(self.entries))]
+            self.entries[key] = OrgEntry([person], [second])
+            return
+        if entry.established and entry.established <= second:
+            return
+        _insert(entry, person, second)
+
+    def merge(self, other: OrgTable) -> None:
+        """Add what another table learnt (a parse slice, another worker): the result is the table one
+        pass over both tables' events would give, whatever the order."""
+        for key, theirs in other.entries.items():
+            mine = self.entries.get(key)
+            if mine is None:
+                if len(self.entries) >= MAX_ENTRIES:
+                    del self.entries[next(iter(self.entries))]
+                self.entries[key] = OrgEntry(list(theirs.people), list(theirs.firsts), theirs.established)
+                continue
+            for person, first in zip(theirs.people, theirs.firsts, strict=True):
+                _insert(mine, person, first)
+
+
+def _insert(entry: OrgEntry, person: int, second: int) -> None:
+    """Keep the ORG_MIN_PEOPLE people who came first (a person counts at their earliest success)."""
+    people, firsts = entry.people, entry.firsts
+    if person in people:
+        index = people.index(person)
+        if firsts[index] <= second:
+            return
+        del people[index], firsts[index]
+    elif len(people) >= ORG_MIN_PEOPLE and second >= firsts[-1]:
+        return
+    at = len(firsts)
+    while at and firsts[at - 1] > second:
+        at -= 1
+    people.insert(at, person)
+    firsts.insert(at, second)
+    del people[ORG_MIN_PEOPLE:], firsts[ORG_MIN_PEOPLE:]
+    entry.established = firsts[-1] if len(firsts) >= ORG_MIN_PEOPLE else 0
+
+
+class OrgKnowledge:
+    """The table plus the configured allow-list, answering "what does the organisation know of this
+    event's network" as ORG_* bits."""
+
+    def __init__(
+        self,
+        table: OrgTable | None = None,
+        trusted_networks: Iterable[str] = (),
+        trusted_asns: Iterable[int] = (),
+    ) -> None:
+        self.table = table if table is not None else OrgTable()
+        self.trusted_networks = tuple(ipaddress.ip_network(text, strict=False) for text in trusted_networks)
+        self.trusted_asns = frozenset(trusted_asns)
+        self._trusted_ip = functools.lru_cache(maxsize=65_536)(self._in_trusted_network)
+
+    def bits(self, event: Event) -> int:
+        """ORG_* bits for the event's requesting side, from entries established before the event."""
+        found = 0
+        entries = self.table.entries
+        ts = event.ts
+        for key in org_keys(event):
+            entry = entries.get(key)
+            if entry is not None and entry.established and entry.established < ts:
+                found |= _BITS[key[0]]
+        geo = event.geo
+        if (geo is not None and geo.asn in self.trusted_asns) or (
+            event.ip and self.trusted_networks and self._trusted_ip(event.ip)
+        ):
+            found |= ORG_TRUSTED
+        return found
+
+    def _in_trusted_network(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted_networks)
+
+
+ORG_STATE_KEY = "o:org"  # the store key of the organisation table
