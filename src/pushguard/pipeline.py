@@ -261,6 +261,8 @@ class Engine:
             self._tick()
             return []
         kind = event.kind
+        seen = event  # what the organisation learns from: the record as read (a parallel run's parse
+        # phase learns the same, before any place is lent)
         if event.ip:
             profile.org = self.org.bits(event)
             if profile.located and (event.geo is None or event.geo.lat is None):
@@ -275,7 +277,7 @@ class Engine:
         profile.org = 0
         update_profile(profile, event, hashed)
         if self.org_learns and kind in SUCCESS_KINDS:
-            self.org.table.learn(event, who.person)
+            self.org.table.learn(seen, who.person)
             self._org_dirty = True
         self._dirty.add(identity)
         self._tick()
@@ -625,13 +627,15 @@ def analyze(
     on_event: Callable[[int], None] | None = None,
     commit_every: int = COMMIT_EVERY,
     keep_revisions: bool = False,
+    org_learns: bool = True,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
-    ``keep_revisions``: also every revision as it was reported (for time-to-detect)."""
+    ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
+    the organisation's table is read (stored, or empty) but not extended by this run."""
     paths = expand_paths(inputs)
-    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every)
+    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every, org_learns=org_learns)
     if keep_revisions:
         engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)
