@@ -200,7 +200,10 @@ def vendor_geo(
     is_proxy: bool | None = None,
 ) -> Geo | None:
     """The place a vendor gives for an address: None when it names nothing; a radius from how precise
-    the place is (city, else country), kept only with coordinates."""
+    the place is (city, else country), kept only with coordinates. 0,0 (the sea off Africa) is what
+    Okta and Entra write when they have no fix: no coordinates."""
+    if lat == 0.0 and lon == 0.0:
+        lat = lon = None
     if lat is None and country is None and city is None and asn is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None

@@ -139,8 +139,6 @@ def entra_geo(location: Any, asn: Any = None) -> Geo | None:
     point = mapping(place.get("geoCoordinates"))
     lat = float_or_none(point.get("latitude"))
     lon = float_or_none(point.get("longitude"))
-    if lat == 0.0 and lon == 0.0:
-        lat = lon = None  # Entra writes 0,0 when it has no fix
     city = text_or_none(place.get("city"))
     country = text_or_none(place.get("countryOrRegion"))
     return vendor_geo(
