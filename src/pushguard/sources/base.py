@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -180,6 +181,27 @@ def canonical_ip(text: str) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+# An address with the port a collector or proxy wrote after it: "[2001:db8::1]:443" (RFC 3986), "1.2.3.4:1234",
+# "1.2.3.4 port 1234" (sshd style). A bare IPv6 address ends in ":digits" too: that form is only tried
+# with a dotted IPv4 address before the colon.
+_WITH_PORT = re.compile(r"\[([^\]]+)\](?::\d{1,5})?|(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}|(\S+)\s+port\s+\d{1,5}", re.I)
+
+
+def ip_or_none(value: Any) -> str | None:
+    """An IP address in its canonical text (``canonical_ip``), with a trailing port dropped; None for
+    anything else (a host name, a placeholder)."""
+    text = text_or_none(value)
+    if text is None:
+        return None
+    found = canonical_ip(text)
+    if found is not None:
+        return found
+    bare = _WITH_PORT.fullmatch(text)
+    if bare is None:
+        return None
+    return canonical_ip(next(group for group in bare.groups() if group is not None))
 
 
 # Vendors geolocate the client IP to a city or a country and publish no radius. A city-level fix is

@@ -53,6 +53,7 @@ from pushguard.sources.base import (
     Unmapped,
     bool_or_none,
     int_or_none,
+    ip_or_none,
     lower_or_none,
     text_or_none,
 )
@@ -60,7 +61,6 @@ from pushguard.sources.entra_audit import (
     entra_geo,
     entra_time,
     factor_from_text,
-    ip_or_none,
     parse_audit,
     top,
 )

@@ -44,8 +44,8 @@ from pushguard.sources.base import (
     RecordError,
     Unmapped,
     asn_or_none,
-    canonical_ip,
     float_or_none,
+    ip_or_none,
     items,
     lower_or_none,
     mapping,
@@ -127,11 +127,6 @@ def entra_time(value: Any, field: str) -> datetime:
             return parse_time(parsed.isoformat(), field)
         value = _SHORT_HOUR.sub(r"T0\1:", value, count=1)
     return parse_time(value, field)
-
-
-def ip_or_none(value: Any) -> str | None:
-    text = text_or_none(value)
-    return None if text is None else canonical_ip(text)
 
 
 def entra_geo(location: Any, asn: Any = None) -> Geo | None:
