@@ -90,7 +90,9 @@ def test_a_directory_gives_every_file_whose_content_is_json_whatever_its_name(tm
     (tmp_path / "b.json.gz").write_bytes(gzip.compress(b"[" + json.dumps(RECORD).encode() + b"]"))
     (tmp_path / "c.ocsf").write_text("\n  " + json.dumps({"class_uid": 3002}) + "\n")
     (tmp_path / "d").write_bytes(gzip.compress(json.dumps(RECORD).encode()))  # no suffix at all
-    (tmp_path / "e.txt").write_bytes(b"\xef\xbb\xbf" + json.dumps(RECORD).encode())  # a BOM: read, then judged
+    (tmp_path / "e.txt").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(RECORD).encode()
+    )  # a BOM: read, then judged
     (tmp_path / "labels.json").write_text("{}")
     (tmp_path / "README.md").write_text("# logs\n")
     (tmp_path / "empty.jsonl").write_text("\n\n")

@@ -65,7 +65,9 @@ def test_admin_activating_push_on_a_phone_files_it_under_the_administrator() -> 
     assert event.factor_id == "+351 555 0199"
 
 
-@pytest.mark.parametrize("action", ["admin_activate_duo_push", "activation_send_link", "activation_create_link"])
+@pytest.mark.parametrize(
+    "action", ["admin_activate_duo_push", "activation_send_link", "activation_create_link"]
+)
 def test_a_phone_number_is_never_an_identity(action: str) -> None:
     """The documented shape of admin_activate_duo_push: the phone number as ``object``; without a user
     named in the description the record is counted as not mapped."""
@@ -102,8 +104,16 @@ def test_a_bypass_code_for_a_numeric_username_is_still_that_user() -> None:
 
 @pytest.mark.parametrize(
     ("text", "phone"),
-    [("+13135559542", True), ("+1 313-555-9542", True), ("555-123-4567", True), ("(313) 555 9542", True)]
-    + [("20418873", False), ("m.rivera@example.org", False), ("Staff", False), ("+1", False)],
+    [
+        ("+13135559542", True),
+        ("+1 313-555-9542", True),
+        ("555-123-4567", True),
+        ("(313) 555 9542", True),
+        ("20418873", False),
+        ("m.rivera@example.org", False),
+        ("Staff", False),
+        ("+1", False),
+    ],
 )
 def test_what_reads_as_a_phone_number(text: str, phone: bool) -> None:
     assert is_phone_number(text) is phone

@@ -26,8 +26,10 @@ _GRAPH = json.loads((FIXTURES / "entra" / "signin-graph-beta-handmade.json").rea
 _INTERRUPT_KINDS = {EventKind.MFA_REQUIRED, EventKind.SIGNIN_INTERRUPTED}
 
 
-def _signin(code: int, reason: str, *, user: str = "mara.lind@contoso-example.com", n: int = 0) -> dict[str, Any]:
-    record = deepcopy(_GRAPH[3])  # the 50074 record: no MFA steps of its own
+def _signin(
+    code: int, reason: str, *, user: str = "mara.lind@contoso-example.com", n: int = 0
+) -> dict[str, Any]:
+    record: dict[str, Any] = deepcopy(_GRAPH[3])  # the 50074 record: no MFA steps of its own
     record["id"] = f"c3000003-0000-4000-8000-{n:012d}"
     record["userPrincipalName"] = user
     record["userId"] = f"0f3e9a7c-0000-4000-8000-{n:012d}"

@@ -183,10 +183,12 @@ def canonical_ip(text: str) -> str | None:
         return None
 
 
-# An address with the port a collector or proxy wrote after it: "[2001:db8::1]:443" (RFC 3986), "1.2.3.4:1234",
-# "1.2.3.4 port 1234" (sshd style). A bare IPv6 address ends in ":digits" too: that form is only tried
-# with a dotted IPv4 address before the colon.
-_WITH_PORT = re.compile(r"\[([^\]]+)\](?::\d{1,5})?|(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}|(\S+)\s+port\s+\d{1,5}", re.I)
+# An address with the port a collector or proxy wrote after it: "[2001:db8::1]:443" (RFC 3986),
+# "1.2.3.4:1234", "1.2.3.4 port 1234" (sshd style). A bare IPv6 address ends in ":digits" too: that form
+# is only tried with a dotted IPv4 address before the colon.
+_WITH_PORT = re.compile(
+    r"\[([^\]]+)\](?::\d{1,5})?|(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}|(\S+)\s+port\s+\d{1,5}", re.I
+)
 
 
 def ip_or_none(value: Any) -> str | None:

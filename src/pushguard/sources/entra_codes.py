@@ -1,4 +1,4 @@
-"""What an Entra sign-in's error code (``status.errorCode`` / ``resultType``) means to pushguard, in one table.
+"""What an Entra sign-in's error code (``status.errorCode`` / ``resultType``) means, in one table.
 
 Names and meanings are Microsoft's ("Microsoft Entra authentication and authorization error codes", the
 AADSTS table of Microsoft Learn). A sign-in log row with a non-zero code is not always a failure: many

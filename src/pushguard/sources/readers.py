@@ -62,9 +62,7 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
         return f"{self.source}:{self.position}"
 
 
-def expand_paths(
-    paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None
-) -> list[Path]:
+def expand_paths(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Path]:
     """Files named directly, plus the files found (recursively, sorted) in named directories whose
     content is JSON or JSON Lines, plain or gzip, whatever their names (``.ocsf``, ``.txt``, none). The
     files of a directory that are not are left out and, when ``skipped`` is given, added to it as
