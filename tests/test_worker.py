@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from pushguard.cli import worker
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
 from pushguard.detect import build_detectors
-from pushguard.enrich import build_enrichers
 from pushguard.detect.org import ORG_STATE_KEY, OrgTable
+from pushguard.enrich import build_enrichers
 from pushguard.pipeline import analyze
 from pushguard.publish import ingest
 from pushguard.simulate.scenario import simulate

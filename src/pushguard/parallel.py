@@ -244,7 +244,8 @@ def analyze_parallel(
     split_min_bytes: int = SPLIT_MIN_BYTES,
 ) -> RunResult:
     """Findings and counts of ``pipeline.analyze`` over the same inputs, computed by ``jobs`` processes."""
-    paths = expand_paths(inputs)
+    skipped: list[str] = []
+    paths = expand_paths(inputs, skipped)
     jobs = max(1, jobs)
     with tempfile.TemporaryDirectory(prefix="pushguard-jobs-") as tmp, ProcessPoolExecutor(jobs) as pool:
         spill_dir = Path(tmp)
@@ -267,7 +268,7 @@ def analyze_parallel(
                         asn_db,
                     )
                 )
-        stats = RunStats()
+        stats = RunStats(skipped_files=skipped)
         watermark = 0.0
         org = OrgTable()
         for parsed_stats, latest, learnt in pool.map(_parse, tasks):

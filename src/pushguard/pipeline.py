@@ -70,11 +70,12 @@ class RunStats:
     error_samples: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     by_provider: Counter[str] = field(default_factory=Counter)
-    replayed: int = 0
-    duplicates: int = 0
+    replayed: int = 0  # at or before the position an earlier run applied: skipped
+    duplicates: int = 0  # the same record again (same position in its file, or an id already applied)
     late: int = 0
     not_a_user: int = 0
     files: int = 0
+    skipped_files: list[str] = field(default_factory=list)  # "<path>: <why>", files of a directory not read
 
     def error(self, where: str, reason: str) -> None:
         self.errors += 1
@@ -158,6 +159,7 @@ class Engine:
         self._keyed_dirty: set[str] = set()
         self._nobody = new_profile("")
         self._positions: dict[str, str | None] = {}
+        self._applied_before: dict[str, str | None] = {}  # each partition's position as the store had it
         self._dirty_positions: set[str] = set()
         self._pending_findings: list[Finding] = []
         self._since_commit = 0
@@ -222,7 +224,7 @@ class Engine:
 
     def _position(self, partition: str) -> str | None:
         if partition not in self._positions:
-            self._positions[partition] = self.store.position(partition)
+            self._positions[partition] = self._applied_before[partition] = self.store.position(partition)
         return self._positions[partition]
 
     # -- the step --------------------------------------------------------------------------------
@@ -236,7 +238,14 @@ class Engine:
             key = position_key(event) if position is None else position
             done = self._position(partition)
             if done is not None and key <= done:
-                self.stats.replayed += 1
+                before = self._applied_before[partition]
+                if before is not None and key <= before:
+                    self.stats.replayed += 1  # applied by an earlier run
+                elif key == done or position is not None:
+                    # delivered again: the record just applied, or a stream entry this run applied
+                    self.stats.duplicates += 1
+                # else: a file's record behind this run's position (later than the reorder buffer):
+                # counted as late where the file was read
                 return []
             self._positions[partition] = key
             self._dirty_positions.add(partition)
@@ -256,7 +265,7 @@ class Engine:
         who = self._identity(identity)
         profile, states = who.profile, who.states
         hashed = id_hash(event.event_id)
-        if hashed in profile.recent_ids:  # a replayed record
+        if hashed in profile.recent_ids:  # the same vendor record again (this run or an earlier one)
             self.stats.duplicates += 1
             self._tick()
             return []
@@ -634,8 +643,8 @@ def analyze(
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
     ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
     the organisation's table is read (stored, or empty) but not extended by this run."""
-    paths = expand_paths(inputs)
     engine = Engine(store, build_detectors(detector_config), commit_every=commit_every, org_learns=org_learns)
+    paths = expand_paths(inputs, engine.stats.skipped_files)
     if keep_revisions:
         engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)
