@@ -14,6 +14,10 @@ from pushguard.simulate.places import Net
 from pushguard.simulate.tenant import User, apps_for, home_net, net
 from pushguard.simulate.world import World
 
+# An approval's own records come up to this long after the answer (Okta: the answer, then the session
+# and the app's single sign-on a few seconds later).
+APPROVAL_RECORDS_S = 7.0
+
 
 def phone_net(world: World, user: User, src: Net, roaming: bool | None) -> Net:
     """Where the phone answers from. ``roaming``: None at home; abroad, True when the phone stays on the
@@ -55,7 +59,7 @@ def prompt(
         when += jitter(rng, 10, 40)
     answer = rng.uniform(3, 20)
     idp.attempt(user, when, src, Outcome.APPROVED, app=app, phone=phone, answer_s=answer)
-    done = when + timedelta(seconds=answer)
+    done = when + timedelta(seconds=answer + APPROVAL_RECORDS_S)
     if behaviour is not None:
         world.episode(user, behaviour, start, done, provider)
     return done + jitter(rng, 20, 40)

@@ -51,7 +51,7 @@ class Labels(msgspec.Struct, kw_only=True):
     campaigns: list[CampaignLabel]
     history_days: int = 0  # days of ordinary life before ``start``, written under history/
     history_start: str = ""  # RFC 3339, first history day ("" without history)
-    benign_episodes: list[BenignEpisode] = []  # look-alikes in the scored period
+    benign_episodes: list[BenignEpisode] = []  # look-alikes in the scored period (some began before it)
     benign_rates: BenignRates | None = None  # what this seed drew
     attack_rates: AttackRates | None = None
 

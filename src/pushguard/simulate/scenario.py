@@ -222,7 +222,7 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
             BenignEpisode(
                 identity=e.identity,
                 behaviour=e.behaviour,
-                start=rfc3339(max(e.start, world.scored_start)),
+                start=rfc3339(e.start),
                 end=rfc3339(e.end),
                 provider=e.provider,
             )

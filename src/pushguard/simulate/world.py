@@ -83,9 +83,12 @@ class World:
         self, user: User | str, behaviour: str, start: datetime, end: datetime, provider: Provider | None = None
     ) -> None:
         identity = user if isinstance(user, str) else user.login
-        self.episodes.append(
-            Episode(identity, behaviour, min(start, end), max(start, end), provider.value if provider else "")
-        )
+        # Whole seconds, outward: Graph and Duo write record times to the second.
+        low = min(start, end).replace(microsecond=0)
+        high = max(start, end)
+        if high.microsecond:
+            high = high.replace(microsecond=0) + timedelta(seconds=1)
+        self.episodes.append(Episode(identity, behaviour, low, high, provider.value if provider else ""))
 
 
 def local(day: int, hour: float, user: User, offset_h: float | None = None) -> datetime:
