@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--record", type=Path, help="write the quality gate's recorded figures here")
     args = parser.parse_args()
     evaluations = {
-        seed: evaluate_seed(seed, args.users, args.days, history_days=args.history_days) for seed in args.seeds
+        seed: evaluate_seed(seed, args.users, args.days, history_days=args.history_days)
+        for seed in args.seeds
     }
     print(markdown(evaluations, args.users, args.days, args.history_days))
     if args.record is not None:

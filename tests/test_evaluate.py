@@ -340,7 +340,7 @@ class FutureFinding(Finding, frozen=True, kw_only=True):
     """A finding as the engine will soon write it: with first_detected_at and its history."""
 
     first_detected_at: str = ""
-    history: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def test_without_revisions_the_findings_own_first_alarm_decides_when() -> None:

@@ -46,7 +46,9 @@ def test_history_is_analyzed_first_into_the_store_the_scored_part_continues(
     assert all(f.last_seen >= start for f in result.findings)  # only the scored part's findings
 
 
-def test_a_directory_without_history_is_analyzed_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_directory_without_history_is_analyzed_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     simulate(32, 40, 2, tmp_path / "flat")
     seen: list[list[Path]] = []
 
@@ -84,7 +86,12 @@ def test_several_seeds_side_by_side(tmp_path: Path) -> None:
     args = ["evaluate", "--seeds", "1,2", "--users", "40", "--days", "2", "--history-days", "2"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    for heading in ("seed 1: detection by campaign kind", "seed 2:", "all seeds (1,2):", "recall per provider"):
+    for heading in (
+        "seed 1: detection by campaign kind",
+        "seed 2:",
+        "all seeds (1,2):",
+        "recall per provider",
+    ):
         assert heading in result.output
     assert (tmp_path / "seed-1" / "history").is_dir() and (tmp_path / "seed-2" / "labels.json").is_file()
     as_json = CliRunner().invoke(app, [*args, "--json"])

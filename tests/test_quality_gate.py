@@ -40,7 +40,9 @@ def measured(recorded: QualityRecord) -> QualityRecord:
 def test_the_simulated_campaigns_are_the_recorded_ones(
     recorded: QualityRecord, measured: QualityRecord
 ) -> None:
-    assert measured.campaigns_by_kind == recorded.campaigns_by_kind, "the simulator changed: re-record the baseline"
+    assert measured.campaigns_by_kind == recorded.campaigns_by_kind, (
+        "the simulator changed: re-record the baseline"
+    )
 
 
 def test_recall_per_kind_does_not_fall(recorded: QualityRecord, measured: QualityRecord) -> None:

@@ -162,7 +162,9 @@ def test_benign_episodes_point_at_the_look_alikes_they_name(
             assert kinds_here[EventKind.PUSH_DENIED] >= 1 and kinds_here[EventKind.PUSH_APPROVED] >= 1
             assert (_time(episode.end) - _time(episode.start)).total_seconds() <= 70
             # From the same network as the approval (Okta's push-only deny is logged from the phone).
-            denied = {e.ip for e in mine if e.kind is EventKind.PUSH_DENIED and e.provider is not Provider.OKTA}
+            denied = {
+                e.ip for e in mine if e.kind is EventKind.PUSH_DENIED and e.provider is not Provider.OKTA
+            }
             assert denied <= {e.ip for e in mine if e.kind is EventKind.PUSH_APPROVED}
         elif episode.behaviour == "far_gateway":
             asns = {e.geo.asn for e in mine if e.geo is not None and e.geo.asn is not None}

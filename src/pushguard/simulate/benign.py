@@ -155,7 +155,9 @@ def simulate_benign(world: World, users: list[User]) -> None:
             if day == lost:
                 lost_phone(world, user, day)
                 continue
-            _day(world, user, day, trip if trip is not None and day >= trip.day else None, rushes, rush_windows)
+            _day(
+                world, user, day, trip if trip is not None and day >= trip.day else None, rushes, rush_windows
+            )
             if day == fresh:
                 new_phone(world, user, day)
         if trip is not None:

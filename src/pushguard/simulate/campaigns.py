@@ -93,7 +93,9 @@ def victim_phone(world: World, victim: User) -> Net:
 
 def attack_day(world: World, margin_days: int = 0) -> int:
     """A day of the scored period (``margin_days`` left before its end)."""
-    return world.rng.randint(world.first_attack_day, max(world.first_attack_day, world.days - 1 - margin_days))
+    return world.rng.randint(
+        world.first_attack_day, max(world.first_attack_day, world.days - 1 - margin_days)
+    )
 
 
 def attack_time(world: World, victim: User, night: bool | None = None) -> datetime:
@@ -201,7 +203,9 @@ def approval_after_denials(world: World, victim: User, provider: Provider) -> Ru
         when += jitter(rng, *spacing)
     answer = rng.uniform(3, 15)
     run.add(
-        idp.attempt(victim, when, src, Outcome.APPROVED, app=app, phone=phone, attacker=True, answer_s=answer),
+        idp.attempt(
+            victim, when, src, Outcome.APPROVED, app=app, phone=phone, attacker=True, answer_s=answer
+        ),
         src,
     )
     run.access = True

@@ -77,10 +77,10 @@ def reset_enroll_access(world: World, victim: User, provider: Provider) -> Run:
     else:
         run.add(idp.delete_authenticator(victim, when, admin, desk))
     temporary = rng.random() < world.attacks.temporary_credential
-    if provider is Provider.ENTRA and rng.random() < 0.4 or (provider is Provider.OKTA and not temporary):
-        if rng.random() < 0.5:
-            when += jitter(rng, 10, 300)
-            run.add(idp.password_reset(victim, when, admin, desk))
+    # Okta's temporary password is itself a password reset; Duo holds no password (writes nothing).
+    if rng.random() < 0.4 and not (provider is Provider.OKTA and temporary):
+        when += jitter(rng, 10, 300)
+        run.add(idp.password_reset(victim, when, admin, desk))
     if temporary:
         when += jitter(rng, 30, 400)
         run.add(idp.issue_bypass(victim, when, admin, desk))

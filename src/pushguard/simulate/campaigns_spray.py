@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 
 from pushguard.model import Provider
 from pushguard.simulate.actions import Outcome
-from pushguard.simulate.campaigns import T_MFA, T_SPRAY, T_VALID, Run, attack_day, attacker_source, victim_phone
+from pushguard.simulate.campaigns import (
+    T_MFA,
+    T_SPRAY,
+    T_VALID,
+    Run,
+    attack_day,
+    attacker_source,
+    victim_phone,
+)
 from pushguard.simulate.common import jitter
 from pushguard.simulate.places import Net
 from pushguard.simulate.tenant import User, apps_for
@@ -34,7 +42,9 @@ def _failures(
         for user in targets:
             when += jitter(rng, 5, 90)
             run.add(
-                idp.password_failure(user, when, src, app=rng.choice(apps_for(user, provider)), attacker=True),
+                idp.password_failure(
+                    user, when, src, app=rng.choice(apps_for(user, provider)), attacker=True
+                ),
                 src,
             )
     return when
@@ -68,7 +78,11 @@ def spray_then_push(world: World, provider: Provider, targets: list[User], victi
     when = _failures(world, spray_run, provider, failing, src, start)
     for victim in victims:
         run = Run(
-            "spray_then_push", provider, victim.login, [T_SPRAY, T_MFA], infrastructure=spray_run.infrastructure
+            "spray_then_push",
+            provider,
+            victim.login,
+            [T_SPRAY, T_MFA],
+            infrastructure=spray_run.infrastructure,
         )
         when = start + jitter(rng, 30, max(60.0, (when - start).total_seconds()))
         phone = victim_phone(world, victim)
@@ -81,7 +95,14 @@ def spray_then_push(world: World, provider: Provider, targets: list[User], victi
             outcome = Outcome.APPROVED if last and approve else rng.choice((Outcome.TIMEOUT, Outcome.DENIED))
             run.add(
                 idp.attempt(
-                    victim, moment, src, outcome, app=app, phone=phone, attacker=True, answer_s=rng.uniform(4, 30)
+                    victim,
+                    moment,
+                    src,
+                    outcome,
+                    app=app,
+                    phone=phone,
+                    attacker=True,
+                    answer_s=rng.uniform(4, 30),
                 ),
                 src,
             )

@@ -189,7 +189,10 @@ def first_alarm_time(finding: Finding) -> datetime:
 
 
 def _detection_time(
-    campaign: CampaignLabel, hits: list[Finding], ids: frozenset[str], revisions: dict[str, list[Finding]] | None
+    campaign: CampaignLabel,
+    hits: list[Finding],
+    ids: frozenset[str],
+    revisions: dict[str, list[Finding]] | None,
 ) -> datetime:
     if revisions is not None:
         timed = [

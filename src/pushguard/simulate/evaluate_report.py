@@ -49,8 +49,18 @@ def print_evaluation(console: Console, evaluation: Evaluation, heading: str = ""
     kinds = _table(
         f"{prefix}detection by campaign kind: {evaluation.detected}/{evaluation.campaigns} campaigns "
         f"(recall {evaluation.recall:.0%}; alarms = medium or worse{history})",
-        ["kind", "campaigns", "detected", "recall", "low only", "pushes med", "pushes max", "ttd med",
-         "ttd max", "detectors"],
+        [
+            "kind",
+            "campaigns",
+            "detected",
+            "recall",
+            "low only",
+            "pushes med",
+            "pushes max",
+            "ttd med",
+            "ttd max",
+            "detectors",
+        ],
     )
     for row in evaluation.by_kind:
         kinds.add_row(
@@ -74,8 +84,16 @@ def print_evaluation(console: Console, evaluation: Evaluation, heading: str = ""
         f"{evaluation.low_false_positives} low/info ({evaluation.low_fp_per_1k_users_day:.2f}), "
         f"{evaluation.related_findings} related; {evaluation.benign_users} benign people, "
         f"{evaluation.days} days",
-        ["detector", "findings", "alarms", "true pos.", "false alarms", "FP/1k/day", "low/info FP",
-         "campaigns"],
+        [
+            "detector",
+            "findings",
+            "alarms",
+            "true pos.",
+            "false alarms",
+            "FP/1k/day",
+            "low/info FP",
+            "campaigns",
+        ],
     )
     for score in evaluation.by_detector:
         detectors.add_row(
@@ -93,15 +111,15 @@ def print_evaluation(console: Console, evaluation: Evaluation, heading: str = ""
         f"{prefix}false alarms by benign behaviour",
         ["behaviour", "episodes", "alarmed", "false alarms", "FP/1k/day", "low/info FP", "detectors"],
     )
-    for row in evaluation.by_behaviour:
+    for behaviour in evaluation.by_behaviour:
         behaviours.add_row(
-            row.behaviour,
-            str(row.episodes),
-            str(row.episodes_alarmed),
-            str(row.false_positives),
-            f"{row.fp_per_1k_users_day:.2f}",
-            str(row.low_false_positives),
-            ", ".join(f"{d} {n}" for d, n in row.detectors.items()),
+            behaviour.behaviour,
+            str(behaviour.episodes),
+            str(behaviour.episodes_alarmed),
+            str(behaviour.false_positives),
+            f"{behaviour.fp_per_1k_users_day:.2f}",
+            str(behaviour.low_false_positives),
+            ", ".join(f"{d} {n}" for d, n in behaviour.detectors.items()),
         )
     console.print(behaviours)
 
@@ -157,6 +175,7 @@ def print_side_by_side(console: Console, evaluations: Mapping[str, Evaluation]) 
         "false alarms per 1,000 benign people per day, per benign behaviour (alarmed/episodes)",
         evaluations,
         lambda e: {
-            b.behaviour: f"{b.fp_per_1k_users_day:.2f} ({b.episodes_alarmed}/{b.episodes})" for b in e.by_behaviour
+            b.behaviour: f"{b.fp_per_1k_users_day:.2f} ({b.episodes_alarmed}/{b.episodes})"
+            for b in e.by_behaviour
         },
     )

@@ -39,7 +39,17 @@ CONSUMER_VPNS: tuple[Network, ...] = (
     Network(60068, "Datacamp Limited", "79.127", "vpn"),
     Network(13335, "Cloudflare, Inc.", "104.28", "vpn"),
 )
-VPN_EXITS = ("amsterdam", "frankfurt", "london", "paris", "zurich", "newyork", "ashburn", "dallas", "singapore")
+VPN_EXITS = (
+    "amsterdam",
+    "frankfurt",
+    "london",
+    "paris",
+    "zurich",
+    "newyork",
+    "ashburn",
+    "dallas",
+    "singapore",
+)
 # Hotel and conference Wi-Fi whose operator routes guests out through a cloud or hosting provider.
 HOTEL_HOSTING: tuple[Network, ...] = (
     Network(16509, "Amazon.com, Inc.", "3.8", "hosting"),

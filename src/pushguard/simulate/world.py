@@ -80,7 +80,12 @@ class World:
         return max(1, self.history_days)
 
     def episode(
-        self, user: User | str, behaviour: str, start: datetime, end: datetime, provider: Provider | None = None
+        self,
+        user: User | str,
+        behaviour: str,
+        start: datetime,
+        end: datetime,
+        provider: Provider | None = None,
     ) -> None:
         identity = user if isinstance(user, str) else user.login
         # Whole seconds, outward: Graph and Duo write record times to the second.
