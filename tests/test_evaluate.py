@@ -4,12 +4,11 @@ detection, alarms apart from low/info, false alarms per detector and per benign 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import msgspec
 import pytest
 
-from pushguard.model import Finding, FindingStatus, Severity
+from pushguard.model import Finding, FindingRevision, FindingStatus, Severity
 from pushguard.simulate.evaluate import fp_rate, pooled, score, to_json
 from pushguard.simulate.labels import BenignEpisode, CampaignLabel, Labels
 
@@ -336,26 +335,18 @@ def test_a_finding_on_the_spray_around_a_victim_is_related_not_a_false_positive(
     assert result.detected == 1 and result.results[0].pushes_to_detect == 2
 
 
-class FutureFinding(Finding, frozen=True, kw_only=True):
-    """A finding as the engine will soon write it: with first_detected_at and its history."""
-
-    first_detected_at: str = ""
-    history: list[dict[str, Any]] = msgspec.field(default_factory=list)
-
-
 def test_without_revisions_the_findings_own_first_alarm_decides_when() -> None:
     base = finding("1", "push_bombing", ["e1", "e2", "e3", "e4", "e5", "e6"], "2026-03-03T10:05:30Z")
-    fields = {f: getattr(base, f) for f in base.__struct_fields__}
     history = [
-        {"revision": 1, "severity": "low", "detected_at": "2026-03-03T10:01:30Z", "title": "t"},
-        {"revision": 2, "severity": "medium", "detected_at": "2026-03-03T10:03:30Z", "title": "t"},
+        FindingRevision(revision=1, severity=Severity.LOW, detected_at="2026-03-03T10:01:30Z", title="t"),
+        FindingRevision(revision=2, severity=Severity.MEDIUM, detected_at="2026-03-03T10:03:30Z", title="t"),
     ]
-    with_history = FutureFinding(**fields, first_detected_at="2026-03-03T10:01:30Z", history=history)
+    with_history = msgspec.structs.replace(base, first_detected_at="2026-03-03T10:01:30Z", history=history)
     assert score(LABELS, [with_history]).results[0].pushes_to_detect == 4  # medium reached at 10:03:30
-    first_only = FutureFinding(**fields, first_detected_at="2026-03-03T10:02:10Z")
+    first_only = msgspec.structs.replace(base, first_detected_at="2026-03-03T10:02:10Z")
     assert score(LABELS, [first_only]).results[0].pushes_to_detect == 3
     # opened by something before the campaign: not earlier than the campaign's first record
-    early = FutureFinding(**fields, first_detected_at="2026-03-03T08:00:00Z")
+    early = msgspec.structs.replace(base, first_detected_at="2026-03-03T08:00:00Z")
     assert score(LABELS, [early]).results[0].seconds_to_detect == 0
 
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgspec
 
-from pushguard.model import Finding, Severity
+from pushguard.model import Finding
 from pushguard.simulate.evaluate_summary import (
     ALARM_RANK,
     BehaviourScore,
@@ -81,30 +80,15 @@ def fp_rate(false_positives: int, benign_users: int, days: int) -> float:
     return per_1k(false_positives, float(benign_users * days))
 
 
-def _field(entry: Any, name: str) -> Any:
-    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
-
-
-def _rank(severity: Any) -> int:
-    try:
-        return Severity(severity).rank
-    except ValueError:
-        return -1
-
-
 def first_alarm_time(finding: Finding) -> datetime:
-    """When the finding first stood at medium or worse, from what the finding itself carries."""
-    history = getattr(finding, "history", None)  # findings carry it from the engine's next version on
-    if isinstance(history, list) and history:
-        for entry in history:
-            severity, at = _field(entry, "severity"), _field(entry, "detected_at")
-            if isinstance(at, str) and _rank(severity) >= ALARM_RANK:
-                return _time(at)
+    """When the finding first stood at medium or worse, from what the finding itself carries: the first
+    alarm entry of its history, else (no earlier revision) its first detection."""
+    for entry in finding.history:
+        if entry.severity.rank >= ALARM_RANK:
+            return _time(entry.detected_at)
+    if finding.history:
         return _time(finding.detected_at)
-    first = getattr(finding, "first_detected_at", None)
-    if isinstance(first, str) and first:
-        return _time(first)
-    return _time(finding.detected_at)
+    return _time(finding.first_detected_at or finding.detected_at)
 
 
 def _detection_time(
