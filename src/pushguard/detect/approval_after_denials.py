@@ -82,7 +82,9 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(4 * 3600, "refusals this long before the approval count (seconds)"),
+        "window_s": Tunable(
+            48 * 3600, "refusals from the same address this long before the approval count (seconds)"
+        ),
         "min_weight": Tunable(4, "refusal weight that makes a partly familiar approval suspicious"),
         "min_weight_unfamiliar": Tunable(
             2, "refusal weight enough when the approval comes from a context nobody here knows"
