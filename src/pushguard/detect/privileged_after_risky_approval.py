@@ -5,7 +5,8 @@ app consented, an admin console opened).
 An approval is risky when refused or unanswered prompts weighing ``refusal_weight`` came in the
 ``refusals_before_s`` before it (timeout 1, denial 2, fraud report 3: two denials, or three prompts left
 to time out), when it came from a country the identity never succeeded from through a context that is not
-theirs (``detect.familiarity``: their registered device abroad is a business trip), or while another
+theirs (``detect.familiarity``: their registered device abroad is a business trip), from a device and a
+network the person never used (an admin's work comes from their own machine), or while another
 finding (medium or worse) is open on the identity (the shared profile's ``open_findings``). A lighter
 refusal (one denial, two timeouts: a phone left on the desk) or a network unfamiliar to the person and the
 organisation alone is not enough; both together are.
@@ -219,6 +220,8 @@ class PrivilegedAfterRiskyApproval:
         if len(profile.successes) >= self.min_history and context.level is Level.UNFAMILIAR:
             if context.abroad and geo is not None:
                 strong.append(f"approved from {geo.country}, new to this identity: {context.describe()}")
+            elif context.device == "new":  # neither the machine nor the network: not the admin's desk
+                strong.append(f"approved from {context.describe()}")
             else:
                 weak.append(f"approved from {context.describe()}")
         for detector, (rank, at) in profile.open_findings.items():
