@@ -24,20 +24,19 @@ from pushguard.detect.base import Detection, DetectorMeta, finding_id, from_ts, 
 from pushguard.detect.spray_targets import (
     APPROVED,
     KNOWN,
-    MAX_COUNTED,
     Attribution,
     Remembered,
     Tally,
     Target,
     Victim,
     apply,
+    count_once,
     count_target,
     forget_before,
     is_open,
     is_victim,
     listing,
     merge_events,
-    name_hash,
     remember,
     tally_targets,
     victim_detection,
@@ -305,8 +304,7 @@ class SprayBase(abc.ABC):
             if not is_victim(target):
                 return None
             if len(attribution.victims) >= self.max_victims:
-                if len(attribution.unreported) < MAX_COUNTED:
-                    attribution.unreported.add(name_hash(name))
+                count_once(attribution.unreported, name)
                 return None
             anchor = target.events[0][1] if target.events else episode.anchor
             victim = Victim(anchor, 0, 0, 0, 0.0, target.first_ts, target.last_ts, [])

@@ -14,13 +14,14 @@ the spray is, and later ones as they come."""
 
 from __future__ import annotations
 
+import bisect
+import zlib
 from datetime import datetime
 
 import msgspec
 
 from pushguard.detect.base import Detection, from_ts
-from pushguard.detect.profile import id_hash
-from pushguard.model import Event, EventKind, Severity
+from pushguard.model import Event, EventKind, Factor, Severity
 
 # What the source did to a target (Target.flags).
 PROMPTED = 1  # a push, or another MFA step, reached the account: the password worked
@@ -34,7 +35,7 @@ REACHED = PROMPTED | PW_OK | APPROVED  # got past the password: a victim once th
 
 MAX_EVENTS_PER_TARGET = 6
 MAX_VICTIM_EVENTS = 12
-MAX_COUNTED = 20_000  # distinct target names counted per episode (beyond: the total is a lower bound)
+MAX_COUNTED = 10_000  # distinct target names counted per episode (beyond: the total is a lower bound)
 
 
 class Target(msgspec.Struct, array_like=True):
@@ -69,10 +70,12 @@ class Attribution(msgspec.Struct, kw_only=True):
     """What a spray episode has named: targeted accounts and the victims with their own findings."""
 
     listed: list[str] = []  # targeted accounts, first seen first (bounded)
-    counted: set[int] = set()  # hashes of every targeted account's name (bounded): the total
+    # 32-bit hashes of the targeted accounts' names, sorted (a list, not a set: the same bytes however the
+    # state was stored and read back): the total, bounded by MAX_COUNTED
+    counted: list[int] = []
     reported_listed: int = 0  # how many were counted at the spray finding's last revision
     victims: dict[str, Victim] = {}  # bounded
-    unreported: set[int] = set()  # hashes of victims beyond the bound (counted, no finding)
+    unreported: list[int] = []  # hashes of victims beyond the bound (counted, no finding), sorted
     reported_victims: int = 0  # victims at the spray finding's last revision
 
     @property
@@ -123,7 +126,7 @@ def apply(target: Target, event: Event, now: float) -> None:
             target.pending_ts = now
     elif kind is EventKind.SIGNIN_SUCCESS:
         # Entra names the factor only when MFA was done in the sign-in; Okta's session start has none
-        flags |= APPROVED if event.factor is not None else PW_OK
+        flags |= PW_OK if event.factor in (None, Factor.PASSWORD) else APPROVED
     else:  # push approved, MFA completed from this source
         flags |= APPROVED
     target.flags = flags
@@ -151,19 +154,21 @@ def forget_before(remembered: list[Remembered], cutoff: float) -> None:
     remembered[:] = [entry for entry in remembered if entry.target.last_ts >= cutoff]
 
 
-def name_hash(name: str) -> int:
-    return id_hash(name)
-
-
-def count_target(attribution: Attribution, name: str, limit: int) -> bool:
-    """Count ``name`` among the episode's targeted accounts; True when it is new."""
-    hashed = name_hash(name)
-    if hashed in attribution.counted or len(attribution.counted) >= MAX_COUNTED:
+def count_once(hashes: list[int], name: str) -> bool:
+    """Add ``name``'s hash to the sorted ``hashes`` (bounded by MAX_COUNTED); True when it was new. Two
+    names sharing a 32-bit hash count once: the totals are lower bounds, exact in practice."""
+    hashed = zlib.crc32(name.encode("utf-8", "surrogatepass"))
+    at = bisect.bisect_left(hashes, hashed)
+    if (at < len(hashes) and hashes[at] == hashed) or len(hashes) >= MAX_COUNTED:
         return False
-    attribution.counted.add(hashed)
-    if len(attribution.listed) < limit:
-        attribution.listed.append(name)
+    hashes.insert(at, hashed)
     return True
+
+
+def count_target(attribution: Attribution, name: str, limit: int) -> None:
+    """Count ``name`` among the episode's targeted accounts, and list it while there is room."""
+    if count_once(attribution.counted, name) and len(attribution.listed) < limit:
+        attribution.listed.append(name)
 
 
 def merge_events(victim: Victim, events: list[tuple[float, str]]) -> None:
