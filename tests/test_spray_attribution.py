@@ -31,11 +31,10 @@ from tests.test_push_spray import (
     about_source,
     history,
     run,
+    targets_of,
     users,
     victims,
 )
-
-FIRST = "2026-03-02T09:00:00Z"
 
 
 def okta(kind: EventKind, seconds: float, user: str, ip: str = ATTACKER) -> Event:
@@ -178,7 +177,7 @@ def test_duo_push_spray_gives_every_prompted_account_a_finding() -> None:
         last = max(about_source(mine), key=lambda f: f.revision)
         assert last.user == source and last.provider == "duo"
         assert last.severity is Severity.HIGH
-        assert sorted(last.targets) == names
+        assert sorted(targets_of(last)) == names
         assert sorted(victims(mine)) == names
 
 
@@ -204,7 +203,7 @@ def test_a_victim_evicted_before_the_spray_is_recognised_is_still_named() -> Non
     victim, events = early_victim_then_failures(10)
     _, produced = run(events, PasswordSpray({"max_targets": 12}))
     assert victim in victims(produced)
-    assert victim in about_source(produced)[-1].targets
+    assert victim in targets_of(about_source(produced)[-1])
     _, forgetful = run(events, PasswordSpray({"max_targets": 12, "max_remembered": 0}))
     assert about_source(forgetful) and victim not in victims(forgetful)
 
@@ -376,7 +375,7 @@ def test_jobs_give_the_one_process_spray_and_victim_findings(tmp_path: Path) -> 
     lucky = {"tenant004@corp.example", "tenant031@corp.example"}
     sprays = [f for f in one.findings if f.user == "ip:203.0.113.66"]
     assert {f.detector for f in sprays} >= {"push_spray", "password_spray"}
-    assert all(len(f.targets) == 40 for f in sprays)
+    assert all(len(targets_of(f)) == 40 for f in sprays)
     own = {
         f.user: f for f in one.findings if f.detector in {"push_spray", "password_spray"} and f.user in lucky
     }

@@ -77,7 +77,7 @@ def finding_to_ocsf(finding: Finding) -> dict[str, Any]:
         record["resources"] = [{"type": "IP Address" if kind == "ip" else "Autonomous System", "uid": value}]
     else:
         record["resources"] = [{"type": "User", "uid": finding.user, "name": finding.user}]
-    if finding.targets:
+    if isinstance(finding.targets, list) and finding.targets:
         record["resources"] += [{"type": "User", "uid": name, "name": name} for name in finding.targets]
         record["unmapped"]["pushguard"]["targets"] = finding.targets
     if finding.source_ips:
