@@ -38,6 +38,7 @@ from pushguard.detect.spray_targets import (
     listing,
     merge_events,
     remember,
+    still_remembered,
     tally_targets,
     victim_detection,
 )
@@ -48,7 +49,7 @@ _MAX_LISTED = 20  # IPs / providers / approving identities kept for a report
 _EVAL_EVERY_S = 5.0  # event-time throttle on evaluation while no episode is open (a busy NAT is cheap)
 
 
-class SprayEpisode(msgspec.Struct, kw_only=True):
+class SprayEpisode(msgspec.Struct, kw_only=True, omit_defaults=True):
     anchor: str
     first_ts: float
     last_ts: float
@@ -62,7 +63,7 @@ class SprayEpisode(msgspec.Struct, kw_only=True):
     attribution: Attribution = msgspec.field(default_factory=Attribution)
 
 
-class SprayState(msgspec.Struct, kw_only=True):
+class SprayState(msgspec.Struct, kw_only=True, omit_defaults=True):
     targets: dict[str, Target] = {}
     key: str = ""  # the partition (IP or ASN), for reports made by advance
     episode: SprayEpisode | None = None
@@ -237,7 +238,8 @@ class SprayBase(abc.ABC):
             episode = state.episode = SprayEpisode(anchor=anchor[1], first_ts=tally.first_ts, last_ts=now)
             # recognised now: the victims pushed before it could be and every target of the window,
             # first seen first
-            seen = [(entry.target.first_ts, entry.name, entry.target) for entry in state.remembered]
+            kept = still_remembered(state.remembered, now - self.memory_s)
+            seen = [(entry.target.first_ts, entry.name, entry.target) for entry in kept]
             seen += [(target.first_ts, name, target) for name, target in state.targets.items()]
             seen.sort(key=lambda item: item[:2])
             state.remembered = []

@@ -66,7 +66,7 @@ class Victim(msgspec.Struct, array_like=True):
     events: list[tuple[float, str]]
 
 
-class Attribution(msgspec.Struct, kw_only=True):
+class Attribution(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What a spray episode has named: targeted accounts and the victims with their own findings."""
 
     listed: list[str] = []  # targeted accounts, first seen first (bounded)
@@ -106,27 +106,33 @@ def is_victim(target: Target) -> bool:
     return bool(target.flags & REACHED) and not target.flags & KNOWN
 
 
+# kind → (the flags it sets, whether it waits for an answer); a password failure waits only while no
+# prompt does. A successful sign-in, and the approvals, are decided in ``apply``.
+_EFFECTS = {
+    EventKind.PUSH_SENT: (PROMPTED, True),
+    EventKind.PUSH_DENIED: (PROMPTED | DENIED, True),
+    EventKind.FRAUD_REPORTED: (PROMPTED | DENIED, True),
+    EventKind.PUSH_TIMEOUT: (PROMPTED | UNANSWERED, True),
+    EventKind.MFA_FAILURE: (PROMPTED | UNANSWERED, True),
+    EventKind.SIGNIN_FAILURE: (FAILED, False),
+}
+# A sign-in with one of these (or no) factor proved the password only (Okta logs it before MFA; Entra
+# names the factor only when MFA was done in the sign-in).
+_PASSWORD_ONLY = frozenset({None, Factor.PASSWORD})
+
+
 def apply(target: Target, event: Event, now: float) -> None:
     """The event's effect on its target's flags and evidence."""
     kind = event.kind
     target.last_ts = now
     flags = target.flags
-    if kind is EventKind.PUSH_SENT:
-        flags |= PROMPTED
-        target.pending_ts = now
-    elif kind in (EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED):
-        flags |= PROMPTED | DENIED
-        target.pending_ts = now
-    elif kind in (EventKind.PUSH_TIMEOUT, EventKind.MFA_FAILURE):
-        flags |= PROMPTED | UNANSWERED
-        target.pending_ts = now
-    elif kind is EventKind.SIGNIN_FAILURE:
-        flags |= FAILED
-        if not flags & PROMPTED:
+    effect = _EFFECTS.get(kind)
+    if effect is not None:
+        flags |= effect[0]
+        if effect[1] or not flags & PROMPTED:
             target.pending_ts = now
     elif kind is EventKind.SIGNIN_SUCCESS:
-        # Entra names the factor only when MFA was done in the sign-in; Okta's session start has none
-        flags |= PW_OK if event.factor in (None, Factor.PASSWORD) else APPROVED
+        flags |= PW_OK if event.factor in _PASSWORD_ONLY else APPROVED
     else:  # push approved, MFA completed from this source
         flags |= APPROVED
     target.flags = flags
@@ -150,8 +156,20 @@ def remember(remembered: list[Remembered], name: str, target: Target, limit: int
 
 
 def forget_before(remembered: list[Remembered], cutoff: float) -> None:
-    """Drop the remembered victims whose last event is older than ``cutoff``."""
-    remembered[:] = [entry for entry in remembered if entry.target.last_ts >= cutoff]
+    """Drop the leading remembered victims whose last event is older than ``cutoff`` (they come in about
+    the order they left the window; one out of order stays until those before it go, and is skipped
+    when read: ``still_remembered``)."""
+    drop = 0
+    for entry in remembered:
+        if entry.target.last_ts >= cutoff:
+            break
+        drop += 1
+    if drop:
+        del remembered[:drop]
+
+
+def still_remembered(remembered: list[Remembered], cutoff: float) -> list[Remembered]:
+    return [entry for entry in remembered if entry.target.last_ts >= cutoff]
 
 
 def count_once(hashes: list[int], name: str) -> bool:
