@@ -383,3 +383,14 @@ def test_jobs_give_the_one_process_spray_and_victim_findings(tmp_path: Path) -> 
     assert own["tenant031@corp.example"].severity is Severity.CRITICAL
     for jobs in (2, 3):
         assert analyze_parallel([path], jobs, split_min_bytes=1).findings == one.findings
+
+
+def test_each_victim_names_its_own_vendor_when_the_source_sprays_several() -> None:
+    names = users(20)
+    events = [okta(EventKind.SIGNIN_FAILURE, n * 10.0, user) for n, user in enumerate(names[:10])]
+    events += [entra(EventKind.SIGNIN_FAILURE, 100 + n * 10.0, user) for n, user in enumerate(names[10:])]
+    events += [okta(EventKind.PUSH_SENT, 400, names[1]), entra(EventKind.PUSH_TIMEOUT, 410, names[12])]
+    _, produced = run(events, PasswordSpray())
+    assert about_source(produced)[-1].provider == "several"
+    own = victims(produced)
+    assert (own[names[1]].provider, own[names[12]].provider) == ("okta", "entra")

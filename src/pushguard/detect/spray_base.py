@@ -289,7 +289,6 @@ class SprayBase(abc.ABC):
                     spray_id=spray_id,
                     targeted=attribution.total,
                     source_ips=self._victim_ips(state),
-                    providers=tuple(state.providers),
                     at=at,
                 )
             )

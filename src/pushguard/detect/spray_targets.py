@@ -21,7 +21,7 @@ from datetime import datetime
 import msgspec
 
 from pushguard.detect.base import Detection, from_ts
-from pushguard.model import Event, EventKind, Factor, Severity
+from pushguard.model import Event, EventKind, Factor, Provider, Severity
 
 # What the source did to a target (Target.flags).
 PROMPTED = 1  # a push, or another MFA step, reached the account: the password worked
@@ -32,6 +32,8 @@ PW_OK = 16  # a password success (Okta logs it before MFA): not an approval
 APPROVED = 32  # a push approved, MFA completed, or a sign-in that carried its factor
 KNOWN = 64  # the identity had used the source before its first event here
 REACHED = PROMPTED | PW_OK | APPROVED  # got past the password: a victim once the source sprays
+# The vendors that logged the target's events (a victim's own finding names its vendor, for the response).
+_PROVIDER_FLAGS = {provider: 128 << n for n, provider in enumerate(Provider)}
 
 MAX_EVENTS_PER_TARGET = 6
 MAX_VICTIM_EVENTS = 12
@@ -135,7 +137,7 @@ def apply(target: Target, event: Event, now: float) -> None:
         flags |= PW_OK if event.factor in _PASSWORD_ONLY else APPROVED
     else:  # push approved, MFA completed from this source
         flags |= APPROVED
-    target.flags = flags
+    target.flags = flags | _PROVIDER_FLAGS[event.provider]
     events = target.events
     events.append((now, event.event_id))
     if len(events) > MAX_EVENTS_PER_TARGET:
@@ -199,6 +201,11 @@ def merge_events(victim: Victim, events: list[tuple[float, str]]) -> None:
     victim.last_ts = merged[-1][0]
 
 
+def providers_of(flags: int) -> tuple[str, ...]:
+    """The vendors whose events set these flags."""
+    return tuple(provider.value for provider, bit in _PROVIDER_FLAGS.items() if flags & bit)
+
+
 def describe(flags: int) -> str:
     """What the source did to a target, in words."""
     parts = []
@@ -233,7 +240,6 @@ def victim_detection(
     spray_id: str,
     targeted: int,
     source_ips: tuple[str, ...],
-    providers: tuple[str, ...],
     at: datetime,
 ) -> Detection:
     """The finding of one account that got past the password from the spraying ``source`` (``ip:…``):
@@ -266,7 +272,7 @@ def victim_detection(
         evidence=tuple(event_id for _, event_id in victim.events),
         source_ips=source_ips,
         reasons=tuple(reasons),
-        providers=providers,
+        providers=providers_of(victim.flags),
         techniques=("T1110.003", "T1621", "T1078") if approved else ("T1110.003", "T1621"),
     )
 
