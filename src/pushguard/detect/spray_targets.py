@@ -1,7 +1,7 @@
 """The targets of a spray from one source, and attribution: which accounts it named, which got through.
 
 Shared by the spray detectors (``push_spray``, ``password_spray``). Per source they keep one small
-``Target`` a identity (flags of what the source did to it). A spray finding names a source (``ip:…``,
+``Target`` per identity (flags of what the source did to it). A spray finding names a source (``ip:…``,
 ``asn:…``); responses act on accounts, so once a spray is recognised its finding also lists every account
 it targeted (``targets``, bounded, with the total in its reasons), and each account that got past the
 password from that source (a push, an MFA step, a successful sign-in) gets a finding of its own, which
@@ -32,8 +32,15 @@ PW_OK = 16  # a password success (Okta logs it before MFA): not an approval
 APPROVED = 32  # a push approved, MFA completed, or a sign-in that carried its factor
 KNOWN = 64  # the identity had used the source before its first event here
 REACHED = PROMPTED | PW_OK | APPROVED  # got past the password: a victim once the source sprays
-# The vendors that logged the target's events (a victim's own finding names its vendor, for the response).
-_PROVIDER_FLAGS = {provider: 128 << n for n, provider in enumerate(Provider)}
+# The vendors that logged the target's events (a victim's own finding names its vendor, for the
+# response). Fixed bits: they are stored.
+_PROVIDER_FLAGS = {
+    Provider.OKTA: 128,
+    Provider.ENTRA: 256,
+    Provider.DUO: 512,
+    Provider.OCSF: 1024,
+    Provider.PUSHGUARD: 2048,
+}
 
 MAX_EVENTS_PER_TARGET = 6
 MAX_VICTIM_EVENTS = 12
@@ -137,7 +144,7 @@ def apply(target: Target, event: Event, now: float) -> None:
         flags |= PW_OK if event.factor in _PASSWORD_ONLY else APPROVED
     else:  # push approved, MFA completed from this source
         flags |= APPROVED
-    target.flags = flags | _PROVIDER_FLAGS[event.provider]
+    target.flags = flags | _PROVIDER_FLAGS.get(event.provider, 0)
     events = target.events
     events.append((now, event.event_id))
     if len(events) > MAX_EVENTS_PER_TARGET:
