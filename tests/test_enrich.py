@@ -357,7 +357,8 @@ def test_user_agent_cache_is_bounded() -> None:
 
 def test_build_enrichers() -> None:
     enrichers = build_enrichers()
-    assert [type(e) for e in enrichers] == [GeoEnricher, CountryEnricher, GazetteerEnricher, UserAgentEnricher]
+    expected = [GeoEnricher, CountryEnricher, GazetteerEnricher, UserAgentEnricher]
+    assert [type(e) for e in enrichers] == expected
     event = replace(ev(EventKind.PUSH_SENT, 0, ip="8.8.8.8", geo=None), device=Device(user_agent=CHROME_WIN))
     for enrich in enrichers:
         event = enrich(event)

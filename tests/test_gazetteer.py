@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pushguard.detect.geo import haversine_km
 from pushguard.enrich import CountryEnricher, GazetteerEnricher, GeoEnricher, build_enrichers
 from pushguard.enrich.gazetteer import (

