@@ -104,7 +104,7 @@ def test_paris_france_and_paris_texas_by_country_and_region(data: Gazetteer) -> 
     texas = data.find("US", "Paris", "Texas")
     assert france is not None and haversine_km(france.lat, france.lon, *PARIS_FR) < 5
     assert texas is not None and haversine_km(texas.lat, texas.lon, *PARIS_TX) < 5
-    assert data.find("US", "Paris", "TX") == texas  # the region as a code
+    assert data.find("US", "Paris", "TX") == data.find("US", "Paris", "US-TX") == texas  # as codes
     # Paris, Kentucky is too small for the data: it must not become Paris, Texas
     assert data.find("US", "Paris", "Kentucky") is None
 

@@ -144,7 +144,8 @@ def _regions(country: str) -> Mapping[str, str]:
         while (parent := subdivisions[top].parent_code) is not None and parent in subdivisions:
             top = str(parent)
         admin1 = top.split("-", 1)[1]
-        found.setdefault(normalise(code.split("-", 1)[1]), admin1)
+        found.setdefault(normalise(code), admin1)  # "US-TX"
+        found.setdefault(normalise(code.split("-", 1)[1]), admin1)  # "TX"
         for form in _region_names(str(sub.name)):
             found.setdefault(form, admin1)
     for alias, admin1 in _REGION_ALIASES.get(country, {}).items():
