@@ -15,7 +15,8 @@ Rules:
   are never replaced;
 - the name is compared normalised (case, accents, punctuation, "St."/"Saint", "Mt."/"Mount",
   "Ft."/"Fort") with the city's own name first, and only when no city of the country has that name with
-  its alternate names (Latin script; airport codes left out);
+  its alternate names (those written in Latin letters: other scripts fold to nothing; airport codes are
+  left out);
 - a region, when the vendor gives one and it can be read as the country's admin1 code (see
   :data:`REGION_COUNTRIES`), must hold the city: "Paris, Kentucky" is not placed in Paris, Texas;
 - matches in two or more admin1 regions with no readable region are ambiguous: the Geo stays at country
