@@ -10,7 +10,14 @@ from mmdb_writer import MMDBWriter
 from msgspec.structs import replace
 from netaddr import IPSet
 
-from pushguard.enrich import AliasMap, CountryEnricher, GeoEnricher, UserAgentEnricher, build_enrichers
+from pushguard.enrich import (
+    AliasMap,
+    CountryEnricher,
+    GazetteerEnricher,
+    GeoEnricher,
+    UserAgentEnricher,
+    build_enrichers,
+)
 from pushguard.enrich.country import country_code
 from pushguard.enrich.geo import BUNDLED_COUNTRY_ACCURACY_KM, bundled_database, is_hosting, is_private
 from pushguard.model import Device, EventKind, Geo, GeoSource
@@ -350,7 +357,8 @@ def test_user_agent_cache_is_bounded() -> None:
 
 def test_build_enrichers() -> None:
     enrichers = build_enrichers()
-    assert [type(e) for e in enrichers] == [GeoEnricher, CountryEnricher, UserAgentEnricher]
+    expected = [GeoEnricher, CountryEnricher, GazetteerEnricher, UserAgentEnricher]
+    assert [type(e) for e in enrichers] == expected
     event = replace(ev(EventKind.PUSH_SENT, 0, ip="8.8.8.8", geo=None), device=Device(user_agent=CHROME_WIN))
     for enrich in enrichers:
         event = enrich(event)
@@ -363,6 +371,7 @@ def test_build_enrichers() -> None:
 def test_country_names_become_iso_codes_on_both_sides() -> None:
     assert country_code("United States") == "US"
     assert country_code("fr") == "FR"
+    assert country_code("UK") == "GB"  # not ISO's code, but what vendors write
     assert country_code("South Korea") == "KR"
     assert country_code("Atlantis") is None
     event = replace(

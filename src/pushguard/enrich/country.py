@@ -43,12 +43,12 @@ def country_code(name: str) -> str | None:
     text = name.strip()
     if not text:
         return None
+    extra = _EXTRA.get(text.lower())  # before the two-letter codes: "UK" is not ISO's, GB is
+    if extra is not None:
+        return extra
     if len(text) == 2 and text.isalpha():
         found = pycountry.countries.get(alpha_2=text.upper())
         return found.alpha_2 if found is not None else None
-    extra = _EXTRA.get(text.lower())
-    if extra is not None:
-        return extra
     try:
         found = pycountry.countries.lookup(text)
     except LookupError:

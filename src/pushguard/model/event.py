@@ -112,6 +112,7 @@ class GeoSource(enum.StrEnum):
     BUNDLED = "bundled"
     PRIVATE = "private"  # RFC 1918 / reserved: no location
     SIGNIN = "signin"  # the record had none: a sign-in of the same identity from the address placed it
+    GAZETTEER = "gazetteer"  # the vendor named a city but gave no point: the bundled city list placed it
 
 
 # gc=False on the event and its parts: frozen, made of strings, numbers, tuples and each other, so they
