@@ -130,7 +130,9 @@ META = DetectorMeta(
     },
     tunables={
         "enroll_s": Tunable(12 * 3600, "an enrollment this soon after the (last) reset continues the chain"),
-        "access_s": Tunable(12 * 3600, "accesses and privileged actions this soon after the enrollment count"),
+        "access_s": Tunable(
+            12 * 3600, "accesses and privileged actions this soon after the enrollment count"
+        ),
     },
     actions=(
         "Call the user back on a number from the directory (not the caller's): did they ask for the reset?",
@@ -323,11 +325,11 @@ def _remember(chain: Chain, keys: tuple[str, ...], level: Level, hostile: bool) 
 
 
 def _note(event: Event, seen: Familiarity, level: Level, what: str, inherited: bool) -> str:
+    place = place_text(event.geo, event.ip)
+    if inherited:  # the profile has learnt the place from the chain's own steps since: say why it is not
+        return f"{what} came from {place}, first used inside this chain (it does not vouch for itself)"
     how = "unfamiliar to the person and the organisation" if level is Level.UNFAMILIAR else "partly familiar"
-    text = f"{what} came from {place_text(event.geo, event.ip)}, {how}: {seen.describe()}"
-    if inherited:
-        text += " (a place first used inside this chain: it does not vouch for itself)"
-    return text
+    return f"{what} came from {place}, {how}: {seen.describe()}"
 
 
 def _severity(chain: Chain) -> Severity | None:
@@ -364,7 +366,7 @@ def _reasons(chain: Chain) -> list[str]:
         )
     if chain.privileged:
         reasons.append("then privileged actions: " + "; ".join(chain.privileged))
-    if chain.own_access:
+    if chain.own_access and chain.worst > Level.FAMILIAR:  # two parties on one account?
         reasons.append(chain.own_access)
     if chain.thin:
         reasons.append("little history for this identity: confidence lowered")

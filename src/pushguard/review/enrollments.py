@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
+from pushguard.detect.familiarity import THIN_DAYS
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Event, EventKind, Geo, GeoSource, IdentityProfile, Provider
@@ -36,8 +37,8 @@ _ACCESS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.PUSH_APPROVED, EventKin
 _WEIGHTS = {  # the enrollment_abuse signals, plus what followed
     "refusals": 3,
     "refusal": 2,
+    "unfamiliar": 2,
     "new_country": 3,
-    "new_device": 1,
     "hosting": 1,
     "several": 2,
     "dormant": 2,
@@ -243,7 +244,7 @@ class EnrollmentReview:
         elif (
             geo is not None
             and geo.country
-            and len(profile.successes) >= self.scorer.min_history
+            and profile.active_days >= THIN_DAYS
             and not profile.knows_country(geo.country)
         ):
             why = f"a push approved from {geo.country}, new to this identity"
