@@ -1,12 +1,17 @@
-"""Enrollment abuse: attackers' registrations (after refused prompts, from a new country, several at once,
-after dormancy, by someone else) and the ordinary ones that must stay quiet (a new phone at home on a
-weekend, a helpdesk re-enrollment, one fat-fingered denial hours before). Okta factor lifecycle and Duo
-administrator records go through the whole pipeline."""
+"""Enrollment abuse: attackers' registrations (after refused prompts, from a context that is neither the
+person's nor the organisation's, several at once, after dormancy, by someone else) and the ordinary ones
+that must stay quiet (a new phone at home on a weekend, a helpdesk re-enrollment at home or the office, a
+new hire's onboarding, one fat-fingered denial hours before). The place is judged by familiarity.assess:
+profiles are built through the engine, with the person's history and five colleagues at the office.
+Okta factor lifecycle and Duo administrator records go through the whole pipeline."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import msgspec
+import pytest
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
@@ -19,13 +24,15 @@ from tests.account_records import (
     okta_sign_in_history,
     run_records,
 )
-from tests.events import ABROAD, daily_approvals, ev, run_engine
+from tests.events import ABROAD, OFFICE, daily_approvals, ev, office_colleagues, run_engine
 
 DAY = 86400.0
 DO_NL = Geo(
     lat=52.37, lon=4.9, country="Netherlands", city="Amsterdam", accuracy_km=50.0, asn=14061, is_hosting=True
 )
+DO_FR = msgspec.structs.replace(DO_NL, country="France", city="Paris", lat=48.86, lon=2.35)
 ADMIN = "nils.helpdesk@corp.example"
+PHONE = "attacker-phone"  # the attacker's device: nothing the person ever used
 
 
 def run(events: list[Event], detector: EnrollmentAbuse | None = None) -> list[Finding]:
@@ -33,12 +40,16 @@ def run(events: list[Event], detector: EnrollmentAbuse | None = None) -> list[Fi
 
 
 def history(days: int = 12) -> list[Event]:
-    """Push approvals on ordinary mornings from home, on the user's laptop."""
-    return daily_approvals(days)
+    """The organisation at the office, and the person's push approvals at home on their laptop."""
+    return [*office_colleagues(days), *daily_approvals(days)]
 
 
-def by_admin(kind: EventKind, seconds: float) -> Event:
-    return ev(kind, seconds, actor=ADMIN, ip="198.51.100.80", factor=None)
+def by_admin(kind: EventKind, seconds: float, **kw: Any) -> Event:
+    return ev(kind, seconds, actor=ADMIN, ip="192.0.2.200", geo=OFFICE, factor=None, **kw)
+
+
+def attacker(kind: EventKind, seconds: float, geo: Geo = ABROAD, ip: str = "203.0.113.5") -> Event:
+    return ev(kind, seconds, ip=ip, geo=geo, device_id=PHONE)
 
 
 # -- attacks ---------------------------------------------------------------------------------------
@@ -47,27 +58,42 @@ def by_admin(kind: EventKind, seconds: float) -> Event:
 def test_enrollment_after_refusals_from_a_new_country_is_critical() -> None:
     events = [
         *history(),
-        ev(EventKind.PUSH_DENIED, 0, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.PUSH_DENIED, 600, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.FACTOR_ENROLLED, 1800, ip="203.0.113.5", geo=ABROAD, device_id="attacker-phone"),
+        attacker(EventKind.PUSH_DENIED, 0),
+        attacker(EventKind.PUSH_DENIED, 600),
+        attacker(EventKind.FACTOR_ENROLLED, 1800),
     ]
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]
-    assert "2 prompts refused or unanswered before it (2 refused in 6 h, 0 unanswered" in found[0].reasons[0]
-    assert "from Nigeria, a country this identity never succeeded from" in found[0].reasons[0]
-    assert "on device attacker-phone, new to this identity" in found[0].reasons[0]
+    reason = found[0].reasons[0]
+    assert "2 prompts refused or unanswered before it (2 refused in 6 h, 0 unanswered" in reason
+    assert "from Nigeria, a country neither this identity nor the organisation signs in from" in reason
+    assert "from a context unfamiliar to this person and the organisation: a network neither" in reason
     assert found[0].techniques == ["T1098.005", "T1556.006"]
     assert found[0].frameworks["nist_csf_2"][:2] == ["PR.AA-01", "PR.AA-02"]
+
+
+def test_hosting_nobody_uses_meeting_refusals_is_critical_in_the_persons_own_country() -> None:
+    """A VPS in France (the organisation's country): the hosting sign alone makes refusals critical;
+    hosting is more suspicious, never less."""
+    events = [
+        *history(),
+        attacker(EventKind.PUSH_DENIED, 0, DO_FR, "203.0.113.9"),
+        attacker(EventKind.PUSH_DENIED, 300, DO_FR, "203.0.113.9"),
+        attacker(EventKind.FACTOR_ENROLLED, 900, DO_FR, "203.0.113.9"),
+    ]
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert "new country" not in found[0].title and "hosting" in found[0].title
 
 
 def test_several_factors_through_hosting_egress_escalate_one_finding() -> None:
     events = [
         *history(),
-        ev(EventKind.FACTOR_ENROLLED, 0, ip="203.0.113.9", geo=DO_NL),
-        ev(EventKind.FACTOR_ENROLLED, 300, ip="203.0.113.9", geo=DO_NL),
+        attacker(EventKind.FACTOR_ENROLLED, 0, DO_NL, "203.0.113.9"),
+        attacker(EventKind.FACTOR_ENROLLED, 300, DO_NL, "203.0.113.9"),
     ]
     found = run(events)
-    # the first: new country (3) + hosting (1) = 4, medium; the second adds "several" (2): high
+    # unfamiliar (2) + a country (1) and hosting (1) nobody here uses = 4, medium; "several" (2): high
     assert [f.severity for f in found] == [Severity.MEDIUM, Severity.HIGH]
     assert len({f.id for f in found}) == 1 and [f.revision for f in found] == [1, 2]
     assert "2 factors enrolled within 60 min" in found[-1].reasons[0]
@@ -79,22 +105,25 @@ def test_enrollment_after_dormancy_by_someone_else() -> None:
     assert [f.severity for f in found] == [Severity.MEDIUM]
     assert "inactive for 61 days" in found[0].reasons[0]
     assert f"registered by {ADMIN} for this identity" in found[0].reasons[0]
+    assert "unfamiliar" not in found[0].reasons[0]  # the admin's place is not the person's
 
 
 def test_the_attackers_own_approval_does_not_make_their_place_known() -> None:
     """The first push is approved from a hosting provider abroad, the enrollment follows from there: the
-    profile learnt the place from that approval, but a place first used minutes ago is still new."""
+    profile learnt the country from that approval, but a context first used minutes ago is still new."""
     events = [
         *history(),
-        ev(EventKind.PUSH_SENT, 0, ip="203.0.113.9", geo=DO_NL),
-        ev(EventKind.PUSH_APPROVED, 15, ip="203.0.113.9", geo=DO_NL),
+        attacker(EventKind.PUSH_SENT, 0, DO_NL, "203.0.113.9"),
+        attacker(EventKind.PUSH_APPROVED, 15, DO_NL, "203.0.113.9"),
         ev(EventKind.FACTOR_ENROLLED, 200, ip="203.0.113.9", geo=DO_NL, device_id=None),
     ]
     found = run(events)
     assert [f.severity for f in found] == [Severity.MEDIUM]
     assert "a country this identity first succeeded from 3 min before" in found[0].reasons[0]
-    assert "hosting / VPN / proxy egress" in found[0].reasons[0]
-    # a day and more later, the place is the identity's own (a commuter's new co-working space)
+    assert (
+        "hosting / VPN / proxy egress neither this identity nor the organisation uses" in found[0].reasons[0]
+    )
+    # a day and more later, the country is the identity's own (a commuter's new co-working space)
     later = [
         *events[:-1],
         ev(EventKind.FACTOR_ENROLLED, 2 * DAY, ip="203.0.113.9", geo=DO_NL, device_id=None),
@@ -103,9 +132,21 @@ def test_the_attackers_own_approval_does_not_make_their_place_known() -> None:
 
 
 def test_thresholds_are_tunable() -> None:
-    events = [*history(), ev(EventKind.FACTOR_ENROLLED, 0, ip="203.0.113.5", geo=ABROAD)]
-    assert run(events) == []  # a new country alone (3) is a traveller's new phone
+    events = [*history(), attacker(EventKind.FACTOR_ENROLLED, 0)]
+    assert run(events) == []  # unfamiliar (2) and a new country (1): a traveller's new phone
     assert [f.severity for f in run(events, EnrollmentAbuse({"min_score": 3}))] == [Severity.MEDIUM]
+
+
+def test_thin_history_does_not_silence_a_hostile_context() -> None:
+    """A two-day-old account: unfamiliar means little, but hosting nobody here uses in a country nobody
+    signs in from, right after refused prompts, still speaks, with less confidence."""
+    events = [*office_colleagues(), *daily_approvals(2)]
+    events += [attacker(EventKind.PUSH_DENIED, 0, DO_NL, "203.0.113.9")]
+    events += [attacker(EventKind.PUSH_DENIED, 60, DO_NL, "203.0.113.9")]
+    events += [attacker(EventKind.FACTOR_ENROLLED, 600, DO_NL, "203.0.113.9")]
+    found = run(events)
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert found[0].confidence == pytest.approx(0.4 + 0.06 * 7 - 0.2)  # score 7, thin: - 0.2
 
 
 # -- benign look-alikes ----------------------------------------------------------------------------
@@ -117,13 +158,33 @@ def test_a_new_phone_on_a_weekend_from_home_is_quiet() -> None:
 
 
 def test_the_user_re_enrolling_after_the_helpdesk_reset_their_lost_phone_is_quiet() -> None:
-    events = [
+    at_home = [
         *history(),
         by_admin(EventKind.FACTORS_RESET, 0),
         by_admin(EventKind.BYPASS_ISSUED, 120),
         ev(EventKind.FACTOR_ENROLLED, 900, device_id="replacement-phone"),
     ]
-    assert run(events) == []  # after a reset (2) + a new device (1): 3
+    assert run(at_home) == []  # after a reset (2); home is the person's own place
+    at_the_office = [
+        *at_home[:-1],
+        ev(EventKind.FACTOR_ENROLLED, 900, ip="192.0.2.50", geo=OFFICE, device_id=None),
+    ]
+    assert run(at_the_office) == []  # the organisation's network, though the person never worked there
+
+
+def test_a_new_hires_onboarding_is_quiet() -> None:
+    """A Temporary Access Pass, then the Authenticator and a phone number registered within minutes from
+    home: thin history counts neither "unfamiliar" nor "several"."""
+    hire = "newhire@corp.example"
+    home = {"user": hire, "ip": "198.51.100.60", "device_id": None}
+    events = [
+        *office_colleagues(),
+        ev(EventKind.BYPASS_ISSUED, 0, user=hire, actor=ADMIN, ip="192.0.2.200", geo=OFFICE, factor=None),
+        ev(EventKind.SIGNIN_SUCCESS, 3600, factor=None, **home),  # type: ignore[arg-type]
+        ev(EventKind.FACTOR_ENROLLED, 3700, **home),  # type: ignore[arg-type]
+        ev(EventKind.FACTOR_ENROLLED, 3800, **home),  # type: ignore[arg-type]
+    ]
+    assert run(events) == []
 
 
 def test_the_helpdesk_registering_a_phone_for_someone_is_medium_at_most() -> None:
@@ -131,6 +192,24 @@ def test_the_helpdesk_registering_a_phone_for_someone_is_medium_at_most() -> Non
     events = [*history(), by_admin(EventKind.FACTORS_RESET, 0), by_admin(EventKind.FACTOR_ENROLLED, 600)]
     found = run(events)
     assert [f.severity for f in found] == [Severity.MEDIUM]
+
+
+def test_the_companys_own_proxy_is_no_hosting_sign() -> None:
+    """The organisation's secure web gateway is hosting egress, but colleagues succeed through it: after
+    two refused prompts an enrollment through it is partly familiar and quiet, through a VPS critical."""
+    gateway = Geo(
+        lat=48.86, lon=2.35, country="France", city="Paris", accuracy_km=50.0, asn=53813, is_hosting=True
+    )
+    events = history()
+    for day in range(1, 13):
+        for n in range(5):
+            user, ip = f"colleague{n}@corp.example", f"165.225.94.{30 + n}"
+            events.append(ev(EventKind.PUSH_APPROVED, -day * DAY + 7200 + n, user=user, ip=ip, geo=gateway))
+    events += [ev(EventKind.PUSH_DENIED, 0), ev(EventKind.PUSH_DENIED, 60)]
+    through = [*events, ev(EventKind.FACTOR_ENROLLED, 600, ip="165.225.94.99", geo=gateway, device_id=None)]
+    assert run(through) == []  # the refusals (3) alone
+    vps = [*events, ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.9", geo=DO_FR, device_id=None)]
+    assert [f.severity for f in run(vps)] == [Severity.CRITICAL]
 
 
 def test_one_fat_fingered_denial_hours_before_a_reset_is_quiet() -> None:
@@ -141,28 +220,23 @@ def test_one_fat_fingered_denial_hours_before_a_reset_is_quiet() -> None:
         ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900),
     ]
     assert run(events) == []  # the denial is 5 h old: only the reset (2) counts
-    close = [*history(), ev(EventKind.PUSH_DENIED, 0), ev(EventKind.FACTOR_ENROLLED, 600, geo=ABROAD)]
-    assert [f.severity for f in run(close)] == [Severity.MEDIUM]  # a refusal (2) + a new country (3)
+    close = [*history(), ev(EventKind.PUSH_DENIED, 0), attacker(EventKind.FACTOR_ENROLLED, 600)]
+    # a refusal (2) + unfamiliar (2) + a country nobody here uses (1)
+    assert [f.severity for f in run(close)] == [Severity.MEDIUM]
 
 
 def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     """Okta logs no timeout: three pushes sent from abroad, the fourth approved, then the enrollment."""
-    lagos = {"ip": "203.0.113.5", "geo": ABROAD}
-    events = [*history(), *(ev(EventKind.PUSH_SENT, 90 * i, **lagos) for i in range(4))]  # type: ignore[arg-type]
-    events += [
-        ev(EventKind.PUSH_APPROVED, 280, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None),
-    ]
+    events = [*history(), *(attacker(EventKind.PUSH_SENT, 90 * i) for i in range(4))]
+    events += [attacker(EventKind.PUSH_APPROVED, 280)]
+    events += [ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None)]
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]  # a new country meets refusals
     assert "3 prompts refused or unanswered before it (0 refused in 6 h, 3 unanswered" in found[0].reasons[0]
     assert "first succeeded from 5 min before" in found[0].reasons[0]
-    one = [*history(), ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD)]
-    one += [
-        ev(EventKind.PUSH_SENT, 90, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.PUSH_APPROVED, 100, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None),
-    ]
+    one = [*history(), attacker(EventKind.PUSH_SENT, 0), attacker(EventKind.PUSH_SENT, 90)]
+    one += [attacker(EventKind.PUSH_APPROVED, 100)]
+    one += [ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None)]
     found = run(one)
     assert [f.severity for f in found] == [Severity.MEDIUM]
     assert "a prompt left unanswered in the 60 min before" in found[0].reasons[0]
@@ -214,3 +288,14 @@ def test_duo_admin_sets_a_phone_after_the_user_denied_pushes(tmp_path: Path) -> 
     found = run_records(tmp_path, records, "duo", "enrollment_abuse")
     assert [f.severity for f in found] == [Severity.MEDIUM]  # refusals (3) + by someone else (2)
     assert "registered by dana helpdesk for this identity" in found[0].reasons[0]
+
+
+def test_duo_self_enrollment_from_a_vps_after_denied_pushes(tmp_path: Path) -> None:
+    """Duo's authentication log: an ``enrollment`` event from hosting egress nobody here uses."""
+    vps: dict[str, Any] = {"ip": "51.158.20.30", "city": "Paris", "country": "France"}
+    records = [duo_auth(-day * DAY, "success", "user_approved") for day in range(1, 13)]
+    records += [duo_auth(0, "denied", "user_mistake", **vps), duo_auth(120, "denied", "user_mistake", **vps)]
+    records.append(duo_auth(900, "success", "user_approved", event_type="enrollment", **vps))
+    found = run_records(tmp_path, records, "duo", "enrollment_abuse")
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert "through hosting / VPN / proxy egress neither" in found[0].reasons[0]

@@ -33,7 +33,7 @@ from tests.account_records import (
     okta_sign_in_history,
     run_records,
 )
-from tests.events import ABROAD, HOME, ev, run_engine
+from tests.events import ABROAD, HOME, OFFICE, ev, office_colleagues, run_engine
 
 DAY = 86400.0
 ADMIN = "nils.helpdesk@corp.example"
@@ -47,7 +47,6 @@ CAFE = Geo(lat=48.85, lon=2.29, country="France", city="Paris", accuracy_km=20.0
 LAPTOP = Device(id="dev-alice-laptop", os="Mac OS X", browser="Chrome")
 BROWSER = Device(os="Mac OS X", browser="Chrome")  # the same laptop where the vendor logs no device id
 ATTACKER = Device(os="Linux", browser="Firefox")
-COLLEAGUES = [f"colleague{n}@corp.example" for n in range(5)]
 
 
 def on(event: Event, device: Device | None) -> Event:
@@ -58,24 +57,9 @@ def run(events: list[Event]) -> list[Finding]:
     return run_engine(events, [ResetEnrollChain()])
 
 
-def organisation(days: int = 12) -> list[Event]:
-    """Five colleagues approving pushes at the office every morning: the office network, its operator
-    and France become the organisation's."""
-    events = []
-    for day in range(1, days + 1):
-        for n, user in enumerate(COLLEAGUES):
-            ip = f"192.0.2.{10 + n}"
-            start = -day * DAY + 600 * n
-            events.append(ev(EventKind.PUSH_SENT, start, user=user, ip=ip, geo=OFFICE, device_id=None))
-            events.append(
-                ev(EventKind.PUSH_APPROVED, start + 5, user=user, ip=ip, geo=OFFICE, device_id=None)
-            )
-    return events
-
-
 def history(days: int = 12, user: str = "alice@corp.example") -> list[Event]:
     """The person's own mornings from home on their laptop, after the organisation's."""
-    events = organisation(days)
+    events = office_colleagues(days)
     for day in range(1, days + 1):
         start = -day * DAY + 3600
         events.append(on(ev(EventKind.PUSH_SENT, start, user=user), LAPTOP))
@@ -242,7 +226,7 @@ def test_a_routine_admin_reset_then_enrollment_from_the_office_is_quiet() -> Non
 def test_a_new_hires_first_enrollment_after_an_onboarding_tap_is_quiet() -> None:
     hire = "newhire@corp.example"
     events = [
-        *organisation(),
+        *office_colleagues(),
         entra(by_admin(EventKind.BYPASS_ISSUED, 0, Factor.TEMPORARY_ACCESS_PASS, user=hire)),
         entra(from_(EventKind.SIGNIN_SUCCESS, 3600, "198.51.100.60", HOME, BROWSER, user=hire)),
         entra(from_(EventKind.FACTOR_ENROLLED, 3700, "198.51.100.60", HOME, None, user=hire)),
@@ -257,7 +241,7 @@ def test_thin_history_does_not_silence_a_hostile_context() -> None:
     hire = "newhire@corp.example"
     abroad_vps = msgspec.structs.replace(ABROAD, asn=14061, is_hosting=True)
     events = [
-        *organisation(),
+        *office_colleagues(),
         entra(by_admin(EventKind.BYPASS_ISSUED, 0, Factor.TEMPORARY_ACCESS_PASS, user=hire)),
         entra(from_(EventKind.SIGNIN_SUCCESS, 3600, "203.0.113.9", abroad_vps, ATTACKER, user=hire)),
         entra(from_(EventKind.FACTOR_ENROLLED, 3700, "203.0.113.9", abroad_vps, None, user=hire)),
