@@ -131,6 +131,25 @@ def test_the_attackers_own_approval_does_not_make_their_place_known() -> None:
     assert run(later) == []
 
 
+def test_one_push_won_from_a_vps_then_an_enrollment_from_there() -> None:
+    """No refusal at all: the attacker's first push is approved from hosting nobody here uses (in the
+    person's own country), and the factor is registered from there minutes later."""
+    events = [
+        *history(),
+        attacker(EventKind.PUSH_SENT, 0, DO_FR, "203.0.113.9"),
+        attacker(EventKind.PUSH_APPROVED, 10, DO_FR, "203.0.113.9"),
+        attacker(EventKind.FACTOR_ENROLLED, 240, DO_FR, "203.0.113.9"),
+    ]
+    found = run(events)  # unfamiliar (2), hosting (1), the session won from there (1)
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert "hostile session" in found[0].title
+    # a new home network and a new phone: unfamiliar (2) but nothing hostile, quiet
+    moved = Geo(lat=48.8, lon=2.3, country="France", city="Paris", accuracy_km=20.0, asn=21502)
+    home = [*history(), ev(EventKind.PUSH_APPROVED, 10, ip="198.18.9.9", geo=moved, device_id=None)]
+    home.append(ev(EventKind.FACTOR_ENROLLED, 240, ip="198.18.9.9", geo=moved, device_id="new-phone"))
+    assert run(home) == []
+
+
 def test_thresholds_are_tunable() -> None:
     events = [*history(), attacker(EventKind.FACTOR_ENROLLED, 0)]
     assert run(events) == []  # unfamiliar (2) and a new country (1): a traveller's new phone
@@ -237,9 +256,10 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     one = [*history(), attacker(EventKind.PUSH_SENT, 0), attacker(EventKind.PUSH_SENT, 90)]
     one += [attacker(EventKind.PUSH_APPROVED, 100)]
     one += [ev(EventKind.FACTOR_ENROLLED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None)]
-    found = run(one)
-    assert [f.severity for f in found] == [Severity.MEDIUM]
+    found = run(one)  # one unanswered (2), unfamiliar (2), Nigeria (1), the session won from there (1)
+    assert [f.severity for f in found] == [Severity.HIGH]
     assert "a prompt left unanswered in the 60 min before" in found[0].reasons[0]
+    assert "signed in from this same unfamiliar, hostile context 8 min before" in found[0].reasons[0]
     # a phone out of reach through two prompts in the morning, the lost phone re-enrolled after lunch
     morning = [*history(), ev(EventKind.PUSH_SENT, 0), ev(EventKind.PUSH_SENT, 200)]
     morning += [ev(EventKind.PUSH_SENT, 400), ev(EventKind.PUSH_APPROVED, 410)]

@@ -12,7 +12,9 @@ device, browser) is the person's or the organisation's, and two signs that hold 
 never less). A lost phone re-enrolled at home or the office is familiar and scores nothing for its place.
 The attacker's own approval must not vouch for the place the enrollment then comes from: a success from
 an unfamiliar or hostile context within ``fresh_place_s`` is remembered, and an enrollment from the same
-address or network, country or hosting operator inherits that judgement. An enrollment an admin registered
+address or network, country or hosting operator inherits that judgement; when that success was within
+``session_s`` and hostile, it won the very session the factor was enrolled in (``hostile_session``: the
+attacker approves one push, then registers their own authenticator). An enrollment an admin registered
 for the person is not judged on its place (the admin's) but counts as ``by_other``.
 
 Thin history (fewer than three days with a success: a new hire) does not count ``unfamiliar`` or several
@@ -80,6 +82,7 @@ META = DetectorMeta(
         "and the organisation by familiarity (2: network, operator, device and browser none of theirs); "
         "a country nobody here signs in from (1) and hosting/VPN egress nobody here uses (1), also when "
         "first succeeded from within fresh_place_s (an attacker's own approval does not vouch for it); "
+        "a success from that same unfamiliar, hostile context within session_s (1: the session won); "
         "other enrollments within several_s (2); dormancy, no activity for dormant_s (2); registered by "
         "someone else, an admin or helpdesk (2, its place not judged); a reset, bypass code or Temporary "
         "Access Pass within reset_before_s (2). Thin history (a new hire) counts neither 'unfamiliar' "
@@ -109,6 +112,9 @@ META = DetectorMeta(
         "fresh_place_s": Tunable(
             24 * 3600, "a context first succeeded from this recently still counts as it was then"
         ),
+        "session_s": Tunable(
+            3600, "a success this soon before, from the same hostile context, won the enrolling session"
+        ),
         "min_score": Tunable(4, "score that fires (medium)"),
         "high_score": Tunable(6, "score that makes it high"),
         "critical_score": Tunable(8, "score that makes it critical"),
@@ -128,6 +134,7 @@ _WEIGHTS = {
     "unfamiliar": 2,
     "new_country": 1,
     "hosting": 1,
+    "hostile_session": 1,
     "several": 2,
     "dormant": 2,
     "by_other": 2,
@@ -147,6 +154,7 @@ class EnrollmentAbuse:
         self.dormant_s = float(cfg["dormant_s"])
         self.reset_before_s = float(cfg["reset_before_s"])
         self.fresh_s = float(cfg["fresh_place_s"])
+        self.session_s = float(cfg["session_s"])
         self.min_score = int(cfg["min_score"])
         self.high_score = int(cfg["high_score"])
         self.critical_score = int(cfg["critical_score"])
@@ -246,7 +254,7 @@ class EnrollmentAbuse:
             found["refusal"] = f"a prompt left unanswered in the {self.one_refusal_s / 60:.0f} min before"
         thin = profile.active_days < THIN_DAYS
         if not event.by_other:  # an admin's registration came from the admin's place, not the person's
-            found.update(_context(event, assess(event, profile), fresh, thin))
+            found.update(_context(event, assess(event, profile), fresh, thin, self.session_s))
         others = [ts for ts in profile.enrollments if 0 <= now - ts <= self.several_s]
         if others and not thin:  # onboarding registers several methods at once
             found["several"] = f"{len(others) + 1} factors enrolled within {self.several_s / 60:.0f} min"
@@ -261,7 +269,9 @@ class EnrollmentAbuse:
         return found
 
 
-def _context(event: Event, seen: Familiarity, fresh: Sequence[FreshPlace], thin: bool) -> dict[str, str]:
+def _context(
+    event: Event, seen: Familiarity, fresh: Sequence[FreshPlace], thin: bool, session_s: float
+) -> dict[str, str]:
     """The place signals of the person's own enrollment: its familiarity, and how a success from the same
     context within fresh_place_s was judged (an attacker's approval does not vouch for its place)."""
     now, geo = event.ts, event.geo
@@ -291,9 +301,18 @@ def _context(event: Event, seen: Familiarity, fresh: Sequence[FreshPlace], thin:
             f"{(now - earlier_hosting.ts) / 60:.0f} min before"
         )
     level = seen.level
+    session: FreshPlace | None = None  # the hostile success that won the enrolling session
     for place in fresh:
         if (ip and place.ip == ip) or (net and place.net == net):
             level = max(level, Level(place.level))
+            hostile = place.level == Level.UNFAMILIAR and (place.country or place.asn)
+            if hostile and 0 <= now - place.ts <= session_s:
+                session = place
+    if session is not None:
+        found["hostile_session"] = (
+            f"the account signed in from this same unfamiliar, hostile context "
+            f"{(now - session.ts) / 60:.0f} min before: the session the factor was enrolled in"
+        )
     if level is Level.UNFAMILIAR and (not thin or found):  # thin history: only with a hostile sign
         found["unfamiliar"] = (
             f"from a context unfamiliar to this person and the organisation: {seen.describe()}"
