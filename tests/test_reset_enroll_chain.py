@@ -38,9 +38,6 @@ from tests.events import ABROAD, HOME, OFFICE, ev, office_colleagues, run_engine
 DAY = 86400.0
 ADMIN = "nils.helpdesk@corp.example"
 ADMIN_IP = "192.0.2.200"  # the helpdesk's workstation at the office
-OFFICE = Geo(
-    lat=48.87, lon=2.33, country="France", city="Paris", accuracy_km=20.0, asn=5410, as_org="Bouygues"
-)
 VPS = Geo(lat=48.86, lon=2.35, country="France", city="Paris", accuracy_km=50.0, asn=12876, is_hosting=True)
 RESIDENTIAL = Geo(lat=45.76, lon=4.84, country="France", city="Lyon", accuracy_km=50.0, asn=15557)
 CAFE = Geo(lat=48.85, lon=2.29, country="France", city="Paris", accuracy_km=20.0, asn=21502, as_org="SFR")

@@ -26,9 +26,9 @@ for the person (the reset, an enrollment the admin registered) are not judged: t
 Severity (one finding per chain, its revision growing as it advances: when the severity rises, and when
 the new factor is first used from a place that is not the person's, or a privileged action follows):
 - some step UNFAMILIAR: high after a reset by someone else (medium self-service); high for a self-service
-  reset once the new factor is used from an unfamiliar place; critical when it is used from a hostile
-  context (a country nobody here uses, hosting nobody uses) after an enrollment that was not the person's,
-  or when a privileged action follows;
+  reset once the new factor is used from an unfamiliar place; after a reset by someone else, critical when
+  the new factor is used from an unfamiliar, hostile context (a country nobody here uses, hosting nobody
+  uses) and the enrollment was not the person's own (familiar); critical when a privileged action follows;
 - steps only PARTLY: low after a reset by someone else (medium with a privileged action); self-service:
   quiet (low with a privileged action);
 - all FAMILIAR: quiet; a privileged action after a reset by someone else: low (an admin's lost phone).
@@ -89,6 +89,7 @@ class Chain(msgspec.Struct, kw_only=True):
     accesses: int = 0  # accesses after the enrollment
     odd_accesses: int = 0  # ... from a context not the person's (partly familiar or unfamiliar)
     unfamiliar_accesses: int = 0
+    hostile_access: bool = False  # one of them from a country or hosting nobody here uses
     own_access: str = ""  # the person in their own context after the enrollment (two parties?)
     privileged: list[str] = []
     notes: list[str] = []
@@ -110,8 +111,9 @@ META = DetectorMeta(
         "Each step the account takes is judged by familiarity (the person's and the organisation's "
         "networks, devices, browsers); a place first used inside the chain cannot vouch for itself. "
         "Some step unfamiliar: high after a reset by someone else (medium self-service, high once the new "
-        "factor is used from an unfamiliar place); critical when used from a country or hosting nobody "
-        "here uses after an enrollment that was not the person's, or at a privileged action. Steps only "
+        "factor is used from an unfamiliar place); after a reset by someone else critical when used from "
+        "a country or hosting nobody here uses and the enrollment was not familiar; critical at a "
+        "privileged action. Steps only "
         "partly familiar: low (medium with a privileged action); self-service: quiet. All familiar "
         "(a lost phone re-enrolled at home or the office): quiet, low with a privileged action after an "
         "admin's reset. Thin history lowers confidence and silences all but hostile contexts. One "
@@ -200,7 +202,7 @@ class ResetEnrollChain:
                 who = event.actor.login or event.actor.id if event.actor else None
                 chain.enroll_text = f"registered by {who or 'another account'}"
             else:
-                level = self._judge(chain, event, profile, "the enrollment")
+                level, _ = self._judge(chain, event, profile, "the enrollment")
                 chain.enroll_level = max(chain.enroll_level, level)
                 chain.enroll_text = f"from {place_text(event.geo, event.ip)}"
             return state, self._report(chain, event)
@@ -217,11 +219,12 @@ class ResetEnrollChain:
             del chain.privileged[:-MAX_NOTES]
             return state, self._report(chain, event)
         chain.accesses += 1
-        level = self._judge(chain, event, profile, f"access {minutes:.0f} min after the enrollment")
+        level, hostile = self._judge(chain, event, profile, f"access {minutes:.0f} min after the enrollment")
         if level is not Level.FAMILIAR:
             chain.odd_accesses += 1
             if level is Level.UNFAMILIAR:
                 chain.unfamiliar_accesses += 1
+                chain.hostile_access = chain.hostile_access or hostile
         elif not chain.own_access:
             chain.own_access = (
                 f"the identity also signed in from its own context ({place_text(event.geo, event.ip)}) "
@@ -263,8 +266,9 @@ class ResetEnrollChain:
             chain.resets.append(text)
         return chain
 
-    def _judge(self, chain: Chain, event: Event, profile: IdentityProfile, what: str) -> Level:
-        """How familiar this step of the person's account is, remembered in the chain."""
+    def _judge(self, chain: Chain, event: Event, profile: IdentityProfile, what: str) -> tuple[Level, bool]:
+        """How familiar this step of the person's account is, and whether its context is hostile;
+        remembered in the chain."""
         seen = assess(event, profile)
         level, hostile = seen.level, seen.hostile
         keys = _keys(event)
@@ -276,11 +280,11 @@ class ResetEnrollChain:
         chain.hostile = chain.hostile or hostile
         chain.thin = chain.thin or seen.thin
         if level is Level.FAMILIAR:
-            return level
+            return level, hostile
         _remember(chain, keys, level, hostile)
         if len(chain.notes) < MAX_NOTES:
             chain.notes.append(_note(event, seen, level, what, inherited))
-        return level
+        return level, hostile
 
     def _report(self, chain: Chain, event: Event) -> list[Detection]:
         severity = _severity(chain)
@@ -340,11 +344,10 @@ def _severity(chain: Chain) -> Severity | None:
     if chain.worst == Level.UNFAMILIAR:
         if privileged:
             return Severity.CRITICAL
-        used = chain.unfamiliar_accesses > 0
         if chain.other:
-            hostile_use = used and chain.hostile and chain.enroll_level != Level.FAMILIAR
+            hostile_use = chain.hostile_access and chain.enroll_level != Level.FAMILIAR
             return Severity.CRITICAL if hostile_use else Severity.HIGH
-        return Severity.HIGH if used else Severity.MEDIUM
+        return Severity.HIGH if chain.unfamiliar_accesses else Severity.MEDIUM
     if chain.worst == Level.PARTLY:
         if privileged:
             return Severity.MEDIUM if chain.other else Severity.LOW
