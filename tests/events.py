@@ -107,3 +107,18 @@ def run_engine(events: Iterable[Event], detectors: Sequence[Detector[Any]]) -> l
         found.extend(engine.process(event))
     found.extend(engine.finish())
     return found
+
+
+def colleagues(days: int = 3, geo: Geo | None = HOME, people: int = 5) -> list[Event]:
+    """An organisation around the user: ``people`` colleagues each approving a push every day before T0
+    from their own home address in ``geo``'s country, so the organisation knows that country (and so
+    "a country nobody here uses" means something)."""
+    events = []
+    for day in range(1, days + 1):
+        for n in range(people):
+            start = -day * 86400 + 600 + n * 60
+            ip = f"198.18.{n}.{10 + n}"
+            events.append(
+                ev(EventKind.PUSH_APPROVED, start, user=f"colleague{n}@corp.example", ip=ip, geo=geo)
+            )
+    return events

@@ -167,12 +167,13 @@ def test_findings_survive_a_restart_and_redelivery_after_it(tmp_path: Path) -> N
 
 
 def fatigue_records() -> list[dict[str, Any]]:
-    """A week of answered pushes from home, then five unanswered ones 20 minutes apart: fatigue that
-    only the silence after the last one reveals (Okta logs no timeout)."""
+    """A week of answered pushes from home, then five unanswered ones 20 minutes apart from an address
+    the victim never used: fatigue that only the silence after the last one reveals (Okta logs no
+    timeout)."""
     records = week_at_home()
     for n in range(5):
         moment = T0 + timedelta(minutes=20 * n)
-        records.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"f{n}"))
+        records.append(okta.push_sent(moment, VICTIM, "203.0.113.50", "newyork", seed=f"f{n}"))
     return records
 
 

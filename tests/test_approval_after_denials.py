@@ -13,32 +13,47 @@ from pushguard.detect.episode import HABIT_CAP, HourHabit
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
 from pushguard.pipeline import analyze
 from pushguard.simulate import okta_records as okta
-from tests.events import ABROAD, HOME, T0, daily_approvals, ev, run_engine
+from tests.events import ABROAD, HOME, T0, colleagues, daily_approvals, ev, run_engine
 
 ATTACKER = "203.0.113.5"
 PHONE = "37.166.94.231"
 OFFICE = "198.51.100.7"
 ALSO_ABROAD = Geo(lat=-23.55, lon=-46.63, country="Brazil", city="Sao Paulo", accuracy_km=50.0, asn=28573)
+# a residential proxy in the victim's own country: a network the person never used, nothing hostile
+PROXY = "203.0.113.77"
+PROXY_GEO = Geo(
+    lat=45.76, lon=4.84, country="France", city="Lyon", accuracy_km=50.0, asn=12322, as_org="Free"
+)
+LAPTOP = "dev-alice-laptop"
 
 
 def history(days: int = 12) -> list[Event]:
-    """A fortnight of the user's own approvals from the office at 09:00 and 14:00."""
-    return daily_approvals(days, hours=(0, 5), answer_after_s=6, ip=OFFICE)
+    """A fortnight of the user's own approvals from the office at 09:00 and 14:00, among colleagues who
+    all sign in from France."""
+    return colleagues() + daily_approvals(days, hours=(0, 5), answer_after_s=6, ip=OFFICE)
 
 
 def run(events: list[Event], detector: ApprovalAfterDenials | None = None) -> list[Finding]:
     return run_engine(events, [detector or ApprovalAfterDenials()])
 
 
-def attempt(seconds: float, kind: EventKind, ip: str = ATTACKER, geo: Geo = ABROAD) -> list[Event]:
+def attempt(
+    seconds: float, kind: EventKind, ip: str = ATTACKER, geo: Geo = ABROAD, device: str | None = None
+) -> list[Event]:
     """An Okta-style prompt: the send from the requester, the answer from the phone (a deny_push carries
-    the phone's address as the responder)."""
-    sent = ev(EventKind.PUSH_SENT, seconds, ip=ip, geo=geo)
+    the phone's address as the responder). ``device``: the requesting device (None: the attacker's,
+    which the person never used; LAPTOP: the person's own)."""
+    sent = ev(EventKind.PUSH_SENT, seconds, ip=ip, geo=geo, device_id=device)
     if kind is EventKind.PUSH_DENIED:
         answer = ev(kind, seconds + 8, ip=PHONE, geo=HOME, responder_ip=PHONE, responder_geo=HOME)
     else:
-        answer = ev(kind, seconds + 8, ip=ip, geo=geo)
+        answer = ev(kind, seconds + 8, ip=ip, geo=geo, device_id=device)
     return [sent, answer]
+
+
+def own(seconds: float, kind: EventKind) -> list[Event]:
+    """A prompt of the person's own, at the office on their laptop."""
+    return attempt(seconds, kind, ip=OFFICE, geo=HOME, device=LAPTOP)
 
 
 def test_denials_then_approval_from_the_attackers_new_source_is_critical() -> None:
@@ -51,30 +66,29 @@ def test_denials_then_approval_from_the_attackers_new_source_is_critical() -> No
     assert finding.severity is Severity.CRITICAL
     assert finding.techniques == ["T1621", "T1078"]
     assert "2 denied" in finding.reasons[0]
-    assert "never used by this identity" in finding.reasons[1]
+    assert "neither the person nor the organisation" in finding.reasons[1]
     assert ATTACKER in finding.source_ips
     assert len(finding.evidence) >= 3  # both refusals and the approval
 
 
 def test_the_users_own_approval_in_between_does_not_hide_the_attack() -> None:
     events = history() + attempt(0, EventKind.PUSH_DENIED)
-    events += attempt(900, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)  # the user signs in at work
+    events += own(900, EventKind.PUSH_APPROVED)  # the user signs in at work
     events += attempt(1800, EventKind.PUSH_DENIED) + attempt(5400, EventKind.PUSH_APPROVED)
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]
 
 
-def test_one_fat_fingered_denial_then_approval_is_quiet() -> None:
-    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
-    events += attempt(60, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
+def test_fat_fingered_denials_then_approval_from_the_person_s_own_context_are_quiet() -> None:
+    events = history() + own(0, EventKind.PUSH_DENIED) + own(20, EventKind.PUSH_DENIED)
+    events += own(60, EventKind.PUSH_APPROVED)
     assert run(events) == []
 
 
-def test_a_travellers_fat_finger_abroad_is_quiet() -> None:
-    """One denial then an approval a minute later from a hotel abroad: a new place (new_context's), not
-    repeated prompts."""
-    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=ATTACKER, geo=ALSO_ABROAD)
-    events += attempt(60, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD)
+def test_a_travellers_fat_finger_abroad_on_their_own_laptop_is_quiet() -> None:
+    """One denial then an approval a minute later from a hotel abroad, on their own registered laptop."""
+    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=ATTACKER, geo=ALSO_ABROAD, device=LAPTOP)
+    events += attempt(60, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD, device=LAPTOP)
     assert run(events) == []
 
 
@@ -87,27 +101,33 @@ def test_a_denial_and_a_miss_then_approval_from_a_new_source_is_critical() -> No
 
 
 def test_a_travellers_slow_phone_is_quiet() -> None:
-    """Two prompts time out in a new country, the third is approved: no one said no."""
-    events = history() + attempt(0, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD)
-    events += attempt(300, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD)
-    events += attempt(600, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD)
+    """Two prompts time out in a new country, the third is approved, on the person's laptop."""
+    events = history() + attempt(0, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD, device=LAPTOP)
+    events += attempt(300, EventKind.PUSH_TIMEOUT, ip=ATTACKER, geo=ALSO_ABROAD, device=LAPTOP)
+    events += attempt(600, EventKind.PUSH_APPROVED, ip=ATTACKER, geo=ALSO_ABROAD, device=LAPTOP)
     assert run(events) == []
 
 
-def test_many_timeouts_from_a_known_place_are_medium() -> None:
+def test_many_timeouts_from_the_person_s_own_context_are_quiet() -> None:
     events = history()
-    for n in range(4):
-        events += attempt(n * 600, EventKind.PUSH_TIMEOUT, ip=OFFICE, geo=HOME)
-    events += attempt(3000, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
-    found = run(events)
-    assert [f.severity for f in found] == [Severity.MEDIUM]
+    for n in range(6):
+        events += own(n * 600, EventKind.PUSH_TIMEOUT)
+    events += own(4000, EventKind.PUSH_APPROVED)
+    assert run(events) == []
+
+
+def test_two_missed_prompts_then_approval_from_a_residential_proxy_is_high() -> None:
+    """Nothing hostile (the person's country, a residential ISP): unfamiliar is enough."""
+    events = history() + attempt(0, EventKind.PUSH_TIMEOUT, ip=PROXY, geo=PROXY_GEO)
+    events += attempt(900, EventKind.PUSH_TIMEOUT, ip=PROXY, geo=PROXY_GEO)
+    events += attempt(1800, EventKind.PUSH_APPROVED, ip=PROXY, geo=PROXY_GEO)
+    assert [f.severity for f in run(events)] == [Severity.HIGH]
 
 
 def test_a_reflexive_approval_raises_it() -> None:
-    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
-    events += attempt(600, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
-    events.append(ev(EventKind.PUSH_SENT, 1200, ip=OFFICE))
-    events.append(ev(EventKind.PUSH_APPROVED, 1201.5, ip=OFFICE))
+    events = history() + attempt(0, EventKind.PUSH_DENIED, ip=PROXY, geo=PROXY_GEO)
+    events.append(ev(EventKind.PUSH_SENT, 1200, ip=PROXY, geo=PROXY_GEO, device_id=None))
+    events.append(ev(EventKind.PUSH_APPROVED, 1201.5, ip=PROXY, geo=PROXY_GEO, device_id=None))
     found = run(events)
     assert [f.severity for f in found] == [Severity.CRITICAL]  # high, one step up for the reflex
     assert any("a reflex" in reason for reason in found[0].reasons)
@@ -157,21 +177,22 @@ def tokyo_history(days: int = 12) -> list[Event]:
     return events
 
 
-def two_denials_then_approval(at: float) -> list[Event]:
-    events = attempt(at, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
-    events += attempt(at + 600, EventKind.PUSH_DENIED, ip=OFFICE, geo=HOME)
-    return events + attempt(at + 1200, EventKind.PUSH_APPROVED, ip=OFFICE, geo=HOME)
+def two_misses_then_approval(at: float) -> list[Event]:
+    """From a residential proxy in the person's country: unfamiliar, nothing hostile (high)."""
+    events = attempt(at, EventKind.PUSH_TIMEOUT, ip=PROXY, geo=PROXY_GEO)
+    events += attempt(at + 600, EventKind.PUSH_TIMEOUT, ip=PROXY, geo=PROXY_GEO)
+    return events + attempt(at + 1200, EventKind.PUSH_APPROVED, ip=PROXY, geo=PROXY_GEO)
 
 
 def test_the_hour_is_judged_in_the_users_own_time_not_utc() -> None:
     """Midday in Tokyo is 03:00 UTC, a 'night' hour by UTC: usual for this user. 23:00 in Tokyo (14:00
     UTC, office hours by UTC) is not."""
     tokyo_noon = 18 * 3600  # 03:00 UTC
-    found = run(tokyo_history() + two_denials_then_approval(tokyo_noon - 1200))
+    found = run(tokyo_history() + two_misses_then_approval(tokyo_noon - 1200))
     assert [f.severity for f in found] == [Severity.HIGH]
     assert not any("outside this identity" in r for r in found[0].reasons)
     tokyo_late = 5 * 3600  # 14:00 UTC
-    found = run(tokyo_history() + two_denials_then_approval(tokyo_late - 1200))
+    found = run(tokyo_history() + two_misses_then_approval(tokyo_late - 1200))
     assert [f.severity for f in found] == [Severity.CRITICAL]  # high, one step up for the hour
     assert any(
         "14:00 UTC, outside this identity's 23:00-06:59 UTC (24 sign-ins)" in r for r in found[0].reasons

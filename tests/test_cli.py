@@ -153,8 +153,41 @@ def test_state_file_carries_history_and_replays_are_skipped(tmp_path: Path) -> N
     first = read_findings(out)
     assert len(first) == 1 and first[0]["revision"] == 1
     again = runner.invoke(app, ["analyze", str(day2), "--state", str(state), "--out", str(out)])
-    assert re.search(r"replayed \(already applied\)\s*│\s*3", again.output)
+    assert re.search(r"replayed \(applied by an earlier run\)\s*│\s*3", again.output)
+    assert re.search(r"duplicates \(same record again\)\s*│\s*0", again.output)
     assert read_findings(out) == []  # nothing new: counts did not inflate
+
+
+def test_a_first_run_calls_a_record_delivered_twice_a_duplicate_not_a_replay(tmp_path: Path) -> None:
+    records = normal_days("victim@corp.example", range(2))
+    log = write_jsonl(tmp_path / "okta.jsonl", records + records[:3])  # three records exported twice
+    result = runner.invoke(app, ["analyze", str(log)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"replayed \(applied by an earlier run\)\s*│\s*0", result.output)
+    assert re.search(r"duplicates \(same record again\)\s*│\s*3", result.output)
+    assert re.search(rf"events analyzed\s*│\s*{len(records)}\b", result.output)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_directory_is_read_whatever_the_file_names_and_skipped_files_are_listed(
+    tmp_path: Path, jobs: str
+) -> None:
+    logs = tmp_path / "export"
+    logs.mkdir()
+    records = normal_days("victim@corp.example", range(2))
+    write_jsonl(logs / "okta-2026-03.ocsf", records)  # an odd suffix: read for its content
+    (logs / "notes.txt").write_text("exported by hand\n")
+    result = runner.invoke(app, ["analyze", str(logs), "--jobs", jobs])
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"events analyzed\s*│\s*{len(records)}\b", result.output)
+    assert re.search(r"files skipped \(not JSON logs, listed below\)\s*│\s*1", result.output)
+    assert f"{logs / 'notes.txt'}: not JSON or JSON Lines" in result.output
+    only_notes = tmp_path / "notes-only"
+    only_notes.mkdir()
+    (only_notes / "notes.txt").write_text("exported by hand\n")
+    refused = runner.invoke(app, ["analyze", str(only_notes)])
+    assert refused.exit_code == 2
+    assert "no log files found" in refused.output and "notes.txt: not JSON" in refused.output
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ def test_every_detector_declares_what_it_watches() -> None:
         assert watches, detector.meta.id
         assert list(watches) == sorted(set(watches)), detector.meta.id  # printed: stable order
         assert EventKind.MFA_REQUIRED not in watches  # an interrupt asking for MFA is nobody's input
+        assert EventKind.SIGNIN_INTERRUPTED not in watches  # nor is any other interrupt
 
 
 def test_a_detector_does_not_see_a_kind_it_does_not_watch() -> None:

@@ -46,7 +46,7 @@ def report(seconds: float, **kwargs: Any) -> Event:
 
 
 def test_a_lone_report_is_high_with_its_disowned_ip() -> None:
-    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD), report(20)]
+    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD, device_id=None), report(20)]
     _, produced = run(events)
     (finding,) = produced
     assert finding.severity is Severity.HIGH
@@ -62,7 +62,7 @@ def test_a_lone_report_is_high_with_its_disowned_ip() -> None:
 def test_report_after_a_bombing_lists_the_burst_and_the_open_finding() -> None:
     events = history()
     for n in range(5):
-        events.append(ev(EventKind.PUSH_SENT, n * 40, ip=ATTACKER, geo=ABROAD))
+        events.append(ev(EventKind.PUSH_SENT, n * 40, ip=ATTACKER, geo=ABROAD, device_id=None))
         events.append(ev(EventKind.PUSH_DENIED, n * 40 + 10, ip=PHONE))
     events.append(report(230))
     _, produced = run(events, PushBombing(), FraudReport())
@@ -72,9 +72,9 @@ def test_report_after_a_bombing_lists_the_burst_and_the_open_finding() -> None:
 
 
 def test_approved_one_prompt_and_reported_the_next_is_critical() -> None:
-    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD)]
-    approval = ev(EventKind.PUSH_APPROVED, 9, ip=ATTACKER, geo=ABROAD)
-    events += [approval, ev(EventKind.PUSH_SENT, 300, ip=ATTACKER, geo=ABROAD), report(320)]
+    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD, device_id=None)]
+    approval = ev(EventKind.PUSH_APPROVED, 9, ip=ATTACKER, geo=ABROAD, device_id=None)
+    events += [approval, ev(EventKind.PUSH_SENT, 300, ip=ATTACKER, geo=ABROAD, device_id=None), report(320)]
     _, produced = run(events)
     (finding,) = produced
     assert finding.severity is Severity.CRITICAL
@@ -87,8 +87,8 @@ def test_approved_one_prompt_and_reported_the_next_is_critical() -> None:
 
 def test_approval_after_the_report_escalates_the_same_finding() -> None:
     events = [*history(), report(0)]
-    events += [ev(EventKind.PUSH_SENT, 600, ip=ATTACKER, geo=ABROAD)]
-    events += [ev(EventKind.PUSH_APPROVED, 606, ip=ATTACKER, geo=ABROAD)]
+    events += [ev(EventKind.PUSH_SENT, 600, ip=ATTACKER, geo=ABROAD, device_id=None)]
+    events += [ev(EventKind.PUSH_APPROVED, 606, ip=ATTACKER, geo=ABROAD, device_id=None)]
     _, produced = run(events)
     assert [f.revision for f in produced] == [1, 2]
     assert len({f.id for f in produced}) == 1
@@ -99,7 +99,7 @@ def test_approval_after_the_report_escalates_the_same_finding() -> None:
 def test_the_users_own_approval_from_home_does_not_make_it_critical() -> None:
     """Signed in from home at 9:00 (approved), then at 9:20 a push from abroad the user reports."""
     events = [*history(), ev(EventKind.PUSH_SENT, 0), ev(EventKind.PUSH_APPROVED, 6)]
-    events += [ev(EventKind.PUSH_SENT, 1200, ip=ATTACKER, geo=ABROAD), report(1215)]
+    events += [ev(EventKind.PUSH_SENT, 1200, ip=ATTACKER, geo=ABROAD, device_id=None), report(1215)]
     events += [ev(EventKind.PUSH_SENT, 1500), ev(EventKind.PUSH_APPROVED, 1507)]  # back at work later
     _, produced = run(events)
     assert [f.severity for f in produced] == [Severity.HIGH]
@@ -138,12 +138,15 @@ def test_two_reports_in_a_day_are_one_finding_a_week_later_another() -> None:
 
 
 def test_denials_without_a_report_are_not_this_detectors_business() -> None:
-    events = [*history(), *(ev(EventKind.PUSH_DENIED, n * 30, ip=ATTACKER, geo=ABROAD) for n in range(6))]
+    events = [
+        *history(),
+        *(ev(EventKind.PUSH_DENIED, n * 30, ip=ATTACKER, geo=ABROAD, device_id=None) for n in range(6)),
+    ]
     assert run(events)[1] == []
 
 
 def test_tunables_change_the_approval_window() -> None:
-    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD)]
-    events += [ev(EventKind.PUSH_APPROVED, 9, ip=ATTACKER, geo=ABROAD), report(900)]
+    events = [*history(), ev(EventKind.PUSH_SENT, 0, ip=ATTACKER, geo=ABROAD, device_id=None)]
+    events += [ev(EventKind.PUSH_APPROVED, 9, ip=ATTACKER, geo=ABROAD, device_id=None), report(900)]
     assert run(events)[1][0].severity is Severity.CRITICAL
     assert run(events, FraudReport({"approval_window_s": 600}))[1][0].severity is Severity.HIGH

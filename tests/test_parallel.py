@@ -98,7 +98,7 @@ def test_silence_speaks_at_the_run_s_end_in_every_partition(tmp_path: Path) -> N
     assert partition_of(victim, 2) != partition_of(other, 2)
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     records = [
-        okta.push_sent(start + timedelta(seconds=40 * n), victim, "203.0.113.9", "paris") for n in range(6)
+        okta.push_sent(start + timedelta(seconds=40 * n), victim, "203.0.113.9", "paris") for n in range(7)
     ]
     records.append(okta.session_start(start + timedelta(hours=6), other, "198.51.100.4", "lyon"))
     path = tmp_path / "okta.jsonl"

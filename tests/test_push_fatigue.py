@@ -12,7 +12,7 @@ from pushguard.detect.push_fatigue import PushFatigue
 from pushguard.model import Event, EventKind, Finding, Severity
 from pushguard.pipeline import Engine, analyze
 from pushguard.simulate import okta_records as okta
-from tests.events import ABROAD, T0, daily_approvals, ev, run_engine
+from tests.events import ABROAD, T0, colleagues, daily_approvals, ev, run_engine
 
 ATTACKER = "203.0.113.5"
 OFFICE = "198.51.100.7"
@@ -20,8 +20,9 @@ HOUR = 3600.0
 
 
 def history(days: int = 12) -> list[Event]:
-    """The user's own approvals at the office, 09:00 to 17:00 (the test clock starts at 09:00 UTC)."""
-    return daily_approvals(days, hours=(0, 3, 7), ip=OFFICE)
+    """The user's own approvals at the office, 09:00 to 17:00 (the test clock starts at 09:00 UTC), among
+    colleagues who all sign in from France."""
+    return colleagues() + daily_approvals(days, hours=(0, 3, 7), ip=OFFICE)
 
 
 def night(
@@ -31,8 +32,8 @@ def night(
     events = []
     for n in range(count):
         moment = start + n * every
-        events.append(ev(EventKind.PUSH_SENT, moment, ip=ATTACKER, geo=ABROAD))
-        events.append(ev(kind, moment + 60, ip=ATTACKER, geo=ABROAD))
+        events.append(ev(EventKind.PUSH_SENT, moment, ip=ATTACKER, geo=ABROAD, device_id=None))
+        events.append(ev(kind, moment + 60, ip=ATTACKER, geo=ABROAD, device_id=None))
     return events
 
 
@@ -53,8 +54,9 @@ def test_prompts_through_the_night_fire_and_escalate() -> None:
 
 
 def test_budget_then_more_prompts_escalates_by_count() -> None:
-    """Without history to say what hours are odd, the count alone escalates: medium at 5, high at 9."""
-    found = run(night(9))
+    """A new identity (no history to say what hours are odd) in an organisation that signs in from France:
+    prompts from a country nobody here uses escalate by count alone, medium at 5, high at 9."""
+    found = run(colleagues() + night(9))
     assert [f.severity for f in found] == [Severity.MEDIUM, Severity.HIGH]
     assert found[0].id == found[1].id and found[1].revision == 2
 
@@ -62,8 +64,8 @@ def test_budget_then_more_prompts_escalates_by_count() -> None:
 def test_an_approval_after_the_budget_is_critical() -> None:
     events = night(6)
     approval_at = 14 * HOUR + 6 * 40 * 60
-    events.append(ev(EventKind.PUSH_SENT, approval_at, ip=ATTACKER, geo=ABROAD))
-    events.append(ev(EventKind.PUSH_APPROVED, approval_at + 20, ip=ATTACKER, geo=ABROAD))
+    events.append(ev(EventKind.PUSH_SENT, approval_at, ip=ATTACKER, geo=ABROAD, device_id=None))
+    events.append(ev(EventKind.PUSH_APPROVED, approval_at + 20, ip=ATTACKER, geo=ABROAD, device_id=None))
     found = run(events)
     assert found[-1].severity is Severity.CRITICAL
     assert "T1078" in found[-1].techniques
@@ -134,8 +136,13 @@ def test_okta_records_of_a_night_of_unanswered_pushes_through_analyze(tmp_path: 
 
 def test_a_last_prompt_nobody_answers_is_spent_when_its_lifetime_ends() -> None:
     """Okta logs no timeout: five sends and silence. The fifth is spent only once its lifetime is over."""
-    sends = [ev(EventKind.PUSH_SENT, 14 * HOUR + n * 40 * 60, ip=ATTACKER, geo=ABROAD) for n in range(5)]
+    sends = [
+        ev(EventKind.PUSH_SENT, 14 * HOUR + n * 40 * 60, ip=ATTACKER, geo=ABROAD, device_id=None)
+        for n in range(5)
+    ]
     engine = Engine(detectors=[PushFatigue()])
+    for event in colleagues():
+        engine.process(event)
     for event in sends:
         assert engine.process(event) == []
     assert engine.advance(sends[-1].ts + 200) == []  # still within the push's five minutes
@@ -144,3 +151,14 @@ def test_a_last_prompt_nobody_answers_is_spent_when_its_lifetime_ends() -> None:
     assert found[0].user == "alice@corp.example"
     assert found[0].evidence[-1] == sends[-1].event_id
     assert "5 push prompts left unresolved" in found[0].reasons[0]
+
+
+def test_a_phone_missing_prompts_all_day_at_the_office_is_only_info() -> None:
+    """The person's own laptop at the office keeps asking; the phone lost its push registration."""
+    events = history()
+    for n in range(12):
+        events.append(ev(EventKind.PUSH_SENT, n * 1800, ip=OFFICE))
+        events.append(ev(EventKind.PUSH_TIMEOUT, n * 1800 + 60, ip=OFFICE))
+    found = run(events)
+    assert found and {f.severity for f in found} == {Severity.INFO}
+    assert any("the person's own network" in r for r in found[0].reasons)

@@ -84,12 +84,30 @@ def test_empty_file_has_no_records(tmp_path: Path) -> None:
     assert _records(path) == []
 
 
-def test_directories_expand_to_log_files_only(tmp_path: Path) -> None:
+def test_a_directory_gives_every_file_whose_content_is_json_whatever_its_name(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "okta.jsonl").write_text("")
-    (tmp_path / "b.json.gz").write_bytes(b"")
+    (tmp_path / "a" / "okta.jsonl").write_text(json.dumps(RECORD) + "\n")
+    (tmp_path / "b.json.gz").write_bytes(gzip.compress(b"[" + json.dumps(RECORD).encode() + b"]"))
+    (tmp_path / "c.ocsf").write_text("\n  " + json.dumps({"class_uid": 3002}) + "\n")
+    (tmp_path / "d").write_bytes(gzip.compress(json.dumps(RECORD).encode()))  # no suffix at all
+    (tmp_path / "e.txt").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(RECORD).encode()
+    )  # a BOM: read, then judged
     (tmp_path / "labels.json").write_text("{}")
-    (tmp_path / "README.md").write_text("")
-    assert [p.name for p in expand_paths([tmp_path])] == ["okta.jsonl", "b.json.gz"]
+    (tmp_path / "README.md").write_text("# logs\n")
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    (tmp_path / "broken.gz").write_bytes(b"\x1f\x8bnot gzip at all")
+    skipped: list[str] = []
+    found = expand_paths([tmp_path], skipped)
+    assert [p.name for p in found] == ["okta.jsonl", "b.json.gz", "c.ocsf", "d", "e.txt"]
+    reasons = dict(line.split(": ", 1) for line in skipped)
+    assert reasons[str(tmp_path / "README.md")] == "not JSON or JSON Lines (starts with b'# logs\\n')"
+    assert reasons[str(tmp_path / "labels.json")] == "a simulation's labels or manifest, not logs"
+    assert reasons[str(tmp_path / "empty.jsonl")] == "empty"
+    assert reasons[str(tmp_path / "broken.gz")].startswith("unreadable: ")
+    assert len(skipped) == 4
+    assert expand_paths([tmp_path]) == found  # the list of skipped files is optional
+    # a file named directly is read whatever it holds: its bad records are reported there
+    assert expand_paths([tmp_path / "README.md"], skipped) == [tmp_path / "README.md"]
     with pytest.raises(InputError, match="no such file"):
         expand_paths([tmp_path / "missing"])

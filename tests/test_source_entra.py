@@ -185,11 +185,11 @@ def test_service_principal_sign_in_is_nhi() -> None:
     assert event.session_id == "c0a80101-0000-4000-8000-000000000004"
 
 
-def test_offset_time_and_other_error_code() -> None:
+def test_offset_time_and_the_keep_me_signed_in_interrupt() -> None:
     # Elastic shape: createdDateTime 07:45:48.0729893-05:00 is 12:45:48.072989 UTC.
     event = _event("signin-azure-monitor-handmade.jsonl", 5)
     assert event.time == _at(2024, 5, 6, 12, 45, 48, 72989)
-    assert event.kind is EventKind.SIGNIN_FAILURE
+    assert event.kind is EventKind.SIGNIN_INTERRUPTED  # 50140 "Stay signed in?": not a failure
     assert event.reason == (
         "50140: This error occurred due to 'Keep me signed in' interrupt when the user was signing-in."
     )
@@ -596,7 +596,11 @@ def test_every_public_sample_parses_or_says_why() -> None:
     assert sp.ip is None  # a GUID placeholder where the IP goes
     kmsi = event("signin-azure-monitor.jsonl", 9)
     assert kmsi.time == _at(2019, 10, 18, 9, 45, 48, 72989)
-    assert kmsi.kind is EventKind.SIGNIN_FAILURE
+    assert kmsi.kind is EventKind.SIGNIN_INTERRUPTED
+    assert event("signin-azure-monitor.jsonl", 10).kind is EventKind.SIGNIN_INTERRUPTED
+    external = event("signin-azure-monitor.jsonl", 1)  # 50158: an external security challenge pending
+    assert external.kind is EventKind.MFA_REQUIRED
+    assert external.reason == "50158: External security challenge was not satisfied."
     assert event("signin-graph.jsonl", 1).kind is EventKind.SIGNIN_SUCCESS
     assert event("user-risk-azure-monitor.jsonl", 2).time == _at(2023, 10, 26, 5, 32, 8, 107000)
     assert event("audit-azure-monitor.jsonl", 7).kind is EventKind.PASSWORD_CHANGED

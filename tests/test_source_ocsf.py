@@ -359,6 +359,7 @@ ROUND_TRIP = [
     _event(EventKind.ACCOUNT_STATUS_CHANGED, None, detail="Disable", actor=_ADMIN),
     # kinds OCSF has no class for: carried by unmapped.pushguard
     _event(EventKind.MFA_REQUIRED, None),
+    _event(EventKind.SIGNIN_INTERRUPTED, None, reason="50140: Keep me signed in interrupt"),
     _event(EventKind.ACCESS_BLOCKED, None),
     _event(EventKind.SESSION_REVOKED, None, actor=_ADMIN),
     _event(EventKind.FACTORS_RESET, None, actor=_ADMIN),

@@ -123,6 +123,47 @@ def test_report_suspicious_activity_points_at_the_disowned_request(handmade: lis
     assert event.behaviors == ("new_device",)
 
 
+OIE_PASSWORD = FIXTURES / "okta" / "oie-password-federation-handmade.jsonl"
+
+
+def test_oie_password_step_is_a_sign_in_step_not_mfa() -> None:
+    """Okta Identity Engine logs the password as an authenticator: auth_via_mfa with PASSWORD_AS_FACTOR
+    (records hand-made in the shape of the Sekoia OIE sample and of Okta's documented debugData)."""
+    outcomes = parse_lines(OIE_PASSWORD, OKTA)
+    right = only_event(outcomes[0])
+    assert right.kind is EventKind.SIGNIN_SUCCESS
+    assert right.factor is Factor.PASSWORD
+    assert right.factor_id == "lae1pw2d3e4f5g6h7i8"
+    wrong = only_event(outcomes[1])  # only the target names the authenticator; the actor is the user
+    assert wrong.kind is EventKind.SIGNIN_FAILURE
+    assert wrong.factor is Factor.PASSWORD and wrong.reason == "INVALID_CREDENTIALS"
+    assert wrong.identity == "bob.dupont@corp.example"
+    question = only_event(outcomes[2])  # a second knowledge factor is no MFA either
+    assert question.kind is EventKind.SIGNIN_SUCCESS
+    assert question.factor is Factor.SECURITY_QUESTION
+    for outcome in outcomes[:3]:
+        assert only_event(outcome).kind not in (EventKind.MFA_SUCCESS, EventKind.PUSH_APPROVED)
+
+
+def test_federated_sign_in_is_filed_under_the_target_user() -> None:
+    federated = only_event(parse_lines(OIE_PASSWORD, OKTA)[3])
+    assert federated.kind is EventKind.SIGNIN_SUCCESS
+    assert federated.identity == "bob.dupont@corp.example"
+    assert federated.subject is not None and federated.subject.id == "00u2b3c4d5e6f7g8h9i0"
+    assert federated.actor is not None and federated.actor.login == "system@okta.com"
+    assert federated.user_kind is UserKind.HUMAN
+
+
+def test_coordinates_0_0_are_no_fix() -> None:
+    outcomes = parse_lines(OIE_PASSWORD, OKTA)
+    federated = only_event(outcomes[3])  # 0,0 with a country: the country is kept, no coordinates
+    assert federated.geo is not None
+    assert (federated.geo.lat, federated.geo.lon, federated.geo.country) == (None, None, "France")
+    assert federated.geo.accuracy_km is None
+    nowhere = only_event(outcomes[4])
+    assert nowhere.geo is not None and nowhere.geo.lat is None and nowhere.geo.lon is None
+
+
 def test_panther_records_map_kinds_and_principals() -> None:
     outcomes = parse_lines(FIXTURES / "okta" / "panther.jsonl")
     kinds = [o[0].kind.value if isinstance(o, list) else type(o).__name__ for o in outcomes]
@@ -201,14 +242,19 @@ def test_every_shared_okta_sample_parses_or_says_why() -> None:
     assert sent.identity == "john.doe@example.org"
     assert sent.geo is not None and (sent.geo.city, sent.geo.asn) == ("Paris", 3741)
     assert sent.session_id == "kjrgFtXuZnABQV9Vq1A2c"
-    mfa = only_event(push[1])
-    assert mfa.kind is EventKind.MFA_SUCCESS
-    assert mfa.factor is Factor.PASSWORD  # OIE: the AuthenticatorEnrollment named "Password"
+    password_step = only_event(push[1])
+    # OIE's password step, logged as auth_via_mfa with the AuthenticatorEnrollment named "Password": a
+    # sign-in step, not an MFA success (which would end a push-fatigue episode)
+    assert password_step.kind is EventKind.SIGNIN_SUCCESS
+    assert password_step.factor is Factor.PASSWORD
     misc = parse_lines(SHARED_SAMPLES / "okta" / "session-policy-threat-misc.jsonl", OKTA)
     oie = only_event(misc[2])
     assert oie.kind is EventKind.SIGNIN_SUCCESS
     assert oie.device is not None and oie.device.managed is False and oie.device.registered is True
     assert oie.session_id == "idxBager62CSveUkTxvgRtonA"
+    federated = only_event(misc[7])  # Sekoia's auth_via_IDP: actor "Okta System", the person a target
+    assert federated.identity == "john.doe@example.org"
+    assert federated.actor is not None and federated.actor.type is PrincipalType.SYSTEM
     locked = only_event(misc[3])
     assert locked.kind is EventKind.ACCOUNT_LOCKED and locked.reason == "LOCKED_OUT"
     assert locked.vendor_risk == "low"

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from pushguard.cli import worker
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
 from pushguard.detect import build_detectors
+from pushguard.detect.org import ORG_STATE_KEY, OrgTable
 from pushguard.enrich import build_enrichers
 from pushguard.pipeline import analyze
 from pushguard.publish import ingest
@@ -46,8 +47,12 @@ class Expected(msgspec.Struct):
 
 
 def _expected(logs: Path) -> Expected:
+    """One analyze of the logs. The organisation's table is left out of these comparisons (no learning
+    on either side): workers share it at their commits, so an office network that becomes known to the
+    organisation during the run is known to one worker a commit after the other, where one process knows
+    it at once. ``test_workers_share_what_the_organisation_learns`` checks the table itself."""
     store = MemoryStore()
-    result = analyze([logs], store=store)
+    result = analyze([logs], store=store, org_learns=False)
     return Expected(
         logs, {(f.id, f.revision) for f in result.findings}, store.load(sorted(store.state_keys()))
     )
@@ -63,7 +68,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Expected:
 
 
 def _worker(
-    client: redis.Redis, prefix: str, name: str, lease_ms: int = 5000, batch: int = 500
+    client: redis.Redis,
+    prefix: str,
+    name: str,
+    lease_ms: int = 5000,
+    batch: int = 500,
+    org_learns: bool = False,
 ) -> StreamWorker:
     options = WorkerOptions(
         name=name,
@@ -72,6 +82,7 @@ def _worker(
         lease_ms=lease_ms,
         block_ms=5,
         batch=batch,
+        org_learns=org_learns,
     )
     worker = StreamWorker(client, prefix, options)
     worker.bus.open(None)
@@ -167,6 +178,28 @@ def test_two_workers_give_the_findings_and_state_of_one_analyze(
     assert all(DEFAULT_TTL_S - 600 < ttl <= DEFAULT_TTL_S for ttl in ttls)  # every state expires unless used
 
 
+def test_workers_share_what_the_organisation_learns(
+    client: redis.Redis, prefix: str, small: Expected
+) -> None:
+    """Each worker learns from its own identities; their tables merge in the store into the one a single
+    analyze learns (the same networks, each established by the same people at the same moment)."""
+    bus = StreamBus(client, prefix)
+    bus.open(6)
+    ingest([small.logs], bus)
+    first, second = (
+        _worker(client, prefix, "w1", org_learns=True),
+        _worker(client, prefix, "w2", org_learns=True),
+    )
+    _drain([first, second])
+    store = RedisStore(REDIS_URL, prefix, client=client)
+    shared = msgspec.msgpack.decode(store.load([ORG_STATE_KEY])[ORG_STATE_KEY], type=OrgTable)
+    alone = MemoryStore()
+    analyze([small.logs], store=alone, commit_every=10**9)
+    engine_table = msgspec.msgpack.decode(alone.load([ORG_STATE_KEY])[ORG_STATE_KEY], type=OrgTable)
+    assert shared.entries == engine_table.entries
+    assert any(entry.established for entry in shared.entries.values()), "the tenant must teach something"
+
+
 def test_pending_records_of_a_dead_worker_are_reclaimed_and_processed_once(
     client: redis.Redis, prefix: str, small: Expected
 ) -> None:
@@ -244,7 +277,10 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     )
     assert done.returncode == 0, done.stderr
     assert "put on 4 partitions" in done.stderr
-    common = ("--prefix", prefix, "--drain", "--lease-ms", "1000", "--batch", "25", "--stats-json")
+    common = (
+        *("--prefix", prefix, "--drain", "--lease-ms", "1000", "--batch", "25", "--stats-json"),
+        "--no-org-learning",  # as in _expected: the table itself is checked on its own
+    )
     victim = subprocess.Popen(_pushguard("worker", "--name", "victim", *common), env=_env())
     survivor = subprocess.Popen(
         _pushguard("worker", "--name", "survivor", *common), env=_env(), stdout=subprocess.PIPE, text=True

@@ -3,7 +3,10 @@ same findings as one process.
 
     1. parse (N processes): files, and byte ranges of large JSON Lines files, are parsed and enriched;
        each event goes to the partition of its identity (a stable hash), sorted by
-       (time, provider, event id, file, record) and spilled to disk as msgpack runs.
+       (time, provider, event id, file, record) and spilled to disk as msgpack runs. Each task also
+       learns the organisation table (``detect.org``) from its events; the tables merge into the one a
+       single process would have learnt, and every partition's engine reads it (established-before-the-
+       event lookups make the order of learning irrelevant).
     2. detect (N processes): each partition merges its runs in event-time order and runs the per-identity
        detectors (``pipeline.Engine``). Where a second-stage detector (keyed by IP, ASN) would look at the
        event, the event and a snapshot of the identity's profile at that moment are spilled instead.
@@ -32,8 +35,11 @@ from typing import Any, BinaryIO
 import msgspec
 
 from pushguard.detect import build_detectors
+from pushguard.detect.base import SUCCESS_KINDS
+from pushguard.detect.org import OrgKnowledge, OrgTable
+from pushguard.detect.profile import id_hash
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Event, Finding, IdentityProfile, Provider
+from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider
 from pushguard.pipeline import (
     MAX_ERRORS_KEPT,
     Engine,
@@ -46,6 +52,7 @@ from pushguard.pipeline import (
 from pushguard.sources.readers import expand_paths, jsonl_ranges, read_records, read_records_range
 from pushguard.store.base import keep_highest
 
+ORG_FILE = "org.msgpack"  # the organisation table learnt from every parse task
 SPLIT_MIN_BYTES = 16 << 20  # JSON Lines files larger than this are parsed in several byte ranges
 _FRAME = struct.Struct("<I")
 
@@ -116,9 +123,11 @@ def _worker_enrichers(city_db: Path | None, asn_db: Path | None) -> list[Enriche
     return build_enrichers(city_db=city_db, asn_db=asn_db)
 
 
-def _parse(task: _ParseTask) -> tuple[RunStats, float]:
-    """The task's counts and the latest event time in it (the run's watermark is the latest of all)."""
+def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
+    """The task's counts, the latest event time in it (the run's watermark is the latest of all) and
+    what its events teach of the organisation (the tables of all tasks merge into the one-process one)."""
     stats = RunStats()
+    org = OrgTable()
     enrichers = _worker_enrichers(task.city_db, task.asn_db)
     if task.byte_range is None:
         stats.files += 1
@@ -133,13 +142,20 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float]:
     latest = 0.0
     for sequence, event in enumerate(parsed):
         latest = max(latest, event.ts)
+        if event.identity and event.kind in SUCCESS_KINDS and not _address_only(event):
+            org.learn(event, id_hash(event.identity))
         order = (*event_order(event), task.file_index, sequence)
         runs[partition_of(event.identity, task.parts)].append(_Parsed(order, event))
     encoder = msgspec.msgpack.Encoder()
     for part, run in enumerate(runs):
         run.sort(key=lambda item: item.order)
         _write_frames(task.spill_dir / f"p{part}-t{task.index}.run", [encoder.encode(item) for item in run])
-    return stats, latest
+    return stats, latest, org
+
+
+def _address_only(event: Event) -> bool:
+    subject = event.subject
+    return subject is not None and subject.type is PrincipalType.ADDRESS
 
 
 # -- phase 2: per-identity detection ---------------------------------------------------------------
@@ -149,8 +165,8 @@ class _DeferringEngine(Engine):
     """An Engine whose second stage is spilled, with the profile as it is now, instead of run here: to
     the slice of every second-stage key the event has (the IP-keyed detectors share one)."""
 
-    def __init__(self, detectors: Sequence[Any], slices: int) -> None:
-        super().__init__(None, detectors)
+    def __init__(self, detectors: Sequence[Any], slices: int, org: OrgKnowledge) -> None:
+        super().__init__(None, detectors, org=org, org_learns=False)
         self.deferred: list[list[bytes]] = [[] for _ in range(slices)]
         self.current: Order | None = None
         self._encoder = msgspec.msgpack.Encoder()
@@ -171,7 +187,8 @@ def _detect(
 ) -> tuple[RunStats, list[Finding]]:
     decoder = msgspec.msgpack.Decoder(_Parsed)
     runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
-    engine = _DeferringEngine(build_detectors(config), slices=jobs)
+    org = OrgKnowledge(msgspec.msgpack.decode((spill_dir / ORG_FILE).read_bytes(), type=OrgTable))
+    engine = _DeferringEngine(build_detectors(config), slices=jobs, org=org)
     for item in heapq.merge(*runs, key=lambda parsed: parsed.order):
         engine.current = item.order
         engine.process(item.event)
@@ -227,7 +244,8 @@ def analyze_parallel(
     split_min_bytes: int = SPLIT_MIN_BYTES,
 ) -> RunResult:
     """Findings and counts of ``pipeline.analyze`` over the same inputs, computed by ``jobs`` processes."""
-    paths = expand_paths(inputs)
+    skipped: list[str] = []
+    paths = expand_paths(inputs, skipped)
     jobs = max(1, jobs)
     with tempfile.TemporaryDirectory(prefix="pushguard-jobs-") as tmp, ProcessPoolExecutor(jobs) as pool:
         spill_dir = Path(tmp)
@@ -250,11 +268,15 @@ def analyze_parallel(
                         asn_db,
                     )
                 )
-        stats = RunStats()
+        stats = RunStats(skipped_files=skipped)
         watermark = 0.0
-        for parsed_stats, latest in pool.map(_parse, tasks):
+        org = OrgTable()
+        for parsed_stats, latest, learnt in pool.map(_parse, tasks):
             merge_stats(stats, parsed_stats)
             watermark = max(watermark, latest)
+            org.merge(learnt)
+        # every identity's engine sees what the whole organisation knew at each event, as in one process
+        (spill_dir / ORG_FILE).write_bytes(msgspec.msgpack.encode(org))
         findings: dict[str, Finding] = {}
         futures = [
             pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config, watermark)

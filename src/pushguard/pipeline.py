@@ -70,11 +70,12 @@ class RunStats:
     error_samples: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     by_provider: Counter[str] = field(default_factory=Counter)
-    replayed: int = 0
-    duplicates: int = 0
+    replayed: int = 0  # at or before the position an earlier run applied: skipped
+    duplicates: int = 0  # the same record again (same position in its file, or an id already applied)
     late: int = 0
     not_a_user: int = 0
     files: int = 0
+    skipped_files: list[str] = field(default_factory=list)  # "<path>: <why>", files of a directory not read
 
     def error(self, where: str, reason: str) -> None:
         self.errors += 1
@@ -158,6 +159,7 @@ class Engine:
         self._keyed_dirty: set[str] = set()
         self._nobody = new_profile("")
         self._positions: dict[str, str | None] = {}
+        self._applied_before: dict[str, str | None] = {}  # each partition's position as the store had it
         self._dirty_positions: set[str] = set()
         self._pending_findings: list[Finding] = []
         self._since_commit = 0
@@ -222,7 +224,7 @@ class Engine:
 
     def _position(self, partition: str) -> str | None:
         if partition not in self._positions:
-            self._positions[partition] = self.store.position(partition)
+            self._positions[partition] = self._applied_before[partition] = self.store.position(partition)
         return self._positions[partition]
 
     # -- the step --------------------------------------------------------------------------------
@@ -236,7 +238,14 @@ class Engine:
             key = position_key(event) if position is None else position
             done = self._position(partition)
             if done is not None and key <= done:
-                self.stats.replayed += 1
+                before = self._applied_before[partition]
+                if before is not None and key <= before:
+                    self.stats.replayed += 1  # applied by an earlier run
+                elif key == done or position is not None:
+                    # delivered again: the record just applied, or a stream entry this run applied
+                    self.stats.duplicates += 1
+                # else: a file's record behind this run's position (later than the reorder buffer):
+                # counted as late where the file was read
                 return []
             self._positions[partition] = key
             self._dirty_positions.add(partition)
@@ -256,11 +265,13 @@ class Engine:
         who = self._identity(identity)
         profile, states = who.profile, who.states
         hashed = id_hash(event.event_id)
-        if hashed in profile.recent_ids:  # a replayed record
+        if hashed in profile.recent_ids:  # the same vendor record again (this run or an earlier one)
             self.stats.duplicates += 1
             self._tick()
             return []
         kind = event.kind
+        seen = event  # what the organisation learns from: the record as read (a parallel run's parse
+        # phase learns the same, before any place is lent)
         if event.ip:
             profile.org = self.org.bits(event)
             if profile.located and (event.geo is None or event.geo.lat is None):
@@ -275,7 +286,7 @@ class Engine:
         profile.org = 0
         update_profile(profile, event, hashed)
         if self.org_learns and kind in SUCCESS_KINDS:
-            self.org.table.learn(event, who.person)
+            self.org.table.learn(seen, who.person)
             self._org_dirty = True
         self._dirty.add(identity)
         self._tick()
@@ -625,13 +636,15 @@ def analyze(
     on_event: Callable[[int], None] | None = None,
     commit_every: int = COMMIT_EVERY,
     keep_revisions: bool = False,
+    org_learns: bool = True,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
-    ``keep_revisions``: also every revision as it was reported (for time-to-detect)."""
-    paths = expand_paths(inputs)
-    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every)
+    ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
+    the organisation's table is read (stored, or empty) but not extended by this run."""
+    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every, org_learns=org_learns)
+    paths = expand_paths(inputs, engine.stats.skipped_files)
     if keep_revisions:
         engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)

@@ -93,9 +93,28 @@ def run_analysis(
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
 ) -> RunResult:
-    paths = expand_paths(inputs)
+    skipped: list[str] = []
+    paths = expand_paths(inputs, skipped)
     if not paths:
-        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))
+        why = f" (skipped: {'; '.join(skipped[:5])}{' …' if len(skipped) > 5 else ''})" if skipped else ""
+        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs) + why)
+    result = _run(paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs)
+    result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
+    return result
+
+
+def _run(
+    paths: list[Path],
+    provider: ProviderChoice,
+    state: Path | None,
+    aliases: Path | None,
+    config: Path | None,
+    quiet: bool,
+    geoip_city: Path | None,
+    geoip_asn: Path | None,
+    commit_every: int,
+    jobs: int,
+) -> RunResult:
     settings = load_config(config)
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)

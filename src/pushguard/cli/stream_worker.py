@@ -64,8 +64,12 @@ _deferred_decoder = msgspec.msgpack.Decoder(Deferred)
 class _DeferringEngine(Engine):
     """First stage: the second stage's events are queued on the stage2 stream in the next commit."""
 
-    def __init__(self, store: RedisStore, detectors: Sequence[Detector[Any]], stage2: str) -> None:
-        super().__init__(store, detectors, commit_every=_NEVER)
+    def __init__(
+        self, store: RedisStore, detectors: Sequence[Detector[Any]], stage2: str, org_learns: bool = True
+    ) -> None:
+        # What the organisation learns is merged into the stored table at each commit (and the merged
+        # table read back): workers share it, a commit late (a one-process run sees it at once).
+        super().__init__(store, detectors, commit_every=_NEVER, org_learns=org_learns)
         self.redis = store
         self.stage2 = stage2
         self.current: tuple[int, int] = (0, 0)
@@ -98,6 +102,7 @@ class WorkerOptions:
     provider: Provider | None = None
     aliases: AliasMap = field(default_factory=AliasMap)
     enrichers: Sequence[Enricher] = ()
+    org_learns: bool = True  # extend the organisation's table (shared through the store at commits)
 
 
 @dataclass
@@ -138,7 +143,9 @@ class StreamWorker:
         return store
 
     def _new_engine(self) -> _DeferringEngine:
-        return _DeferringEngine(self._store, self.options.make_detectors(), self.bus.stage2)
+        return _DeferringEngine(
+            self._store, self.options.make_detectors(), self.bus.stage2, self.options.org_learns
+        )
 
     # -- the loop ----------------------------------------------------------------------------------
 

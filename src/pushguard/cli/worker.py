@@ -123,6 +123,14 @@ def worker_command(
     stats_json: Annotated[
         bool, typer.Option("--stats-json", help="Print the counts as JSON on stdout.")
     ] = False,
+    org_learning: Annotated[
+        bool,
+        typer.Option(
+            "--org-learning/--no-org-learning",
+            help="Extend the organisation's table of known networks (shared by the workers at each "
+            "commit); --no-org-learning keeps the stored one (a baseline) as it is.",
+        ),
+    ] = True,
 ) -> None:
     """Consume the partition streams: detection with state, findings and positions in Redis."""
     try:
@@ -162,6 +170,7 @@ def worker_command(
             provider=_provider(provider),
             aliases=alias_map,
             enrichers=enrichers,
+            org_learns=org_learning,
         )
         worker = StreamWorker(client, prefix, options)
         try:

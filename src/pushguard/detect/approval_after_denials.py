@@ -1,19 +1,25 @@
-"""Approval after denials: a push approved after the identity refused or ignored several prompts in the
-window, the moment a fatigue or bombing attack most likely succeeded.
+"""Approval after denials: a push approved after the identity refused or ignored prompts from the same
+requesting side, when that side is not the person's own: the moment a fatigue or bombing attack most
+likely succeeded.
 
-Refusals are weighted: an explicit denial (the user saw the prompt and said no) weighs 2, a timeout or a
-prompt left unanswered until the next one weighs 1 (a phone in a drawer does that too), a fraud report
-weighs 3. The approval fires when the weight reaches ``min_weight`` (two denials, one denial and two
-timeouts, four timeouts), or ``min_weight_new_source`` (a denial and one more refusal) when it comes from
-an address, ASN and country the identity never succeeded from. Fatigue is *repeated* prompts (CISA's
-number-matching fact sheet): one fat-fingered denial before an approval is below both, also abroad,
-where a traveller's new place is ``new_context``'s to judge.
+Refusals are weighed with the kit's one table (``episode.REFUSAL_WEIGHT``: a denial 2, a timeout or a
+prompt left unanswered until the next one 1, a fraud report 3) and grouped by the address that asked for
+them. What the approval means depends on who asked for it (``detect.familiarity``):
 
-Severity: high; critical when the approval comes from a new source (with history to say so), or after
-``critical_weight``; medium when every refusal was a timeout and the approval came from a known place.
+- the person's own network or device: one or two quick denials and then an approval is a fat finger, a
+  phone out of reach is a phone out of reach: nothing, whatever the weight;
+- partly familiar (their browser from a new network, an operator colleagues use): ``min_weight`` with a
+  denial (two denials, a denial and two misses) gives medium, ``critical_weight`` high;
+- unfamiliar to the person and the organisation: ``min_weight_unfamiliar`` (one denial, or two missed
+  prompts) gives high, critical with a denial and a hostile sign (a country or hosting nobody here uses)
+  or at ``min_weight`` with a denial; with thin history and nothing hostile, one step lower.
+
 Two signals about the approval itself raise it one step: approved within ``fast_approve_s`` of the prompt
-(a reflex, not a read) and approved at an hour this identity never authenticates at (its own hour
-habit, kept here: the user's own time, never raw UTC). Nothing teaches the habit during an episode."""
+(a reflex, not a read) and approved at an hour this identity never authenticates at (its own hour habit,
+kept here: the user's own time, never raw UTC). Nothing teaches the habit during an episode.
+
+Triage: ask the person whether they approved a sign-in then, and from where. Known false positives: a
+person on a new network (a hotel, a new ISP) who denied a prompt by mistake before approving."""
 
 from __future__ import annotations
 
@@ -21,19 +27,31 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, kinds, settings
-from pushguard.detect.episode import Episode, HourHabit, live
+from pushguard.detect.base import (
+    SUCCESS_KINDS,
+    Detection,
+    DetectorMeta,
+    Tunable,
+    append_bounded,
+    kinds,
+    prune_before,
+    settings,
+)
+from pushguard.detect.episode import (
+    REFUSAL_WEIGHT,
+    UNANSWERED_WEIGHT,
+    Episode,
+    HourHabit,
+    Refusal,
+    live,
+    refusal_counts,
+)
+from pushguard.detect.familiarity import Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_REFUSALS = 24
-_WEIGHTS = {"denied": 2, "timeout": 1, "unanswered": 1, "fraud": 3}
-
-
-class Refusal(msgspec.Struct, array_like=True):
-    ts: float
-    event_id: str
-    how: str  # denied | timeout | unanswered | fraud
-    source: str  # the IP that requested the refused prompt ("" when unknown)
+_STEP_UP = {Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
+_STEP_DOWN = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM}
 
 
 class AfterDenialsState(msgspec.Struct, kw_only=True):
@@ -49,11 +67,12 @@ META = DetectorMeta(
     id="approval_after_denials",
     title="Push approved after denied or ignored prompts",
     description=(
-        "A push approval after refusals in window_s weighing at least min_weight (denial 2, timeout or "
-        "unanswered 1, fraud report 3), or min_weight_new_source when approved from a source the identity "
-        "never succeeded from. High; critical from a new source or at critical_weight; medium when only "
-        "timeouts preceded an approval from a known place. A reflexive approval (within fast_approve_s) "
-        "or one at an hour the identity is never active raises it one step."
+        "A push approval after refusals from the same requesting address within window_s (denial 2, "
+        "timeout or unanswered 1, fraud report 3), judged by who asked: nothing from the person's own "
+        "network or device; partly familiar, medium at min_weight with a denial (high at critical_weight); "
+        "unfamiliar to the person and the organisation, high at min_weight_unfamiliar, critical with a "
+        "denial and a hostile sign or at min_weight; one step lower with thin history. A reflexive "
+        "approval (within fast_approve_s) or one at an hour the identity is never active raises it a step."
     ),
     severity=Severity.HIGH,
     techniques=("T1621", "T1078"),
@@ -64,13 +83,13 @@ META = DetectorMeta(
     },
     tunables={
         "window_s": Tunable(4 * 3600, "refusals this long before the approval count (seconds)"),
-        "min_weight": Tunable(4, "refusal weight that makes an approval suspicious"),
-        "min_weight_new_source": Tunable(
-            3, "refusal weight enough when the approval's source is new (one denial alone is a fat finger)"
+        "min_weight": Tunable(4, "refusal weight that makes a partly familiar approval suspicious"),
+        "min_weight_unfamiliar": Tunable(
+            2, "refusal weight enough when the approval comes from a context nobody here knows"
         ),
-        "critical_weight": Tunable(8, "refusal weight that makes it critical wherever it came from"),
+        "critical_weight": Tunable(8, "refusal weight that makes it one step worse wherever it came from"),
         "fast_approve_s": Tunable(3.0, "an approval this soon after its prompt is a reflex"),
-        "min_history": Tunable(10, "past sign-ins needed before an hour or a source can be unusual"),
+        "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
         "episode_gap_s": Tunable(6 * 3600, "a later approval after this much quiet is a new finding"),
     },
     actions=(
@@ -91,7 +110,7 @@ class ApprovalAfterDenials:
         cfg = settings(self.meta, overrides)
         self.window_s = float(cfg["window_s"])
         self.min_weight = int(cfg["min_weight"])
-        self.min_weight_new = int(cfg["min_weight_new_source"])
+        self.min_weight_unfamiliar = int(cfg["min_weight_unfamiliar"])
         self.critical_weight = int(cfg["critical_weight"])
         self.fast_s = float(cfg["fast_approve_s"])
         self.min_history = int(cfg["min_history"])
@@ -107,12 +126,15 @@ class ApprovalAfterDenials:
         now = event.ts
         if kind is EventKind.PUSH_SENT:
             if state.pending_ts:
-                self._refuse(state, state.pending_ts, state.pending_id, "unanswered", state.pending_source)
-            state.pending_ts, state.pending_id, state.pending_source = now, event.event_id, event.ip or ""
+                self._refuse(
+                    state, state.pending_ts, state.pending_id, UNANSWERED_WEIGHT, state.pending_source
+                )
+            state.pending_ts, state.pending_id = now, event.event_id
+            state.pending_source = requester_ip(event) or ""
             return state, []
-        if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED):
-            how = {EventKind.PUSH_DENIED: "denied", EventKind.PUSH_TIMEOUT: "timeout"}.get(kind, "fraud")
-            self._refuse(state, now, event.event_id, how, self._requester(state, event))
+        weight = REFUSAL_WEIGHT.get(kind)
+        if weight is not None:
+            self._refuse(state, now, event.event_id, weight, self._requester(state, event))
             state.pending_ts, state.pending_id, state.pending_source = 0.0, "", ""
             return state, []
         if kind is EventKind.MFA_SUCCESS:
@@ -126,7 +148,7 @@ class ApprovalAfterDenials:
         prompt_ts = state.pending_ts
         source = self._requester(state, event)
         state.pending_ts, state.pending_id, state.pending_source = 0.0, "", ""
-        prune_before_refusals(state.refusals, now - self.window_s)
+        prune_before(state.refusals, now - self.window_s)
         detections = self._judge(state, event, profile, prompt_ts, source)
         self._learn(state, now)
         # The approval resolves the refusals of its own source; others (an attacker's, while the user
@@ -138,17 +160,16 @@ class ApprovalAfterDenials:
         self, state: AfterDenialsState, watermark: float
     ) -> tuple[AfterDenialsState, list[Detection]]:
         state.episode = live(state.episode, watermark, self.gap_s)
+        prune_before(state.refusals, watermark - self.window_s)
         return state, []
 
     # -- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
     def _requester(state: AfterDenialsState, event: Event) -> str:
-        """The address that asked for the prompt: the pending push's, unless the record names it (an
-        Okta deny_push comes from the phone: its IP is the responder's, not the requester's)."""
-        if event.ip and event.responder_ip != event.ip:
-            return event.ip
-        return state.pending_source
+        """The address that asked for the prompt: the record's, unless the record names only the phone
+        (then the pending push's)."""
+        return requester_ip(event) or state.pending_source
 
     def _learn(self, state: AfterDenialsState, now: float) -> None:
         """Sign-ins teach the hour habit, except while an episode is open: the attacker's approval and
@@ -157,52 +178,48 @@ class ApprovalAfterDenials:
             state.habit.learn(now)
 
     @staticmethod
-    def _refuse(state: AfterDenialsState, ts: float, event_id: str, how: str, source: str) -> None:
-        state.refusals.append(Refusal(ts, event_id, how, source))
-        if len(state.refusals) > _MAX_REFUSALS:
-            del state.refusals[0]
+    def _refuse(state: AfterDenialsState, ts: float, event_id: str, weight: int, source: str) -> None:
+        append_bounded(state.refusals, Refusal(int(ts), weight, event_id, source), _MAX_REFUSALS)
+
+    def _severity(
+        self, level: Level, weight: int, said_no: bool, hostile: bool, thin: bool
+    ) -> Severity | None:
+        """What refusals of ``weight`` before an approval from a context of ``level`` amount to."""
+        if level is Level.FAMILIAR:
+            return None
+        if level is Level.PARTLY:
+            if weight < self.min_weight or not said_no:
+                return None
+            return Severity.HIGH if weight >= self.critical_weight else Severity.MEDIUM
+        if weight < self.min_weight_unfamiliar:
+            return None
+        severity = Severity.HIGH
+        if said_no and (hostile or weight >= self.min_weight):
+            severity = Severity.CRITICAL
+        if thin and not hostile:
+            severity = _STEP_DOWN.get(severity, severity)
+        return severity
 
     def _judge(
         self, state: AfterDenialsState, event: Event, profile: IdentityProfile, prompt_ts: float, source: str
     ) -> list[Detection]:
         refusals = [r for r in state.refusals if r.source == source] if source else list(state.refusals)
-        if not refusals and self.min_weight > 0:
+        if not refusals:
             return []  # most approvals: nothing was refused before them
-        counts = dict.fromkeys(_WEIGHTS, 0)
-        for refusal in refusals:
-            counts[refusal.how] += 1
-        weight = sum(_WEIGHTS[how] * count for how, count in counts.items())
-        said_no = counts["denied"] + counts["fraud"] > 0
-        history = len(profile.successes) >= self.min_history
-        geo = event.geo
-        new_source = (
-            history
-            and not profile.knows_ip(event.ip)
-            and not (geo is not None and profile.knows_asn(geo.asn))
-            and not (geo is not None and profile.knows_country(geo.country))
-        )
-        # A timeout from a new place is a traveller whose phone was slow; a "no" from there is not.
-        if weight < self.min_weight and not (new_source and said_no and weight >= self.min_weight_new):
+        weight, denied, missed, fraud = refusal_counts(refusals)
+        context = assess(event, profile)
+        level = context.level
+        severity = self._severity(level, weight, denied + fraud > 0, context.hostile, context.thin)
+        if severity is None:
             return []
-        if (new_source and said_no) or weight >= self.critical_weight:
-            severity = Severity.CRITICAL
-        elif said_no:
-            severity = Severity.HIGH
-        else:
-            severity = Severity.MEDIUM
+        if weight >= self.critical_weight and level is Level.UNFAMILIAR:
+            severity = _STEP_UP.get(severity, severity)
         reasons = [
             f"approved after {len(refusals)} refused prompts from the same source in the last "
-            f"{self.window_s / 3600:.0f} h ({counts['denied']} denied, "
-            f"{counts['timeout'] + counts['unanswered']} timed out or unanswered, "
-            f"{counts['fraud']} reported as fraud; weight {weight})"
+            f"{self.window_s / 3600:.0f} h ({denied} denied, {missed} timed out or unanswered, "
+            f"{fraud} reported as fraud; weight {weight})",
+            f"the approved sign-in came from {context.describe()}",
         ]
-        if new_source:
-            place = (
-                ", ".join(x for x in (geo.country, f"AS{geo.asn}" if geo.asn else None) if x) if geo else ""
-            )
-            reasons.append(
-                f"approved from {event.ip} ({place or 'unknown place'}), never used by this identity"
-            )
         bumps = 0
         if prompt_ts and event.ts - prompt_ts <= self.fast_s:
             reasons.append(f"approved {event.ts - prompt_ts:.1f} s after the prompt: a reflex, not a read")
@@ -212,31 +229,21 @@ class ApprovalAfterDenials:
                 f"approved at {state.habit.describe(event.ts)}: an hour this identity never signs in at"
             )
             bumps += 1
-        if bumps and severity is not Severity.CRITICAL:
-            severity = Severity.CRITICAL if severity is Severity.HIGH else Severity.HIGH
+        if bumps:
+            severity = _STEP_UP.get(severity, severity)
         episode = state.episode
         if episode is None or event.ts - episode.last_ts > self.gap_s:
-            first = refusals[0] if refusals else None
-            episode = state.episode = Episode(
-                anchor=first.event_id if first else event.event_id,
-                first_ts=first.ts if first else event.ts,
-                last_ts=event.ts,
-            )
+            first = refusals[0]
+            episode = state.episode = Episode(anchor=first.event_id, first_ts=first.ts, last_ts=event.ts)
         for refusal in refusals:
             if refusal.event_id not in episode.evidence:
                 episode.evidence.append(refusal.event_id)
         episode.add(event)
         if not episode.escalates_to(severity):
             return []
-        confidence = 0.6 + 0.05 * min(weight, 6) + (0.1 if new_source else 0.0)
+        confidence = {Level.PARTLY: 0.55, Level.UNFAMILIAR: 0.7}.get(level, 0.5) + 0.04 * min(weight, 6)
+        confidence += 0.05 if context.hostile else (-0.1 if context.thin else 0.0)
         title = f"Push approved after {len(refusals)} refused prompts"
-        if new_source:
-            title += " from a new source"
+        if level is Level.UNFAMILIAR:
+            title += " from a context nobody here uses"
         return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
-
-
-def prune_before_refusals(refusals: list[Refusal], cutoff: float) -> None:
-    stale = 0
-    while stale < len(refusals) and refusals[stale].ts < cutoff:
-        stale += 1
-    del refusals[:stale]

@@ -153,15 +153,17 @@ def from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def prune_before(times: list[float], cutoff: float) -> None:
-    """Drop the leading timestamps older than ``cutoff`` (lists are kept in time order)."""
+def prune_before(items: list[Any], cutoff: float) -> int:
+    """Drop the leading items older than ``cutoff``: timestamps, or records with a ``ts`` (lists are kept
+    in time order). Returns how many were dropped. The one prune loop every detector uses."""
     drop = 0
-    for value in times:
-        if value >= cutoff:
+    for value in items:
+        if (value if isinstance(value, int | float) else value.ts) >= cutoff:
             break
         drop += 1
     if drop:
-        del times[:drop]
+        del items[:drop]
+    return drop
 
 
 def append_bounded(items: list[Any], value: Any, limit: int) -> None:

@@ -19,16 +19,36 @@ from pushguard.model import Event, EventKind, Severity
 MAX_EVIDENCE = 60
 MAX_LISTED = 10
 
-# A timeout is a phone out of reach as often as an ignored attack; a denial is a decision; a fraud
-# report is the user saying so (approval_after_denials weighs them the same way).
+# A timeout (or a prompt left unanswered until the next one) is a phone out of reach as often as an
+# ignored attack; a denial is a decision; a fraud report is the user saying so. Every detector that
+# weighs refusals uses this one table.
 REFUSAL_WEIGHT = {EventKind.PUSH_TIMEOUT: 1, EventKind.PUSH_DENIED: 2, EventKind.FRAUD_REPORTED: 3}
+UNANSWERED_WEIGHT = REFUSAL_WEIGHT[EventKind.PUSH_TIMEOUT]
+DENIAL_WEIGHT = REFUSAL_WEIGHT[EventKind.PUSH_DENIED]
 
 
 class Refusal(msgspec.Struct, array_like=True):
-    """A prompt the identity did not approve, at ``ts`` (whole seconds), weighed by REFUSAL_WEIGHT."""
+    """A prompt the identity did not approve, at ``ts`` (whole seconds), weighed by REFUSAL_WEIGHT, with
+    the record that said so and the address that had asked for the prompt ("" when unknown)."""
 
     ts: int
     weight: int
+    event_id: str = ""
+    source: str = ""
+
+
+def refusal_counts(refusals: Iterable[Refusal]) -> tuple[int, int, int, int]:
+    """(total weight, denials, timeouts or unanswered, fraud reports) of some refusals."""
+    weight = denied = missed = fraud = 0
+    for refusal in refusals:
+        weight += refusal.weight
+        if refusal.weight == DENIAL_WEIGHT:
+            denied += 1
+        elif refusal.weight == UNANSWERED_WEIGHT:
+            missed += 1
+        else:
+            fraud += 1
+    return weight, denied, missed, fraud
 
 
 class Episode(msgspec.Struct, kw_only=True):

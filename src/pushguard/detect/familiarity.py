@@ -30,6 +30,7 @@ from pushguard.model import (
     ORG_ASN,
     ORG_COUNTRY,
     ORG_IP,
+    ORG_MATURE,
     ORG_NET,
     ORG_TRUSTED,
     Event,
@@ -88,6 +89,7 @@ class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     network: str  # own | operator | new | none
     device: str  # own | agent | new | none
     country_new: bool  # neither the person nor the organisation ever succeeded from the country
+    abroad: bool  # the person never succeeded from the country (the organisation may have)
     hosting_unknown: bool  # hosting/VPN/proxy egress that neither the person nor the organisation uses
     thin: bool  # too little history for "new" to mean much
     org_network: bool  # the organisation uses this network (the person may not, yet)
@@ -108,9 +110,9 @@ class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             return Level.PARTLY if device != "new" else Level.UNFAMILIAR
         if network == "none":
             return Level.PARTLY if device != "new" else Level.UNFAMILIAR
-        if device == "agent" and not self.hostile:
-            return Level.PARTLY
-        return Level.UNFAMILIAR
+        if device == "agent" and not self.hostile and not self.abroad:
+            return Level.PARTLY  # a new network at home with their browser: a hotel, a new ISP
+        return Level.UNFAMILIAR  # a browser anyone can claim (an AiTM proxy passes the victim's on)
 
     @property
     def hostile(self) -> bool:
@@ -134,6 +136,8 @@ class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         parts = [network, device]
         if self.country_new:
             parts.append("a country nobody in the organisation signs in from")
+        elif self.abroad:
+            parts.append("a country the person never signed in from")
         if self.hosting_unknown:
             parts.append("hosting/VPN egress nobody here uses")
         if self.thin:
@@ -142,7 +146,13 @@ class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 _NO_CONTEXT = Familiarity(
-    network="none", device="none", country_new=False, hosting_unknown=False, thin=True, org_network=False
+    network="none",
+    device="none",
+    country_new=False,
+    abroad=False,
+    hosting_unknown=False,
+    thin=True,
+    org_network=False,
 )
 
 
@@ -171,7 +181,14 @@ def assess(event: Event, profile: IdentityProfile) -> Familiarity:
         network = "new"
     device = _device(event, profile, now)
     country = geo.country if geo is not None else None
-    country_new = bool(country) and not org & ORG_COUNTRY and country not in profile.countries
+    abroad = bool(country) and bool(profile.countries) and country not in profile.countries
+    # "a country nobody here uses" needs an organisation that knows some countries at all
+    country_new = (
+        bool(country)
+        and bool(org & ORG_MATURE)
+        and not org & ORG_COUNTRY
+        and country not in profile.countries
+    )
     hosting_unknown = geo is not None and _hosting(geo) and network == "new" and not (org & ORG_ASN)
     if network == "none" and device == "none":
         return _NO_CONTEXT if thin else msgspec.structs.replace(_NO_CONTEXT, thin=False)
@@ -179,6 +196,7 @@ def assess(event: Event, profile: IdentityProfile) -> Familiarity:
         network=network,
         device=device,
         country_new=country_new,
+        abroad=abroad,
         hosting_unknown=hosting_unknown,
         thin=thin,
         org_network=bool(org & (ORG_IP | ORG_NET | ORG_TRUSTED)) and network == "own",

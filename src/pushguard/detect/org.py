@@ -24,6 +24,7 @@ from pushguard.model import (
     ORG_ASN,
     ORG_COUNTRY,
     ORG_IP,
+    ORG_MATURE,
     ORG_NET,
     ORG_TRUSTED,
     Event,
@@ -74,6 +75,12 @@ class OrgEntry(msgspec.Struct, array_like=True, gc=False):
 
 class OrgTable(msgspec.Struct, kw_only=True):
     entries: dict[str, OrgEntry] = {}
+    countries_since: int = 0  # when the first country became the organisation's (0: none yet)
+
+    def _established(self, key: str, entry: OrgEntry) -> None:
+        if entry.established and key.startswith("c:"):
+            since = self.countries_since
+            self.countries_since = entry.established if not since else min(since, entry.established)
 
     def learn(self, event: Event, person: int) -> None:
         """A success of ``person`` (an identity hash) from the event's requesting side."""
@@ -93,6 +100,7 @@ class OrgTable(msgspec.Struct, kw_only=True):
         if entry.established and entry.established <= second:
             return
         _insert(entry, person, second)
+        self._established(key, entry)
 
     def merge(self, other: OrgTable) -> None:
         """Add what another table learnt (a parse slice, another worker): the result is the table one
@@ -102,10 +110,13 @@ class OrgTable(msgspec.Struct, kw_only=True):
             if mine is None:
                 if len(self.entries) >= MAX_ENTRIES:
                     del self.entries[next(iter(self.entries))]
-                self.entries[key] = OrgEntry(list(theirs.people), list(theirs.firsts), theirs.established)
-                continue
-            for person, first in zip(theirs.people, theirs.firsts, strict=True):
-                _insert(mine, person, first)
+                mine = self.entries[key] = OrgEntry(
+                    list(theirs.people), list(theirs.firsts), theirs.established
+                )
+            else:
+                for person, first in zip(theirs.people, theirs.firsts, strict=True):
+                    _insert(mine, person, first)
+            self._established(key, mine)
 
 
 def _insert(entry: OrgEntry, person: int, second: int) -> None:
@@ -151,6 +162,9 @@ class OrgKnowledge:
             entry = entries.get(key)
             if entry is not None and entry.established and entry.established < ts:
                 found |= _BITS[key[0]]
+        since = self.table.countries_since
+        if since and since < ts:
+            found |= ORG_MATURE
         geo = event.geo
         if (geo is not None and geo.asn in self.trusted_asns) or (
             event.ip and self.trusted_networks and self._trusted_ip(event.ip)

@@ -15,6 +15,10 @@ MAX_RING = 48
 MAX_RECENT_IDS = 32
 MAX_LOCATED = 3  # recent located addresses (for records that carry an address and no place)
 LOCATED_FOR_S = 12 * 3600  # how long a sign-in's place stands for its address
+# A success within this long of a medium-or-worse finding on the identity teaches nothing about what is
+# familiar: the attacker's approval must not make the attacker's network "known" the next night.
+QUARANTINE_S = 12 * 3600
+_MEDIUM_RANK = 2.0
 # Coordinates coarser than this (country centroids) are not a place to travel from.
 PLACE_ACCURACY_LIMIT_KM = 200.0
 
@@ -103,39 +107,43 @@ def _learn_success(profile: IdentityProfile, event: Event, ts: float, second: in
     """Only successful authentications teach what is normal: an attacker's failures must not."""
     if event.kind is EventKind.PUSH_APPROVED:
         append_bounded(profile.approvals, second, MAX_RING)
-        _learn_phone(profile, event, second)
     last = profile.last_success
     if last is None or int(last) // _DAY != second // _DAY:
         profile.active_days += 1
     append_bounded(profile.successes, second, MAX_RING)
     profile.last_success = ts
     ip = requester_ip(event)
+    geo = event.geo if ip else None
+    if (
+        geo is not None
+        and geo.lat is not None
+        and geo.lon is not None
+        and geo.accuracy_km is not None
+        and geo.accuracy_km <= PLACE_ACCURACY_LIMIT_KM
+    ):
+        profile.last_place = LastPlace(
+            ts=ts,
+            lat=geo.lat,
+            lon=geo.lon,
+            accuracy_km=geo.accuracy_km,
+            country=geo.country,
+            ip=ip,
+            event_id=event.event_id,
+        )
+    if _under_suspicion(profile, ts):
+        return  # where it happened is kept (last_place), what it used is not learnt as familiar
+    if event.kind is EventKind.PUSH_APPROVED:
+        _learn_phone(profile, event, second)
     if ip:
         remember(profile.ips, ip, second, MAX_IPS)
         net = net_of(ip)
         if net:
             remember(profile.nets, net, second, MAX_PLACES)
-    geo = event.geo if ip else None
     if geo is not None:
         if geo.country:
             remember(profile.countries, geo.country, second, MAX_PLACES)
         if geo.asn is not None:
             remember(profile.asns, str(geo.asn), second, MAX_PLACES)
-        if (
-            geo.lat is not None
-            and geo.lon is not None
-            and geo.accuracy_km is not None
-            and geo.accuracy_km <= PLACE_ACCURACY_LIMIT_KM
-        ):
-            profile.last_place = LastPlace(
-                ts=ts,
-                lat=geo.lat,
-                lon=geo.lon,
-                accuracy_km=geo.accuracy_km,
-                country=geo.country,
-                ip=ip,
-                event_id=event.event_id,
-            )
     device = event.device
     if device is not None:
         if device.id:
@@ -143,6 +151,14 @@ def _learn_success(profile: IdentityProfile, event: Event, ts: float, second: in
         agent = agent_key(device.os, device.browser)
         if agent:
             remember(profile.agents, agent, second, MAX_PLACES)
+
+
+def _under_suspicion(profile: IdentityProfile, ts: float) -> bool:
+    return any(
+        entry[0] >= _MEDIUM_RANK and 0.0 <= ts - entry[1] <= QUARANTINE_S
+        for entry in profile.open_findings.values()
+        if len(entry) >= 2
+    )
 
 
 def _learn_phone(profile: IdentityProfile, event: Event, second: int) -> None:

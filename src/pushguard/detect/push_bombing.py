@@ -1,70 +1,67 @@
-"""Push bombing: a burst of push prompts for one identity that the user did not approve.
+"""Push bombing: a burst of push prompts for one identity that nobody approved, from a context that is
+not the person's own.
 
-Counts *unresolved* prompts (denied, timed out, or never answered) in a sliding window since the last
-approval. A user who opens five apps at 9:00 gets five prompts and approves each: nothing unresolved,
-nothing fires; an approval before the burst has fired clears the count (the misses were the user's own
-retries). The burst fires at the ``min_prompts``-th unresolved prompt when something else is off
-(``min_denials`` denials, or a source IP in an ASN / country the identity never used), and at
-``quiet_min_prompts`` on count alone (a phone left in a drawer while the user retries is the benign
-look-alike it waits for). An approval during the burst or within ``approval_grace_s`` after it escalates
-to critical: the attacker probably got in.
+Counts *unresolved* prompts (denied, timed out, or never answered) in a sliding window. Whether a count
+is an attack depends first on who asked for the prompts (``detect.familiarity``):
+
+- from a context unfamiliar to the person and the organisation (a network neither ever used, a device
+  the person never had): ``min_prompts`` unresolved prompts are a burst (medium), ``high_prompts`` high;
+- partly familiar (the person's browser on a hotel network; an operator colleagues use): it takes
+  ``partly_min_prompts`` with a denial, or ``partly_quiet_prompts`` on count alone;
+- the person's own network or device: a phone in a drawer while they retry, or a broken authenticator.
+  Never an alarm: ``familiar_prompts`` give an info finding for the helpdesk.
+
+With little history (``familiarity.THIN_DAYS``) an unfamiliar burst without a denial or a hostile sign
+(a country nobody here uses, hosting nobody here uses) is low: a new hire's home is unfamiliar too.
+An approval from the unfamiliar side during the burst or within ``approval_grace_s`` after it escalates
+to critical: the attacker probably got in. An approval before the burst fired, or from the person's own
+context, ends or leaves it: the person was there and answering.
 
 Prompts arrive in two shapes: Okta logs the prompt (push_sent) and then, if answered, its outcome;
 Entra and Duo log one record per prompt, carrying the outcome. An outcome with no pending send within
-``push_lifetime_s`` is therefore a prompt of its own."""
+``push_lifetime_s`` is therefore a prompt of its own.
+
+Triage: look at the requesting addresses (source_ips) and whether the person was signing in then.
+Known false positives: a person on a new network whose phone is broken (partly familiar: needs a
+denial); a shared kiosk or jump host used for the first time."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 import msgspec
 
-from pushguard.detect.base import (
-    Detection,
-    DetectorMeta,
-    Tunable,
-    append_bounded,
-    from_ts,
-    kinds,
-    settings,
-)
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, kinds, prune_before, settings
+from pushguard.detect.episode import Episode
+from pushguard.detect.familiarity import Familiarity, Level, assess
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
-_PENDING, _DENIED, _TIMEOUT, _FRAUD = "p", "d", "t", "f"
+_PENDING, _DENIED, _TIMEOUT = 0, 1, 2
 _MAX_WINDOW = 200  # prompts kept in the window: far above any threshold, bounds a flood
-_MAX_EVIDENCE = 100
-_MAX_IPS = 10
 
 
 class Prompt(msgspec.Struct, array_like=True):
     ts: float
-    event_id: str
-    ip: str
-    outcome: str
-    provider: str
+    outcome: int  # _PENDING | _DENIED | _TIMEOUT
 
 
-class Episode(msgspec.Struct, kw_only=True):
-    anchor: str
-    first_ts: float
-    last_ts: float
+class Burst(msgspec.Struct, kw_only=True):
+    """What the open episode has seen so far, beside the shared Episode's evidence."""
+
     prompts: int = 0
     denials: int = 0
     timeouts: int = 0
-    new_source: bool = False
+    level: int = Level.FAMILIAR  # the least familiar requesting context among the prompts
+    hostile: bool = False
+    thin: bool = False
+    context: str = ""  # how the least familiar context reads in a reason
     approved_ts: float | None = None
-    approved_id: str | None = None
-    revision: int = 0
-    severity: str = ""
     reported_prompts: int = 0
-    evidence: list[str] = []
-    ips: list[str] = []
-    providers: list[str] = []
 
 
 class BombingState(msgspec.Struct, kw_only=True):
     window: list[Prompt] = []
+    burst: Burst | None = None
     episode: Episode | None = None
 
 
@@ -72,10 +69,12 @@ META = DetectorMeta(
     id="push_bombing",
     title="Push bombing (MFA fatigue burst)",
     description=(
-        "Unresolved push prompts (denied, timed out, unanswered) for one identity within a sliding window. "
-        "Medium at min_prompts with min_denials denials or a new source, or at quiet_min_prompts on count "
-        "alone; high "
-        "at high_prompts; critical when a push is approved during the burst or within approval_grace_s."
+        "Unresolved push prompts (denied, timed out, unanswered) for one identity within window_s, judged "
+        "by who asked: from a context unfamiliar to the person and the organisation, medium at "
+        "min_prompts (low with thin history and no denial or hostile sign); partly familiar, medium at "
+        "partly_min_prompts with a denial or partly_quiet_prompts; the person's own context, info at "
+        "familiar_prompts. High at high_prompts; critical when a push is approved from the unfamiliar "
+        "side during the burst or within approval_grace_s."
     ),
     severity=Severity.MEDIUM,
     techniques=("T1621",),
@@ -85,10 +84,11 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(600, "sliding window over which unresolved prompts are counted (seconds)"),
-        "min_prompts": Tunable(3, "unresolved prompts that fire when there is a denial or a new source"),
-        "min_denials": Tunable(2, "denials in the episode that make min_prompts enough without a new source"),
-        "quiet_min_prompts": Tunable(5, "unresolved prompts that fire on count alone"),
+        "window_s": Tunable(1200, "sliding window over which unresolved prompts are counted (seconds)"),
+        "min_prompts": Tunable(3, "unresolved prompts from an unfamiliar context that are a burst"),
+        "partly_min_prompts": Tunable(5, "from a partly familiar context, with at least one denial"),
+        "partly_quiet_prompts": Tunable(8, "from a partly familiar context, on count alone"),
+        "familiar_prompts": Tunable(10, "from the person's own context: an info finding, never an alarm"),
         "high_prompts": Tunable(8, "unresolved prompts in the episode that make it high severity"),
         "push_lifetime_s": Tunable(300, "how long a sent push waits for its answer before it timed out"),
         "approval_grace_s": Tunable(1800, "an approval this soon after the burst escalates to critical"),
@@ -112,8 +112,9 @@ class PushBombing:
         cfg = settings(META, overrides)
         self.window_s = float(cfg["window_s"])
         self.min_prompts = int(cfg["min_prompts"])
-        self.quiet_min_prompts = int(cfg["quiet_min_prompts"])
-        self.min_denials = int(cfg["min_denials"])
+        self.partly_min = int(cfg["partly_min_prompts"])
+        self.partly_quiet = int(cfg["partly_quiet_prompts"])
+        self.familiar_prompts = int(cfg["familiar_prompts"])
         self.high_prompts = int(cfg["high_prompts"])
         self.lifetime_s = float(cfg["push_lifetime_s"])
         self.grace_s = float(cfg["approval_grace_s"])
@@ -128,56 +129,56 @@ class PushBombing:
         self, state: BombingState, event: Event, profile: IdentityProfile
     ) -> tuple[BombingState, list[Detection]]:
         kind = event.kind
-        if kind not in _WATCHED:
-            return state, []
         now = event.ts
         found = self._expire(state, now)
         if kind is EventKind.PUSH_APPROVED:
-            return state, found + self._approved(state, event, now)
+            return state, found + self._approved(state, event, profile)
         if kind is EventKind.PUSH_SENT:
-            self._add_prompt(state, event, now, _PENDING, profile)
-        else:
-            outcome = _DENIED if kind is EventKind.PUSH_DENIED else _TIMEOUT
-            if kind is EventKind.FRAUD_REPORTED:
-                outcome = _FRAUD
+            self._add_prompt(state, event, profile, _PENDING)
+        elif kind in _REFUSALS:
+            outcome = _TIMEOUT if kind is EventKind.PUSH_TIMEOUT else _DENIED
             pending = self._take_pending(state, now)
             if pending is None:
-                self._add_prompt(state, event, now, outcome, profile)
+                self._add_prompt(state, event, profile, outcome)
             else:
                 pending.outcome = outcome
-                self._count_outcome(state, outcome)
-                self._note(state, event)
-        return state, found + self._evaluate(state, event)
+                self._count(state, outcome)
+                if state.episode is not None:
+                    state.episode.add(event)
+        else:
+            return state, found
+        return state, found + self._evaluate(state, event, profile)
 
     def advance(self, state: BombingState, watermark: float) -> tuple[BombingState, list[Detection]]:
         """Silence: unanswered pushes time out; a burst that grew since its last report is reported."""
         found = self._expire(state, watermark)
-        episode = state.episode
-        if episode is not None and episode.revision and episode.reported_prompts < episode.prompts:
-            found.append(self._report(episode, from_ts(watermark)))
+        burst = state.burst
+        if state.episode is not None and burst is not None and self._grew(state.episode, burst):
+            found.append(self._report(burst, state.episode, watermark, self._severity(burst, burst.prompts)))
         return state, found
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _grew(episode: Episode, burst: Burst) -> bool:
+        return episode.revision > 0 and burst.reported_prompts < burst.prompts
 
     def _expire(self, state: BombingState, now: float) -> list[Detection]:
         """Slide the window; end the episode after ``episode_gap_s`` of quiet, reporting its growth."""
         for prompt in state.window:
             if prompt.outcome == _PENDING and now - prompt.ts > self.lifetime_s:
                 prompt.outcome = _TIMEOUT
-                self._count_outcome(state, _TIMEOUT)
-        cutoff = now - self.window_s
-        window = state.window
-        drop = 0
-        while drop < len(window) and window[drop].ts < cutoff:
-            drop += 1
-        if drop:
-            del window[:drop]
-        episode = state.episode
-        if episode is None or now - max(episode.last_ts, episode.approved_ts or 0.0) <= self.gap_s:
+                self._count(state, _TIMEOUT)
+        prune_before(state.window, now - self.window_s)
+        episode, burst = state.episode, state.burst
+        if episode is None or burst is None:
             return []
-        state.episode = None
-        if episode.revision and episode.reported_prompts < episode.prompts:
-            return [self._report(episode, from_ts(now))]
+        if now - max(episode.last_ts, burst.approved_ts or 0.0) <= self.gap_s:
+            return []
+        state.episode = state.burst = None
+        state.window.clear()
+        if self._grew(episode, burst):
+            return [self._report(burst, episode, now, self._severity(burst, burst.prompts))]
         return []
 
     def _take_pending(self, state: BombingState, now: float) -> Prompt | None:
@@ -186,159 +187,125 @@ class PushBombing:
                 return prompt
         return None
 
-    def _add_prompt(
-        self, state: BombingState, event: Event, now: float, outcome: str, profile: IdentityProfile
-    ) -> None:
-        append_bounded(
-            state.window,
-            Prompt(now, event.event_id, event.ip or "", outcome, event.provider.value),
-            _MAX_WINDOW,
-        )
-        episode = state.episode
-        if episode is None:
-            episode = state.episode = Episode(anchor=event.event_id, first_ts=now, last_ts=now)
-        episode.prompts += 1
-        episode.last_ts = now
-        if _is_new_source(event, profile):
-            episode.new_source = True
-        self._count_outcome(state, outcome)
-        self._note(state, event)
+    def _add_prompt(self, state: BombingState, event: Event, profile: IdentityProfile, outcome: int) -> None:
+        state.window.append(Prompt(event.ts, outcome))
+        if len(state.window) > _MAX_WINDOW:
+            del state.window[0]
+        if state.episode is None or state.burst is None:
+            state.episode, state.burst = Episode.open(event), Burst()
+        else:
+            state.episode.add(event)
+        burst = state.burst
+        burst.prompts += 1
+        context = assess(event, profile)
+        if context.network != "none" or context.device != "none":  # a phone-only record says nothing
+            self._note_context(burst, context)
+        self._count(state, outcome)
 
     @staticmethod
-    def _count_outcome(state: BombingState, outcome: str) -> None:
-        episode = state.episode
-        if episode is None:
+    def _note_context(burst: Burst, context: Familiarity) -> None:
+        level = int(context.level)
+        if level > burst.level or not burst.context:
+            burst.level, burst.context = level, context.describe()
+        burst.hostile = burst.hostile or context.hostile
+        burst.thin = burst.thin or context.thin
+
+    @staticmethod
+    def _count(state: BombingState, outcome: int) -> None:
+        burst = state.burst
+        if burst is None:
             return
-        if outcome in (_DENIED, _FRAUD):
-            episode.denials += 1
+        if outcome == _DENIED:
+            burst.denials += 1
         elif outcome == _TIMEOUT:
-            episode.timeouts += 1
+            burst.timeouts += 1
 
-    @staticmethod
-    def _note(state: BombingState, event: Event) -> None:
-        episode = state.episode
-        if episode is None:
-            return
-        append_bounded(episode.evidence, event.event_id, _MAX_EVIDENCE)
-        if event.ip and event.ip not in episode.ips and len(episode.ips) < _MAX_IPS:
-            episode.ips.append(event.ip)
-        if event.provider.value not in episode.providers:
-            episode.providers.append(event.provider.value)
-
-    def _approved(self, state: BombingState, event: Event, now: float) -> list[Detection]:
-        pending = self._take_pending(state, now)
+    def _approved(self, state: BombingState, event: Event, profile: IdentityProfile) -> list[Detection]:
+        pending = self._take_pending(state, event.ts)
         if pending is not None:
             state.window.remove(pending)  # answered: no longer unresolved
-        episode = state.episode
-        if episode is None or episode.approved_id is not None:
+        episode, burst = state.episode, state.burst
+        if episode is None or burst is None or burst.approved_ts is not None:
             return []
-        if episode.revision == 0:
-            # The user is there and answering: the misses before were their own retries, not a burst.
-            state.window.clear()
-            state.episode = None
+        context = assess(event, profile)
+        if episode.revision == 0 or context.level is Level.FAMILIAR:
+            if episode.revision == 0:
+                # The person is there and answering: the misses before were their own retries (or
+                # too few to be a burst: approval_after_denials judges an approval after refusals).
+                state.window.clear()
+                state.episode = state.burst = None
+            return []  # an approval of the person's own sign-in does not end the attacker's burst
+        if event.ts - episode.last_ts > self.grace_s:
             return []
-        if now - episode.last_ts > self.grace_s:
-            return []
-        if pending is not None and episode.prompts > 1:
-            episode.prompts -= 1  # the approved prompt is the burst's last, not one left unresolved
-        if episode.prompts < self.min_prompts and episode.denials < self.min_denials:
-            # The burst fired on the prompt now approved: two misses and an answer, nothing refused, is
-            # a user on the road answering late, not a takeover. No critical; the episode ends here.
-            state.window.clear()
-            state.episode = None
-            return []
-        episode.approved_ts = now
-        episode.approved_id = event.event_id
-        self._note(state, event)
-        return [self._report(episode, event.time)]
+        if pending is not None and burst.prompts > 1:
+            burst.prompts -= 1  # the approved prompt is the burst's last, not one left unresolved
+        burst.approved_ts = event.ts
+        episode.add(event)
+        self._note_context(burst, context)
+        return [self._report(burst, episode, event.ts, Severity.CRITICAL)]
 
-    def _evaluate(self, state: BombingState, event: Event) -> list[Detection]:
-        episode = state.episode
-        if episode is None:
+    def _evaluate(self, state: BombingState, event: Event, profile: IdentityProfile) -> list[Detection]:
+        episode, burst = state.episode, state.burst
+        if episode is None or burst is None:
             return []
-        unresolved = len(state.window)  # approved prompts leave the window; the rest are unresolved
-        if episode.revision == 0:
-            # One denial among a few misses is a fat finger; two, or a source never used, is not.
-            suspicious = episode.denials >= self.min_denials or episode.new_source
-            if not ((unresolved >= self.min_prompts and suspicious) or unresolved >= self.quiet_min_prompts):
-                return []
-            return [self._report(episode, event.time)]
-        if _severity(self, episode) != episode.severity or episode.prompts >= 2 * episode.reported_prompts:
-            return [self._report(episode, event.time)]
+        severity = self._severity(burst, len(state.window))
+        if severity is None:
+            return []
+        if episode.escalates_to(severity) or burst.prompts >= 2 * max(1, burst.reported_prompts):
+            return [self._report(burst, episode, event.ts, severity)]
         return []
 
-    def _report(self, episode: Episode, at: datetime) -> Detection:
-        episode.revision += 1
-        episode.severity = _severity(self, episode)
-        episode.reported_prompts = episode.prompts
+    def _severity(self, burst: Burst, unresolved: int) -> Severity | None:
+        """The severity the burst has reached (None: not a burst), from who asked and how often."""
+        if burst.approved_ts is not None:
+            return Severity.CRITICAL
+        level = Level(burst.level)
+        if level is Level.FAMILIAR:
+            return Severity.INFO if unresolved >= self.familiar_prompts else None
+        if level is Level.PARTLY:
+            if not ((unresolved >= self.partly_min and burst.denials) or unresolved >= self.partly_quiet):
+                return None
+        elif unresolved < self.min_prompts:
+            return None
+        if burst.prompts >= self.high_prompts:
+            return Severity.HIGH
+        if burst.thin and not burst.hostile and not burst.denials:
+            return Severity.LOW
+        return Severity.MEDIUM
+
+    def _report(self, burst: Burst, episode: Episode, at: float, reached: Severity | None) -> Detection:
+        burst.reported_prompts = burst.prompts
+        severity = reached or Severity.INFO
+        if episode.severity and Severity(episode.severity).rank > severity.rank:
+            severity = Severity(episode.severity)  # a finding never goes down
         minutes = max(1.0, (episode.last_ts - episode.first_ts) / 60.0)
+        unanswered = burst.prompts - burst.denials - burst.timeouts
         reasons = [
-            f"{episode.prompts} push prompts without approval in {minutes:.0f} min "
-            f"({episode.denials} denied, {episode.timeouts} timed out, "
-            f"{episode.prompts - episode.denials - episode.timeouts} unanswered so far)",
+            f"{burst.prompts} push prompts without approval in {minutes:.0f} min "
+            f"({burst.denials} denied, {burst.timeouts} timed out, {max(0, unanswered)} unanswered so far)",
+            f"requested from {burst.context or 'an unknown context'}",
         ]
-        if episode.new_source:
-            reasons.append("prompts requested from an IP/ASN/country this identity has not used before")
+        title = f"Push bombing: {burst.prompts} unanswered prompts in {minutes:.0f} min"
+        level = Level(burst.level)
+        confidence = {Level.FAMILIAR: 0.2, Level.PARTLY: 0.5, Level.UNFAMILIAR: 0.6}[level]
+        confidence += min(0.25, 0.03 * burst.prompts) + (0.1 if burst.denials else 0.0)
+        confidence += 0.05 if burst.hostile else (-0.1 if burst.thin else 0.0)
         techniques: tuple[str, ...] = ()
-        title = f"Push bombing: {episode.prompts} unanswered prompts in {minutes:.0f} min"
-        confidence = min(0.85, 0.45 + 0.05 * episode.prompts + (0.1 if episode.denials else 0.0))
-        if episode.new_source:
-            confidence = min(0.9, confidence + 0.1)
-        if episode.approved_ts is not None:
-            delay = episode.approved_ts - episode.last_ts
+        if level is Level.FAMILIAR:
+            title = f"Repeated prompts from the person's own context: {burst.prompts} in {minutes:.0f} min"
             reasons.append(
-                f"a push was approved {max(0.0, delay) / 60.0:.1f} min after the last unanswered prompt: "
-                "the account is probably compromised"
+                "the person's own network or device asked: a broken or absent phone, not an attack"
+            )
+        if burst.approved_ts is not None:
+            delay = burst.approved_ts - episode.last_ts
+            reasons.append(
+                f"a push was approved {max(0.0, delay) / 60.0:.1f} min after the last unanswered prompt, "
+                "from the same unfamiliar side: the account is probably compromised"
             )
             title += ", then approved"
             techniques = ("T1078",)
             confidence = 0.95
-        return Detection(
-            detector=META.id,
-            identity="",  # filled in by the pipeline, which knows whose state this is
-            anchor=episode.anchor,
-            revision=episode.revision,
-            title=title,
-            severity=Severity(episode.severity),
-            confidence=confidence,
-            first_seen=from_ts(episode.first_ts),
-            last_seen=from_ts(max(episode.last_ts, episode.approved_ts or 0.0)),
-            detected_at=at,
-            evidence=tuple(episode.evidence),
-            source_ips=tuple(episode.ips),
-            reasons=tuple(reasons),
-            providers=tuple(episode.providers),
-            techniques=techniques,
-        )
+        return episode.report(META.id, "", severity, min(0.95, confidence), title, reasons, at, techniques)
 
 
-def _severity(detector: PushBombing, episode: Episode) -> str:
-    if episode.approved_ts is not None:
-        return Severity.CRITICAL.value
-    if episode.prompts >= detector.high_prompts:
-        return Severity.HIGH.value
-    return Severity.MEDIUM.value
-
-
-def _is_new_source(event: Event, profile: IdentityProfile) -> bool:
-    if not profile.has_history:
-        return False
-    if event.ip and profile.ips and not profile.knows_ip(event.ip):
-        geo = event.geo
-        if geo is None:
-            return True
-        known_asn = geo.asn is None or profile.knows_asn(geo.asn)
-        known_country = geo.country is None or profile.knows_country(geo.country)
-        return not (known_asn and known_country)
-    return False
-
-
-_WATCHED = frozenset(
-    {
-        EventKind.PUSH_SENT,
-        EventKind.PUSH_APPROVED,
-        EventKind.PUSH_DENIED,
-        EventKind.PUSH_TIMEOUT,
-        EventKind.FRAUD_REPORTED,
-    }
-)
+_REFUSALS = frozenset({EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED})

@@ -26,6 +26,7 @@ from pushguard.detect.base import (
     settings,
 )
 from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
+from pushguard.detect.familiarity import Familiarity, Level, assess
 from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
@@ -36,6 +37,10 @@ class FatigueState(msgspec.Struct, kw_only=True):
     unresolved_ids: list[str] = []
     pending_ts: float = 0.0
     pending_id: str = ""
+    level: int = Level.FAMILIAR  # the least familiar context among the unresolved prompts
+    hostile: bool = False
+    thin: bool = False
+    context: str = ""  # how that context reads in a reason
     identity: str = ""  # for reports from advance(), which sees no event
     episode: Episode | None = None
     habit: HourHabit = msgspec.field(default_factory=HourHabit)
@@ -45,9 +50,11 @@ META = DetectorMeta(
     id="push_fatigue",
     title="Push fatigue: low-and-slow prompts over hours",
     description=(
-        "Prompts left unresolved since the identity's last success, within window_s: fires at budget "
-        "prompts spread over at least min_span_s (medium); high at high_budget or when most prompts came "
-        "at hours the identity is never active; critical when a push is approved after the budget was spent."
+        "Prompts left unresolved since the identity's last success, within window_s, spread over at least "
+        "min_span_s: medium at budget from a context unfamiliar to the person and the organisation (low "
+        "with thin history and nothing hostile), at partly_budget from a partly familiar one, info at twice "
+        "the budget from the person's own; high at high_budget or when most prompts came at hours the "
+        "identity is never active; critical when a push is approved from a context not the person's after."
     ),
     severity=Severity.MEDIUM,
     techniques=("T1621",),
@@ -58,7 +65,8 @@ META = DetectorMeta(
     },
     tunables={
         "window_s": Tunable(12 * 3600, "how far back unresolved prompts count (seconds)"),
-        "budget": Tunable(5, "unresolved prompts since the last success that fire"),
+        "budget": Tunable(5, "unresolved prompts from an unfamiliar context since the last success"),
+        "partly_budget": Tunable(7, "unresolved prompts from a partly familiar context"),
         "high_budget": Tunable(9, "unresolved prompts that make it high"),
         "min_span_s": Tunable(3600, "the prompts must spread over this long (a faster run is a burst)"),
         "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
@@ -85,6 +93,7 @@ class PushFatigue:
         cfg = settings(self.meta, overrides)
         self.window_s = float(cfg["window_s"])
         self.budget = int(cfg["budget"])
+        self.partly_budget = int(cfg["partly_budget"])
         self.high_budget = int(cfg["high_budget"])
         self.min_span_s = float(cfg["min_span_s"])
         self.min_history = int(cfg["min_history"])
@@ -105,13 +114,17 @@ class PushFatigue:
             if state.pending_ts:
                 found = self._unresolved(state, state.pending_ts, state.pending_id, now, event)
             state.pending_ts, state.pending_id = now, event.event_id
+            self._note(state, assess(event, profile))
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
+            context = assess(event, profile)
+            if context.network != "none" and not state.pending_ts:
+                self._note(state, context)  # Entra, Duo: the record is the prompt, with its requester
             state.pending_ts, state.pending_id = 0.0, ""
             return state, self._unresolved(state, now, event.event_id, now, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending_ts, state.pending_id = 0.0, ""
-            found = self._approved(state, event)
+            found = self._approved(state, event, profile)
             self._reset(state)
             self._learn(state, now)
             return state, found
@@ -140,9 +153,21 @@ class PushFatigue:
             state.habit.learn(now)
 
     @staticmethod
+    def _note(state: FatigueState, context: Familiarity) -> None:
+        """A prompt's requesting context joins the run's: the least familiar one is what it is judged by."""
+        if context.network == "none" and context.device == "none":
+            return
+        level = int(context.level)
+        if level > state.level or not state.context:
+            state.level, state.context = level, context.describe()
+        state.hostile = state.hostile or context.hostile
+        state.thin = state.thin or context.thin
+
+    @staticmethod
     def _reset(state: FatigueState) -> None:
         state.unresolved.clear()
         state.unresolved_ids.clear()
+        state.level, state.hostile, state.thin, state.context = Level.FAMILIAR, False, False, ""
 
     def _unresolved(
         self, state: FatigueState, ts: float, event_id: str, now: float, event: Event | None
@@ -159,7 +184,8 @@ class PushFatigue:
             del state.unresolved[0], state.unresolved_ids[0]
         count = len(state.unresolved)
         span = state.unresolved[-1] - state.unresolved[0] if count else 0.0
-        if count < self.budget or span < self.min_span_s:
+        budget = self._budget(state)
+        if count < budget or span < self.min_span_s:
             return []
         episode = state.episode
         if episode is None or now - episode.last_ts > self.gap_s:
@@ -174,14 +200,19 @@ class PushFatigue:
         episode.last_ts = max(episode.last_ts, ts)
         odd = [t for t in state.unresolved if state.habit.unusual(t, self.min_history)]
         severity = Severity.MEDIUM
-        if count >= self.high_budget or 2 * len(odd) > count:
+        if state.level == Level.FAMILIAR:
+            severity = Severity.INFO
+        elif count >= self.high_budget or 2 * len(odd) > count:
             severity = Severity.HIGH
+        elif state.level == Level.UNFAMILIAR and state.thin and not state.hostile:
+            severity = Severity.LOW
         if not episode.escalates_to(severity):
             return []
         per_hour = count / max(span / 3600.0, 1.0)
         reasons = [
             f"{count} push prompts left unresolved since the last success, over {span / 3600:.1f} h "
-            f"({per_hour:.1f} an hour: below a burst, above a budget of {self.budget})"
+            f"({per_hour:.1f} an hour: below a burst, above a budget of {budget})",
+            f"requested from {state.context or 'an unknown context'}",
         ]
         if odd:
             reasons.append(
@@ -192,10 +223,17 @@ class PushFatigue:
         confidence = 0.55 + 0.04 * min(count, 10)
         return [episode.report(self.meta.id, state.identity, severity, confidence, title, reasons, now)]
 
-    def _approved(self, state: FatigueState, event: Event) -> list[Detection]:
+    def _budget(self, state: FatigueState) -> int:
+        if state.level == Level.UNFAMILIAR:
+            return self.budget
+        return self.partly_budget if state.level == Level.PARTLY else 2 * self.budget
+
+    def _approved(self, state: FatigueState, event: Event, profile: IdentityProfile) -> list[Detection]:
         episode = state.episode
-        if episode is None or len(state.unresolved) < self.budget:
+        if episode is None or len(state.unresolved) < self._budget(state) or state.level == Level.FAMILIAR:
             return []
+        if assess(event, profile).level is Level.FAMILIAR:
+            return []  # the person signing in themselves, from their own network or device
         episode.add(event)
         if not episode.escalates_to(Severity.CRITICAL):
             return []

@@ -27,6 +27,9 @@ class EventKind(enum.StrEnum):
     MFA_SUCCESS = "mfa_success"
     MFA_FAILURE = "mfa_failure"
     MFA_REQUIRED = "mfa_required"  # an interrupt asking for MFA, not a prompt
+    # an interrupt asking for something else ("stay signed in?", a registered device, a new session):
+    # neither a failure nor a success, and no detector's input
+    SIGNIN_INTERRUPTED = "signin_interrupted"
     # primary sign-in
     SIGNIN_SUCCESS = "signin_success"
     SIGNIN_FAILURE = "signin_failure"

@@ -48,6 +48,7 @@ ORG_NET = 2  # ... from this /24 (/64)
 ORG_ASN = 4  # ... from this network operator
 ORG_COUNTRY = 8  # ... from this country
 ORG_TRUSTED = 16  # the configured allow-list names this network (office, secure web gateway)
+ORG_MATURE = 32  # the organisation knows some countries at all (else "a country nobody uses" means nothing)
 
 
 class IdentityProfile(msgspec.Struct, kw_only=True, omit_defaults=True):

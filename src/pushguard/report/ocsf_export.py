@@ -62,6 +62,7 @@ _AUTH: dict[EventKind, tuple[int, int]] = {
     EventKind.MFA_SUCCESS: (LOGON, SUCCESS),
     EventKind.MFA_FAILURE: (LOGON, FAILURE),
     EventKind.MFA_REQUIRED: (LOGON, FAILURE),
+    EventKind.SIGNIN_INTERRUPTED: (LOGON, UNKNOWN_STATUS),
     EventKind.SIGNIN_SUCCESS: (LOGON, SUCCESS),
     EventKind.SIGNIN_FAILURE: (LOGON, FAILURE),
     EventKind.ACCESS_BLOCKED: (LOGON, FAILURE),
@@ -81,6 +82,7 @@ _DEFAULT_DETAIL = {
     EventKind.PUSH_TIMEOUT: "push_timeout",
     EventKind.FRAUD_REPORTED: "fraud_reported",
     EventKind.MFA_REQUIRED: "mfa_required",
+    EventKind.SIGNIN_INTERRUPTED: "signin_interrupted",
     EventKind.ACCESS_BLOCKED: "access_blocked",
     EventKind.SESSION_REVOKED: "session_revoked",
 }

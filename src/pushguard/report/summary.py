@@ -31,19 +31,21 @@ class Stats(Protocol):
     duplicates: int
     late: int
     files: int
+    skipped_files: list[str]
 
 
 def print_summary(console: Console, stats: Stats, findings: Sequence[Finding], top: int = 10) -> None:
     read = Table(title="Input", show_header=False, title_justify="left")
     read.add_row("files", str(stats.files))
+    read.add_row("files skipped (not JSON logs, listed below)", str(len(stats.skipped_files)))
     read.add_row("records read", f"{stats.records:,}")
     read.add_row("events analyzed", f"{stats.events:,}")
     for provider, count in sorted(stats.by_provider.items()):
         read.add_row(f"  {provider}", f"{count:,}")
     read.add_row("not mapped (by reason below)", f"{sum(stats.unmapped.values()):,}")
     read.add_row("malformed records", f"{stats.errors:,}")
-    read.add_row("replayed (already applied)", f"{stats.replayed:,}")
-    read.add_row("duplicates", f"{stats.duplicates:,}")
+    read.add_row("replayed (applied by an earlier run)", f"{stats.replayed:,}")
+    read.add_row("duplicates (same record again)", f"{stats.duplicates:,}")
     read.add_row("late (out of order)", f"{stats.late:,}")
     console.print(read)
     if stats.unmapped:
@@ -55,6 +57,12 @@ def print_summary(console: Console, stats: Stats, findings: Sequence[Finding], t
         if len(stats.unmapped) > 15:
             skipped.add_row(f"… {len(stats.unmapped) - 15} more reasons", "")
         console.print(skipped)
+    if stats.skipped_files:
+        console.print("[bold]Files skipped[/bold] in the directories given:")
+        for line in stats.skipped_files[:10]:
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        if len(stats.skipped_files) > 10:
+            console.print(f"  … {len(stats.skipped_files) - 10} more")
     if stats.error_samples:
         console.print("[bold]Malformed records[/bold] (first ones):")
         for line in stats.error_samples[:10]:

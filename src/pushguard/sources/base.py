@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -182,6 +183,29 @@ def canonical_ip(text: str) -> str | None:
         return None
 
 
+# An address with the port a collector or proxy wrote after it: "[2001:db8::1]:443" (RFC 3986),
+# "1.2.3.4:1234", "1.2.3.4 port 1234" (sshd style). A bare IPv6 address ends in ":digits" too: that form
+# is only tried with a dotted IPv4 address before the colon.
+_WITH_PORT = re.compile(
+    r"\[([^\]]+)\](?::\d{1,5})?|(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}|(\S+)\s+port\s+\d{1,5}", re.I
+)
+
+
+def ip_or_none(value: Any) -> str | None:
+    """An IP address in its canonical text (``canonical_ip``), with a trailing port dropped; None for
+    anything else (a host name, a placeholder)."""
+    text = text_or_none(value)
+    if text is None:
+        return None
+    found = canonical_ip(text)
+    if found is not None:
+        return found
+    bare = _WITH_PORT.fullmatch(text)
+    if bare is None:
+        return None
+    return canonical_ip(next(group for group in bare.groups() if group is not None))
+
+
 # Vendors geolocate the client IP to a city or a country and publish no radius. A city-level fix is
 # taken as good to ~50 km, which is what impossible travel needs to know before it trusts coordinates.
 VENDOR_CITY_ACCURACY_KM = 50.0
@@ -200,7 +224,10 @@ def vendor_geo(
     is_proxy: bool | None = None,
 ) -> Geo | None:
     """The place a vendor gives for an address: None when it names nothing; a radius from how precise
-    the place is (city, else country), kept only with coordinates."""
+    the place is (city, else country), kept only with coordinates. 0,0 (the sea off Africa) is what
+    Okta and Entra write when they have no fix: no coordinates."""
+    if lat == 0.0 and lon == 0.0:
+        lat = lon = None
     if lat is None and country is None and city is None and asn is None:
         return None
     accuracy = VENDOR_CITY_ACCURACY_KM if city else VENDOR_COUNTRY_ACCURACY_KM if country else None

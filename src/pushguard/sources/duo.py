@@ -65,6 +65,7 @@ from pushguard.sources.base import (
     RecordError,
     Unmapped,
     bool_or_none,
+    ip_or_none,
     lower_or_none,
     mapping,
     text_or_none,
@@ -336,7 +337,9 @@ def _place(value: Any) -> str | None:
 
 
 def _ip(value: Any) -> str | None:
-    return _place(value)
+    """Duo writes what the access device reported: sometimes with a port ("1.2.3.4:1234",
+    "[2001:db8::1]:1234", "1.2.3.4 port 1234"), or "-" for none."""
+    return ip_or_none(_place(value))
 
 
 def _geo(value: Any) -> Geo | None:

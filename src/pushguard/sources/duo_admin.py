@@ -28,9 +28,13 @@ Mapping decisions:
   cleared (factor_removed) and a number means phones were set (factor_enrolled). This is inferred from
   the new-value convention, not documented per field.
 - phone_create / phone_associate / activation_*_link / admin_(re)activate(s)_duo_push →
-  factor_enrolled; phone_delete / phone_disassociate / bypass_delete → factor_removed. The subject is
-  the user named in the description, or in ``object`` for user-centred actions; a phone action that
-  names no user is Unmapped (the phone alone does not say whose account it is).
+  factor_enrolled; phone_delete / phone_disassociate / bypass_delete → factor_removed. In the phone
+  actions, and in the activation ones when it reads as a phone number (Duo activates a *phone*: the
+  Admin API's activation endpoints hang off ``/phones/{id}``), ``object`` is the phone (kept as
+  ``factor_id``), never a user. The subject is the user named by ``object`` or the description; for
+  admin_(re)activate(s)_duo_push the administrator the description names (``email``, else ``name``).
+  An action that names nobody is Unmapped (the phone alone does not say whose account it is): the phone
+  number is never an identity, and no ``object`` that reads as a phone number is taken for a username.
 - Admin role, policy, SSO, integration-secret and bypass-code viewing changes → privileged_action with
   the admin as subject and ``detail = "<action>: <object>"``.
 """
@@ -38,6 +42,7 @@ Mapping decisions:
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +55,7 @@ from pushguard.sources.base import (
     Record,
     RecordError,
     Unmapped,
+    ip_or_none,
     lower_or_none,
     parse_time,
     text_or_none,
@@ -94,6 +100,7 @@ _ENROLL_ACTIONS = frozenset(
     }
 )
 _REMOVE_ACTIONS = frozenset({"phone_delete", "phone_disassociate", "bypass_delete"})
+_ADMIN_PHONE_ACTIONS = frozenset({"admin_activate_duo_push", "admin_reactivates_duo_push"})
 _PUSH_ACTIONS = frozenset(
     {
         "activation_create_link",
@@ -140,10 +147,20 @@ def record_id(record: Record) -> str:
 
 
 def record_time(record: Record, *fields: str) -> datetime:
-    """The first present time field (ISO first: it keeps sub-second precision)."""
+    """The first time field that is present and valid (ISO first: it keeps sub-second precision). Duo
+    writes the time twice (``isotimestamp`` and the epoch ``timestamp``): one garbled by a collector
+    leaves the other; only when none is usable is the record refused, with the first field's error."""
+    first_error: RecordError | None = None
     for field in fields:
-        if record.get(field) not in (None, ""):
-            return parse_time(record.get(field), field)
+        value = record.get(field)
+        if value in (None, ""):
+            continue
+        try:
+            return parse_time(value, field)
+        except RecordError as exc:
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
     raise RecordError(f"{'/'.join(fields)}: missing")
 
 
@@ -238,15 +255,18 @@ def parse_admin(record: Record, ref: RawRef) -> ParseResult:
         )
     elif action in _ENROLL_ACTIONS or action in _REMOVE_ACTIONS:
         kind = EventKind.FACTOR_ENROLLED if action in _ENROLL_ACTIONS else EventKind.FACTOR_REMOVED
-        user_centred = not action.startswith("phone_") and action != "bypass_delete"
-        subject = _user(desc, obj if user_centred else None, host)
-        if subject is None and action.startswith("admin_"):
-            subject = actor  # an admin activating Duo Push for their own admin login
+        phone = obj if obj is not None and is_phone_number(obj) else None
+        if action in _ADMIN_PHONE_ACTIONS:  # an administrator's phone: the administrator it names
+            name = desc.get("name") or (None if phone else obj)
+            subject = _admin_principal(name, desc.get("email"), host)
+        else:
+            named = None if action.startswith("phone_") or action == "bypass_delete" else obj
+            subject = _user(desc, named, host)
         if subject is None:
             return Unmapped(f"duo: admin action {action} names no user")
-        if action.startswith("phone_"):
-            factor_id = obj  # the phone number; a phone carries push, SMS and voice alike
-        elif action == "bypass_delete":
+        if action.startswith("phone_") or phone:
+            factor_id = obj  # the phone; it carries push, SMS and voice alike
+        if action == "bypass_delete":
             factor = Factor.BYPASS_CODE
         elif action in _PUSH_ACTIONS:
             factor = Factor.DUO_PUSH
@@ -266,7 +286,7 @@ def parse_admin(record: Record, ref: RawRef) -> ParseResult:
             identity=subject.login or subject.id or "",
             subject=subject,
             actor=actor,
-            ip=text_or_none(desc.get("ip_address")),
+            ip=ip_or_none(desc.get("ip_address")),
             factor=factor,
             factor_id=factor_id,
             reason=reason,
@@ -276,10 +296,21 @@ def parse_admin(record: Record, ref: RawRef) -> ParseResult:
     ]
 
 
+# A phone number as Duo writes it ("+13135559542", "+1 313-555-9542", "555-123-4567"): digits and
+# separators only. Digits alone without "+" could be an employee-number username: not taken for a phone.
+_PHONE = re.compile(r"\+?[\d\s().-]{7,}")
+
+
+def is_phone_number(text: str) -> bool:
+    text = text.strip()
+    return bool(_PHONE.fullmatch(text)) and (text.startswith("+") or not text.isdigit())
+
+
 def _user(desc: dict[str, Any], obj: str | None, host: Any) -> Principal | None:
     """The end user an admin action concerns: the action's object (a username), else a user named in
-    the description (``email`` last: in user_update it is the user's *new* address)."""
-    login = obj.lower() if obj else None
+    the description (``email`` last: in user_update it is the user's *new* address). An object that is a
+    phone number names no user."""
+    login = obj.lower() if obj and not is_phone_number(obj) else None
     for key in ("username", "user_name", "user", "email"):
         if login:
             break

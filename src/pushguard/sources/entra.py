@@ -4,12 +4,11 @@ Two shapes, one code path: the Microsoft Graph ``signIn`` resource (flat) and th
 record (top-level ``time``, ``category``, ``resultType``, ``callerIpAddress``; the Graph fields under
 ``properties``). Facts relied on, with where they come from:
 
-- Error codes ("Microsoft Entra authentication and authorization error codes"): 50074
-  UserStrongAuthClientAuthNRequiredInterrupt and 50076 UserStrongAuthClientAuthNRequired ask for MFA; they
-  are interrupts, not prompts (Design). 50072/50079 ask the user to register MFA (also interrupts). 53003
-  BlockedByConditionalAccess. 500121 is "Authentication failed during strong authentication request"
-  (not in the current table; seen in sign-in logs and Microsoft's Sentinel rules, which split it by
-  ``status.additionalDetails``).
+- Error codes: the table, with Microsoft's meaning beside each code, is ``entra_codes``. Only credential
+  failures are ``signin_failure``; interrupts (MFA required, "Stay signed in?", a device check) are not
+  failures; an unknown code is counted as not mapped. 500121 is "Authentication failed during strong
+  authentication request" (not in Microsoft's table; seen in sign-in logs and Microsoft's Sentinel rules,
+  which split it by ``status.additionalDetails``).
 - MFA result wording ("Use the sign-in logs to review Microsoft Entra multifactor authentication events";
   ``authenticationDetail`` resource, Graph beta): denials read "MFA denied; user declined the
   authentication", "MFA denied; user did not respond to mobile app notification" (newer docs: "didn't"),
@@ -54,6 +53,7 @@ from pushguard.sources.base import (
     Unmapped,
     bool_or_none,
     int_or_none,
+    ip_or_none,
     lower_or_none,
     text_or_none,
 )
@@ -61,10 +61,10 @@ from pushguard.sources.entra_audit import (
     entra_geo,
     entra_time,
     factor_from_text,
-    ip_or_none,
     parse_audit,
     top,
 )
+from pushguard.sources.entra_codes import MFA_FAILED, signin_kind
 from pushguard.sources.entra_risk import parse_risk
 from pushguard.sources.entra_signin_record import (
     NO_DEVICE_DETAIL,
@@ -85,13 +85,15 @@ SIGNIN_CATEGORIES = frozenset(
         "noninteractiveusersigninlogs",
         "serviceprincipalsigninlogs",
         "managedidentitysigninlogs",
+        "microsoftserviceprincipalsigninlogs",
     }
 )
-_NHI_CATEGORIES = frozenset({"serviceprincipalsigninlogs", "managedidentitysigninlogs"})
+# Workload sign-ins: a service principal or managed identity, not a person. The Microsoft* table holds
+# the sign-ins of Microsoft's own first-party service principals (Azure Monitor / Log Analytics).
+_NHI_CATEGORIES = frozenset(
+    {"serviceprincipalsigninlogs", "managedidentitysigninlogs", "microsoftserviceprincipalsigninlogs"}
+)
 _OTHER_CATEGORIES = frozenset({"auditlogs", "userriskevents", "riskyusers", "serviceprincipalriskevents"})
-_MFA_REQUIRED_CODES = frozenset({50074, 50076, 50072, 50079})
-_BLOCKED_CODES = frozenset({53003})
-_MFA_FAILED = 500121
 _NO_RISK = frozenset({"none", "hidden", "unknownfuturevalue"})
 
 
@@ -121,7 +123,7 @@ class EntraSource:
         if "activityDisplayName" in body or "initiatedBy" in body or low == "auditlogs":
             return parse_audit(record, body, ref)
         if low in SIGNIN_CATEGORIES or "createdDateTime" in body or "status" in body:
-            return [_signin(convert_lenient(body, EntraSignIn), _top_level(record), category, ref)]
+            return _listed(_signin(convert_lenient(body, EntraSignIn), _top_level(record), category, ref))
         return Unmapped(f"entra: category {category or 'none'}")
 
     def decode_line(self, line: bytes) -> EntraSignInLine | None:
@@ -147,10 +149,14 @@ class EntraSource:
     def parse_decoded(self, decoded: EntraSignIn, ref: RawRef) -> ParseResult:
         # A Graph signIn has no Azure Monitor wrapper: its own correlationId and tenantId are the top ones.
         top_level = EntraTopLevel(correlation_id=decoded.correlation_id, tenant_id=decoded.tenant_id)
-        return [_signin(decoded, top_level, None, ref)]
+        return _listed(_signin(decoded, top_level, None, ref))
 
 
 _line_decoder = msgspec.json.Decoder(EntraSignInLine)
+
+
+def _listed(result: Event | Unmapped) -> ParseResult:
+    return result if isinstance(result, Unmapped) else [result]
 
 
 def _body(record: Record) -> Record:
@@ -162,6 +168,7 @@ def _top_level(record: Record) -> EntraTopLevel:
     return EntraTopLevel(
         time=top(record, "time"),
         result_type=top(record, "resultType"),
+        result_signature=top(record, "resultSignature"),
         caller_ip_address=top(record, "callerIpAddress"),
         correlation_id=top(record, "correlationId"),
         tenant_id=top(record, "tenantId"),
@@ -173,7 +180,9 @@ def _top_level(record: Record) -> EntraTopLevel:
 # -- sign-ins -------------------------------------------------------------------------------------
 
 
-def _signin(body: EntraSignIn, top_level: EntraTopLevel, category: str | None, ref: RawRef) -> Event:
+def _signin(
+    body: EntraSignIn, top_level: EntraTopLevel, category: str | None, ref: RawRef
+) -> Event | Unmapped:
     event_id = (
         text_or_none(body.id)
         or text_or_none(body.original_request_id)
@@ -186,11 +195,14 @@ def _signin(body: EntraSignIn, top_level: EntraTopLevel, category: str | None, r
         raise RecordError("createdDateTime: missing")
     when = entra_time(when_raw, "createdDateTime")
     status = body.status or NO_STATUS
-    code = _error_code(status, top_level.result_type)
+    code = _error_code(status, top_level.result_type, top_level.result_signature)
     subject, user_kind = _subject(body, top_level, category)
     steps = body.authentication_details or ()
     mfa = body.mfa_detail or NO_MFA_DETAIL
-    kind, factor, reason, number_challenge = _classify(code, status, steps, mfa)
+    classified = _classify(code, status, steps, mfa)
+    if isinstance(classified, Unmapped):
+        return classified
+    kind, factor, reason, number_challenge = classified
     risk = lower_or_none(body.risk_level_during_sign_in)
     return Event(
         provider=Provider.ENTRA,
@@ -224,13 +236,10 @@ def _interactive(body: EntraSignIn, category: str | None) -> bool | None:
     flag = bool_or_none(body.is_interactive)
     if flag is not None:
         return flag
-    if category in (
-        "NonInteractiveUserSignInLogs",
-        "ServicePrincipalSignInLogs",
-        "ManagedIdentitySignInLogs",
-    ):
+    low = (category or "").lower()
+    if low == "noninteractiveusersigninlogs" or low in _NHI_CATEGORIES:
         return False
-    if category == "SignInLogs":
+    if low == "signinlogs":
         return True
     types = body.sign_in_event_types
     if isinstance(types, list) and types:
@@ -238,19 +247,22 @@ def _interactive(body: EntraSignIn, category: str | None) -> bool | None:
     return None
 
 
-def _error_code(status: EntraStatus, result_type: Any) -> int | None:
-    """status.errorCode, else the wrapper's resultType ("0", "50126"; Panther writes "Success"/"Failure")."""
+def _error_code(status: EntraStatus, result_type: Any, result_signature: Any = None) -> int | None:
+    """status.errorCode, else the wrapper's resultType ("0", "50126"; Panther writes "Success"/"Failure"),
+    else its resultSignature: the only outcome some categories carry (MicrosoftServicePrincipalSignInLogs:
+    "success" or "failure"; other categories write "None" there)."""
     code = int_or_none(status.error_code)
     if code is not None:
         return code
     code = int_or_none(result_type)
     if code is not None:
         return code
-    text = str(result_type or "").lower()
-    if text == "success":
-        return 0
-    if text == "failure":
-        return None
+    for outcome in (result_type, result_signature):
+        text = str(outcome or "").lower()
+        if text == "success":
+            return 0
+        if text == "failure":
+            return None
     raise RecordError("status.errorCode: missing")
 
 
@@ -282,8 +294,8 @@ def _subject(body: EntraSignIn, top_level: EntraTopLevel, category: str | None) 
 
 def _classify(
     code: int | None, status: EntraStatus, steps: Sequence[EntraAuthenticationStep], mfa: EntraMfaDetail
-) -> tuple[EventKind, Factor | None, str | None, bool | None]:
-    """(kind, factor, reason, number_challenge) from the error code and the MFA wording."""
+) -> tuple[EventKind, Factor | None, str | None, bool | None] | Unmapped:
+    """(kind, factor, reason, number_challenge) from the error code (``entra_codes``) and the MFA wording."""
     details = text_or_none(status.additional_details)
     failure = text_or_none(status.failure_reason)
     wording = " ".join(
@@ -300,7 +312,7 @@ def _classify(
         if factor is Factor.MS_AUTHENTICATOR_PUSH and _mfa_done(steps, details):
             return EventKind.PUSH_APPROVED, factor, details, number
         return EventKind.SIGNIN_SUCCESS, factor if _mfa_done(steps, details) else None, details, number
-    if code == _MFA_FAILED:
+    if code == MFA_FAILED:
         if "fraud" in wording:
             return EventKind.FRAUD_REPORTED, factor, "fraud_reported", number
         if push_possible and "correct number" in wording:
@@ -310,11 +322,12 @@ def _classify(
         if push_possible and any(w in wording for w in ("respond", "no response", "timed out", "timeout")):
             return EventKind.PUSH_TIMEOUT, Factor.MS_AUTHENTICATOR_PUSH, "no_response", number
         return EventKind.MFA_FAILURE, factor, f"{code}: {details}" if details else coded, number
-    if code in _MFA_REQUIRED_CODES:
-        return EventKind.MFA_REQUIRED, None, coded, None
-    if code in _BLOCKED_CODES:
-        return EventKind.ACCESS_BLOCKED, None, coded, None
-    return EventKind.SIGNIN_FAILURE, None, coded or "failure", None
+    if code is None:  # Panther's resultType "Failure" without a code: a failure of unknown cause
+        return EventKind.SIGNIN_FAILURE, None, failure or "failure", None
+    kind = signin_kind(code)
+    if kind is None:
+        return Unmapped(f"entra: sign-in error code {code} (not in pushguard's table)")
+    return kind, None, coded, None
 
 
 def _mfa_factor(steps: Sequence[EntraAuthenticationStep], mfa: EntraMfaDetail) -> Factor | None:

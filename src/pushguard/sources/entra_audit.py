@@ -44,8 +44,8 @@ from pushguard.sources.base import (
     RecordError,
     Unmapped,
     asn_or_none,
-    canonical_ip,
     float_or_none,
+    ip_or_none,
     items,
     lower_or_none,
     mapping,
@@ -129,18 +129,11 @@ def entra_time(value: Any, field: str) -> datetime:
     return parse_time(value, field)
 
 
-def ip_or_none(value: Any) -> str | None:
-    text = text_or_none(value)
-    return None if text is None else canonical_ip(text)
-
-
 def entra_geo(location: Any, asn: Any = None) -> Geo | None:
     place = mapping(location)
     point = mapping(place.get("geoCoordinates"))
     lat = float_or_none(point.get("latitude"))
     lon = float_or_none(point.get("longitude"))
-    if lat == 0.0 and lon == 0.0:
-        lat = lon = None  # Entra writes 0,0 when it has no fix
     city = text_or_none(place.get("city"))
     country = text_or_none(place.get("countryOrRegion"))
     return vendor_geo(

@@ -14,11 +14,12 @@ from pushguard.sources.base import (
     ParseResult,
     Record,
     RecordError,
+    ip_or_none,
     lower_or_none,
     mapping,
     text_or_none,
 )
-from pushguard.sources.entra_audit import entra_geo, entra_time, ip_or_none, top
+from pushguard.sources.entra_audit import entra_geo, entra_time, top
 
 _json = msgspec.json.Decoder()
 

@@ -88,6 +88,8 @@ class EntraSignInLine(EntraSignIn, frozen=True, gc=False):
     time: msgspec.Raw = _key("time")
     result_type: msgspec.Raw = _key("resultType")
     result_type_lower: msgspec.Raw = _key("resulttype")
+    result_signature: msgspec.Raw = _key("resultSignature")
+    result_signature_lower: msgspec.Raw = _key("resultsignature")
     caller_ip_address: msgspec.Raw = _key("callerIpAddress")
     caller_ip_address_lower: msgspec.Raw = _key("calleripaddress")
     correlation_id_lower: msgspec.Raw = _key("correlationid")
@@ -114,6 +116,8 @@ class EntraSignInLine(EntraSignIn, frozen=True, gc=False):
                 self.time,
                 self.result_type,
                 self.result_type_lower,
+                self.result_signature,
+                self.result_signature_lower,
                 self.caller_ip_address,
                 self.caller_ip_address_lower,
                 self.correlation_id_lower,
@@ -140,6 +144,7 @@ class EntraTopLevel(msgspec.Struct, frozen=True, gc=False):
 
     time: Any = None
     result_type: Any = None
+    result_signature: Any = None
     caller_ip_address: Any = None
     correlation_id: Any = None
     tenant_id: Any = None

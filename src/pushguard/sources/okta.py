@@ -5,6 +5,18 @@ Push prompts: ``system.push.send_factor_verify_push`` is the prompt; the answer 
 ``debugData.factor = OKTA_VERIFY_PUSH`` and, on OIE, ``pushOnlyResponseType`` /
 ``pushWithNumberChallengeResponseType`` (``OV_RESPONSE_DENY``, ``OV_WITH_CHALLENGE_RESPONSE_INVALID``…).
 An unanswered push leaves only the send event; its timeout is inferred downstream from silence.
+
+Okta Identity Engine treats the password as an authenticator: the password step is logged as
+``user.authentication.auth_via_mfa`` too, with ``debugData.factor = PASSWORD_AS_FACTOR`` and an
+``AuthenticatorEnrollment`` target named "Password" (``detailEntry.methodTypeUsed`` "Password"); a wrong
+password is that event with FAILURE / INVALID_CREDENTIALS, next to a ``user.session.start`` FAILURE of the
+same request. A knowledge factor (the password, a security question: Okta counts both as "knowledge",
+and two of them are not two factor types) proves nothing a phished password does not, so such a step
+is a sign-in step (``signin_success`` / ``signin_failure`` with the factor kept), never an MFA success
+or a push answer.
+
+Federated sign-ins (``user.authentication.auth_via_IDP``, ``auth_via_social``…) are logged with the
+``SystemPrincipal`` "Okta System" as actor and the person as a ``User`` target: the target is the subject.
 """
 
 from __future__ import annotations
@@ -79,6 +91,8 @@ _FACTORS: dict[str, Factor] = {
     "SMART_CARD_IDP": Factor.CERTIFICATE,
     "OKTA VERIFY": Factor.OKTA_VERIFY_PUSH,
 }
+# Factors that are something the user knows: verifying one is a sign-in step, not MFA (module docstring).
+_KNOWLEDGE_FACTORS = frozenset({Factor.PASSWORD, Factor.SECURITY_QUESTION})
 _FACTOR_IN_TEXT = re.compile(r"\b(" + "|".join(re.escape(k) for k in _FACTORS if " " not in k) + r")\b")
 
 # Responses to a push (OIE debugData); anything else that failed is a denial as well (Okta records a
@@ -267,6 +281,9 @@ class OktaSource:
             debug.push_with_number_challenge_response_type
         )
         is_push = factor is Factor.OKTA_VERIFY_PUSH or push_answer is not None
+        if not is_push and factor in _KNOWLEDGE_FACTORS:
+            # OIE's password step (PASSWORD_AS_FACTOR) and security questions: not MFA
+            return EventKind.SIGNIN_SUCCESS if result == "SUCCESS" else EventKind.SIGNIN_FAILURE
         if result == "SUCCESS":
             return EventKind.PUSH_APPROVED if is_push else EventKind.MFA_SUCCESS
         if is_push:
@@ -306,7 +323,9 @@ class OktaSource:
         actor = okta_parts.principal(record.actor)
         targets = record.target or ()
         subject = actor
-        if event_type in _SUBJECT_IS_TARGET:
+        # The subject is the target user where someone may act on another's account, and where the
+        # actor is Okta itself (federated sign-ins: the person is the target).
+        if event_type in _SUBJECT_IS_TARGET or (actor is not None and actor.type is PrincipalType.SYSTEM):
             target_user = next(
                 (okta_parts.principal(t) for t in targets if str(t.type).lower() == "user"), None
             )
@@ -321,7 +340,11 @@ class OktaSource:
             identity = f"ip:{subject.id or ip}"  # nobody's account: keyed by the address
         geo = okta_parts.geo(client.geographical_context, record.security_context)
         device = okta_parts.device(client, record.device, debug)
-        factor = self._factor(record, debug) if kind in _FACTOR_KINDS else None
+        factor = (
+            self._factor(record, debug)
+            if kind in _FACTOR_KINDS or event_type.lower() == "user.authentication.auth_via_mfa"
+            else None
+        )
         if kind in (EventKind.PUSH_SENT, EventKind.PUSH_DENIED, EventKind.PUSH_APPROVED):
             factor = Factor.OKTA_VERIFY_PUSH
         reason = text_or_none(outcome.reason)

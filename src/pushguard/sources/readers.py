@@ -29,9 +29,9 @@ from pushguard.sources.base import NOT_JSON
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
-# File suffixes read from a directory; anything else (README, labels.json of a simulation) is skipped.
-LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".log.gz")
+# A simulation's ground truth and manifest, written beside its logs: JSON, but not logs.
 NOT_LOGS = frozenset({"labels.json", "manifest.json"})
+_SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +62,23 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
         return f"{self.source}:{self.position}"
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files named directly, plus the log files found (recursively, sorted) in named directories."""
+def expand_paths(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Path]:
+    """Files named directly, plus the files found (recursively, sorted) in named directories whose
+    content is JSON or JSON Lines, plain or gzip, whatever their names (``.ocsf``, ``.txt``, none). The
+    files of a directory that are not are left out and, when ``skipped`` is given, added to it as
+    ``"<path>: <why>"``; a file named directly is always read (its bad records are reported there)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.name not in NOT_LOGS and child.name.endswith(LOG_SUFFIXES):
+                if child.is_dir():
+                    continue
+                why = _not_logs(child)
+                if why is None:
                     found.append(child)
+                elif skipped is not None:
+                    skipped.append(f"{child}: {why}")
         elif path.is_file():
             found.append(path)
         elif path.exists():
@@ -78,6 +86,33 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         else:
             raise InputError(f"{path}: no such file or directory")
     return found
+
+
+def _not_logs(path: Path) -> str | None:
+    """Why a file found in a directory is not read as logs, or None: its first non-blank byte (after
+    gzip, when gzip) opens a JSON object or array."""
+    if not path.is_file():
+        return "not a regular file"
+    if path.name in NOT_LOGS:
+        return "a simulation's labels or manifest, not logs"
+    try:
+        with _open_binary(path) as handle:
+            head = handle.read(_SNIFF_BYTES).lstrip()
+            while not head:
+                chunk = handle.read(1 << 16)
+                if not chunk:
+                    return "empty"
+                head = chunk.lstrip()
+    except (InputError, OSError, EOFError, gzip.BadGzipFile) as exc:
+        return f"unreadable: {exc}"
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :].lstrip()
+    if head[:1] in (b"{", b"["):
+        return None
+    return f"not JSON or JSON Lines (starts with {head[:16]!r})"
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _open_binary(path: Path) -> IO[bytes]:
