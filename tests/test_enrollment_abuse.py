@@ -19,6 +19,7 @@ from tests.account_records import (
     LAGOS,
     duo_admin,
     duo_auth,
+    okta,
     okta_deny_push,
     okta_factor_activate,
     okta_sign_in_history,
@@ -277,17 +278,33 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
 # -- vendor records through the pipeline -----------------------------------------------------------
 
 
-def test_okta_factor_activation_after_denied_pushes_from_lagos(tmp_path: Path) -> None:
-    lagos: dict[str, Any] = {"ip": "102.89.34.12", "place": LAGOS, "asn": 36873, "as_org": "Airtel Networks"}
-    records = [
-        *okta_sign_in_history(),
-        okta_deny_push(0, **lagos),
-        okta_deny_push(240, **lagos),
-        okta_factor_activate(1500, **lagos),
+def _okta_colleagues(days: int = 12) -> list[dict[str, Any]]:
+    """Five colleagues starting sessions from Paris every morning: France becomes the organisation's."""
+    return [
+        okta(
+            "user.session.start",
+            -day * DAY + 60 * n,
+            actor=f"colleague{n}@corp.example",
+            actor_id=f"00uCOLLEAGUE{n:09d}",
+            ip=f"198.51.100.{20 + n}",
+        )
+        for day in range(1, days + 1)
+        for n in range(5)
     ]
+
+
+def test_okta_factor_activation_after_denied_pushes_from_lagos(tmp_path: Path) -> None:
+    """Refusals (3) and an unfamiliar context (2): high; in an organisation whose people sign in from
+    France, Nigeria is a country nobody here uses, and a hostile sign meeting refusals is critical."""
+    lagos: dict[str, Any] = {"ip": "102.89.34.12", "place": LAGOS, "asn": 36873, "as_org": "Airtel Networks"}
+    attack = [okta_deny_push(0, **lagos), okta_deny_push(240, **lagos), okta_factor_activate(1500, **lagos)]
+    alone = run_records(tmp_path, [*okta_sign_in_history(), *attack], "okta", "enrollment_abuse")
+    assert [f.severity for f in alone] == [Severity.MEDIUM]  # one person: no country is "nobody's"
+    records = [*_okta_colleagues(), *okta_sign_in_history(), *attack]
     found = run_records(tmp_path, records, "okta", "enrollment_abuse")
     assert [f.severity for f in found] == [Severity.CRITICAL]
     assert found[0].user == "alice.martin@corp.example"
+    assert "a country neither this identity nor the organisation signs in from" in found[0].reasons[0]
     assert "the enrolled factor's id: pfdATTACKER0000000001 (remove this one)" in found[0].reasons
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
-from pushguard.detect.familiarity import THIN_DAYS
+from pushguard.detect.familiarity import THIN_DAYS, assess
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Event, EventKind, Geo, GeoSource, IdentityProfile, Provider
@@ -153,6 +153,12 @@ class EnrollmentReview:
         count = self.factors.get(identity, 0) + (1 if kind is EventKind.FACTOR_ENROLLED else -1)
         self.factors[identity] = max(count, 0)
         signals = self.scorer.signals(event, profile) if kind is EventKind.FACTOR_ENROLLED else {}
+        if kind is EventKind.FACTOR_ENROLLED and not event.by_other and "new_country" not in signals:
+            # the review ranks a country new to the person, not only one nobody here uses
+            if profile.active_days >= THIN_DAYS and assess(event, profile).abroad and event.geo is not None:
+                signals["new_country"] = (
+                    f"from {event.geo.country}, a country this identity never succeeded from"
+                )
         if kind is EventKind.FACTOR_REMOVED:
             signals.update(self._removal_signals(event))
         before = self._before(event, profile)
@@ -397,7 +403,10 @@ def review_enrollments(
         expand_paths(inputs), engine.stats, provider, aliases or AliasMap(), build_enrichers()
     ):
         if event.identity:
-            review.observe(event, engine.profile(event.identity))
+            profile = engine.profile(event.identity)
+            profile.org = engine.org.bits(event) if event.ip else 0  # as the engine shows its detectors
+            review.observe(event, profile)
+            profile.org = 0
         last = max(last, event.ts)
         engine.process(event, partition)
     ranked = review.finish()
