@@ -153,12 +153,16 @@ class EnrollmentReview:
         count = self.factors.get(identity, 0) + (1 if kind is EventKind.FACTOR_ENROLLED else -1)
         self.factors[identity] = max(count, 0)
         signals = self.scorer.signals(event, profile) if kind is EventKind.FACTOR_ENROLLED else {}
-        if kind is EventKind.FACTOR_ENROLLED and not event.by_other and "new_country" not in signals:
-            # the review ranks a country new to the person, not only one nobody here uses
-            if profile.active_days >= THIN_DAYS and assess(event, profile).abroad and event.geo is not None:
-                signals["new_country"] = (
-                    f"from {event.geo.country}, a country this identity never succeeded from"
-                )
+        # the review ranks a country new to the person, not only one nobody here uses
+        if (
+            kind is EventKind.FACTOR_ENROLLED
+            and not event.by_other
+            and "new_country" not in signals
+            and event.geo is not None
+            and profile.active_days >= THIN_DAYS
+            and assess(event, profile).abroad
+        ):
+            signals["new_country"] = f"from {event.geo.country}, a country this identity never succeeded from"
         if kind is EventKind.FACTOR_REMOVED:
             signals.update(self._removal_signals(event))
         before = self._before(event, profile)
