@@ -7,9 +7,10 @@ Each alone is ordinary (people buy phones, helpdesks re-enroll lost ones); the s
 
 Where the enrollment came from is judged by ``familiarity.assess`` (the one kit every detector uses), not
 by new-country or new-ASN checks of its own: ``unfamiliar`` when nothing about it (network, operator,
-device, browser) is the person's or the organisation's, and two signs that hold on any day, ``new_country``
-(a country nobody here signs in from) and ``hosting`` (hosting/VPN egress nobody here uses: more suspicious,
-never less). A lost phone re-enrolled at home or the office is familiar and scores nothing for its place.
+device) is the person's or the organisation's, or only a browser anyone can claim; and two signs that
+hold on any day, ``new_country`` (a country nobody here signs in from: only once the organisation knows
+some countries) and ``hosting`` (hosting/VPN egress nobody here uses: more suspicious, never less). A lost
+phone re-enrolled at home or the office is familiar and scores nothing for its place.
 The attacker's own approval must not vouch for the place the enrollment then comes from: a success from
 an unfamiliar or hostile context within ``fresh_place_s`` is remembered, and an enrollment from the same
 address or network, country or hosting operator inherits that judgement; when that success was within
