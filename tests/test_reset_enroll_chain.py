@@ -18,7 +18,18 @@ import msgspec
 import pytest
 
 from pushguard.detect.reset_enroll_chain import ResetEnrollChain
-from pushguard.model import Device, Event, EventKind, Factor, Finding, Geo, Provider, Severity
+from pushguard.model import (
+    Device,
+    Event,
+    EventKind,
+    Factor,
+    Finding,
+    Geo,
+    Principal,
+    PrincipalType,
+    Provider,
+    Severity,
+)
 from tests.account_records import (
     ALICE_TARGET,
     LAGOS,
@@ -301,6 +312,10 @@ def test_an_admins_lost_phone_then_privileged_work_from_the_office_is_low() -> N
         by_admin(EventKind.FACTOR_REMOVED, 0, Factor.BYPASS_CODE),  # removing a bypass code resets nothing
         by_admin(EventKind.FACTOR_REMOVED, 0, Factor.TEMPORARY_ACCESS_PASS),
         ev(EventKind.FACTOR_REMOVED, 0, factor=Factor.SMS),  # the person deleting their own factor
+        msgspec.structs.replace(  # the IdP replacing a factor
+            ev(EventKind.FACTOR_REMOVED, 0, factor=Factor.OKTA_VERIFY_PUSH),
+            actor=Principal(login="system@okta.com", type=PrincipalType.SYSTEM),
+        ),
     ],
 )
 def test_what_is_no_reset_opens_no_window(opening: Event) -> None:

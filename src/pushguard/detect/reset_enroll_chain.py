@@ -11,8 +11,10 @@ The window opens on what the vendors log (sources/okta.py, entra_audit.py, duo_a
   clearing the phones), factors reset (Okta ``user.mfa.factor.reset_all``, Entra ``Update user`` emptying
   StrongAuthenticationMethod), a password reset by an admin, a bypass code or Temporary Access Pass (Duo
   ``bypass_create`` or status Bypass, Entra ``Admin registered security info`` for a TAP);
-- self-service, weaker: a password reset by the person, or anything the IdP itself (a SYSTEM actor) did.
-Removing a bypass code or a TAP is no reset; nor is a person deleting their own factor.
+- self-service, weaker: a password reset by the person, or a reset or bypass the IdP itself (a SYSTEM
+  actor) logged.
+Removing a bypass code or a TAP is no reset; nor is a person deleting their own factor, nor the IdP
+removing one (Okta ``system.mfa.factor.deactivate``: a factor replaced, not a helpdesk at work).
 
 Every step the person's account takes after the reset is judged with ``familiarity.assess`` (before the
 profile learns from it): a sign-in with the temporary credential, the enrollment, and every access and
