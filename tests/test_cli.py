@@ -146,12 +146,13 @@ def test_state_file_carries_history_and_replays_are_skipped(tmp_path: Path) -> N
     day2 = write_jsonl(tmp_path / "day2.jsonl", attack("victim@corp.example", 3, approve=False)[:3])
     out = tmp_path / "f.jsonl"
     assert runner.invoke(app, ["analyze", str(day2), "--out", str(out), "-q"]).exit_code == 0
-    assert read_findings(out) == []  # no history: a new user's first prompts are not "from a new place"
+    # no history: a new user's first prompts from an unknown place are worth a note, not an alarm
+    assert [f["severity"] for f in read_findings(out)] == ["low"]
     assert runner.invoke(app, ["analyze", str(day1), "--state", str(state), "-q"]).exit_code == 0
     result = runner.invoke(app, ["analyze", str(day2), "--state", str(state), "--out", str(out)])
     assert result.exit_code == 0, result.output
     first = read_findings(out)
-    assert len(first) == 1 and first[0]["revision"] == 1
+    assert len(first) == 1 and first[0]["revision"] == 1 and first[0]["severity"] == "medium"
     again = runner.invoke(app, ["analyze", str(day2), "--state", str(state), "--out", str(out)])
     assert re.search(r"replayed \(applied by an earlier run\)\s*│\s*3", again.output)
     assert re.search(r"duplicates \(same record again\)\s*│\s*0", again.output)
@@ -218,7 +219,7 @@ def test_config_tunes_a_detector(tmp_path: Path) -> None:
     )
     config = tmp_path / "pushguard.yaml"
     config.write_text(
-        "detectors:\n  push_bombing:\n    min_prompts: 20\n    quiet_min_prompts: 20\n"
+        "detectors:\n  push_bombing:\n    min_prompts: 20\n    partly_quiet_prompts: 20\n"
         "  requester_responder_mismatch: false\n"
     )
     out = tmp_path / "f.jsonl"

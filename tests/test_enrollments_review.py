@@ -151,7 +151,7 @@ def test_provenance_classes_in_each_vendors_records(provider: Provider, tmp_path
     enrollment right after refused prompts and one risky approval. Entra's security-info audits follow
     Microsoft's directoryAudit documentation (no public sample)."""
     rng = random.Random(7)
-    world = World(rng=rng, tenant=build_tenant(rng, 40), days=10)
+    world = World(rng=rng, tenant=build_tenant(rng, 80), days=10)  # enough people on each IdP
     idp = world.idp(provider)
     admin = world.tenant.helpdesk[provider]
     quiet, reset, bombed = [u for u in world.tenant.on(provider) if u is not admin][:3]

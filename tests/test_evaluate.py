@@ -1,4 +1,5 @@
-"""Scoring findings against labels: matching, recall, pushes until detection, FP rate."""
+"""Scoring findings against labels: matching, recall (per kind, provider, infrastructure), pushes until
+detection, alarms apart from low/info, false alarms per detector and per benign behaviour, pooling."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 import msgspec
 import pytest
 
-from pushguard.model import Finding, FindingStatus, Severity
-from pushguard.simulate.evaluate import fp_rate, score, to_json
-from pushguard.simulate.labels import CampaignLabel, Labels
+from pushguard.model import Finding, FindingRevision, FindingStatus, Severity
+from pushguard.simulate.evaluate import fp_rate, pooled, score, to_json
+from pushguard.simulate.labels import BenignEpisode, CampaignLabel, Labels
 
 
 def campaign(
@@ -157,3 +158,216 @@ def test_fp_rate_edges() -> None:
     )
     assert empty.recall == 0.0
     assert empty.by_kind == []
+
+
+# -- alarms, attribution of false positives to benign behaviours, providers, pooling ----------------
+
+
+def episode(identity: str, behaviour: str, start: str, end: str) -> BenignEpisode:
+    return BenignEpisode(identity=identity, behaviour=behaviour, start=start, end=end)
+
+
+def seen(fid: str, detector: str, user: str, first: str, last: str, severity: Severity) -> Finding:
+    base = finding(fid, detector, [f"ev-{fid}"], last, user=user)
+    return msgspec.structs.replace(base, first_seen=first, last_seen=last, severity=severity)
+
+
+WITH_EPISODES = msgspec.structs.replace(
+    LABELS,
+    benign_episodes=[
+        episode("ann@corp.example", "far_gateway", "2026-03-03T08:00:00Z", "2026-03-03T17:00:00Z"),
+        episode("ann@corp.example", "missed_prompts", "2026-03-03T09:00:00Z", "2026-03-03T09:06:00Z"),
+        episode("bob@corp.example", "double_denial", "2026-03-04T10:00:00Z", "2026-03-04T10:00:40Z"),
+        episode("ip:198.51.100.7", "office_rush", "2026-03-04T08:50:00Z", "2026-03-04T09:20:00Z"),
+        episode("bob@corp.example", "lost_phone_reset", "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z"),
+    ],
+)
+
+
+def test_false_alarms_are_put_down_to_the_benign_episode_that_covers_them() -> None:
+    findings = [
+        # inside both of ann's episodes: the shorter one that covers it (the missed prompts)
+        seen(
+            "1",
+            "push_bombing",
+            "ann@corp.example",
+            "2026-03-03T09:00:00Z",
+            "2026-03-03T09:05:00Z",
+            Severity.HIGH,
+        ),
+        # inside the gateway day only
+        seen(
+            "2",
+            "new_context",
+            "ann@corp.example",
+            "2026-03-03T13:00:00Z",
+            "2026-03-03T13:00:00Z",
+            Severity.MEDIUM,
+        ),
+        # a second after the fat fingers' last record: still theirs (the records lie a little apart)
+        seen(
+            "3",
+            "approval_after_denials",
+            "bob@corp.example",
+            "2026-03-04T10:00:00Z",
+            "2026-03-04T10:00:41Z",
+            Severity.HIGH,
+        ),
+        # the office egress, keyed by address
+        seen(
+            "4",
+            "push_spray",
+            "ip:198.51.100.7",
+            "2026-03-04T09:00:00Z",
+            "2026-03-04T09:10:00Z",
+            Severity.HIGH,
+        ),
+        # bob, but at no episode of his: other
+        seen(
+            "5",
+            "impossible_travel",
+            "bob@corp.example",
+            "2026-03-06T10:00:00Z",
+            "2026-03-06T10:00:00Z",
+            Severity.HIGH,
+        ),
+        # low severity: counted apart, not as a false alarm
+        seen(
+            "6",
+            "new_context",
+            "bob@corp.example",
+            "2026-03-05T10:30:00Z",
+            "2026-03-05T10:30:00Z",
+            Severity.LOW,
+        ),
+        # spans ann's missed prompts and beyond: the episode it overlaps most
+        seen(
+            "7",
+            "push_fatigue",
+            "ann@corp.example",
+            "2026-03-03T09:03:00Z",
+            "2026-03-03T18:00:00Z",
+            Severity.HIGH,
+        ),
+    ]
+    result = score(WITH_EPISODES, findings)
+    behaviour_of = {o.id: o.behaviour for o in result.outcomes}
+    assert behaviour_of == {
+        "1": "missed_prompts",
+        "2": "far_gateway",
+        "3": "double_denial",
+        "4": "office_rush",
+        "5": "other",
+        "6": "lost_phone_reset",
+        "7": "far_gateway",
+    }
+    assert result.false_positives == 6 and result.low_false_positives == 1
+    assert result.false_positive_ids == ["1", "2", "3", "4", "5", "7"]
+    rows = {b.behaviour: b for b in result.by_behaviour}
+    # 200 benign users over 5 days: one false alarm is 1 per 1,000 people per day
+    assert rows["far_gateway"].false_positives == 2 and rows[
+        "far_gateway"
+    ].fp_per_1k_users_day == pytest.approx(2.0)
+    assert rows["far_gateway"].episodes == 1 and rows["far_gateway"].episodes_alarmed == 1
+    assert rows["far_gateway"].detectors == {"new_context": 1, "push_fatigue": 1}
+    assert rows["lost_phone_reset"].false_positives == 0 and rows["lost_phone_reset"].low_false_positives == 1
+    assert rows["other"].episodes == 0 and rows["other"].false_positives == 1
+    detectors = {d.detector: d for d in result.by_detector}
+    assert detectors["new_context"].findings == 2 and detectors["new_context"].alarms == 1
+    assert detectors["new_context"].false_positives == 1 and detectors["new_context"].low_false_positives == 1
+
+
+def test_only_alarms_detect_a_campaign() -> None:
+    low = msgspec.structs.replace(
+        finding("1", "push_bombing", ["g1"], "2026-03-03T10:00:30Z"), severity=Severity.LOW
+    )
+    result = score(LABELS, [low])
+    ridden = next(k for k in result.by_kind if k.kind == "push_bombing_ridden_out")
+    assert (ridden.detected, ridden.detected_low) == (0, 1)
+    assert result.false_positives == 0 and result.low_false_positives == 0  # it was about an attack
+    medium = msgspec.structs.replace(low, severity=Severity.MEDIUM)
+    assert score(LABELS, [medium]).detected == 1
+
+
+def test_recall_per_provider_and_per_infrastructure() -> None:
+    labels = msgspec.structs.replace(
+        LABELS,
+        campaigns=[
+            msgspec.structs.replace(c, provider=p, infrastructure=i)
+            for c, p, i in zip(
+                LABELS.campaigns,
+                ["okta", "entra", "duo", "okta"],
+                ["residential", "foreign", "residential", "local_vps"],
+                strict=True,
+            )
+        ],
+    )
+    findings = [
+        finding("1", "push_bombing", ["e1"], "2026-03-03T10:00:10Z"),
+        finding("2", "push_bombing", ["g1"], "2026-03-03T10:00:10Z"),
+    ]
+    result = score(labels, findings)
+    assert [(g.name, g.campaigns, g.detected) for g in result.by_provider] == [
+        ("duo", 1, 1),
+        ("entra", 1, 0),
+        ("okta", 2, 1),
+    ]
+    assert [(g.name, g.detected, g.recall) for g in result.by_infrastructure] == [
+        ("foreign", 0, 0.0),
+        ("local_vps", 0, 0.0),
+        ("residential", 2, 1.0),
+    ]
+
+
+def test_a_finding_on_the_spray_around_a_victim_is_related_not_a_false_positive() -> None:
+    victim = msgspec.structs.replace(
+        campaign("v", "spray_then_push", ["p1", "p2"], PROMPTS[:2], ips=["192.0.2.44"]),
+        context_event_ids=["fail1", "fail2", "fail3"],
+    )
+    labels = msgspec.structs.replace(LABELS, campaigns=[victim])
+    spray_alarm = finding(
+        "1", "password_spray", ["fail1", "fail2"], "2026-03-03T10:03:00Z", user="ip:192.0.2.44"
+    )
+    push_alarm = finding("2", "push_spray", ["p2"], "2026-03-03T10:01:30Z")
+    result = score(labels, [spray_alarm, push_alarm])
+    assert {o.id: o.outcome for o in result.outcomes} == {"1": "related", "2": "attack"}
+    assert result.false_positives == 0 and result.related_findings == 1
+    assert result.detected == 1 and result.results[0].pushes_to_detect == 2
+
+
+def test_without_revisions_the_findings_own_first_alarm_decides_when() -> None:
+    base = finding("1", "push_bombing", ["e1", "e2", "e3", "e4", "e5", "e6"], "2026-03-03T10:05:30Z")
+    history = [
+        FindingRevision(revision=1, severity=Severity.LOW, detected_at="2026-03-03T10:01:30Z", title="t"),
+        FindingRevision(revision=2, severity=Severity.MEDIUM, detected_at="2026-03-03T10:03:30Z", title="t"),
+    ]
+    with_history = msgspec.structs.replace(base, first_detected_at="2026-03-03T10:01:30Z", history=history)
+    assert score(LABELS, [with_history]).results[0].pushes_to_detect == 4  # medium reached at 10:03:30
+    first_only = msgspec.structs.replace(base, first_detected_at="2026-03-03T10:02:10Z")
+    assert score(LABELS, [first_only]).results[0].pushes_to_detect == 3
+    # opened by something before the campaign: not earlier than the campaign's first record
+    early = msgspec.structs.replace(base, first_detected_at="2026-03-03T08:00:00Z")
+    assert score(LABELS, [early]).results[0].seconds_to_detect == 0
+
+
+def test_pooled_seeds_sum_campaigns_and_rate_over_all_person_days() -> None:
+    one = score(
+        WITH_EPISODES,
+        [
+            seen(
+                "1",
+                "push_bombing",
+                "ann@corp.example",
+                "2026-03-03T09:01:00Z",
+                "2026-03-03T09:02:00Z",
+                Severity.HIGH,
+            )
+        ],
+    )
+    two = score(msgspec.structs.replace(WITH_EPISODES, benign_users=["x"] * 300), [])
+    total = pooled([one, two])
+    assert total.campaigns == one.campaigns + two.campaigns
+    assert total.person_days == 200 * 5 + 300 * 5
+    assert total.fp_per_1k_users_day == pytest.approx(1000 / 2500)
+    gateway = next(b for b in total.by_behaviour if b.behaviour == "missed_prompts")
+    assert gateway.episodes == 2 and gateway.episodes_alarmed == 1

@@ -1,7 +1,13 @@
-"""The detection-quality gate (issue 6): on the recorded seeds of the simulator, recall per campaign kind
-may not fall and false positives per detector may not rise. The figures were recorded with
-``python benchmarks/quality.py --record tests/fixtures/quality_baseline.json``; re-record them, and say
-why in the commit, when a change makes detection better (or the simulator changes)."""
+"""The detection-quality gate (issue 6): on the recorded seeds of the simulator (a week of history, then
+the scored week), recall per campaign kind may not fall and false alarms (medium or worse) per detector,
+per 1,000 benign people per day, may not rise.
+
+The figures were recorded with ``python benchmarks/quality.py --record tests/fixtures/quality_baseline.json``;
+re-record them, and say why in the commit, when a change makes detection better (or the simulator
+changes). The targets now in the file are the ones the detectors reached on the earlier, tidier simulator
+(every kind detected; its false positives per detector turned into rates over its 5,859 benign
+person-days), kept as the bar on the harder simulator: they fail until the detectors are rewritten.
+``spray_then_push`` is new and has no earlier figure: it is simulated and counted, not yet gated."""
 
 from __future__ import annotations
 
@@ -9,9 +15,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from benchmarks.quality import QualityRecord, evaluate_seed, record_of
+from benchmarks.quality import QualityRecord, record_of
+
+from pushguard.cli.evaluate import evaluate_seed
 
 BASELINE = Path(__file__).parent / "fixtures" / "quality_baseline.json"
+EPSILON = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -21,31 +30,34 @@ def recorded() -> QualityRecord:
 
 @pytest.fixture(scope="module")
 def measured(recorded: QualityRecord) -> QualityRecord:
-    evaluations = {seed: evaluate_seed(seed, recorded.users, recorded.days) for seed in recorded.seeds}
-    return record_of(evaluations, recorded.users, recorded.days)
+    evaluations = {
+        seed: evaluate_seed(seed, recorded.users, recorded.days, history_days=recorded.history_days)
+        for seed in recorded.seeds
+    }
+    return record_of(evaluations, recorded.users, recorded.days, recorded.history_days)
 
 
 def test_the_simulated_campaigns_are_the_recorded_ones(
     recorded: QualityRecord, measured: QualityRecord
 ) -> None:
-    assert {k: f.campaigns for k, f in measured.detected_by_kind.items()} == {
-        k: f.campaigns for k, f in recorded.detected_by_kind.items()
-    }, "the simulator changed: re-record the baseline"
+    assert measured.campaigns_by_kind == recorded.campaigns_by_kind, (
+        "the simulator changed: re-record the baseline"
+    )
 
 
 def test_recall_per_kind_does_not_fall(recorded: QualityRecord, measured: QualityRecord) -> None:
     worse = {
-        kind: f"{measured.detected_by_kind[kind].detected} < {figure.detected} of {figure.campaigns}"
-        for kind, figure in recorded.detected_by_kind.items()
-        if measured.detected_by_kind[kind].detected < figure.detected
+        kind: f"{measured.recall_by_kind.get(kind, 0.0):.0%} < {floor:.0%}"
+        for kind, floor in recorded.recall_by_kind.items()
+        if measured.recall_by_kind.get(kind, 0.0) < floor - EPSILON
     }
-    assert not worse, f"fewer campaigns detected than recorded: {worse}"
+    assert not worse, f"lower recall than recorded: {worse}"
 
 
-def test_false_positives_per_detector_do_not_rise(recorded: QualityRecord, measured: QualityRecord) -> None:
+def test_false_alarms_per_detector_do_not_rise(recorded: QualityRecord, measured: QualityRecord) -> None:
     worse = {
-        detector: f"{count} > {recorded.false_positives_by_detector.get(detector, 0)}"
-        for detector, count in measured.false_positives_by_detector.items()
-        if count > recorded.false_positives_by_detector.get(detector, 0)
+        detector: f"{rate:.2f} > {recorded.fp_per_1k_by_detector.get(detector, 0.0):.2f} per 1k people/day"
+        for detector, rate in measured.fp_per_1k_by_detector.items()
+        if rate > recorded.fp_per_1k_by_detector.get(detector, 0.0) + EPSILON
     }
-    assert not worse, f"more false positives than recorded: {worse}"
+    assert not worse, f"more false alarms than recorded: {worse}"

@@ -67,20 +67,29 @@ def test_labels_reference_existing_event_ids(week: Path) -> None:
         assert campaign.prompts == len(campaign.prompt_times)
         assert campaign.techniques
         assert campaign.identity == campaign.identity.lower()
+        assert set(campaign.context_event_ids) <= ids, campaign.id
+        assert not set(campaign.context_event_ids) & set(campaign.event_ids)
+        assert campaign.infrastructure in ("residential", "local_vps", "foreign")
         if campaign.kind == "password_spray":
             assert campaign.identity == f"ip:{campaign.source_ips[0]}"
             assert len(campaign.targets) >= 20
         else:
             assert campaign.identity not in labels.benign_users
+        if campaign.kind == "spray_then_push":  # a victim of a spray: 1-3 pushes amid the failures
+            assert 1 <= campaign.prompts <= 3 and len(campaign.targets) >= 20
+            assert campaign.context_event_ids and campaign.techniques[:2] == ["T1110.003", "T1621"]
 
 
 def test_every_campaign_kind_is_present(week: Path) -> None:
     labels = read_labels(week / "labels.json")
     kinds = Counter(c.kind for c in labels.campaigns)
     assert set(kinds) == set(KINDS)
+    assert min(kinds.values()) >= 2  # enough of every kind to measure
     assert labels.users == 200
     assert labels.days == 7
-    assert len(labels.benign_users) >= 170
+    victims = {c.identity for c in labels.campaigns if c.identity not in labels.service_accounts}
+    victims = {v for v in victims if not v.startswith("ip:")}
+    assert len(labels.benign_users) == labels.users - len(victims)
     assert labels.service_accounts
     providers = {c.provider for c in labels.campaigns}
     assert providers == {"okta", "entra", "duo"}
@@ -97,7 +106,8 @@ def test_benign_volume_is_sane(week: Path) -> None:
     per_user_day = approvals / labels.users / labels.days
     assert 1.0 <= per_user_day <= 8.0
     refusals = kinds[EventKind.PUSH_DENIED] + kinds[EventKind.PUSH_TIMEOUT]
-    assert 0 < refusals < approvals * 0.15  # misses and fat fingers happen, rarely
+    # Misses and fat fingers happen, at the seed's rates: a flaky-phone seed misses up to 8 in a row.
+    assert 0 < refusals < approvals * 0.5
     assert kinds[EventKind.FACTOR_ENROLLED] >= 1
     assert kinds[EventKind.SIGNIN_SUCCESS] > approvals
     assert kinds[EventKind.FRAUD_REPORTED] == 0  # only attacks get reported
@@ -108,6 +118,8 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
         simulate(1, 3, 3, tmp_path)
     with pytest.raises(ValueError, match="days"):
         simulate(1, 50, 1, tmp_path)
+    with pytest.raises(ValueError, match="history"):
+        simulate(1, 50, 3, tmp_path, history_days=-1)
 
 
 def test_cli_simulate_evaluate_and_demo(tmp_path: Path) -> None:
@@ -116,10 +128,12 @@ def test_cli_simulate_evaluate_and_demo(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
+    from pushguard.cli import evaluate as evaluate_commands
     from pushguard.cli import simulate as commands
 
     app = typer.Typer()
     commands.register(app)
+    evaluate_commands.register(app)
     runner = CliRunner()
     out = tmp_path / "sim"
     result = runner.invoke(

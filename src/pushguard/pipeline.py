@@ -403,7 +403,8 @@ class Engine:
         stored = self._stored_org()
         if stored is not None:
             table.merge(stored)
-        return _encoder.encode(OrgTable(entries=dict(sorted(table.entries.items()))))
+        ordered = OrgTable(entries=dict(sorted(table.entries.items())), countries_since=table.countries_since)
+        return _encoder.encode(ordered)
 
     def _stored_finding(self, finding_id: str) -> Finding | None:
         """The finding as an earlier run left it (its history goes on): none with a store of our own."""

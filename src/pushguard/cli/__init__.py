@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from pushguard import __version__
-from pushguard.cli import analyze, collect, enforce, policy, report, respond, review, serve, simulate, worker
+from pushguard.cli import (
+    analyze,
+    collect,
+    enforce,
+    evaluate,
+    policy,
+    report,
+    respond,
+    review,
+    serve,
+    simulate,
+    worker,
+)
 
 app = typer.Typer(
     name="pushguard",
@@ -18,6 +30,7 @@ app = typer.Typer(
 )
 analyze.register(app)
 simulate.register(app)
+evaluate.register(app)
 policy.register(app)
 serve.register(app)
 review.register(app)

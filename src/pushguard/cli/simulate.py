@@ -1,8 +1,7 @@
-"""``pushguard simulate``, ``evaluate`` and the demo: labeled synthetic tenants and detection quality."""
+"""``pushguard simulate`` and the demo: labeled synthetic tenants (``evaluate`` scores them)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +10,11 @@ from rich.console import Console
 
 from pushguard.cli.report import enrollment_rows, policy_rule_infos, timeline_events
 from pushguard.detect import META_BY_ID
-from pushguard.model import PushguardError
 from pushguard.pipeline import analyze
 from pushguard.report.html import render_html, write_html
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
-from pushguard.simulate.evaluate import print_evaluation, score, to_json
-from pushguard.simulate.labels import LABELS_FILE, read_labels
+from pushguard.simulate.labels import LABELS_FILE
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 
@@ -30,7 +27,6 @@ DEMO_DAYS = 3
 
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_command)
-    app.command("evaluate")(evaluate_command)
     app.command("demo")(demo_command)
 
 
@@ -43,37 +39,26 @@ def simulate_command(
     out: Annotated[Path, typer.Option(help="Directory for the logs and labels.json.")],
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
     users: Annotated[int, typer.Option(help="People in the tenant (service accounts come on top).")] = 300,
-    days: Annotated[int, typer.Option(help="Simulated days (day 0 is history).")] = 7,
+    days: Annotated[
+        int, typer.Option(help="Scored days, with the attacks (without history, day 0 is warm-up).")
+    ] = 7,
+    history_days: Annotated[
+        int, typer.Option(help="Days of ordinary life before them, written under OUT/history/.")
+    ] = 0,
 ) -> None:
     """Write a synthetic tenant's Okta, Entra ID and Duo logs with labeled push-MFA attacks."""
     try:
-        manifest = simulate(seed, users, days, out)
+        manifest = simulate(seed, users, days, out, history_days=history_days)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     for name, count in sorted(manifest.files.items()):
         console.print(f"{out / name}: {count:,} records")
-    kinds = sorted({c.kind for c in manifest.labels.campaigns})
-    console.print(f"{out / LABELS_FILE}: {len(manifest.labels.campaigns)} campaigns ({len(kinds)} kinds)")
-
-
-def evaluate_command(
-    directory: Annotated[Path, typer.Argument(help="A directory written by `pushguard simulate`.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
-) -> None:
-    """Analyze a simulated tenant and score the findings against its labels."""
-    labels_path = directory / LABELS_FILE
-    if not labels_path.is_file():
-        raise _fail(f"{labels_path}: no labels (write them with `pushguard simulate --out {directory}`)")
-    try:
-        labels = read_labels(labels_path)
-        result = analyze([directory], keep_revisions=True)
-    except (PushguardError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    evaluation = score(labels, result.findings, result.revisions)
-    if as_json:
-        sys.stdout.write(to_json(evaluation).decode() + "\n")
-        return
-    print_evaluation(console, evaluation)
+    labels = manifest.labels
+    kinds = sorted({c.kind for c in labels.campaigns})
+    console.print(
+        f"{out / LABELS_FILE}: {len(labels.campaigns)} campaigns ({len(kinds)} kinds), "
+        f"{len(labels.benign_episodes)} benign episodes"
+    )
 
 
 def demo_command(

@@ -4,13 +4,19 @@ IP geolocation is a circle, not a point: the speed is computed on the *gap* (dis
 accuracy radii, ``detect.geo``), and only fixes at city level or better (vendor coordinates, a city
 database) are used at all: the bundled offline database is country-level, and country centroids would
 make every traveller a teleporter. The previous place is the shared profile's ``last_place`` (the last
-success with precise coordinates); whether that success egressed through hosting is kept here, since the
-profile does not say. Hosting, VPN and proxy egress can put a user anywhere (a corporate gateway, a
-consumer VPN switched on and off, iCloud Private Relay): on either side it lowers the finding to low
-severity (or skips it, ``ignore_hosting``). Coming back to where the previous jump started is the same
-trip, not a new finding. A known address on the new side does not excuse a jump: an attacker's first
-leg can be slow enough to pass (hours after the user's last success) and the user's own way back, to
-their usual address, is then the impossible one.
+success with precise coordinates); how familiar that side was (``detect.familiarity``) is kept here,
+since the profile does not say.
+
+Who the sides are decides: two places that are both the person's own or the organisation's (home and
+the corporate gateway that exits in another country, alternating every day) are no journey at all; a
+jump whose unfamiliar side came through the person's own registered device or their browser on a new
+network (a consumer VPN, a hotel) is low; otherwise medium, high when the unfamiliar side shows hostile
+signs (a country or hosting nobody in the organisation uses) or a new country far away. Hosting is not
+an excuse: unfamiliar hosting is more suspicious, familiar hosting (the company's gateway) is familiar.
+Coming back to where the previous jump started is the same trip, not a new finding. A familiar address
+on the new side does not excuse a jump from an unfamiliar one: an attacker's first leg can be slow
+enough to pass (hours after the user's last success) and the user's own way back is then the impossible
+one.
 
 Why 1000 km/h and 500 km: airliners cruise at 800-950 km/h, so a plausible flight never exceeds the
 limit once the gap is taken off; 500 km beyond both radii keeps a regional train or a drive out."""
@@ -23,7 +29,8 @@ import msgspec
 
 from pushguard.detect.base import SUCCESS_KINDS, Detection, DetectorMeta, Tunable, kinds, settings
 from pushguard.detect.episode import Episode
-from pushguard.detect.geo import gap_km, haversine_km, is_hosting, place_text, precise, valid_point
+from pushguard.detect.familiarity import Level, assess
+from pushguard.detect.geo import gap_km, haversine_km, place_text, precise, valid_point
 from pushguard.detect.profile import PLACE_ACCURACY_LIMIT_KM
 from pushguard.model import Event, IdentityProfile, Severity
 
@@ -39,10 +46,13 @@ class Jump(msgspec.Struct, array_like=True):
 class TravelState(msgspec.Struct, kw_only=True):
     last_jump: Jump | None = None
     episode: Episode | None = None
-    # the last success precise enough to be the profile's last_place: was it hosting egress, and was its
-    # country new to the identity then (the profile keeps neither)
+    # the last success precise enough to be the profile's last_place: how familiar it was, whether it
+    # looked hostile and whether its country was new to the identity then (the profile keeps none)
     last_place_id: str = ""
-    last_place_hosting: bool = False
+    last_place_level: int = Level.FAMILIAR
+    last_place_own_network: bool = True
+    last_place_own_device: bool = False
+    last_place_hostile: bool = False
     last_place_new_country: bool = False
 
 
@@ -69,7 +79,6 @@ META = DetectorMeta(
         "max_accuracy_km": Tunable(100.0, "fixes coarser than this radius are not used"),
         "high_gap_km": Tunable(2000.0, "a gap this large to a new country is high"),
         "min_interval_s": Tunable(60.0, "shorter intervals count as this (clock skew between IdPs)"),
-        "ignore_hosting": Tunable(False, "skip (instead of low) when either side is hosting/VPN/proxy"),
         "episode_gap_s": Tunable(24 * 3600, "jumps this close together are one finding"),
     },
     actions=(
@@ -92,7 +101,6 @@ class ImpossibleTravel:
         self.max_accuracy = float(cfg["max_accuracy_km"])
         self.high_gap = float(cfg["high_gap_km"])
         self.min_interval = float(cfg["min_interval_s"])
-        self.ignore_hosting = bool(cfg["ignore_hosting"])
         self.gap_s = float(cfg["episode_gap_s"])
 
     def initial_state(self) -> TravelState:
@@ -106,13 +114,20 @@ class ImpossibleTravel:
         last = profile.last_place
         geo = event.geo
         same = last is not None and state.last_place_id == last.event_id
-        previous_hosting = same and state.last_place_hosting
+        previous_level = Level(state.last_place_level) if same else Level.FAMILIAR
+        previous_own_network = not same or state.last_place_own_network
+        previous_own_device = same and state.last_place_own_device
+        previous_hostile = same and state.last_place_hostile
         previous_new = same and state.last_place_new_country
+        context = assess(event, profile)
         new_country = geo is not None and bool(geo.country) and not profile.knows_country(geo.country)
         if geo is not None and precise(geo, PLACE_ACCURACY_LIMIT_KM):
             # mirrors the profile's update of last_place, which runs after every detector saw the event
             state.last_place_id = event.event_id
-            state.last_place_hosting = is_hosting(geo)
+            state.last_place_level = int(context.level)
+            state.last_place_own_network = context.network == "own"
+            state.last_place_own_device = context.device == "own"
+            state.last_place_hostile = context.hostile
             state.last_place_new_country = new_country
         if last is None or geo is None or event.ip == last.ip:  # the same address: no journey
             return state, []
@@ -133,12 +148,17 @@ class ImpossibleTravel:
                 state.episode.add(event)
             return state, []
         state.last_jump = Jump(now, last.lat, last.lon, geo.lat, geo.lon)
-        hosting = is_hosting(geo) or previous_hosting
-        if hosting and self.ignore_hosting:
-            return state, []
-        if hosting:
+        own_network = context.network == "own"
+        if own_network and previous_own_network:
+            return state, []  # both the person's (or the organisation's) own: home and the gateway
+        # the side to judge: the new one, unless its network is the person's own and the previous not
+        judged_new = not own_network
+        unfamiliar = context.level if judged_new else previous_level
+        hostile = context.hostile if judged_new else previous_hostile
+        own_device = context.device == "own" if judged_new else previous_own_device
+        if unfamiliar is not Level.UNFAMILIAR or own_device:
             severity = Severity.LOW
-        elif (new_country or previous_new) and gap >= self.high_gap:
+        elif hostile or ((new_country or previous_new) and gap >= self.high_gap):
             severity = Severity.HIGH
         else:
             severity = Severity.MEDIUM
@@ -165,10 +185,15 @@ class ImpossibleTravel:
             reasons.append(f"{geo.country} is a country this identity never succeeded from")
         if previous_new:
             reasons.append(f"{last.country or 'the previous place'} was new to this identity at that success")
-        if hosting:
-            side = "the previous side" if previous_hosting and not is_hosting(geo) else "a side"
-            reasons.append(f"{side} is hosting/VPN/proxy egress: the place may be the provider's")
-        confidence = 0.5 if hosting else min(0.9, 0.6 + gap / 20000.0)
+        if judged_new:
+            reasons.append(f"the new side: {context.describe()}")
+        else:
+            reasons.append("the new side is the person's own; the previous side was not: the way back")
+        if own_device:
+            reasons.append("through the person's own registered device: a VPN or a relay, most likely")
+        elif unfamiliar is not Level.UNFAMILIAR:
+            reasons.append("partly the person's own (their network operator or their browser)")
+        confidence = 0.45 if severity is Severity.LOW else min(0.9, 0.6 + gap / 20000.0)
         title = f"Impossible travel: {gap:,.0f} km in {minutes:,.0f} min ({speed:,.0f} km/h)"
         return state, [
             episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, now)

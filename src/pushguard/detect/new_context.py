@@ -1,8 +1,11 @@
-"""New context at an approval or a successful sign-in: new country, new network, new device, unmanaged or
-non-compliant device, hosting egress, right after refused prompts, each weighted into one score.
+"""New context at an approval or a successful sign-in: a network, country or device unfamiliar to the person
+and the organisation (``detect.familiarity``), hosting nobody here uses, right after refused prompts, each
+weighted into one score.
 
 Each alone is daily life (people travel, buy phones, change ISPs), so the score needs several together and
-the identity needs a history long enough for "new" to mean something (``min_history`` successes seen).
+the identity needs a history long enough for "new" to mean something (``min_history`` successes seen). A
+context that is the person's own (their network or registered device) is never new; one that is partly
+theirs (their browser on a hotel network at home) is low at most.
 Refusals in the last ``refusal_window_s`` are weighed as ``approval_after_denials`` weighs them: an explicit
 denial 2, a timeout or a prompt left unanswered until the next one 1, a fraud report 3; a phone out of
 reach (two timeouts) is not a user saying no, and travellers miss pushes. Low severity at ``min_score``;
@@ -25,11 +28,18 @@ from pushguard.detect.base import (
     kinds,
     settings,
 )
-from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal, continue_or_open, live
-from pushguard.detect.geo import is_hosting, place_text
+from pushguard.detect.episode import (
+    REFUSAL_WEIGHT,
+    UNANSWERED_WEIGHT,
+    Episode,
+    Refusal,
+    continue_or_open,
+    live,
+)
+from pushguard.detect.familiarity import Familiarity, Level, assess
+from pushguard.detect.geo import place_text
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
-_UNANSWERED_WEIGHT = REFUSAL_WEIGHT[EventKind.PUSH_TIMEOUT]
 _MAX_REFUSALS = 24
 _ANSWERS = frozenset(
     {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
@@ -46,10 +56,12 @@ META = DetectorMeta(
     id="new_context",
     title="Approval or sign-in from a new context",
     description=(
-        "Weights (tunable): new country, new ASN, new device (more when it is unmanaged or non-compliant), "
-        "hosting/VPN/proxy egress, refusals in refusal_window_s (denial 2, timeout or unanswered 1, fraud "
-        "report 3). Needs min_history past successes. Low at min_score, medium at medium_score, high for "
-        "a new country right after refusals weighing strong_refusals."
+        "Weights (tunable), for a success whose context is not the person's own: a country the person never "
+        "used (more when nobody in the organisation does), a network neither uses, a new device (more when "
+        "unmanaged or non-compliant), hosting/VPN egress nobody here uses, refusals in refusal_window_s "
+        "(denial 2, timeout or unanswered 1, fraud report 3). Needs min_history past successes. Low at "
+        "min_score, medium at medium_score (partly familiar contexts stay low), high for a new country "
+        "right after refusals weighing strong_refusals."
     ),
     severity=Severity.LOW,
     techniques=("T1078",),
@@ -60,11 +72,12 @@ META = DetectorMeta(
     },
     tunables={
         "weight_new_country": Tunable(3, "a country the identity never succeeded from"),
-        "weight_new_asn": Tunable(1, "a network (ASN) the identity never succeeded from"),
-        "weight_new_device": Tunable(2, "a device id the identity never used (when it has known devices)"),
+        "weight_country_nobody": Tunable(2, "... and nobody in the organisation does either"),
+        "weight_new_network": Tunable(2, "a network neither the identity nor the organisation uses"),
+        "weight_new_device": Tunable(2, "a device or browser the identity never used (when it has some)"),
         "weight_unmanaged": Tunable(1, "a new device that is reported unmanaged"),
         "weight_noncompliant": Tunable(2, "a new device that is reported non-compliant"),
-        "weight_hosting": Tunable(1, "hosting / VPN / proxy egress"),
+        "weight_hosting": Tunable(2, "hosting / VPN / proxy egress nobody in the organisation uses"),
         "weight_recent_denials": Tunable(3, "refusals in the window weighing strong_refusals or more"),
         "weight_recent_denial": Tunable(
             1, "refusals weighing 2 or 3: one denial (a fat finger, often) or two missed pushes"
@@ -73,8 +86,8 @@ META = DetectorMeta(
         "refusal_window_s": Tunable(
             4 * 3600, "refusals this long before the success count (seconds; approval_after_denials uses 4 h)"
         ),
-        "min_score": Tunable(6, "score that fires (low)"),
-        "medium_score": Tunable(8, "score that makes it medium"),
+        "min_score": Tunable(7, "score that fires (low): more than a trip (new country and network)"),
+        "medium_score": Tunable(9, "score that makes it medium"),
         "min_history": Tunable(10, "past successes before anything can be new"),
         "episode_gap_s": Tunable(24 * 3600, "new contexts this close together are one finding"),
     },
@@ -111,8 +124,11 @@ class NewContext:
         self._track_refusals(state, event)
         if event.kind not in SUCCESS_KINDS or len(profile.successes) < self.min_history:
             return state, []
+        context = assess(event, profile)
+        if context.level is Level.FAMILIAR:
+            return state, []
         refused = sum(r.weight for r in state.refusals if event.ts - r.ts <= self.refusal_window)
-        signals = self._signals(event, profile)
+        signals = self._signals(event, context)
         if refused >= self.strong_refusals:
             signals["recent_denials"] = f"refusals weighing {refused} in the last {self._window_text()}"
         elif refused >= 2:
@@ -120,9 +136,9 @@ class NewContext:
         score = sum(self.weights[name] for name in signals)
         if score < self.min_score:
             return state, []
-        if "new_country" in signals and "recent_denials" in signals:
+        if "new_country" in signals and "recent_denials" in signals and context.level is Level.UNFAMILIAR:
             severity = Severity.HIGH
-        elif score >= self.medium_score:
+        elif score >= self.medium_score and context.level is Level.UNFAMILIAR:
             severity = Severity.MEDIUM
         else:
             severity = Severity.LOW
@@ -132,6 +148,7 @@ class NewContext:
             return state, []
         reasons = [f"context score {score} (fires at {self.min_score}): " + "; ".join(signals.values())]
         reasons.append(f"{event.kind.value.replace('_', ' ')} from {place_text(event.geo, event.ip)}")
+        reasons.append(f"the context: {context.describe()}")
         title = "Success from a new context: " + ", ".join(name.replace("_", " ") for name in signals)
         confidence = min(0.8, 0.3 + 0.05 * score)
         return state, [
@@ -152,7 +169,7 @@ class NewContext:
         if kind is EventKind.PUSH_SENT:
             if state.pending_ts:
                 append_bounded(
-                    state.refusals, Refusal(int(state.pending_ts), _UNANSWERED_WEIGHT), _MAX_REFUSALS
+                    state.refusals, Refusal(int(state.pending_ts), UNANSWERED_WEIGHT), _MAX_REFUSALS
                 )
             state.pending_ts = ts
         elif kind in _ANSWERS:
@@ -168,21 +185,24 @@ class NewContext:
         return f"{minutes / 60.0:g} h" if minutes >= 60 else f"{minutes:g} min"
 
     @staticmethod
-    def _signals(event: Event, profile: IdentityProfile) -> dict[str, str]:
+    def _signals(event: Event, context: Familiarity) -> dict[str, str]:
         """Signal name → the sentence a reader gets."""
         found: dict[str, str] = {}
         geo, device = event.geo, event.device
-        if geo is not None and geo.country and not profile.knows_country(geo.country):
+        if context.abroad and geo is not None:
             found["new_country"] = f"first success from {geo.country}"
-        if geo is not None and geo.asn is not None and not profile.knows_asn(geo.asn):
-            found["new_asn"] = f"first success from AS{geo.asn}{f' ({geo.as_org})' if geo.as_org else ''}"
-        if device is not None and device.id and profile.devices and not profile.knows_device(device.id):
-            found["new_device"] = f"first success on device {device.id}"
+            if context.country_new:
+                found["country_nobody"] = "a country nobody in the organisation signs in from"
+        if context.network == "new":
+            asn = f" (AS{geo.asn}{f' {geo.as_org}' if geo.as_org else ''})" if geo and geo.asn else ""
+            found["new_network"] = f"a network neither this identity nor the organisation uses{asn}"
+        if context.device == "new" and device is not None:
+            found["new_device"] = f"first success on device {device.id or device.browser or 'unknown'}"
             # posture only matters on a device the identity never used: BYOD users live unmanaged
             if device.managed is False:
                 found["unmanaged"] = "the new device is not managed"
             if device.compliant is False:
                 found["noncompliant"] = "the new device is not compliant"
-        if is_hosting(geo):
-            found["hosting"] = "through hosting / VPN / proxy egress"
+        if context.hosting_unknown:
+            found["hosting"] = "through hosting / VPN / proxy egress nobody here uses"
         return found

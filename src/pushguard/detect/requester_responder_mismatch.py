@@ -6,22 +6,22 @@ expire after five minutes); a fraud report names the disowned sign-in's place it
 the phone is at one place; whoever typed the password is at the other.
 
 Different countries, or a gap beyond both accuracy radii of at least ``min_gap_km`` when both sides have
-coordinates. The benign look-alikes, and what tells them apart from a remote attacker:
+coordinates. What tells a remote attacker from the benign look-alikes is who the requesting side is
+(``detect.familiarity``, judged when the push was sent):
 
-- corporate VPN / secure web gateways (the laptop egresses where the provider is, the phone on cellular
-  at home): a requester in an ASN the identity already succeeded from, or in ``trusted_gateway_asns``,
-  is skipped; any other hosting/VPN requester lowers the severity a step;
+- the person's own network or device (a registered laptop or Duo Desktop's endpoint key, whatever it
+  egresses through), or a network the organisation uses (an office, the secure web gateway whose exit is
+  far from the phone on cellular at home), or one in ``trusted_gateway_asns``: skipped;
 - travellers whose phone roams on the home carrier (most roaming data is routed home, so the phone
   geolocates to the home country while the laptop is on hotel Wi-Fi): skipped when the identity's
   latest success, within ``continuity_s``, was from the requesting country and the phone is in a
   country the identity knows: the person is where the requester is;
-- the identity's own computer: a requesting device id the identity already succeeded on (Duo Desktop
-  ``epkey``, a registered device) that is managed is the user, wherever their phone's data egresses;
-  known but not managed lowers the severity a step.
+- partly familiar (their browser on a new network in their own country): one step lower.
 
 Fraud reports are never explained away (the user disowned the sign-in). An approval with the sides apart
-is high (critical when the requesting place is new to the identity); a denial or a report with the sides
-apart is medium: the user said no, but the password is out."""
+is high (critical when the requesting side is in a country the person never used, or on hosting nobody
+here uses); a denial or a report with the sides apart is medium: the user said no, but the password is
+out. Unfamiliar hosting is never an excuse."""
 
 from __future__ import annotations
 
@@ -31,20 +31,25 @@ import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
-from pushguard.detect.geo import asn_set, geo_gap_km, is_hosting, place_text, precise
+from pushguard.detect.familiarity import Level, assess
+from pushguard.detect.geo import asn_set, geo_gap_km, place_text, precise
 from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
 
 _ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
 
 
 class PendingPush(msgspec.Struct, array_like=True):
-    """The last push sent, kept to pair with an answer that names only the phone."""
+    """The last push sent, kept to pair with an answer that names only the phone, with how familiar its
+    requesting side was when it was sent."""
 
     ts: float
     event_id: str
     ip: str | None
     geo: Geo | None
     device: Device | None
+    level: int = Level.UNFAMILIAR
+    far_off: bool = False
+    context: str = ""
 
 
 class Sides(NamedTuple):
@@ -52,6 +57,9 @@ class Sides(NamedTuple):
     asked_ip: str | None
     device: Device | None  # the requesting device, as far as the records tell
     sent: PendingPush | None  # the push send the answer was paired with, when it came on its own
+    level: Level  # how familiar the requesting side is to the person and the organisation
+    far_off: bool  # a country the person never used, or hosting nobody here uses
+    context: str
 
 
 class MismatchState(msgspec.Struct, kw_only=True):
@@ -65,12 +73,12 @@ META = DetectorMeta(
     description=(
         "The requesting client and the phone that answered are in different countries, or at least "
         "min_gap_km apart beyond their accuracy radii (an answer naming only the phone pairs with the push "
-        "sent within pair_window_s before it). Approved: high, critical when the requesting place is new "
-        "to the identity; denied or reported: medium. Skipped: a requester in an ASN the identity already "
-        "succeeded from or in trusted_gateway_asns, a traveller (latest success from the requesting "
-        "country within continuity_s, phone in a known country), the identity's own managed device; "
-        "fraud reports are never skipped. A hosting/VPN requester, or a known unmanaged device, lowers "
-        "it a step each."
+        "sent within pair_window_s before it). Approved: high, critical when the requesting side is in a "
+        "country the person never used or on hosting nobody here uses; denied or reported: medium. "
+        "Skipped: a requester that is the person's own network or device or the organisation's network, "
+        "in trusted_gateway_asns, or a traveller (latest success from the requesting country within "
+        "continuity_s, phone in a known country); fraud reports are never skipped. A partly familiar "
+        "requester lowers it a step."
     ),
     severity=Severity.HIGH,
     techniques=("T1621", "T1078"),
@@ -126,43 +134,41 @@ class RequesterResponderMismatch:
         self, state: MismatchState, event: Event, profile: IdentityProfile
     ) -> tuple[MismatchState, list[Detection]]:
         if event.kind is EventKind.PUSH_SENT:
-            state.pending = PendingPush(event.ts, event.event_id, event.ip, event.geo, event.device)
+            context = assess(event, profile)
+            state.pending = PendingPush(
+                event.ts,
+                event.event_id,
+                event.ip,
+                event.geo,
+                event.device,
+                int(context.level),
+                context.hostile or context.abroad,
+                context.describe(),
+            )
             return state, []
         if event.kind not in _ANSWERS:
             return state, []
         # the pending push stays until the next one or its expiry: Okta may log one prompt's answer
         # twice (the browser's poll outcome, then the phone's deny_push)
-        sides = self._sides(state, event)
+        sides = self._sides(state, event, profile)
         answered = event.responder_geo
         if sides is None or answered is None:
             return state, []
-        asked, asked_ip, device, sent = sides
+        asked, asked_ip, _device, sent, level, far_off, described = sides
         apart = self._apart(asked, answered)
         if apart is None:
             return state, []
-        if asked.asn in self.trusted_asns or profile.knows_asn(asked.asn):
-            return state, []  # the organisation's gateway, or a network this identity already works from
-        own_device = device is not None and profile.knows_device(device.id)
-        if event.kind is not EventKind.FRAUD_REPORTED:
-            if own_device and device is not None and device.managed is True:
-                return state, []  # the identity's own managed computer asked: the user is the requester
+        fraud = event.kind is EventKind.FRAUD_REPORTED
+        if not fraud:
+            if asked.asn in self.trusted_asns or level is Level.FAMILIAR:
+                return state, []  # the organisation's gateway, or the person's own network or device
             if self._travelling(event, asked, answered, profile):
                 return state, []
-        else:
-            own_device = False
-        hosting = is_hosting(asked)
-        new_place = (
-            profile.has_history
-            and not profile.knows_country(asked.country)
-            and not profile.knows_ip(asked_ip)
-        )
         if event.kind is EventKind.PUSH_APPROVED:
-            severity = Severity.CRITICAL if new_place else Severity.HIGH
+            severity = Severity.CRITICAL if far_off else Severity.HIGH
         else:
             severity = Severity.MEDIUM
-        if hosting:
-            severity = _lower(severity)
-        if own_device:
+        if level is Level.PARTLY and not fraud:
             severity = _lower(severity)
         now = event.ts
         episode = state.episode
@@ -181,12 +187,7 @@ class RequesterResponderMismatch:
             f"requested from {place_text(asked, asked_ip)}, {verb} on the phone at "
             f"{place_text(answered, event.responder_ip)}: {apart}"
         ]
-        if new_place:
-            reasons.append("the requesting place is new to this identity")
-        if hosting:
-            reasons.append("the requester egresses through hosting/VPN/proxy: it may be a corporate gateway")
-        if own_device:
-            reasons.append("the requesting device is one this identity used before (not reported managed)")
+        reasons.append(f"the requesting side: {described}")
         if sent is not None:
             reasons.append(
                 f"the answer names only the phone; the push was sent {event.ts - sent.ts:,.0f} s before"
@@ -203,16 +204,18 @@ class RequesterResponderMismatch:
             state.pending = None
         return state, []
 
-    def _sides(self, state: MismatchState, event: Event) -> Sides | None:
+    def _sides(self, state: MismatchState, event: Event, profile: IdentityProfile) -> Sides | None:
         """The requesting side of an answer: its own, or for a phone-only record the push it answered."""
         if event.ip is None or event.ip != event.responder_ip:
             if event.geo is None:
                 return None
-            return Sides(event.geo, event.ip, event.device, None)
+            context = assess(event, profile)
+            far_off = context.hostile or context.abroad
+            return Sides(event.geo, event.ip, event.device, None, context.level, far_off, context.describe())
         sent = state.pending
         if sent is None or sent.geo is None or not 0 <= event.ts - sent.ts <= self.pair_window_s:
             return None
-        return Sides(sent.geo, sent.ip, sent.device, sent)
+        return Sides(sent.geo, sent.ip, sent.device, sent, Level(sent.level), sent.far_off, sent.context)
 
     def _travelling(self, event: Event, asked: Geo, answered: Geo, profile: IdentityProfile) -> bool:
         """The identity's latest success was from the requesting country, recently, and the phone is in

@@ -70,7 +70,21 @@ class IdP(Protocol):
 
     def enroll(self, user: User, when: datetime, src: Net, *, phone_name: str, attacker: bool) -> Written: ...
 
-    def remove_factors(self, user: User, when: datetime, admin: User, src: Net) -> Written: ...
+    def remove_factors(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        """An admin removes every factor of the user (Okta reset_all, Entra/Duo: the authenticator)."""
+        ...
+
+    def delete_authenticator(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        """An admin deletes the user's push authenticator (Okta: deactivates the Okta Verify factor)."""
+        ...
+
+    def password_reset(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        """An admin resets the user's password (nothing at Duo: the application holds the password)."""
+        ...
+
+    def signin_to_enroll(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
+        """A password sign-in of a user without a factor, sent to register one."""
+        ...
 
     def issue_bypass(self, user: User, when: datetime, admin: User, src: Net) -> Written:
         """Temporary Access Pass (Entra), bypass code (Duo), temporary password (Okta)."""

@@ -1,10 +1,8 @@
 """Labeled attacks on the account around push MFA: enrollment abuse, helpdesk reset → enroll →
-access, password spray, impossible travel, a service account that gets a push, and a privileged
-action after a risky approval."""
+access, impossible travel, a service account that gets a push, and a privileged action after a risky
+approval. (Sprays are in ``campaigns_spray``.)"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from pushguard.model import Provider
 from pushguard.simulate.actions import Outcome
@@ -14,11 +12,12 @@ from pushguard.simulate.campaigns import (
     T_IMPERSONATE,
     T_MANIP,
     T_MFA,
-    T_SPRAY,
     T_VALID,
     Run,
+    attack_day,
     attack_time,
     attacker_net,
+    attacker_source,
     victim_phone,
 )
 from pushguard.simulate.common import jitter
@@ -32,7 +31,7 @@ def enrollment_abuse(world: World, victim: User, provider: Provider) -> Run:
     rng = world.rng
     run = Run("enrollment_abuse", provider, victim.login, [T_MFA, T_VALID, T_DEVICE])
     idp = world.idp(provider)
-    src, phone = attacker_net(world, victim), victim_phone(world, victim)
+    src, phone = attacker_source(world, victim, run), victim_phone(world, victim)
     when = attack_time(world, victim)
     app = rng.choice(apps_for(victim, provider))
     count = rng.randint(1, 4)
@@ -59,24 +58,38 @@ def enrollment_abuse(world: World, victim: User, provider: Provider) -> Run:
 
 
 def reset_enroll_access(world: World, victim: User, provider: Provider) -> Run:
-    """Helpdesk social engineering: the attacker, posing as the victim, has the factors reset and a
-    temporary credential issued (Entra: Temporary Access Pass; Okta: reset_all and a temporary
-    password; Duo: a bypass code), signs in with it, enrolls their own phone and gets in."""
+    """Helpdesk social engineering: the attacker, posing as the victim, has the helpdesk delete the
+    victim's authenticator (Okta: the Okta Verify factor deactivated, or every factor reset; Entra:
+    "Admin deleted security info"; Duo: the phones cleared), sometimes with a password reset and/or a
+    temporary credential (Entra: Temporary Access Pass; Okta: a temporary password; Duo: a bypass code),
+    signs in, enrolls their own phone and gets in."""
     rng = world.rng
     run = Run("reset_enroll_access", provider, victim.login, [T_IMPERSONATE, T_DEVICE, T_VALID])
     idp = world.idp(provider)
     admin = world.tenant.helpdesk[provider]
     desk = helpdesk_net(rng, admin)
-    src = attacker_net(world, victim)
-    day = rng.randint(1, world.days - 1)
-    when = local(day, rng.uniform(9.5, 16.5), admin)
-    run.add(idp.remove_factors(victim, when, admin, desk))
-    when += jitter(rng, 60, 400)
-    run.add(idp.issue_bypass(victim, when, admin, desk))
-    if provider is Provider.ENTRA and rng.random() < 0.5:
-        run.add(world.entra.password_reset(victim, when + jitter(rng, 10, 90), admin, desk))
-    when += jitter(rng, 120, 1200)
-    run.add(idp.use_bypass(victim, when, src, app=apps_for(victim, provider)[0], attacker=True), src)
+    src = attacker_source(world, victim, run)
+    when = max(
+        local(attack_day(world), rng.uniform(9.5, 16.5), admin), world.scored_start + jitter(rng, 600, 3600)
+    )
+    if provider is Provider.OKTA and rng.random() < 0.3:
+        run.add(idp.remove_factors(victim, when, admin, desk))
+    else:
+        run.add(idp.delete_authenticator(victim, when, admin, desk))
+    temporary = rng.random() < world.attacks.temporary_credential
+    # Okta's temporary password is itself a password reset; Duo holds no password (writes nothing).
+    if rng.random() < 0.4 and not (provider is Provider.OKTA and temporary):
+        when += jitter(rng, 10, 300)
+        run.add(idp.password_reset(victim, when, admin, desk))
+    if temporary:
+        when += jitter(rng, 30, 400)
+        run.add(idp.issue_bypass(victim, when, admin, desk))
+    when += jitter(rng, 120, 1800)
+    app = apps_for(victim, provider)[0]
+    if temporary:
+        run.add(idp.use_bypass(victim, when, src, app=app, attacker=True), src)
+    else:
+        run.add(idp.signin_to_enroll(victim, when, src, app=app, attacker=True), src)
     when += jitter(rng, 30, 300)
     run.add(idp.enroll(victim, when, src, phone_name=rng.choice(PHONES), attacker=True), src)
     when += jitter(rng, 120, 1800)
@@ -97,36 +110,13 @@ def reset_enroll_access(world: World, victim: User, provider: Provider) -> Run:
     return run
 
 
-def spray(world: World, provider: Provider, targets: list[User]) -> Run:
-    """One hosting address tries one or two common passwords against many accounts within the hour."""
-    rng = world.rng
-    src = attacker_net(world)
-    run = Run("password_spray", provider, f"ip:{src.ip}", [T_SPRAY])
-    idp = world.idp(provider)
-    start = local(rng.randint(1, world.days - 1), rng.uniform(0, 24), targets[0], 0)
-    start = min(start, world.end - timedelta(hours=3))
-    for attempt in range(rng.randint(1, 2)):
-        when = start + timedelta(minutes=75 * attempt)
-        for user in targets:
-            when += jitter(rng, 5, 90)
-            run.add(
-                idp.password_failure(
-                    user, when, src, app=rng.choice(apps_for(user, provider)), attacker=True
-                ),
-                src,
-            )
-    run.targets = sorted(u.login for u in targets)
-    run.ips = [src.ip]
-    return run
-
-
 def impossible_travel(world: World, victim: User, provider: Provider) -> Run:
     """The victim works from home; an hour or two later the same account signs in from another
     continent (one prompt, approved by reflex)."""
     rng = world.rng
     run = Run("impossible_travel", provider, victim.login, [T_VALID])
     idp = world.idp(provider)
-    day = rng.randint(1, world.days - 1)
+    day = attack_day(world)
     home = home_net(victim)
     when = local(day, rng.uniform(9.0, 11.0), victim)
     idp.attempt(
@@ -159,7 +149,7 @@ def nhi_push(world: World, service: User) -> Run:
     run = Run("nhi_push", provider, service.login, [T_CLOUD, T_MFA])
     idp = world.idp(provider)
     src = attacker_net(world)
-    day = rng.randint(1, world.days - 1)
+    day = attack_day(world)
     when = local(day, rng.uniform(8, 20), service, 0)
     phone = net(rng, service.home.key, service.mobile)
     count = rng.randint(1, 3)
@@ -189,9 +179,9 @@ def privileged_after_approval(world: World, victim: User, provider: Provider) ->
     rng = world.rng
     run = Run("privileged_after_approval", provider, victim.login, [T_MFA, T_VALID, T_MANIP])
     idp = world.idp(provider)
-    src, phone = attacker_net(world, victim), victim_phone(world, victim)
+    src, phone = attacker_source(world, victim, run), victim_phone(world, victim)
     when = attack_time(world, victim)
-    count = rng.randint(2, 4)
+    count = rng.randint(1, 4)
     app = "Azure Portal" if provider is Provider.ENTRA else "Okta Admin Console"
     for index in range(count):
         outcome = (

@@ -14,14 +14,18 @@ from typing import Any
 
 import msgspec
 
-# The simulated period starts on a Monday (UTC); day 0 is history the detectors learn from.
-EPOCH = datetime(2026, 3, 2, tzinfo=UTC)
+# The simulated period starts on a Monday (UTC), early in January: weeks before daylight saving time starts
+# or ends anywhere in the tenant, so every place keeps one UTC offset.
+EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 
 OKTA_LOG = "okta/system-log.jsonl"
 ENTRA_SIGNINS = "entra/signins.jsonl"
 ENTRA_AUDIT = "entra/audit.jsonl"
 DUO_AUTH = "duo/authlogs.jsonl"
 DUO_ADMIN = "duo/admin.jsonl"
+# With a history period: its logs, and those of the scored period, in these subdirectories.
+HISTORY_DIR = "history"
+SCORED_DIR = "scored"
 # Okta exports oldest first; Graph and Duo API pages come newest first, and are written that way.
 NEWEST_FIRST = frozenset({ENTRA_SIGNINS, ENTRA_AUDIT, DUO_AUTH, DUO_ADMIN})
 
@@ -82,20 +86,30 @@ class Logs:
     def count(self) -> int:
         return sum(len(items) for items in self.records.values())
 
-    def write(self, out_dir: Path) -> dict[str, int]:
-        """One JSON Lines file per log, in the vendor's order; returns records per file."""
+    def write(self, out_dir: Path, split_at: datetime | None = None) -> dict[str, int]:
+        """One JSON Lines file per log, in the vendor's order; returns records per file (relative path).
+
+        With ``split_at``, records before it go under ``out_dir/history/`` and the rest under
+        ``out_dir/scored/`` (the same log names in both)."""
         encoder = msgspec.json.Encoder()
         written: dict[str, int] = {}
         for log in sorted(self.records):
             items = sorted(self.records[log], key=lambda item: (item[0], item[1]))
-            if log in NEWEST_FIRST:
-                items.reverse()
-            path = out_dir / log
-            path.parent.mkdir(parents=True, exist_ok=True)
-            buffer = bytearray()
-            for _, _, record in items:
-                buffer += encoder.encode(record)
-                buffer += b"\n"
-            path.write_bytes(bytes(buffer))
-            written[log] = len(items)
+            parts = [(log, items)]
+            if split_at is not None:
+                parts = [
+                    (f"{HISTORY_DIR}/{log}", [item for item in items if item[0] < split_at]),
+                    (f"{SCORED_DIR}/{log}", [item for item in items if item[0] >= split_at]),
+                ]
+            for name, part in parts:
+                if log in NEWEST_FIRST:
+                    part = part[::-1]
+                path = out_dir / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                buffer = bytearray()
+                for _, _, record in part:
+                    buffer += encoder.encode(record)
+                    buffer += b"\n"
+                path.write_bytes(bytes(buffer))
+                written[name] = len(part)
         return written

@@ -1,78 +1,72 @@
 """Scoring findings against a simulation's labels: pure arithmetic, no analysis (``simulate`` sits below
-``pipeline``; the CLI runs the analysis and hands the findings here).
+``pipeline``; the CLI runs the analysis, history first, and hands the scored period's findings here).
 
-A campaign is detected when a finding's evidence shares an event id with it, or, for a spray, when the
-finding's identity is ``ip:<the campaign's source IP>``. Per campaign kind: recall; pushes until
-detection (the campaign's prompts up to the earliest matching finding's ``detected_at``), median and
-max; time to detect (that ``detected_at`` minus the campaign start), median and max. A finding that
-matches no campaign is a false positive, reported per 1,000 benign users per simulated day, per
-detector."""
+Alarms are findings of medium severity or worse; low and info findings are counted apart and detect
+nothing. A campaign is detected when an alarm's evidence shares an event id with it, or, for a plain
+spray, when the alarm's identity is ``ip:<the campaign's source IP>``. A finding that touches only the
+context of a campaign (the failures of the spray around a spray-then-push victim) is *related*: neither a
+detection nor a false positive. Every other finding is a false positive, reported per 1,000 benign
+people per scored day, per detector and per benign behaviour: the benign episode of the finding's
+identity whose window (widened by ``EPISODE_SLACK``) covers the finding's first_seen..last_seen, else the
+one overlapping it most, the shorter first; "other" when none does.
+
+When was a campaign detected: given every revision as reported (``revisions``), the earliest alarm
+revision whose own evidence already touched the campaign (exact). Without them, the finding's own
+record: the first alarm entry of its ``history``, else ``first_detected_at``, else ``detected_at``,
+never earlier than the campaign's first record (a finding opened by something else cannot have seen
+the campaign before it began). Pushes before detection count the campaign's prompts up to that moment.
+"""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 import msgspec
-from rich.console import Console
-from rich.table import Table
 
 from pushguard.model import Finding
-from pushguard.simulate.labels import CampaignLabel, Labels
+from pushguard.simulate.evaluate_summary import (
+    ALARM_RANK,
+    BehaviourScore,
+    CampaignResult,
+    DetectorScore,
+    Evaluation,
+    FindingOutcome,
+    GroupScore,
+    KindScore,
+    per_1k,
+    pooled,
+    summarize,
+)
+from pushguard.simulate.labels import BenignEpisode, CampaignLabel, Labels
+
+__all__ = [
+    "BehaviourScore",
+    "CampaignResult",
+    "DetectorScore",
+    "Evaluation",
+    "FindingOutcome",
+    "GroupScore",
+    "KindScore",
+    "fp_rate",
+    "per_1k",
+    "pooled",
+    "score",
+    "summarize",
+    "to_json",
+]
 
 SPRAY_KINDS = frozenset({"password_spray"})
-
-
-class KindScore(msgspec.Struct, kw_only=True):
-    kind: str
-    campaigns: int
-    detected: int
-    recall: float
-    pushes_to_detect_median: float | None
-    pushes_to_detect_max: int | None
-    seconds_to_detect_median: float | None
-    seconds_to_detect_max: float | None
-    detectors: list[str]  # detectors whose findings matched a campaign of this kind
-
-
-class DetectorScore(msgspec.Struct, kw_only=True):
-    detector: str
-    findings: int
-    true_positives: int  # findings that matched a campaign
-    false_positives: int
-    fp_per_1k_users_day: float
-    campaigns_detected: int
-
-
-class CampaignResult(msgspec.Struct, kw_only=True):
-    id: str
-    kind: str
-    identity: str
-    detected: bool
-    detectors: list[str]
-    detected_at: str | None
-    pushes_to_detect: int | None
-    seconds_to_detect: float | None
-
-
-class Evaluation(msgspec.Struct, kw_only=True):
-    campaigns: int
-    detected: int
-    recall: float
-    findings: int
-    false_positives: int
-    fp_per_1k_users_day: float
-    benign_users: int
-    days: int
-    by_kind: list[KindScore]
-    by_detector: list[DetectorScore]
-    results: list[CampaignResult]
-    false_positive_ids: list[str]
+EPISODE_SLACK = timedelta(minutes=5)  # the records a finding cites lie a few seconds past an episode's
+OTHER = "other"
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def is_alarm(finding: Finding) -> bool:
+    return finding.severity.rank >= ALARM_RANK
 
 
 def matches(campaign: CampaignLabel, finding: Finding, ids: frozenset[str]) -> bool:
@@ -83,188 +77,148 @@ def matches(campaign: CampaignLabel, finding: Finding, ids: frozenset[str]) -> b
 
 def fp_rate(false_positives: int, benign_users: int, days: int) -> float:
     """False positives per 1,000 benign users per day."""
-    if benign_users <= 0 or days <= 0:
-        return 0.0
-    return false_positives * 1000.0 / benign_users / days
+    return per_1k(false_positives, float(benign_users * days))
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return float(statistics.median(values)) if values else None
+def first_alarm_time(finding: Finding) -> datetime:
+    """When the finding first stood at medium or worse, from what the finding itself carries: the first
+    alarm entry of its history, else (no earlier revision) its first detection."""
+    for entry in finding.history:
+        if entry.severity.rank >= ALARM_RANK:
+            return _time(entry.detected_at)
+    if finding.history:
+        return _time(finding.detected_at)
+    return _time(finding.first_detected_at or finding.detected_at)
+
+
+def _detection_time(
+    campaign: CampaignLabel,
+    hits: list[Finding],
+    ids: frozenset[str],
+    revisions: dict[str, list[Finding]] | None,
+) -> datetime:
+    if revisions is not None:
+        timed = [
+            _time(r.detected_at)
+            for f in hits
+            for r in revisions.get(f.id, ())
+            if is_alarm(r) and matches(campaign, r, ids)
+        ]
+        if timed:
+            return min(timed)
+    start = _time(campaign.start)
+    return min(max(first_alarm_time(f), start) for f in hits)
+
+
+def _campaign_result(
+    campaign: CampaignLabel, findings: Sequence[Finding], revisions: dict[str, list[Finding]] | None
+) -> tuple[CampaignResult, list[Finding]]:
+    ids = frozenset(campaign.event_ids)
+    touching = [f for f in findings if matches(campaign, f, ids)]
+    hits = [f for f in touching if is_alarm(f)]
+    result = CampaignResult(
+        id=campaign.id,
+        kind=campaign.kind,
+        identity=campaign.identity,
+        detected=bool(hits),
+        detectors=sorted({f.detector for f in hits}),
+        detected_at=None,
+        pushes_to_detect=None,
+        seconds_to_detect=None,
+        provider=campaign.provider,
+        infrastructure=campaign.infrastructure,
+        detected_low=bool(touching) and not hits,
+    )
+    if hits:
+        at = _detection_time(campaign, hits, ids, revisions)
+        result.detected_at = at.isoformat().replace("+00:00", "Z")
+        result.pushes_to_detect = (
+            sum(1 for t in campaign.prompt_times if _time(t) <= at) if campaign.prompts else None
+        )
+        result.seconds_to_detect = (at - _time(campaign.start)).total_seconds()
+    return result, touching
+
+
+class _Episodes:
+    """The benign episodes of each identity, to put a false positive down to one."""
+
+    def __init__(self, episodes: Iterable[BenignEpisode]) -> None:
+        self.by_identity: dict[str, list[tuple[datetime, datetime, BenignEpisode]]] = {}
+        for episode in episodes:
+            self.by_identity.setdefault(episode.identity, []).append(
+                (_time(episode.start) - EPISODE_SLACK, _time(episode.end) + EPISODE_SLACK, episode)
+            )
+
+    def attribute(self, finding: Finding) -> BenignEpisode | None:
+        first, last = _time(finding.first_seen), _time(finding.last_seen)
+        best: tuple[bool, timedelta, timedelta] | None = None
+        chosen: BenignEpisode | None = None
+        for start, end, episode in self.by_identity.get(finding.user, ()):
+            overlap = min(end, last) - max(start, first)
+            if overlap < timedelta(0):
+                continue
+            key = (start <= first and last <= end, overlap, start - end)  # covers, overlap, shorter
+            if best is None or key > best:
+                best, chosen = key, episode
+        return chosen
+
+
+def _outcomes(
+    labels: Labels, findings: Sequence[Finding], detected_by: dict[str, str]
+) -> list[FindingOutcome]:
+    context = {i for c in labels.campaigns for i in c.context_event_ids}
+    context_ips = {f"ip:{ip}" for c in labels.campaigns if c.context_event_ids for ip in c.source_ips}
+    episodes = _Episodes(labels.benign_episodes)
+    out: list[FindingOutcome] = []
+    for finding in findings:
+        outcome = FindingOutcome(
+            id=finding.id,
+            detector=finding.detector,
+            severity=finding.severity.value,
+            identity=finding.user,
+            outcome="false_positive",
+        )
+        if finding.id in detected_by:
+            outcome.outcome = "attack"
+        elif finding.user in context_ips or not context.isdisjoint(finding.evidence):
+            outcome.outcome = "related"
+        else:
+            episode = episodes.attribute(finding)
+            outcome.behaviour = episode.behaviour if episode else OTHER
+            outcome.episode = f"{episode.identity}|{episode.behaviour}|{episode.start}" if episode else ""
+        out.append(outcome)
+    return out
 
 
 def score(
     labels: Labels, findings: Sequence[Finding], revisions: Sequence[Finding] | None = None
 ) -> Evaluation:
     """``findings`` at their final revision decide what was detected and what is a false positive;
-    ``revisions`` (every revision as reported), when given, decide when: the earliest revision whose own
-    evidence already touched the campaign. Without them the final revision's time is used, which is
-    late for a finding that escalated."""
+    ``revisions`` (every revision as reported), when given, decide when (see the module docstring)."""
+    by_id: dict[str, list[Finding]] | None = None
+    if revisions is not None:
+        by_id = {}
+        for revision in revisions:
+            by_id.setdefault(revision.id, []).append(revision)
     results: list[CampaignResult] = []
-    matched: set[str] = set()
-    detector_campaigns: dict[str, set[str]] = {}
+    matched: dict[str, str] = {}  # finding id → a campaign it matched
     for campaign in labels.campaigns:
-        ids = frozenset(campaign.event_ids)
-        hits = [f for f in findings if matches(campaign, f, ids)]
-        for finding in hits:
-            matched.add(finding.id)
-            detector_campaigns.setdefault(finding.detector, set()).add(campaign.id)
-        if not hits:
-            results.append(
-                CampaignResult(
-                    id=campaign.id,
-                    kind=campaign.kind,
-                    identity=campaign.identity,
-                    detected=False,
-                    detectors=[],
-                    detected_at=None,
-                    pushes_to_detect=None,
-                    seconds_to_detect=None,
-                )
-            )
-            continue
-        timed = hits
-        if revisions is not None:
-            timed = [r for r in revisions if matches(campaign, r, ids)] or hits
-        first = min(timed, key=lambda f: (_time(f.detected_at), f.id))
-        at = _time(first.detected_at)
-        until = sum(1 for t in campaign.prompt_times if _time(t) <= at) if campaign.prompts else None
-        results.append(
-            CampaignResult(
-                id=campaign.id,
-                kind=campaign.kind,
-                identity=campaign.identity,
-                detected=True,
-                detectors=sorted({f.detector for f in hits}),
-                detected_at=first.detected_at,
-                pushes_to_detect=until,
-                seconds_to_detect=(at - _time(campaign.start)).total_seconds(),
-            )
-        )
-    by_kind: list[KindScore] = []
-    for kind in sorted({c.kind for c in labels.campaigns}):
-        of_kind = [r for r in results if r.kind == kind]
-        hit = [r for r in of_kind if r.detected]
-        pushes = [r.pushes_to_detect for r in hit if r.pushes_to_detect is not None]
-        seconds = [r.seconds_to_detect for r in hit if r.seconds_to_detect is not None]
-        by_kind.append(
-            KindScore(
-                kind=kind,
-                campaigns=len(of_kind),
-                detected=len(hit),
-                recall=len(hit) / len(of_kind),
-                pushes_to_detect_median=_median(pushes),
-                pushes_to_detect_max=max(pushes) if pushes else None,
-                seconds_to_detect_median=_median(seconds),
-                seconds_to_detect_max=max(seconds) if seconds else None,
-                detectors=sorted({d for r in hit for d in r.detectors}),
-            )
-        )
-    benign, days = len(labels.benign_users), labels.days
-    by_detector: list[DetectorScore] = []
-    for detector in sorted({f.detector for f in findings}):
-        mine = [f for f in findings if f.detector == detector]
-        false = sum(1 for f in mine if f.id not in matched)
-        by_detector.append(
-            DetectorScore(
-                detector=detector,
-                findings=len(mine),
-                true_positives=len(mine) - false,
-                false_positives=false,
-                fp_per_1k_users_day=fp_rate(false, benign, days),
-                campaigns_detected=len(detector_campaigns.get(detector, ())),
-            )
-        )
-    false_ids = sorted(f.id for f in findings if f.id not in matched)
-    detected = sum(1 for r in results if r.detected)
-    return Evaluation(
-        campaigns=len(results),
-        detected=detected,
-        recall=detected / len(results) if results else 0.0,
-        findings=len(findings),
-        false_positives=len(false_ids),
-        fp_per_1k_users_day=fp_rate(len(false_ids), benign, days),
-        benign_users=benign,
-        days=days,
-        by_kind=by_kind,
-        by_detector=by_detector,
-        results=results,
-        false_positive_ids=false_ids,
+        result, touching = _campaign_result(campaign, findings, by_id)
+        results.append(result)
+        for finding in touching:
+            matched.setdefault(finding.id, campaign.id)
+    episodes: dict[str, int] = {}
+    for episode in labels.benign_episodes:
+        episodes[episode.behaviour] = episodes.get(episode.behaviour, 0) + 1
+    return summarize(
+        results,
+        _outcomes(labels, findings, matched),
+        episodes,
+        benign_users=len(labels.benign_users),
+        days=labels.days,
+        history_days=labels.history_days,
     )
-
-
-# -- rendering ------------------------------------------------------------------------------------
 
 
 def to_json(evaluation: Evaluation) -> bytes:
     return msgspec.json.encode(evaluation)
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}"
-
-
-def print_evaluation(console: Console, evaluation: Evaluation) -> None:
-    kinds = Table(
-        title=(
-            f"Detection by campaign kind: {evaluation.detected}/{evaluation.campaigns} campaigns "
-            f"(recall {evaluation.recall:.0%})"
-        ),
-        title_justify="left",
-    )
-    for column in (
-        "kind",
-        "campaigns",
-        "detected",
-        "recall",
-        "pushes med",
-        "pushes max",
-        "ttd med",
-        "ttd max",
-        "detectors",
-    ):
-        kinds.add_column(column, justify="left" if column in ("kind", "detectors") else "right")
-    for row in evaluation.by_kind:
-        kinds.add_row(
-            row.kind,
-            str(row.campaigns),
-            str(row.detected),
-            f"{row.recall:.0%}",
-            _num(row.pushes_to_detect_median, 1),
-            _num(row.pushes_to_detect_max),
-            _duration(row.seconds_to_detect_median),
-            _duration(row.seconds_to_detect_max),
-            ", ".join(row.detectors),
-        )
-    console.print(kinds)
-    detectors = Table(
-        title=(
-            f"Findings by detector: {evaluation.findings} findings, {evaluation.false_positives} false "
-            f"positives ({evaluation.fp_per_1k_users_day:.2f} per 1,000 benign users per day; "
-            f"{evaluation.benign_users} benign users, {evaluation.days} days)"
-        ),
-        title_justify="left",
-    )
-    for column in ("detector", "findings", "true pos.", "false pos.", "FP /1k users/day", "campaigns"):
-        detectors.add_column(column, justify="left" if column == "detector" else "right")
-    for score in evaluation.by_detector:
-        detectors.add_row(
-            score.detector,
-            str(score.findings),
-            str(score.true_positives),
-            str(score.false_positives),
-            f"{score.fp_per_1k_users_day:.2f}",
-            str(score.campaigns_detected),
-        )
-    console.print(detectors)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import msgspec
 
+from pushguard.simulate.rates import AttackRates, BenignRates
+
 
 class CampaignLabel(msgspec.Struct, kw_only=True):
     id: str
@@ -21,16 +23,37 @@ class CampaignLabel(msgspec.Struct, kw_only=True):
     prompt_times: list[str]  # RFC 3339, one per prompt
     targets: list[str] = []  # the accounts tried (spray)
     outcome: str = ""  # what the attacker got: access | none
+    infrastructure: str = ""  # where the attacker came from: residential | local_vps | foreign
+    # Events of the same operation that are not this campaign's own (the spray around a victim): a
+    # finding on them only is related to the attack, neither a detection of this campaign nor a false
+    # positive.
+    context_event_ids: list[str] = []
+
+
+class BenignEpisode(msgspec.Struct, kw_only=True):
+    """A stretch of ordinary life that looks like an attack (a flaky phone, a gateway abroad, a helpdesk
+    reset): a false positive about ``identity`` inside ``start``..``end`` is put down to ``behaviour``."""
+
+    identity: str  # canonical, lower-case; ``ip:<address>`` for a shared egress (office rush)
+    behaviour: str  # e.g. missed_prompts, double_denial, far_gateway, office_rush, lost_phone_reset
+    start: str  # RFC 3339, first record of the episode
+    end: str  # RFC 3339, last record
+    provider: str = ""  # the IdP it happened on ("" when several or none)
 
 
 class Labels(msgspec.Struct, kw_only=True):
     seed: int
     users: int
-    days: int
-    start: str  # RFC 3339, first simulated day (UTC midnight)
+    days: int  # scored days
+    start: str  # RFC 3339, first scored day (UTC midnight)
     benign_users: list[str]  # people never targeted by a campaign (canonical identities)
     service_accounts: list[str]
     campaigns: list[CampaignLabel]
+    history_days: int = 0  # days of ordinary life before ``start``, written under history/
+    history_start: str = ""  # RFC 3339, first history day ("" without history)
+    benign_episodes: list[BenignEpisode] = []  # look-alikes in the scored period (some began before it)
+    benign_rates: BenignRates | None = None  # what this seed drew
+    attack_rates: AttackRates | None = None
 
 
 class Manifest(msgspec.Struct, kw_only=True):

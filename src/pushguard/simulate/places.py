@@ -1,10 +1,12 @@
 """Geography of the simulation: places with coordinates and UTC offsets, and the networks (ASN,
 organisation, address prefix from that operator's real space) homes, offices, the corporate VPN,
-hotels and attackers connect from. The simulated week is in early March, before daylight saving time
-starts anywhere here, so each place has one fixed offset."""
+hotels and attackers connect from. The simulated period starts early in January and lasts at most a few
+weeks, before daylight saving time starts or ends anywhere here, so each place has one fixed offset."""
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
 
 
@@ -26,7 +28,7 @@ class Network:
     asn: int
     org: str
     prefix: str  # first two octets
-    kind: str  # isp | mobile | office | vpn | hosting | hotel | proxy
+    kind: str  # isp | mobile | office | vpn | gateway | hosting | hotel | proxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,18 @@ class Net:
 
     @property
     def proxy(self) -> bool:
-        return self.network.kind in ("proxy", "vpn")
+        return self.network.kind in ("proxy", "vpn", "gateway")
+
+
+def address(rng: random.Random, network: Network) -> str:
+    """An address in the network's space."""
+    return f"{network.prefix}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+
+
+def distance_km(a: Place, b: Place) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def _p(key: str, city: str, state: str, country: str, cc: str, lat: float, lon: float, tz: float) -> Place:
@@ -79,6 +92,10 @@ PLACES: dict[str, Place] = {
         _p("hongkong", "Hong Kong", "Hong Kong", "Hong Kong", "HK", 22.3193, 114.1694, 8),
         _p("roubaix", "Roubaix", "Hauts-de-France", "France", "FR", 50.6942, 3.1746, 1),
         _p("dallas", "Dallas", "Texas", "United States", "US", 32.7767, -96.797, -6),
+        _p("montreal", "Montreal", "Quebec", "Canada", "CA", 45.5019, -73.5674, -5),
+        _p("mumbai", "Mumbai", "Maharashtra", "India", "IN", 19.076, 72.8777, 5.5),
+        _p("nuremberg", "Nuremberg", "Bavaria", "Germany", "DE", 49.4521, 11.0767, 1),
+        _p("zurich", "Zurich", "Zurich", "Switzerland", "CH", 47.3769, 8.5417, 1),
     )
 }
 

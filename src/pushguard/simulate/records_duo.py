@@ -194,6 +194,15 @@ class DuoWriter:
         event = self._admin(when, "user_update", admin, user.login, {"phones": ""})
         return Written([event])
 
+    def delete_authenticator(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        return self.remove_factors(user, when, admin, src)  # the user's phone is the authenticator
+
+    def password_reset(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        return Written()  # the application in front of Duo holds the password
+
+    def signin_to_enroll(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
+        return Written()  # Duo logs the enrollment itself
+
     def issue_bypass(self, user: User, when: datetime, admin: User, src: Net) -> Written:
         description = {
             "bypass": "",

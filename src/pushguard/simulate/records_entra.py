@@ -219,6 +219,24 @@ class EntraWriter(EntraAuditWriter):
         )
         return Written([event])
 
+    def signin_to_enroll(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
+        """50079: the password was right and the user must register a method first (an interrupt)."""
+        event = self._signin(
+            user,
+            when,
+            src,
+            app="My Signins",
+            code=50079,
+            details=None,
+            steps=[_password(when)],
+            attacker=attacker,
+            failure=(
+                "Due to a configuration change made by your administrator, or because you moved to a new "
+                "location, you must enroll in multi-factor authentication."
+            ),
+        )
+        return Written([event])
+
     def password_failure(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
         event = self._signin(
             user,

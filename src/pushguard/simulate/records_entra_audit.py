@@ -111,6 +111,9 @@ class EntraAuditWriter:
         )
         return Written([event])
 
+    def delete_authenticator(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        return self.remove_factors(user, when, admin, src)  # the push method is the one deleted
+
     def issue_bypass(self, user: User, when: datetime, admin: User, src: Net) -> Written:
         event = self._audit(
             when,

@@ -361,6 +361,25 @@ class OktaWriter:
         )
         return Written([event])
 
+    def delete_authenticator(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        event = self._event(
+            "user.mfa.factor.deactivate",
+            when,
+            admin,
+            src,
+            laptop=admin.laptop,
+            targets=[_principal(user), self._ov(user, push=False)],
+            debug={"factor": "OKTA_VERIFY_PUSH"},
+            message="Reset factor for user",
+        )
+        return Written([event])
+
+    def password_reset(self, user: User, when: datetime, admin: User, src: Net) -> Written:
+        return self.issue_bypass(user, when, admin, src)  # Okta's temporary password is a password reset
+
+    def signin_to_enroll(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
+        return self.use_bypass(user, when, src, app=app, attacker=attacker)  # a session, then enrollment
+
     def issue_bypass(self, user: User, when: datetime, admin: User, src: Net) -> Written:
         event = self._event(
             "user.account.reset_password",

@@ -4,7 +4,9 @@ Places carry coordinates and a fixed UTC offset (standard time; the simulated we
 before daylight saving starts anywhere in the tenant). Networks carry the ASN and organisation a vendor
 would report, and an address prefix from that operator's real space, so that an offline geo database
 agrees with the vendor at country level. Users are spread across Okta, Entra ID and Duo; some are on
-two (Okta or Entra for SSO, Duo in front of the VPN). Service accounts sign in without a person."""
+two (Okta or Entra for SSO, Duo in front of the VPN, or both Okta and Entra). Some work behind a corporate
+secure web gateway that egresses in another country, some have a consumer VPN of their own. Service
+accounts sign in without a person."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pushguard.model import Provider
 from pushguard.simulate.common import new_uuid, token, upper_token
+from pushguard.simulate.networks import CONSUMER_VPNS, SWG_VENDORS, swg_node, vpn_exit
 from pushguard.simulate.places import (
     AWS,
     AZURE,
@@ -28,7 +31,9 @@ from pushguard.simulate.places import (
     Net,
     Network,
     Place,
+    address,
 )
+from pushguard.simulate.rates import BenignRates, draw_benign
 
 
 @dataclass(slots=True)
@@ -74,6 +79,10 @@ class User:
     service: bool = False
     groups: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    joined_day: int = 0  # a new hire's first day (0: there from the start)
+    gateway: tuple[str, Network] | None = None  # secure web gateway: node place, vendor network
+    gateway_parity: int = 0  # gateway on days of this parity, home network on the others
+    consumer_vpn: tuple[str, Network] | None = None  # exit place, VPN provider
 
     @property
     def tz(self) -> float:
@@ -111,10 +120,6 @@ DUO_APPS = (
 )
 
 
-def address(rng: random.Random, network: Network) -> str:
-    return f"{network.prefix}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
-
-
 def pooled(rng: random.Random, place_key: str, network: Network, size: int = 4) -> Net:
     """One of a small, fixed pool of egress addresses (an office, a VPN node): the pool depends only on
     the place and the network, the pick on ``rng``."""
@@ -144,20 +149,17 @@ def home_net(user: User) -> Net:
     return Net(user.home_ip, user.home, user.isp)
 
 
-def _idps(rng: random.Random) -> tuple[Provider, ...]:
+def _idps(rng: random.Random, second_share: float) -> tuple[Provider, ...]:
     roll = rng.random()
-    if roll < 0.42:
-        return (Provider.OKTA,)
-    if roll < 0.72:
-        return (Provider.ENTRA,)
-    if roll < 0.84:
-        return (Provider.DUO,)
-    if roll < 0.92:
-        return (Provider.OKTA, Provider.DUO)
-    return (Provider.ENTRA, Provider.DUO)
+    primary = Provider.OKTA if roll < 0.47 else Provider.ENTRA if roll < 0.85 else Provider.DUO
+    if primary is Provider.DUO or rng.random() >= second_share:
+        return (primary,)
+    if rng.random() < 0.7:
+        return (primary, Provider.DUO)  # Duo in front of the VPN / RDP
+    return (primary, Provider.ENTRA if primary is Provider.OKTA else Provider.OKTA)
 
 
-def _person(rng: random.Random, index: int, taken: set[str]) -> User:
+def _person(rng: random.Random, index: int, taken: set[str], rates: BenignRates) -> User:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     login = f"{first}.{last}@{DOMAIN}"
     n = 2
@@ -168,7 +170,7 @@ def _person(rng: random.Random, index: int, taken: set[str]) -> User:
     home_key = rng.choices([k for k, _ in HOME_WEIGHTS], weights=[w for _, w in HOME_WEIGHTS])[0]
     isp, mobile = HOME_NETWORKS[home_key]
     os_name, os_version, browser, browser_version = rng.choice(LAPTOPS)
-    idps = _idps(rng)
+    idps = _idps(rng, rates.second_idp_share)
     apps_from = (
         OKTA_APPS if idps[0] is Provider.OKTA else ENTRA_APPS if idps[0] is Provider.ENTRA else DUO_APPS
     )
@@ -208,6 +210,18 @@ def _person(rng: random.Random, index: int, taken: set[str]) -> User:
     )
 
 
+def _networks(rng: random.Random, user: User, rates: BenignRates) -> None:
+    """A far secure web gateway (remote workers: no office) or a consumer VPN, for a share of people."""
+    roll = rng.random()
+    if roll < rates.far_gateway_share:
+        user.gateway = (swg_node(rng, user.home), rng.choice(SWG_VENDORS))
+        user.gateway_parity = rng.randint(0, 1)
+        user.office = None
+        user.vpn = False
+    elif roll < rates.far_gateway_share + rates.consumer_vpn_share:
+        user.consumer_vpn = (vpn_exit(rng, user.home), rng.choice(CONSUMER_VPNS))
+
+
 SERVICE_NAMES = (
     "svc-backup",
     "svc-payroll-sync",
@@ -222,9 +236,13 @@ SERVICE_NAMES = (
 )
 
 
-def build_tenant(rng: random.Random, people: int) -> Tenant:
+def build_tenant(rng: random.Random, people: int, rates: BenignRates | None = None) -> Tenant:
+    """``rates``: the seed's benign rates (drawn from ``rng`` when not given)."""
+    rates = draw_benign(rng) if rates is None else rates
     taken: set[str] = set()
-    users = [_person(rng, i, taken) for i in range(people)]
+    users = [_person(rng, i, taken, rates) for i in range(people)]
+    for user in users:
+        _networks(rng, user, rates)
     # Admins: a few per IdP; the first of each is also that IdP's helpdesk.
     helpdesk: dict[Provider, User] = {}
     for provider in (Provider.OKTA, Provider.ENTRA, Provider.DUO):
@@ -238,7 +256,7 @@ def build_tenant(rng: random.Random, people: int) -> Tenant:
     for i in range(max(2, people // 40)):
         name = SERVICE_NAMES[i % len(SERVICE_NAMES)] + (f"{i // len(SERVICE_NAMES) + 1}" if i >= 10 else "")
         provider = Provider.ENTRA if i % 2 == 0 else Provider.OKTA
-        owner = _person(rng, people + i, taken)
+        owner = _person(rng, people + i, taken, rates)
         services.append(
             User(
                 login=f"{name}@{DOMAIN}",
