@@ -192,6 +192,19 @@ def test_the_user_re_enrolling_after_the_helpdesk_reset_their_lost_phone_is_quie
     assert run(at_the_office) == []  # the organisation's network, though the person never worked there
 
 
+def test_a_lost_phone_unanswered_then_reset_and_re_enrolled_at_home_or_the_office_is_low() -> None:
+    """Prompts time out (the phone is in a taxi), the helpdesk resets the factors, the person registers
+    the Authenticator and a phone number anew: refusals (3), a reset (2), several (2) would make it high;
+    from the person's own network, or the office, it is the helpdesk's daily work: low."""
+    lost = [*history(), *(ev(EventKind.PUSH_TIMEOUT, 300 * n) for n in range(3))]
+    lost += [by_admin(EventKind.FACTORS_RESET, 1800)]
+    at_home = [*lost, ev(EventKind.FACTOR_ENROLLED, 2400), ev(EventKind.FACTOR_ENROLLED, 2500)]
+    assert {f.severity for f in run(at_home)} == {Severity.LOW}
+    office = {"ip": "192.0.2.60", "geo": OFFICE, "device_id": None}
+    at_the_office = [*lost, ev(EventKind.FACTOR_ENROLLED, 2400, **office)]  # type: ignore[arg-type]
+    assert {f.severity for f in run(at_the_office)} == {Severity.LOW}
+
+
 def test_a_new_hires_onboarding_is_quiet() -> None:
     """A Temporary Access Pass, then the Authenticator and a phone number registered within minutes from
     home: thin history counts neither "unfamiliar" nor "several"."""
@@ -272,7 +285,10 @@ def test_okta_pushes_left_unanswered_count_as_refusals() -> None:
     assert run(timeouts) == []
     denials = [*history(), ev(EventKind.PUSH_DENIED, 0), ev(EventKind.PUSH_DENIED, 200)]
     denials += [by_admin(EventKind.FACTORS_RESET, 5 * 3600), ev(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900)]
-    assert [f.severity for f in run(denials)] == [Severity.MEDIUM]  # refusals (3) + after a reset (2)
+    # refusals (3) + after a reset (2), but registered at home: a lost phone, low at most
+    assert [f.severity for f in run(denials)] == [Severity.LOW]
+    denials[-1] = attacker(EventKind.FACTOR_ENROLLED, 5 * 3600 + 900, DO_FR, "203.0.113.9")
+    assert [f.severity for f in run(denials)] == [Severity.CRITICAL]  # from a VPS nobody here uses
 
 
 # -- vendor records through the pipeline -----------------------------------------------------------

@@ -9,8 +9,10 @@ Where the enrollment came from is judged by ``familiarity.assess`` (the one kit 
 by new-country or new-ASN checks of its own: ``unfamiliar`` when nothing about it (network, operator,
 device) is the person's or the organisation's, or only a browser anyone can claim; and two signs that
 hold on any day, ``new_country`` (a country nobody here signs in from: only once the organisation knows
-some countries) and ``hosting`` (hosting/VPN egress nobody here uses: more suspicious, never less). A lost
-phone re-enrolled at home or the office is familiar and scores nothing for its place.
+some countries) and ``hosting`` (hosting/VPN egress nobody here uses: more suspicious, never less). An
+enrollment the person makes from their own network or device, at home or the office (familiar, nothing
+hostile), scores nothing for its place and is at most low whatever else scored: prompts left unanswered,
+the helpdesk's reset and several methods registered anew are a lost phone.
 The attacker's own approval must not vouch for the place the enrollment then comes from: a success from
 an unfamiliar or hostile context within ``fresh_place_s`` is remembered, and an enrollment from the same
 address or network, country or hosting operator inherits that judgement; when that success was within
@@ -88,8 +90,9 @@ META = DetectorMeta(
         "someone else, an admin or helpdesk (2, its place not judged); a reset, bypass code or Temporary "
         "Access Pass within reset_before_s (2). Thin history (a new hire) counts neither 'unfamiliar' "
         "nor 'several' and lowers confidence. Medium at min_score, high at high_score, critical at "
-        "critical_score or when a country or hosting nobody here uses meets two or more refusals. A "
-        "lost phone re-enrolled at home or the office scores nothing for its place. Known false "
+        "critical_score or when a country or hosting nobody here uses meets two or more refusals. An "
+        "enrollment the person makes from their own network or device (home, office) is low at most: "
+        "a lost phone re-enrolled after unanswered prompts and a reset. Known false "
         "positives: a traveller's new phone abroad after a refused prompt."
     ),
     severity=Severity.HIGH,
@@ -182,7 +185,11 @@ class EnrollmentAbuse:
         if score < self.min_score:
             return state, []
         hostile = "new_country" in signals or "hosting" in signals
-        if score >= self.critical_score or (hostile and "refusals" in signals):
+        if _own_context(event, profile, fresh):
+            # the person's own network or device: the phone lost (prompts unanswered, the helpdesk's
+            # reset, several methods registered anew) and re-enrolled at home or the office
+            severity = Severity.LOW
+        elif score >= self.critical_score or (hostile and "refusals" in signals):
             severity = Severity.CRITICAL
         elif score >= self.high_score:
             severity = Severity.HIGH
@@ -276,8 +283,6 @@ def _context(
     """The place signals of the person's own enrollment: its familiarity, and how a success from the same
     context within fresh_place_s was judged (an attacker's approval does not vouch for its place)."""
     now, geo = event.ts, event.geo
-    ip = requester_ip(event)
-    net = net_of(ip) if ip else ""
     country = geo.country if geo is not None else None
     asn = geo.asn if geo is not None else None
     found: dict[str, str] = {}
@@ -303,12 +308,11 @@ def _context(
         )
     level = seen.level
     session: FreshPlace | None = None  # the hostile success that won the enrolling session
-    for place in fresh:
-        if (ip and place.ip == ip) or (net and place.net == net):
-            level = max(level, Level(place.level))
-            hostile = place.level == Level.UNFAMILIAR and (place.country or place.asn)
-            if hostile and 0 <= now - place.ts <= session_s:
-                session = place
+    for place in _same_network(event, fresh):
+        level = max(level, Level(place.level))
+        hostile = place.level == Level.UNFAMILIAR and (place.country or place.asn)
+        if hostile and 0 <= now - place.ts <= session_s:
+            session = place
     if session is not None:
         found["hostile_session"] = (
             f"the account signed in from this same unfamiliar, hostile context "
@@ -319,6 +323,26 @@ def _context(
             f"from a context unfamiliar to this person and the organisation: {seen.describe()}"
         )
     return found
+
+
+def _same_network(event: Event, fresh: Sequence[FreshPlace]) -> list[FreshPlace]:
+    """The remembered successes from the event's own address or /24 (/64)."""
+    ip = requester_ip(event)
+    if not ip:
+        return []
+    net = net_of(ip)
+    return [place for place in fresh if place.ip == ip or (net and place.net == net)]
+
+
+def _own_context(event: Event, profile: IdentityProfile, fresh: Sequence[FreshPlace]) -> bool:
+    """The person registered it themself from their own network or device (familiar, nothing hostile),
+    and no success from that network within fresh_place_s was judged otherwise."""
+    if event.by_other:
+        return False
+    seen = assess(event, profile)
+    if seen.level is not Level.FAMILIAR or seen.hostile:
+        return False
+    return all(place.level == Level.FAMILIAR for place in _same_network(event, fresh))
 
 
 def _unanswered(profile: IdentityProfile, now: float, window: float) -> int:
