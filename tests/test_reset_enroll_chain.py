@@ -30,6 +30,7 @@ from pushguard.model import (
     Provider,
     Severity,
 )
+from pushguard.pipeline import Engine
 from tests.account_records import (
     ALICE_TARGET,
     LAGOS,
@@ -186,6 +187,24 @@ def test_the_first_access_from_home_does_not_end_the_judging() -> None:
     assert f"a factor was enrolled registered by {ADMIN}" in reasons[0]
     assert "access 20 min after the enrollment came from Paris, France (AS12876, hosting/VPN)" in reasons[1]
     assert reasons[-1].startswith("the identity also signed in from its own context")
+
+
+def test_kinds_it_does_not_watch_change_nothing() -> None:
+    """Prompts sent to the attacker between the steps are no access: handed every kind (the reference
+    the engine's kind table is held to), the chain reports what it reports when handed its own."""
+    ip = "51.158.20.30"
+    events = [
+        *history(),
+        *helpdesk_deletes_the_authenticator(),
+        entra(from_(EventKind.FACTOR_ENROLLED, 720, ip, VPS, None)),
+        entra(from_(EventKind.PUSH_SENT, 1700, ip, VPS, ATTACKER)),
+        entra(from_(EventKind.PUSH_DENIED, 1750, ip, VPS, ATTACKER)),
+    ]
+    every = Engine(detectors=[ResetEnrollChain()], by_kind=False)
+    own = Engine(detectors=[ResetEnrollChain()])
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        assert [f.revision for f in every.process(event)] == [f.revision for f in own.process(event)]
+    assert [f.title for f in every.findings.values()] == ["Helpdesk-style chain: reset → enroll"]
 
 
 def test_a_self_service_reset_then_enrollment_through_new_hosting_is_medium_then_high() -> None:

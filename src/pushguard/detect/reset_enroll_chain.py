@@ -146,6 +146,7 @@ META = DetectorMeta(
     ),
     watches=kinds(_RESET_KINDS, SUCCESS_KINDS, (EventKind.FACTOR_ENROLLED, EventKind.PRIVILEGED_ACTION)),
 )
+_WATCHED = frozenset(META.watches or ())
 
 
 def reset_by_other(event: Event) -> bool | None:
@@ -189,6 +190,8 @@ class ResetEnrollChain:
         self, state: ChainState, event: Event, profile: IdentityProfile
     ) -> tuple[ChainState, list[Detection]]:
         kind = event.kind
+        if kind not in _WATCHED:
+            return state, []  # the engine hands it no other kind; a reference run hands it every kind
         chain = state.chain = self._live(state.chain, event.ts)
         if kind in _RESET_KINDS:
             other = reset_by_other(event)
