@@ -135,9 +135,16 @@ def test_a_reflexive_approval_raises_it() -> None:
 
 def test_refusals_older_than_the_window_do_not_count() -> None:
     events = history() + attempt(0, EventKind.PUSH_DENIED) + attempt(600, EventKind.PUSH_DENIED)
-    events += attempt(6 * 3600, EventKind.PUSH_APPROVED)
-    assert run(events) == []
-    assert run(events, ApprovalAfterDenials({"window_s": 8 * 3600})) != []
+    events += attempt(50 * 3600, EventKind.PUSH_APPROVED)
+    assert run(events) == []  # the same address came back two days later: too late to tie together
+    assert run(events, ApprovalAfterDenials({"window_s": 60 * 3600})) != []
+
+
+def test_refusals_a_day_before_from_the_same_unfamiliar_address_count() -> None:
+    """Low and slow over days: denied in the evening, approved from the same address the next night."""
+    events = history() + attempt(0, EventKind.PUSH_DENIED) + attempt(3 * 3600, EventKind.PUSH_TIMEOUT)
+    events += attempt(30 * 3600, EventKind.PUSH_APPROVED)
+    assert [f.severity for f in run(events)] == [Severity.CRITICAL]
 
 
 def test_okta_records_through_analyze(tmp_path: Path) -> None:

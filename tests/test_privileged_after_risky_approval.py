@@ -50,7 +50,7 @@ def test_privileged_action_after_an_approval_won_by_refusals_abroad_is_critical(
         *history(),
         ev(EventKind.PUSH_DENIED, 0, ip="203.0.113.5", geo=ABROAD),
         ev(EventKind.PUSH_DENIED, 300, ip="203.0.113.5", geo=ABROAD),
-        ev(EventKind.PUSH_APPROVED, 600, ip="203.0.113.5", geo=ABROAD),
+        ev(EventKind.PUSH_APPROVED, 600, ip="203.0.113.5", geo=ABROAD, device_id=None),
         privileged(1500, ip="203.0.113.5", geo=ABROAD),
     ]
     found = run(events)
@@ -78,7 +78,9 @@ def test_three_prompts_left_to_time_out_then_an_approval_is_high() -> None:
 def test_a_later_ordinary_approval_does_not_clear_the_risky_one() -> None:
     events = [
         *history(),
-        ev(EventKind.PUSH_APPROVED, 0, ip="203.0.113.5", geo=ABROAD),  # a new country alone: risky
+        ev(
+            EventKind.PUSH_APPROVED, 0, ip="203.0.113.5", geo=ABROAD, device_id=None
+        ),  # a new country alone: risky
         ev(EventKind.PUSH_APPROVED, 600),  # the victim's own prompt, at home
         privileged(1200, ip="203.0.113.5", geo=ABROAD),
     ]
@@ -128,7 +130,7 @@ def test_a_phone_left_on_the_desk_through_two_prompts_is_quiet() -> None:
 def test_privileged_action_long_after_the_risky_approval_is_quiet() -> None:
     events = [
         *history(),
-        ev(EventKind.PUSH_APPROVED, 0, ip="203.0.113.5", geo=ABROAD),
+        ev(EventKind.PUSH_APPROVED, 0, ip="203.0.113.5", geo=ABROAD, device_id=None),
         privileged(10 * HOUR),
     ]
     assert run(events) == []

@@ -47,9 +47,9 @@ def test_prompts_through_the_night_fire_and_escalate() -> None:
     finding = found[0]
     assert finding.detector == "push_fatigue"
     assert finding.revision == 1
-    assert "left unresolved since the last success" in finding.reasons[0]
+    assert "push prompts left unresolved over" in finding.reasons[0]
     night_reason = next(r for r in finding.reasons if "hours this identity never signs in at" in r)
-    assert "the first at 23:01 UTC, outside this identity's 09:00-16:59 UTC (36 sign-ins)" in night_reason
+    assert "the first at 23:00 UTC, outside this identity's 09:00-16:59 UTC (36 sign-ins)" in night_reason
     assert ATTACKER in finding.source_ips
 
 
@@ -84,11 +84,31 @@ def test_a_burst_is_left_to_push_bombing() -> None:
 
 
 def test_a_phone_left_at_home_then_another_factor_is_quiet() -> None:
-    """Four pushes time out over an hour; the user signs in with a code instead: the budget resets."""
-    events = history() + night(4, every=20 * 60, start=2 * HOUR)
+    """Four pushes from the office time out over an hour; the user signs in with a code instead: those
+    prompts were theirs. Three more later: nothing adds up."""
+
+    def office(count: int, start: float) -> list[Event]:
+        prompts = []
+        for n in range(count):
+            prompts.append(ev(EventKind.PUSH_SENT, start + n * 20 * 60, ip=OFFICE))
+            prompts.append(ev(EventKind.PUSH_TIMEOUT, start + n * 20 * 60 + 60, ip=OFFICE))
+        return prompts
+
+    events = history() + office(4, 2 * HOUR)
     events.append(ev(EventKind.MFA_SUCCESS, 2 * HOUR + 4500, ip=OFFICE, factor=None))
-    events += night(3, every=20 * 60, start=3.5 * HOUR)
+    events += office(3, 3.5 * HOUR)
     assert run(events) == []
+
+
+def test_the_person_signing_in_from_home_does_not_excuse_the_attacker_s_prompts() -> None:
+    """Prompts from the attacker's address overnight; in between the person signs in from the office
+    with a code: the attacker's prompts are still unresolved."""
+    events = history() + night(3, every=40 * 60)
+    events.append(ev(EventKind.MFA_SUCCESS, 14 * HOUR + 3 * 40 * 60, ip=OFFICE, factor=None))
+    events += night(3, every=40 * 60, start=14 * HOUR + 4 * 40 * 60)
+    found = run(events)
+    assert found and found[0].severity.rank >= Severity.MEDIUM.rank
+    assert "5 push prompts left unresolved" in found[0].reasons[0]  # 3 before the sign-in, 2 after
 
 
 def test_the_budget_is_tunable() -> None:
@@ -109,7 +129,12 @@ def test_okta_records_of_a_night_of_unanswered_pushes_through_analyze(tmp_path: 
             records.append(okta.push_sent(moment, login, "88.160.137.23", "paris", seed=seed))
             records.append(
                 okta.push_answer(
-                    moment + timedelta(seconds=7), login, "88.160.137.23", "paris", True, seed=seed
+                    moment + timedelta(seconds=7),
+                    login,
+                    "88.160.137.23",
+                    "paris",
+                    True,
+                    seed=f"{seed}-answer",
                 )
             )
     night_start = T0 + timedelta(hours=14)

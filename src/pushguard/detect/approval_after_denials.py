@@ -12,7 +12,8 @@ them. What the approval means depends on who asked for it (``detect.familiarity`
   denial (two denials, a denial and two misses) gives medium, ``critical_weight`` high;
 - unfamiliar to the person and the organisation: ``min_weight_unfamiliar`` (one denial, or two missed
   prompts) gives high, critical with a denial and a hostile sign (a country or hosting nobody here uses)
-  or at ``min_weight`` with a denial; with thin history and nothing hostile, one step lower.
+  or at ``min_weight`` with a denial; with thin history and nothing hostile, one step lower (low when
+  nobody said no: a new hire's phone missing prompts while they set up).
 
 Two signals about the approval itself raise it one step: approved within ``fast_approve_s`` of the prompt
 (a reflex, not a read) and approved at an hour this identity never authenticates at (its own hour habit,
@@ -82,7 +83,9 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(4 * 3600, "refusals this long before the approval count (seconds)"),
+        "window_s": Tunable(
+            48 * 3600, "refusals from the same address this long before the approval count (seconds)"
+        ),
         "min_weight": Tunable(4, "refusal weight that makes a partly familiar approval suspicious"),
         "min_weight_unfamiliar": Tunable(
             2, "refusal weight enough when the approval comes from a context nobody here knows"
@@ -197,7 +200,8 @@ class ApprovalAfterDenials:
         if said_no and (hostile or weight >= self.min_weight):
             severity = Severity.CRITICAL
         if thin and not hostile:
-            severity = _STEP_DOWN.get(severity, severity)
+            # a new identity's first days: prompts it missed while setting up say little; a "no" more
+            severity = _STEP_DOWN.get(severity, severity) if said_no else Severity.LOW
         return severity
 
     def _judge(

@@ -8,11 +8,11 @@ what the shared profile learnt of successful authentications and from what the o
 
 - network: ``own`` (an address or /24 the person came back to, or a network the organisation uses:
   office, gateway, allow-list), ``operator`` (only the network operator is theirs or the organisation's:
-  a new address at the same ISP, another city on the same carrier), ``new`` (neither), ``none`` (no
-  address in the record);
+  a new address at the same ISP, another city on the same carrier; or an address they succeeded from
+  only once so far), ``new`` (neither), ``none`` (no address in the record);
 - device: ``own`` (a registered device id the person came back to), ``agent`` (the same operating system
-  and browser as they use), ``new`` (a device or browser they never succeeded with while having some),
-  ``none`` (nothing to tell).
+  and browser as they use, or a device id that succeeded once), ``new`` (a device or browser they never
+  succeeded with while having some), ``none`` (nothing to tell).
 
 Something is the person's when it was part of at least two successes and the first was at least
 ``ESTABLISHED_S`` before: a network an attacker approved once an hour ago is not "known". How much there
@@ -173,7 +173,12 @@ def assess(event: Event, profile: IdentityProfile) -> Familiarity:
         or org & (ORG_IP | ORG_NET | ORG_TRUSTED)
     ):
         network = "own"
-    elif geo is not None and geo.asn is not None and established(profile.asns.get(str(geo.asn)), now):
+    elif (
+        (geo is not None and geo.asn is not None and established(profile.asns.get(str(geo.asn)), now))
+        or ip in profile.ips
+        or net_of(ip) in profile.nets
+    ):
+        # their operator, or an address they succeeded from once (a new hire's first days, a new ISP)
         network, own_operator = "operator", True
     elif org & ORG_ASN:
         network = "operator"
@@ -208,8 +213,12 @@ def _device(event: Event, profile: IdentityProfile, now: float) -> str:
     device = event.device
     if device is None:
         return "none"
-    if device.id and established(profile.devices.get(device.id), now):
-        return "own"
+    if device.id:
+        seen = profile.devices.get(device.id)
+        if established(seen, now):
+            return "own"
+        if seen is not None:
+            return "agent"  # it succeeded once (not under suspicion): theirs, most likely
     agent = agent_key(device.os, device.browser)
     if agent:
         if established(profile.agents.get(agent), now):

@@ -4,9 +4,12 @@ app consented, an admin console opened).
 
 An approval is risky when refused or unanswered prompts weighing ``refusal_weight`` came in the
 ``refusals_before_s`` before it (timeout 1, denial 2, fraud report 3: two denials, or three prompts left
-to time out), when it came from a country the identity never succeeded from, or while another finding
-(medium or worse) is open on the identity (the shared profile's ``open_findings``). A lighter refusal (one
-denial, two timeouts: a phone left on the desk) or a new network alone is not enough; both together are.
+to time out), when it came from a country the identity never succeeded from through a context that is not
+theirs (``detect.familiarity``: their registered device abroad is a business trip), from a device and a
+network the person never used (an admin's work comes from their own machine), or while another
+finding (medium or worse) is open on the identity (the shared profile's ``open_findings``). A lighter
+refusal (one denial, two timeouts: a phone left on the desk) or a network unfamiliar to the person and the
+organisation alone is not enough; both together are.
 A privileged action by the same identity within ``window_s`` of a risky approval is high, critical when
 the approval was risky on two counts or another finding is at least high. Admins approve pushes and do
 privileged work every day: an ordinary approval followed by privileged work stays quiet."""
@@ -19,6 +22,7 @@ import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import REFUSAL_WEIGHT, Episode, Refusal
+from pushguard.detect.familiarity import Level, assess
 from pushguard.model import Event, EventKind, IdentityProfile, Severity
 
 _RISK_DETECTORS = frozenset(
@@ -212,11 +216,14 @@ class PrivilegedAfterRiskyApproval:
                 weak.append(text)
         fatigue = weight >= 2
         geo = event.geo
-        if len(profile.successes) >= self.min_history and geo is not None:
-            if geo.country and not profile.knows_country(geo.country):
-                strong.append(f"approved from {geo.country}, new to this identity")
-            elif geo.asn is not None and not profile.knows_asn(geo.asn) and not profile.knows_ip(event.ip):
-                weak.append(f"approved from AS{geo.asn}, a network new to this identity")
+        context = assess(event, profile)
+        if len(profile.successes) >= self.min_history and context.level is Level.UNFAMILIAR:
+            if context.abroad and geo is not None:
+                strong.append(f"approved from {geo.country}, new to this identity: {context.describe()}")
+            elif context.device == "new":  # neither the machine nor the network: not the admin's desk
+                strong.append(f"approved from {context.describe()}")
+            else:
+                weak.append(f"approved from {context.describe()}")
         for detector, (rank, at) in profile.open_findings.items():
             if detector in _RISK_DETECTORS and 0 <= now - at <= self.open_s and rank >= Severity.MEDIUM.rank:
                 strong.append(f"{detector} finding open")

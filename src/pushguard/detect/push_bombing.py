@@ -228,10 +228,12 @@ class PushBombing:
         if episode is None or burst is None or burst.approved_ts is not None:
             return []
         context = assess(event, profile)
-        if episode.revision == 0 or context.level is Level.FAMILIAR:
-            if episode.revision == 0:
+        alarmed = bool(episode.severity) and Severity(episode.severity).rank >= Severity.MEDIUM.rank
+        if not alarmed or context.level is Level.FAMILIAR:
+            if not alarmed:
                 # The person is there and answering: the misses before were their own retries (or
-                # too few to be a burst: approval_after_denials judges an approval after refusals).
+                # too few, or too weak, to be a burst: approval_after_denials judges an approval after
+                # refusals).
                 state.window.clear()
                 state.episode = state.burst = None
             return []  # an approval of the person's own sign-in does not end the attacker's burst

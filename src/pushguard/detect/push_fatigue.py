@@ -1,13 +1,24 @@
-"""Push fatigue, low and slow: a per-identity push budget since the last success, over hours.
+"""Push fatigue, low and slow: a per-source push budget over hours or days.
 
-Bombing (``push_bombing``) is a burst; fatigue is one to three prompts an hour through a night, each too
-few to trip a burst window, until the user approves one to make it stop. The budget counts the prompts
-left unresolved (denied, timed out, or followed by another prompt without an answer) since the identity's
-last successful authentication, over ``window_s``. It fires when ``budget`` prompts are spent across at
-least ``min_span_s`` (a burst that fast is bombing's), and escalates: high at ``high_budget`` or when
-most of the prompts fell at hours this identity never signs in at (its hour habit, kept here: the
-user's own time, never raw UTC), critical when a push is approved after the budget was spent. NIST SP
-800-63B 5.2.2 asks verifiers to limit failed attempts; a push budget is that limit for push."""
+Bombing (``push_bombing``) is a burst; fatigue is one to three prompts an hour through a night, or a few a
+day for days, each too few to trip a burst window, until the person approves one to make it stop. The
+budget counts the prompts left unresolved (denied, timed out, or followed by another prompt without an
+answer) within ``window_s``. A success resolves only the prompts that came from where it came from (its
+requesting address): the person signing in from home in the morning does not excuse the prompts an
+attacker's address sent overnight.
+
+Who asked for the prompts decides the budget (``detect.familiarity``): from a context unfamiliar to the
+person and the organisation, ``budget`` prompts spent across at least ``min_span_s`` (a run that fast is
+bombing's) fire; partly familiar, ``partly_budget``; from the person's own network or device (a phone that
+keeps missing prompts while they work), only an info finding at twice the budget. It escalates: high at
+``high_budget`` or when most of the prompts fell at hours this identity never signs in at (its hour habit,
+kept here: the user's own time, never raw UTC), critical when a push is approved from an address that
+sent unresolved prompts, after the budget was spent. With thin history and nothing hostile an unfamiliar
+run is low. NIST SP 800-63B 5.2.2 asks verifiers to limit failed attempts; a push budget is that limit.
+
+Triage: where did the prompts come from (source_ips), and was the person awake and working then?
+Known false positives: a person whose phone lost its push registration while they work from a new
+network (partly familiar, so it takes ``partly_budget``)."""
 
 from __future__ import annotations
 
@@ -26,21 +37,39 @@ from pushguard.detect.base import (
     settings,
 )
 from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
-from pushguard.detect.familiarity import Familiarity, Level, assess
+from pushguard.detect.familiarity import Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
 
 
+class Unresolved(msgspec.Struct, array_like=True):
+    """A prompt nobody approved: when, which record, who asked, and how familiar that was."""
+
+    ts: float
+    event_id: str
+    source: str  # the requesting address ("" when the records do not say)
+    level: int
+    hostile: bool
+    thin: bool
+
+
+class Pending(msgspec.Struct, array_like=True):
+    """The last prompt sent and not answered yet, with its requesting side."""
+
+    ts: float
+    event_id: str
+    source: str
+    level: int
+    hostile: bool
+    thin: bool
+    context: str
+
+
 class FatigueState(msgspec.Struct, kw_only=True):
-    unresolved: list[float] = []  # times of prompts left unresolved since the last success
-    unresolved_ids: list[str] = []
-    pending_ts: float = 0.0
-    pending_id: str = ""
-    level: int = Level.FAMILIAR  # the least familiar context among the unresolved prompts
-    hostile: bool = False
-    thin: bool = False
-    context: str = ""  # how that context reads in a reason
+    unresolved: list[Unresolved] = []  # oldest first, bounded
+    pending: Pending | None = None
+    context: str = ""  # how the least familiar requesting side reads in a reason
     identity: str = ""  # for reports from advance(), which sees no event
     episode: Episode | None = None
     habit: HourHabit = msgspec.field(default_factory=HourHabit)
@@ -50,11 +79,12 @@ META = DetectorMeta(
     id="push_fatigue",
     title="Push fatigue: low-and-slow prompts over hours",
     description=(
-        "Prompts left unresolved since the identity's last success, within window_s, spread over at least "
-        "min_span_s: medium at budget from a context unfamiliar to the person and the organisation (low "
-        "with thin history and nothing hostile), at partly_budget from a partly familiar one, info at twice "
-        "the budget from the person's own; high at high_budget or when most prompts came at hours the "
-        "identity is never active; critical when a push is approved from a context not the person's after."
+        "Prompts left unresolved within window_s (a success resolves those from its own address), spread "
+        "over at least min_span_s: medium at budget from a context unfamiliar to the person and the "
+        "organisation (low with thin history and nothing hostile), at partly_budget from a partly familiar "
+        "one, info at twice the budget from the person's own; high at high_budget or when most prompts came "
+        "at hours the identity is never active; critical when a push is approved from an address that sent "
+        "unresolved prompts, after the budget was spent."
     ),
     severity=Severity.MEDIUM,
     techniques=("T1621",),
@@ -64,13 +94,13 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(12 * 3600, "how far back unresolved prompts count (seconds)"),
-        "budget": Tunable(5, "unresolved prompts from an unfamiliar context since the last success"),
+        "window_s": Tunable(72 * 3600, "how far back unresolved prompts count (seconds): a night or days"),
+        "budget": Tunable(5, "unresolved prompts from an unfamiliar context"),
         "partly_budget": Tunable(7, "unresolved prompts from a partly familiar context"),
         "high_budget": Tunable(9, "unresolved prompts that make it high"),
         "min_span_s": Tunable(3600, "the prompts must spread over this long (a faster run is a burst)"),
         "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
-        "episode_gap_s": Tunable(12 * 3600, "quiet after which new prompts are a new finding"),
+        "episode_gap_s": Tunable(24 * 3600, "quiet after which new prompts are a new finding"),
         "push_lifetime_s": Tunable(
             300, "a prompt with no answer this long has timed out (Okta Verify: 5 min; Duo, Entra: less)"
         ),
@@ -110,26 +140,43 @@ class PushFatigue:
         now = event.ts
         state.identity = event.identity
         if kind is EventKind.PUSH_SENT:
-            found = []
-            if state.pending_ts:
-                found = self._unresolved(state, state.pending_ts, state.pending_id, now, event)
-            state.pending_ts, state.pending_id = now, event.event_id
-            self._note(state, assess(event, profile))
+            found = self._spend_pending(state, now, event)
+            context = assess(event, profile)
+            state.pending = Pending(
+                now,
+                event.event_id,
+                requester_ip(event) or "",
+                int(context.level),
+                context.hostile,
+                context.thin,
+                context.describe(),
+            )
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
+            pending = state.pending
+            state.pending = None
+            if pending is not None and now - pending.ts <= self.lifetime_s:
+                return state, self._spend(state, pending, now, event)
+            # Entra, Duo: the record is the prompt, with its requester
             context = assess(event, profile)
-            if context.network != "none" and not state.pending_ts:
-                self._note(state, context)  # Entra, Duo: the record is the prompt, with its requester
-            state.pending_ts, state.pending_id = 0.0, ""
-            return state, self._unresolved(state, now, event.event_id, now, event)
+            prompt = Pending(
+                now,
+                event.event_id,
+                requester_ip(event) or "",
+                int(context.level),
+                context.hostile,
+                context.thin,
+                context.describe(),
+            )
+            return state, self._spend(state, prompt, now, event)
         if kind is EventKind.PUSH_APPROVED:
-            state.pending_ts, state.pending_id = 0.0, ""
+            state.pending = None
             found = self._approved(state, event, profile)
-            self._reset(state)
+            self._resolve(state, event)
             self._learn(state, now)
             return state, found
         if kind is EventKind.MFA_SUCCESS:
-            self._reset(state)  # the user got in with another factor
+            self._resolve(state, event)  # the user got in from there with another factor
         if kind in (EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS):
             self._learn(state, now)
         return state, []
@@ -137,10 +184,11 @@ class PushFatigue:
     def advance(self, state: FatigueState, watermark: float) -> tuple[FatigueState, list[Detection]]:
         """Silence: a prompt past its lifetime with no answer (Okta logs none for a timeout) is spent."""
         found: list[Detection] = []
-        if state.pending_ts and watermark - state.pending_ts > self.lifetime_s:
-            ts, event_id = state.pending_ts, state.pending_id
-            state.pending_ts, state.pending_id = 0.0, ""
-            found = self._unresolved(state, ts, event_id, watermark, None)
+        pending = state.pending
+        if pending is not None and watermark - pending.ts > self.lifetime_s:
+            state.pending = None
+            found = self._spend(state, pending, watermark, None)
+        prune_before(state.unresolved, watermark - self.window_s)
         state.episode = live(state.episode, watermark, self.gap_s)
         return state, found
 
@@ -153,65 +201,77 @@ class PushFatigue:
             state.habit.learn(now)
 
     @staticmethod
-    def _note(state: FatigueState, context: Familiarity) -> None:
-        """A prompt's requesting context joins the run's: the least familiar one is what it is judged by."""
-        if context.network == "none" and context.device == "none":
-            return
-        level = int(context.level)
-        if level > state.level or not state.context:
-            state.level, state.context = level, context.describe()
-        state.hostile = state.hostile or context.hostile
-        state.thin = state.thin or context.thin
+    def _resolve(state: FatigueState, event: Event) -> None:
+        """A success resolves the prompts its own address asked for (and those of no known address)."""
+        source = requester_ip(event) or ""
+        state.unresolved = [u for u in state.unresolved if u.source and u.source != source]
+
+    def _spend_pending(self, state: FatigueState, now: float, event: Event) -> list[Detection]:
+        """A new prompt while the last one is unanswered: the last one is spent."""
+        pending = state.pending
+        if pending is None:
+            return []
+        state.pending = None
+        return self._spend(state, pending, now, event)
 
     @staticmethod
-    def _reset(state: FatigueState) -> None:
-        state.unresolved.clear()
-        state.unresolved_ids.clear()
-        state.level, state.hostile, state.thin, state.context = Level.FAMILIAR, False, False, ""
+    def _level(runs: list[Unresolved]) -> Level:
+        return Level(max((u.level for u in runs), default=Level.FAMILIAR))
 
-    def _unresolved(
-        self, state: FatigueState, ts: float, event_id: str, now: float, event: Event | None
+    def _budget(self, level: Level) -> int:
+        if level is Level.UNFAMILIAR:
+            return self.budget
+        return self.partly_budget if level is Level.PARTLY else 2 * self.budget
+
+    def _spend(
+        self, state: FatigueState, prompt: Pending, now: float, event: Event | None
     ) -> list[Detection]:
         """Spend one prompt of the budget (``event``: the record that resolved it, None from advance)."""
-        if event_id in state.unresolved_ids:
+        if any(u.event_id == prompt.event_id for u in state.unresolved):
             return []
-        state.unresolved.append(ts)
-        state.unresolved_ids.append(event_id)
-        before = len(state.unresolved)
+        if prompt.level >= self._level(state.unresolved) or not state.context:
+            state.context = prompt.context
+        append_bounded(
+            state.unresolved,
+            Unresolved(prompt.ts, prompt.event_id, prompt.source, prompt.level, prompt.hostile, prompt.thin),
+            _MAX_PROMPTS,
+        )
         prune_before(state.unresolved, now - self.window_s)
-        del state.unresolved_ids[: before - len(state.unresolved)]
-        if len(state.unresolved) > _MAX_PROMPTS:
-            del state.unresolved[0], state.unresolved_ids[0]
-        count = len(state.unresolved)
-        span = state.unresolved[-1] - state.unresolved[0] if count else 0.0
-        budget = self._budget(state)
+        runs = state.unresolved
+        count = len(runs)
+        span = runs[-1].ts - runs[0].ts if count else 0.0
+        level = self._level(runs)
+        budget = self._budget(level)
         if count < budget or span < self.min_span_s:
             return []
         episode = state.episode
         if episode is None or now - episode.last_ts > self.gap_s:
-            episode = state.episode = Episode(
-                anchor=state.unresolved_ids[0], first_ts=state.unresolved[0], last_ts=now
-            )
-        for known in state.unresolved_ids:
-            if known not in episode.evidence:
-                append_bounded(episode.evidence, known, MAX_EVIDENCE)
+            episode = state.episode = Episode(anchor=runs[0].event_id, first_ts=runs[0].ts, last_ts=now)
+        for unresolved in runs:
+            if unresolved.event_id not in episode.evidence:
+                append_bounded(episode.evidence, unresolved.event_id, MAX_EVIDENCE)
+            if unresolved.source and unresolved.source not in episode.ips and len(episode.ips) < 10:
+                episode.ips.append(unresolved.source)
         if event is not None:
             episode.add(event)
-        episode.last_ts = max(episode.last_ts, ts)
-        odd = [t for t in state.unresolved if state.habit.unusual(t, self.min_history)]
+        episode.last_ts = max(episode.last_ts, prompt.ts)
+        odd = [u.ts for u in runs if state.habit.unusual(u.ts, self.min_history)]
+        hostile = any(u.hostile for u in runs)
+        thin = any(u.thin for u in runs)
         severity = Severity.MEDIUM
-        if state.level == Level.FAMILIAR:
+        if level is Level.FAMILIAR:
             severity = Severity.INFO
         elif count >= self.high_budget or 2 * len(odd) > count:
             severity = Severity.HIGH
-        elif state.level == Level.UNFAMILIAR and state.thin and not state.hostile:
+        elif level is Level.UNFAMILIAR and thin and not hostile:
             severity = Severity.LOW
         if not episode.escalates_to(severity):
             return []
-        per_hour = count / max(span / 3600.0, 1.0)
+        hours = span / 3600.0
+        per_hour = count / max(hours, 1.0)
         reasons = [
-            f"{count} push prompts left unresolved since the last success, over {span / 3600:.1f} h "
-            f"({per_hour:.1f} an hour: below a burst, above a budget of {budget})",
+            f"{count} push prompts left unresolved over {hours:.1f} h ({per_hour:.1f} an hour: below a "
+            f"burst, above a budget of {budget})",
             f"requested from {state.context or 'an unknown context'}",
         ]
         if odd:
@@ -219,28 +279,27 @@ class PushFatigue:
                 f"{len(odd)} of them at hours this identity never signs in at, the first at "
                 f"{state.habit.describe(odd[0])}"
             )
-        title = f"Push fatigue: {count} unresolved prompts over {span / 3600:.1f} h"
-        confidence = 0.55 + 0.04 * min(count, 10)
+        title = f"Push fatigue: {count} unresolved prompts over {hours:.1f} h"
+        confidence = 0.55 + 0.04 * min(count, 10) - (0.3 if level is Level.FAMILIAR else 0.0)
         return [episode.report(self.meta.id, state.identity, severity, confidence, title, reasons, now)]
-
-    def _budget(self, state: FatigueState) -> int:
-        if state.level == Level.UNFAMILIAR:
-            return self.budget
-        return self.partly_budget if state.level == Level.PARTLY else 2 * self.budget
 
     def _approved(self, state: FatigueState, event: Event, profile: IdentityProfile) -> list[Detection]:
         episode = state.episode
-        if episode is None or len(state.unresolved) < self._budget(state) or state.level == Level.FAMILIAR:
+        source = requester_ip(event) or ""
+        asked = [u for u in state.unresolved if u.source == source] if source else []
+        level = self._level(state.unresolved)
+        if episode is None or not asked or level is Level.FAMILIAR:
             return []
-        if assess(event, profile).level is Level.FAMILIAR:
-            return []  # the person signing in themselves, from their own network or device
+        if len(state.unresolved) < self._budget(level) or assess(event, profile).level is Level.FAMILIAR:
+            return []
         episode.add(event)
         if not episode.escalates_to(Severity.CRITICAL):
             return []
         count = len(state.unresolved)
         reasons = [
-            f"a push was approved after {count} prompts had been left unresolved since the last success",
-            f"approved from {event.ip or 'an unknown address'}: the fatigue probably worked",
+            f"a push was approved after {count} prompts had been left unresolved, {len(asked)} of them asked "
+            f"by the same address",
+            f"approved from {source}: the fatigue probably worked",
         ]
         title = f"Push fatigue ended in an approval after {count} unresolved prompts"
         return [
