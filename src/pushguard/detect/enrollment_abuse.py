@@ -306,10 +306,11 @@ def _context(
             f"through hosting / VPN / proxy egress AS{asn} this identity first used "
             f"{(now - earlier_hosting.ts) / 60:.0f} min before"
         )
-    level = seen.level
     session: FreshPlace | None = None  # the hostile success that won the enrolling session
+    first: FreshPlace | None = None  # the earliest success from this network judged less familiar
     for place in _same_network(event, fresh):
-        level = max(level, Level(place.level))
+        if place.level > seen.level and (first is None or place.level > first.level):
+            first = place
         hostile = place.level == Level.UNFAMILIAR and (place.country or place.asn)
         if hostile and 0 <= now - place.ts <= session_s:
             session = place
@@ -318,7 +319,13 @@ def _context(
             f"the account signed in from this same unfamiliar, hostile context "
             f"{(now - session.ts) / 60:.0f} min before: the session the factor was enrolled in"
         )
-    if level is Level.UNFAMILIAR and (not thin or found):  # thin history: only with a hostile sign
+    thin_ok = not thin or bool(found)  # thin history: only with a hostile sign
+    if first is not None and first.level == Level.UNFAMILIAR and thin_ok:
+        found["unfamiliar"] = (
+            f"from a network first succeeded from {(now - first.ts) / 60:.0f} min before, from a context "
+            "then unfamiliar to this person and the organisation (it does not vouch for itself)"
+        )
+    elif seen.level is Level.UNFAMILIAR and thin_ok:
         found["unfamiliar"] = (
             f"from a context unfamiliar to this person and the organisation: {seen.describe()}"
         )
