@@ -225,6 +225,8 @@ class PrivilegedAfterRiskyApproval:
             else:
                 weak.append(f"approved from {context.describe()}")
         for detector, (rank, at) in profile.open_findings.items():
+            if context.level is Level.FAMILIAR:
+                break  # the admin at their own desk the morning after: the open finding is about someone else
             if detector in _RISK_DETECTORS and 0 <= now - at <= self.open_s and rank >= Severity.MEDIUM.rank:
                 strong.append(f"{detector} finding open")
                 serious = serious or rank >= Severity.HIGH.rank

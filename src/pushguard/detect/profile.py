@@ -15,10 +15,25 @@ MAX_RING = 48
 MAX_RECENT_IDS = 32
 MAX_LOCATED = 3  # recent located addresses (for records that carry an address and no place)
 LOCATED_FOR_S = 12 * 3600  # how long a sign-in's place stands for its address
-# A success within this long of a medium-or-worse finding on the identity teaches nothing about what is
-# familiar: the attacker's approval must not make the attacker's network "known" the next night.
+# A success within this long of a medium-or-worse finding that says "someone is winning pushes or
+# factors" teaches nothing about what is familiar: the attacker's approval must not make the attacker's
+# network "known" the next night. Findings about *where* a success came from (a mismatch, travel, a new
+# context) do not stop learning: they recur for a gateway abroad or a trip, and a place the person keeps
+# coming back to has to become theirs.
 QUARANTINE_S = 12 * 3600
 _MEDIUM_RANK = 2.0
+_COMPROMISE_DETECTORS = frozenset(
+    {
+        "push_bombing",
+        "push_fatigue",
+        "approval_after_denials",
+        "fraud_report",
+        "enrollment_abuse",
+        "reset_enroll_chain",
+        "push_spray",
+        "push_spray_asn",
+    }
+)
 # Coordinates coarser than this (country centroids) are not a place to travel from.
 PLACE_ACCURACY_LIMIT_KM = 200.0
 
@@ -159,8 +174,8 @@ def _learn_success(profile: IdentityProfile, event: Event, ts: float, second: in
 def _under_suspicion(profile: IdentityProfile, ts: float) -> bool:
     return any(
         entry[0] >= _MEDIUM_RANK and 0.0 <= ts - entry[1] <= QUARANTINE_S
-        for entry in profile.open_findings.values()
-        if len(entry) >= 2
+        for detector, entry in profile.open_findings.items()
+        if len(entry) >= 2 and detector in _COMPROMISE_DETECTORS
     )
 
 
