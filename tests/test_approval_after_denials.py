@@ -236,3 +236,22 @@ def test_hour_habit_forgets_by_halving_and_finds_the_span() -> None:
     habit.learn(17 * 3600.0)
     assert habit.span() == (9, 17)
     assert habit.unusual(3 * 3600.0, 10) and not habit.unusual(18 * 3600.0, 10)
+
+
+def test_an_okta_approval_is_judged_with_the_session_it_opened() -> None:
+    """Okta's push records name the browser, not the device; the session start a second later names the
+    registered device. Two quick denials then an approval from a hotel abroad, on the person's own
+    registered laptop (seen at the session start), is the person; on a device they never used, it is not."""
+    hotel = Geo(lat=-23.55, lon=-46.63, country="Brazil", city="Sao Paulo", accuracy_km=50.0, asn=64510)
+    prompts = attempt(0, EventKind.PUSH_DENIED, ip=PROXY, geo=hotel) + attempt(
+        20, EventKind.PUSH_DENIED, ip=PROXY, geo=hotel
+    )
+    approval = attempt(40, EventKind.PUSH_APPROVED, ip=PROXY, geo=hotel)
+    own_session = ev(EventKind.SIGNIN_SUCCESS, 49, ip=PROXY, geo=hotel, device_id=LAPTOP)
+    assert run(history() + prompts + approval + [own_session]) == []
+    other_session = ev(EventKind.SIGNIN_SUCCESS, 49, ip=PROXY, geo=hotel, device_id="someone-else")
+    found = run(history() + prompts + approval + [other_session])
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert found[0].detected_at == "2026-03-02T09:00:49Z"  # when the session said whose device it was
+    # no session record at all: reported when the hold runs out (here: at the end of the input)
+    assert [f.severity for f in run(history() + prompts + approval)] == [Severity.CRITICAL]

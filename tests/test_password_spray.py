@@ -7,7 +7,7 @@ from pushguard.detect.password_spray import PasswordSpray
 from pushguard.detect.push_spray import PushSpray
 from pushguard.model import Event, EventKind, Severity
 from tests.events import ABROAD, ev
-from tests.test_push_spray import ATTACKER, OFFICE, final, history, run, users
+from tests.test_push_spray import ATTACKER, OFFICE, final, history, run, users, victims
 
 
 def failures(names: list[str], start: float = 0, gap: float = 40, ip: str = ATTACKER) -> list[Event]:
@@ -29,6 +29,8 @@ def test_failures_against_many_identities_fire_without_a_push() -> None:
     assert last.title.startswith("Password spray from ip:")
     assert "12 password failures only" in last.reasons[0]
     assert set(last.evidence) == {e.event_id for e in events if e.ip == ATTACKER}
+    assert last.targets == targets
+    assert victims(produced) == {}  # nobody got past the password: no account's own finding
 
 
 def test_push_spray_alone_stays_quiet_on_failures_only() -> None:
@@ -46,6 +48,8 @@ def test_an_approval_by_a_target_makes_it_critical() -> None:
     last = final(produced)
     assert last.severity is Severity.CRITICAL
     assert targets[3] in last.reasons[-1]
+    own = victims(produced)
+    assert list(own) == [targets[3]] and own[targets[3]].severity is Severity.CRITICAL
 
 
 def test_too_few_identities_stay_quiet() -> None:
@@ -58,8 +62,8 @@ def test_typos_behind_the_known_office_egress_stay_quiet() -> None:
     staff = users(60, "staff")
     events = history(staff)  # everyone has signed in from the office address before
     for n, user in enumerate(staff[:15]):  # a Monday morning: 15 typos, each followed by the right password
-        events.append(ev(EventKind.SIGNIN_FAILURE, 100 + n * 30, user=user, ip=OFFICE))
-        events.append(ev(EventKind.SIGNIN_SUCCESS, 110 + n * 30, user=user, ip=OFFICE))
+        events.append(ev(EventKind.SIGNIN_FAILURE, 100 + n * 30, user=user, ip=OFFICE, factor=None))
+        events.append(ev(EventKind.SIGNIN_SUCCESS, 110 + n * 30, user=user, ip=OFFICE, factor=None))
     _, produced = run(events, PasswordSpray())
     assert produced == []
 
@@ -69,9 +73,7 @@ def test_a_new_shared_egress_with_mostly_successes_stays_quiet() -> None:
     staff = users(40, "vpn")
     events = []
     for n, user in enumerate(staff):
-        if n % 3 == 0:
-            events.append(ev(EventKind.SIGNIN_FAILURE, n * 20, user=user, ip=ATTACKER))
-        else:
-            events.append(ev(EventKind.SIGNIN_SUCCESS, n * 20, user=user, ip=ATTACKER))
+        kind = EventKind.SIGNIN_FAILURE if n % 3 == 0 else EventKind.SIGNIN_SUCCESS
+        events.append(ev(kind, n * 20, user=user, ip=ATTACKER, factor=None))  # Okta: the password step
     _, produced = run(events, PasswordSpray())
     assert produced == []

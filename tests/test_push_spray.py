@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import pytest
 
 from pushguard.detect.base import Detector
@@ -46,8 +47,30 @@ def spray(names: Iterable[str], start: float = 0, gap: float = 30, ip: str = ATT
     return [ev(EventKind.PUSH_SENT, start + n * gap, user=u, ip=ip, geo=ABROAD) for n, u in enumerate(names)]
 
 
+def about_source(produced: list[Finding]) -> list[Finding]:
+    """The findings that name the spraying source (the victims' own findings name an account)."""
+    return [f for f in produced if f.user.startswith(("ip:", "asn:"))]
+
+
 def final(produced: list[Finding]) -> Finding:
-    return max(produced, key=lambda f: f.revision)
+    """The last revision of the finding about the source."""
+    return max(about_source(produced), key=lambda f: f.revision)
+
+
+def targets_of(finding: Finding) -> list[str]:
+    """The accounts a finding names as targeted (none: the field is unset, and not written)."""
+    return finding.targets if isinstance(finding.targets, list) else []
+
+
+def victims(produced: list[Finding]) -> dict[str, Finding]:
+    """Each account's own finding at its last revision."""
+    last: dict[str, Finding] = {}
+    for finding in produced:
+        if not finding.user.startswith(("ip:", "asn:")):
+            old = last.get(finding.user)
+            if old is None or finding.revision > old.revision:
+                last[finding.user] = finding
+    return last
 
 
 # -- attacks ----------------------------------------------------------------------------------------
@@ -59,7 +82,7 @@ def test_unanswered_prompts_to_many_identities_fire_keyed_by_ip() -> None:
     events.append(ev(EventKind.SIGNIN_FAILURE, 100, user="late@corp.example", ip=ATTACKER, geo=ABROAD))
     engine, produced = run(events)
     assert produced, "the spray should fire"
-    first = produced[0]
+    first = about_source(produced)[0]
     assert first.detector == "push_spray"
     assert first.user == f"ip:{ATTACKER}"
     assert first.source_ips == [ATTACKER]
@@ -72,8 +95,20 @@ def test_unanswered_prompts_to_many_identities_fire_keyed_by_ip() -> None:
     assert "1 password failures only" in last.reasons[0]
     spray_ids = {e.event_id for e in events if e.ip == ATTACKER}
     assert set(last.evidence) == spray_ids
-    assert len({f.id for f in produced}) == 1
+    assert len({f.id for f in about_source(produced)}) == 1
     assert engine.findings[last.id] == last
+    # every targeted account is named; the 8 that got a push each have a finding of their own
+    assert sorted(targets_of(last)) == sorted([*targets, "late@corp.example"])
+    assert all(name in last.reasons[3] for name in targets_of(last))
+    own = victims(produced)
+    assert sorted(own) == sorted(targets)  # not the one that only failed its password
+    for name, finding in own.items():
+        assert finding.detector == "push_spray" and finding.severity is Severity.HIGH
+        assert finding.techniques == ["T1621", "T1110.003"]
+        assert finding.targets is msgspec.UNSET
+        mine = {e.event_id for e in events if e.ip == ATTACKER and e.identity == name}
+        assert set(finding.evidence) == mine
+        assert f"part of spray finding {last.id} " in finding.reasons[1]
 
 
 def test_denials_by_several_targets_make_it_high() -> None:
@@ -113,12 +148,18 @@ def test_a_target_approving_escalates_to_critical_with_the_same_id() -> None:
     events.append(ev(EventKind.PUSH_SENT, 600, user=targets[6], ip=ATTACKER, geo=ABROAD))
     events.append(ev(EventKind.PUSH_APPROVED, 607, user=targets[6], ip=ATTACKER, geo=ABROAD))
     _, produced = run(events)
-    assert len({f.id for f in produced}) == 1
+    assert len({f.id for f in about_source(produced)}) == 1
     last = final(produced)
     assert last.severity is Severity.CRITICAL
     assert "T1078" in last.techniques
     assert targets[6] in last.reasons[-1]
     assert last.title.endswith("1 approved")
+    # the approving account's own finding escalates too (same id, a later revision)
+    own = [f for f in produced if f.user == targets[6]]
+    assert [f.severity for f in own] == [Severity.HIGH, Severity.CRITICAL]
+    assert len({f.id for f in own}) == 1
+    assert own[-1].techniques == ["T1621", "T1110.003", "T1078"]
+    assert {f.severity for f in victims(produced).values() if f.user != targets[6]} == {Severity.HIGH}
 
 
 def test_ip_rotation_inside_a_hosting_asn_is_caught_by_the_asn_variant() -> None:
@@ -135,6 +176,8 @@ def test_ip_rotation_inside_a_hosting_asn_is_caught_by_the_asn_variant() -> None
     assert last.user == "asn:14061"
     assert len(last.source_ips) >= 5
     assert last.severity is Severity.HIGH
+    assert sorted(targets_of(last)) == targets
+    assert sorted(victims(produced)) == targets
 
 
 # -- benign look-alikes -------------------------------------------------------------------------------

@@ -51,12 +51,30 @@ from pushguard.detect.familiarity import Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_REFUSALS = 24
+_SESSION_KINDS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
 _STEP_UP = {Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 _STEP_DOWN = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM}
 
 
+class Held(msgspec.Struct, kw_only=True):
+    """A verdict on an approval whose record named no device, held until the sign-in it opened says
+    which device it was (Okta logs the registered device on user.session.start, a second later)."""
+
+    ts: float
+    event_id: str
+    ip: str
+    provider: str
+    severity: str
+    confidence: float
+    title: str
+    reasons: list[str]
+    refusal_ids: list[str]
+    first_ts: float
+
+
 class AfterDenialsState(msgspec.Struct, kw_only=True):
     refusals: list[Refusal] = []
+    held: Held | None = None
     pending_ts: float = 0.0  # the last prompt not answered yet (0: none)
     pending_id: str = ""
     pending_source: str = ""
@@ -94,6 +112,11 @@ META = DetectorMeta(
         "fast_approve_s": Tunable(3.0, "an approval this soon after its prompt is a reflex"),
         "min_history": Tunable(10, "past sign-ins needed before an hour can be unusual"),
         "episode_gap_s": Tunable(6 * 3600, "a later approval after this much quiet is a new finding"),
+        "hold_s": Tunable(
+            10.0,
+            "an approval whose record names no device waits this long for the sign-in it opened (Okta "
+            "logs the registered device on the session start): the person's own device clears it",
+        ),
     },
     actions=(
         "Treat the account as compromised: revoke its sessions and refresh tokens now.",
@@ -118,11 +141,19 @@ class ApprovalAfterDenials:
         self.fast_s = float(cfg["fast_approve_s"])
         self.min_history = int(cfg["min_history"])
         self.gap_s = float(cfg["episode_gap_s"])
+        self.hold_s = float(cfg["hold_s"])
 
     def initial_state(self) -> AfterDenialsState:
         return AfterDenialsState()
 
     def observe(
+        self, state: AfterDenialsState, event: Event, profile: IdentityProfile
+    ) -> tuple[AfterDenialsState, list[Detection]]:
+        released = self._settle(state, event, profile)  # None: the held approval was the person's own
+        state, found = self._observe(state, event, profile)
+        return state, (released or []) + found
+
+    def _observe(
         self, state: AfterDenialsState, event: Event, profile: IdentityProfile
     ) -> tuple[AfterDenialsState, list[Detection]]:
         kind = event.kind
@@ -162,9 +193,35 @@ class ApprovalAfterDenials:
     def advance(
         self, state: AfterDenialsState, watermark: float
     ) -> tuple[AfterDenialsState, list[Detection]]:
+        found: list[Detection] = []
+        held = state.held
+        # Silence: the watermark reaching the approval means every record up to it was seen (a stream
+        # advances with its allowed lateness behind; a batch at its end), so the session never came.
+        if held is not None and watermark >= held.ts:
+            found = self._release(state, min(watermark, held.ts + self.hold_s))
         state.episode = live(state.episode, watermark, self.gap_s)
         prune_before(state.refusals, watermark - self.window_s)
-        return state, []
+        return state, found
+
+    def _settle(
+        self, state: AfterDenialsState, event: Event, profile: IdentityProfile
+    ) -> list[Detection] | None:
+        """A held verdict meets the next event: dropped (None) when that is the session the approval
+        opened, from the same address within hold_s, on the person's own registered device; else
+        reported (now, or once hold_s has passed)."""
+        held = state.held
+        if held is None:
+            return []
+        if event.ts - held.ts <= self.hold_s:
+            if event.kind in _SESSION_KINDS and (requester_ip(event) or "") == held.ip:
+                device = event.device
+                if device is not None and device.id and assess(event, profile).device == "own":
+                    state.held = None
+                    return None
+                return []  # a session record without a device: wait for the next one or the time
+            if event.kind not in PROMPT_KINDS and event.kind not in PUSH_OUTCOME_KINDS:
+                return []
+        return self._release(state, min(event.ts, held.ts + self.hold_s))
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -177,7 +234,7 @@ class ApprovalAfterDenials:
     def _learn(self, state: AfterDenialsState, now: float) -> None:
         """Sign-ins teach the hour habit, except while an episode is open: the attacker's approval and
         the sign-in it buys must not make their hour usual."""
-        if state.episode is None or now - state.episode.last_ts > self.gap_s:
+        if state.held is None and (state.episode is None or now - state.episode.last_ts > self.gap_s):
             state.habit.learn(now)
 
     @staticmethod
@@ -235,19 +292,47 @@ class ApprovalAfterDenials:
             bumps += 1
         if bumps:
             severity = _STEP_UP.get(severity, severity)
-        episode = state.episode
-        if episode is None or event.ts - episode.last_ts > self.gap_s:
-            first = refusals[0]
-            episode = state.episode = Episode(anchor=first.event_id, first_ts=first.ts, last_ts=event.ts)
-        for refusal in refusals:
-            if refusal.event_id not in episode.evidence:
-                episode.evidence.append(refusal.event_id)
-        episode.add(event)
-        if not episode.escalates_to(severity):
-            return []
         confidence = {Level.PARTLY: 0.55, Level.UNFAMILIAR: 0.7}.get(level, 0.5) + 0.04 * min(weight, 6)
         confidence += 0.05 if context.hostile else (-0.1 if context.thin else 0.0)
         title = f"Push approved after {len(refusals)} refused prompts"
         if level is Level.UNFAMILIAR:
             title += " from a context nobody here uses"
-        return [episode.report(self.meta.id, event.identity, severity, confidence, title, reasons, event.ts)]
+        found = self._release(state, event.ts) if state.held is not None else []
+        state.held = Held(
+            ts=event.ts,
+            event_id=event.event_id,
+            ip=requester_ip(event) or "",
+            provider=event.provider.value,
+            severity=severity.value,
+            confidence=confidence,
+            title=title,
+            reasons=reasons,
+            refusal_ids=[r.event_id for r in refusals],
+            first_ts=float(refusals[0].ts),
+        )
+        if context.device != "none" or self.hold_s <= 0:
+            found += self._release(state, event.ts)  # the record says which device: judged now
+        return found
+
+    def _release(self, state: AfterDenialsState, at: float) -> list[Detection]:
+        """Report the held verdict (at ``at``), as a new episode or an escalation of the open one."""
+        held = state.held
+        state.held = None
+        if held is None:
+            return []
+        episode = state.episode
+        if episode is None or held.ts - episode.last_ts > self.gap_s:
+            anchor = held.refusal_ids[0] if held.refusal_ids else held.event_id
+            episode = state.episode = Episode(anchor=anchor, first_ts=held.first_ts, last_ts=held.ts)
+        for event_id in (*held.refusal_ids, held.event_id):
+            if event_id not in episode.evidence:
+                episode.evidence.append(event_id)
+        episode.last_ts = max(episode.last_ts, held.ts)
+        if held.ip and held.ip not in episode.ips:
+            episode.ips.append(held.ip)
+        if held.provider not in episode.providers:
+            episode.providers.append(held.provider)
+        severity = Severity(held.severity)
+        if not episode.escalates_to(severity):
+            return []
+        return [episode.report(self.meta.id, "", severity, held.confidence, held.title, held.reasons, at)]

@@ -54,6 +54,7 @@ class Detection(msgspec.Struct, frozen=True, kw_only=True):
     providers: tuple[str, ...] = ()
     techniques: tuple[str, ...] = ()  # added to the detector's own (e.g. T1078 once approved)
     status: FindingStatus = FindingStatus.OPEN
+    targets: tuple[str, ...] = ()  # the accounts a finding about a source (a spray) targeted
 
 
 # What counts as the identity getting in: the profile learns places from these, detectors judge them.
@@ -146,6 +147,7 @@ def to_finding(meta: DetectorMeta, detection: Detection, incident: str, provider
         source_ips=list(detection.source_ips),
         reasons=list(detection.reasons),
         actions=list(meta.actions),
+        targets=list(detection.targets) if detection.targets else msgspec.UNSET,
     )
 
 

@@ -4,7 +4,8 @@ The same second-stage machinery as ``push_spray`` (per source IP, a bounded entr
 unresolved ratio and the known-source rule that keep office NATs and VPN concentrators quiet), with the
 one difference that password failures alone are enough: ``min_push_identities`` is 0. Where the attacker
 found valid passwords the targets then get pushes, ``push_spray`` fires too and both land in the same
-incident (the source address); an approval by a target makes this critical as well.
+incident (the source address); an approval by a target makes this critical as well. Each account that got
+past the password gets its own finding from both, in one incident per account (``spray_targets``).
 
 Thresholds (tunable): at least 10 distinct identities, 80% of those seen from the source unresolved,
 within an hour: well above what one user's typos behind a shared egress produce, while a spray that tries
@@ -25,7 +26,9 @@ META = DetectorMeta(
         "Distinct identities with failed passwords (or unanswered pushes) from one source IP that never "
         "served them, within window_s: fires at min_identities forming at least min_unresolved_ratio of "
         "the identities seen from it; medium, high at high_identities or when targets deny pushes from it, "
-        "critical when a targeted identity approves a push from it."
+        "critical when a targeted identity approves a push from it. The finding lists every targeted "
+        "account; each that got past the password from the source (a push, an MFA step, a sign-in) gets "
+        "its own finding: high, critical once it approved."
     ),
     severity=Severity.MEDIUM,
     techniques=("T1110.003",),

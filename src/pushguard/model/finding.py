@@ -67,6 +67,9 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     # when revision 1 fired: the moment a responder could first have known ("" before the field existed)
     first_detected_at: str = ""
     history: list[FindingRevision] = []  # earlier revisions, oldest first
+    # The accounts a finding about a source (a spray from one IP / ASN) targeted, bounded (its reasons
+    # give the total). Unset, and so not written, on every other finding.
+    targets: list[str] | msgspec.UnsetType = msgspec.UNSET
 
     def with_history_of(self, earlier: Finding) -> Finding:
         """This revision, carrying ``earlier``'s first detection and history plus ``earlier`` itself."""

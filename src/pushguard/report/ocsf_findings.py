@@ -3,7 +3,8 @@
 ``activity_id`` 1 Create for a finding's first revision, 2 Update after; ``severity_id`` from the
 severity (informational 1 … critical 5); ``status_id`` New (1), Suppressed (3) or Resolved (4);
 ``finding_info`` carries the stable id, title, reasons, analytic (the detector, a rule), ATT&CK techniques
-and the evidence event ids; the subject (a user, or the IP / ASN of a spray) is the finding's resource."""
+and the evidence event ids; the subject (a user, or the IP / ASN of a spray) is the finding's resource, and
+the accounts a spray targeted follow it as User resources (also in ``unmapped.pushguard.targets``)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ def finding_to_ocsf(finding: Finding) -> dict[str, Any]:
         record["resources"] = [{"type": "IP Address" if kind == "ip" else "Autonomous System", "uid": value}]
     else:
         record["resources"] = [{"type": "User", "uid": finding.user, "name": finding.user}]
+    if isinstance(finding.targets, list) and finding.targets:
+        record["resources"] += [{"type": "User", "uid": name, "name": name} for name in finding.targets]
+        record["unmapped"]["pushguard"]["targets"] = finding.targets
     if finding.source_ips:
         record["evidences"] = [{"src_endpoint": {"ip": ip}} for ip in finding.source_ips]
     return record
