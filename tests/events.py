@@ -20,6 +20,10 @@ HOME = Geo(
 ABROAD = Geo(
     lat=6.52, lon=3.38, country="Nigeria", city="Lagos", accuracy_km=50.0, asn=36873, as_org="Airtel"
 )
+OFFICE = Geo(
+    lat=48.87, lon=2.33, country="France", city="Paris", accuracy_km=20.0, asn=5410, as_org="Bouygues"
+)
+COLLEAGUES = tuple(f"colleague{n}@corp.example" for n in range(5))
 
 
 def at(seconds: float) -> datetime:
@@ -77,6 +81,20 @@ def daily_approvals(
             start = -day * 86400 + hour * 3600
             for kind, offset in ((EventKind.PUSH_SENT, 0.0), (EventKind.PUSH_APPROVED, answer_after_s)):
                 events.append(ev(kind, start + offset, ip=ip, geo=geo, device_id=device_id))
+    return events
+
+
+def office_colleagues(days: int = 12) -> list[Event]:
+    """Five colleagues approving pushes at the office (192.0.2.0/24) on each of the ``days`` before T0:
+    the office network, its operator (AS5410) and France become the organisation's (detect/org.py)."""
+    events = []
+    for day in range(1, days + 1):
+        for n, user in enumerate(COLLEAGUES):
+            ip, start = f"192.0.2.{10 + n}", -day * 86400 + 600 * n
+            events.append(ev(EventKind.PUSH_SENT, start, user=user, ip=ip, geo=OFFICE, device_id=None))
+            events.append(
+                ev(EventKind.PUSH_APPROVED, start + 5, user=user, ip=ip, geo=OFFICE, device_id=None)
+            )
     return events
 
 

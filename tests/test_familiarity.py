@@ -22,6 +22,7 @@ from pushguard.model import (
     Event,
     EventKind,
     Geo,
+    GeoSource,
     IdentityProfile,
     Provider,
     Seen,
@@ -204,3 +205,13 @@ def test_the_engine_lends_a_recent_sign_in_s_place_to_a_record_without_one() -> 
     placed = seen[-1].geo
     assert placed is not None and placed.lat is not None and abs(placed.lat - ABROAD.lat) < 0.01  # type: ignore[operator]
     assert placed.source.value == "signin"
+    # an offline database's guess for the address (another country, another operator) gives way to the
+    # vendor's view in the sign-in; a record's own vendor country stays
+    guess = Geo(country="RO", accuracy_km=1000.0, asn=8953, as_org="Orange Romania", source=GeoSource.BUNDLED)
+    engine.process(ev(EventKind.FACTOR_ENROLLED, 700, ip="203.0.113.5", geo=guess))
+    lent = seen[-1].geo
+    assert lent is not None and (lent.country, lent.asn, lent.as_org) == (ABROAD.country, ABROAD.asn, None)
+    own = Geo(country="Ghana", city="Accra", source=GeoSource.VENDOR)
+    engine.process(ev(EventKind.FACTOR_ENROLLED, 800, ip="203.0.113.5", geo=own))
+    kept = seen[-1].geo
+    assert kept is not None and (kept.country, kept.city, kept.lat) == ("Ghana", "Accra", placed.lat)

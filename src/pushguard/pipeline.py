@@ -458,21 +458,26 @@ class Engine:
 
 def _placed(event: Event, profile: IdentityProfile) -> Event:
     """The event with the place a recent sign-in of this identity gave its address (audit records carry
-    the address and no place): the same circle, marked as borrowed."""
+    the address and no place): the same circle, marked as borrowed. The sign-in's country and operator
+    (the vendor's view of the address) replace an offline database's guess: an old database places some
+    addresses in another country or under another operator, and "a country nobody here uses" must not
+    come from that disagreement. A record's own vendor country stays."""
     fix = place_of(profile, event.ip, event.ts)
     if fix is None:
         return event
     old = event.geo
+    guessed = old is None or old.source is not GeoSource.VENDOR or not old.country
+    lend_network = guessed and fix.asn != 0 and (old is None or old.asn != fix.asn)
     geo = Geo(
         lat=fix.lat100 / 100.0,
         lon=fix.lon100 / 100.0,
-        country=(old.country if old is not None and old.country else fix.country),
-        city=old.city if old is not None else None,
+        country=fix.country if guessed and fix.country else (old.country if old is not None else None),
+        city=old.city if old is not None and (not guessed or old.country == fix.country) else None,
         accuracy_km=float(fix.accuracy_km) + 1.0,  # the rounding of the coordinates, on top
-        asn=old.asn if old is not None else None,
-        as_org=old.as_org if old is not None else None,
-        is_proxy=old.is_proxy if old is not None else None,
-        is_hosting=old.is_hosting if old is not None else None,
+        asn=fix.asn if lend_network else (old.asn if old is not None else None),
+        as_org=None if lend_network or old is None else old.as_org,
+        is_proxy=None if lend_network or old is None else old.is_proxy,
+        is_hosting=(fix.hosting or None) if lend_network else (old.is_hosting if old is not None else None),
         source=GeoSource.SIGNIN,
     )
     return msgspec.structs.replace(event, geo=geo)

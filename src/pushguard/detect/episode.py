@@ -62,16 +62,18 @@ class Episode(msgspec.Struct, kw_only=True):
     providers: list[str] = []
 
     @classmethod
-    def open(cls, event: Event) -> Episode:
+    def open(cls, event: Event, *, addresses: bool = True) -> Episode:
         episode = cls(anchor=event.event_id, first_ts=event.ts, last_ts=event.ts)
-        episode.add(event)
+        episode.add(event, addresses=addresses)
         return episode
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event, *, addresses: bool = True) -> None:
+        """``addresses=False``: evidence only, its addresses are not the attack's (an admin's workstation
+        that reset the account: a responder blocks the source IPs a finding lists)."""
         self.last_ts = max(self.last_ts, event.ts)
         if event.event_id not in self.evidence[-3:]:
             append_bounded(self.evidence, event.event_id, MAX_EVIDENCE)
-        for ip in (event.ip, event.responder_ip):
+        for ip in (event.ip, event.responder_ip) if addresses else ():
             if ip and ip not in self.ips and len(self.ips) < MAX_LISTED:
                 self.ips.append(ip)
         if event.provider.value not in self.providers:

@@ -105,7 +105,10 @@ def _locate(profile: IdentityProfile, ip: str, geo: Geo, lat: float, lon: float,
     located.pop(ip, None)
     if len(located) >= MAX_LOCATED:
         del located[next(iter(located))]
-    located[ip] = PlaceFix(second, round(lat * 100), round(lon * 100), round(geo.accuracy_km), geo.country)
+    hosting = bool(geo.is_hosting or geo.is_proxy)
+    located[ip] = PlaceFix(
+        second, round(lat * 100), round(lon * 100), round(geo.accuracy_km), geo.country, geo.asn or 0, hosting
+    )
 
 
 def place_of(profile: IdentityProfile, ip: str | None, ts: float) -> PlaceFix | None:

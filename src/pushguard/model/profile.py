@@ -39,6 +39,8 @@ class PlaceFix(msgspec.Struct, array_like=True, gc=False):
     lon100: int
     accuracy_km: int
     country: str | None = None
+    asn: int = 0  # the network operator the sign-in named (0: none)
+    hosting: bool = False  # ... and whether it is hosting/VPN/proxy egress
 
 
 # Bits of ``IdentityProfile.org``: what the organisation as a whole knows of the event's network. Set by

@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
+from pushguard.detect.familiarity import THIN_DAYS, assess
 from pushguard.detect.geo import is_hosting, place_text
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import Event, EventKind, Geo, GeoSource, IdentityProfile, Provider
@@ -36,8 +37,8 @@ _ACCESS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.PUSH_APPROVED, EventKin
 _WEIGHTS = {  # the enrollment_abuse signals, plus what followed
     "refusals": 3,
     "refusal": 2,
+    "unfamiliar": 2,
     "new_country": 3,
-    "new_device": 1,
     "hosting": 1,
     "several": 2,
     "dormant": 2,
@@ -152,6 +153,16 @@ class EnrollmentReview:
         count = self.factors.get(identity, 0) + (1 if kind is EventKind.FACTOR_ENROLLED else -1)
         self.factors[identity] = max(count, 0)
         signals = self.scorer.signals(event, profile) if kind is EventKind.FACTOR_ENROLLED else {}
+        # the review ranks a country new to the person, not only one nobody here uses
+        if (
+            kind is EventKind.FACTOR_ENROLLED
+            and not event.by_other
+            and "new_country" not in signals
+            and event.geo is not None
+            and profile.active_days >= THIN_DAYS
+            and assess(event, profile).abroad
+        ):
+            signals["new_country"] = f"from {event.geo.country}, a country this identity never succeeded from"
         if kind is EventKind.FACTOR_REMOVED:
             signals.update(self._removal_signals(event))
         before = self._before(event, profile)
@@ -243,7 +254,7 @@ class EnrollmentReview:
         elif (
             geo is not None
             and geo.country
-            and len(profile.successes) >= self.scorer.min_history
+            and profile.active_days >= THIN_DAYS
             and not profile.knows_country(geo.country)
         ):
             why = f"a push approved from {geo.country}, new to this identity"
@@ -396,7 +407,10 @@ def review_enrollments(
         expand_paths(inputs), engine.stats, provider, aliases or AliasMap(), build_enrichers()
     ):
         if event.identity:
-            review.observe(event, engine.profile(event.identity))
+            profile = engine.profile(event.identity)
+            profile.org = engine.org.bits(event) if event.ip else 0  # as the engine shows its detectors
+            review.observe(event, profile)
+            profile.org = 0
         last = max(last, event.ts)
         engine.process(event, partition)
     ranked = review.finish()
