@@ -157,13 +157,16 @@ class OrgKnowledge:
         """ORG_* bits for the event's requesting side, from entries established before the event."""
         found = 0
         entries = self.table.entries
-        ts = event.ts
+        # whole seconds, as the table keeps them: an entry established in this event's own second is not
+        # known to it, whichever of that second's events was read first (one process and a parallel run
+        # then agree)
+        second = int(event.ts)
         for key in org_keys(event):
             entry = entries.get(key)
-            if entry is not None and entry.established and entry.established < ts:
+            if entry is not None and entry.established and entry.established < second:
                 found |= _BITS[key[0]]
         since = self.table.countries_since
-        if since and since < ts:
+        if since and since < second:
             found |= ORG_MATURE
         geo = event.geo
         if (geo is not None and geo.asn in self.trusted_asns) or (
