@@ -52,6 +52,7 @@ from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, 
 
 _MAX_REFUSALS = 24
 _SESSION_KINDS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
+_WATCHED = frozenset((*PROMPT_KINDS, *PUSH_OUTCOME_KINDS, *SUCCESS_KINDS))
 _STEP_UP = {Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 _STEP_DOWN = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM}
 
@@ -149,6 +150,8 @@ class ApprovalAfterDenials:
     def observe(
         self, state: AfterDenialsState, event: Event, profile: IdentityProfile
     ) -> tuple[AfterDenialsState, list[Detection]]:
+        if event.kind not in _WATCHED:
+            return state, []  # the engine hands it no other kind; called directly, others change nothing
         released = self._settle(state, event, profile)  # None: the held approval was the person's own
         state, found = self._observe(state, event, profile)
         return state, (released or []) + found

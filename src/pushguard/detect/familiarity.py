@@ -85,7 +85,9 @@ def requester_ip(event: Event) -> str | None:
     return ip
 
 
-class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Familiarity(msgspec.Struct, frozen=True, kw_only=True, gc=False, array_like=True):
+    """Kept in detector state as it is (a few bytes as an array); read as text with ``describe``."""
+
     network: str  # own | operator | new | none
     device: str  # own | agent | new | none
     country_new: bool  # neither the person nor the organisation ever succeeded from the country

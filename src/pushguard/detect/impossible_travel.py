@@ -43,7 +43,7 @@ class Jump(msgspec.Struct, array_like=True):
     to_lon: float
 
 
-class TravelState(msgspec.Struct, kw_only=True):
+class TravelState(msgspec.Struct, kw_only=True, omit_defaults=True):
     last_jump: Jump | None = None
     episode: Episode | None = None
     # the last success precise enough to be the profile's last_place: how familiar it was, whether it

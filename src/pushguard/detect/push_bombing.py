@@ -54,7 +54,7 @@ class Burst(msgspec.Struct, kw_only=True):
     level: int = Level.FAMILIAR  # the least familiar requesting context among the prompts
     hostile: bool = False
     thin: bool = False
-    context: str = ""  # how the least familiar context reads in a reason
+    context: Familiarity | None = None  # the least familiar requesting context
     approved_ts: float | None = None
     reported_prompts: int = 0
 
@@ -129,13 +129,15 @@ class PushBombing:
         self, state: BombingState, event: Event, profile: IdentityProfile
     ) -> tuple[BombingState, list[Detection]]:
         kind = event.kind
+        if kind not in _WATCHED:
+            return state, []  # the engine hands it no other kind; called directly, others change nothing
         now = event.ts
         found = self._expire(state, now)
         if kind is EventKind.PUSH_APPROVED:
             return state, found + self._approved(state, event, profile)
         if kind is EventKind.PUSH_SENT:
             self._add_prompt(state, event, profile, _PENDING)
-        elif kind in _REFUSALS:
+        else:  # a refusal: denied, timed out, reported as fraud
             outcome = _TIMEOUT if kind is EventKind.PUSH_TIMEOUT else _DENIED
             pending = self._take_pending(state, now)
             if pending is None:
@@ -145,8 +147,6 @@ class PushBombing:
                 self._count(state, outcome)
                 if state.episode is not None:
                     state.episode.add(event)
-        else:
-            return state, found
         return state, found + self._evaluate(state, event, profile)
 
     def advance(self, state: BombingState, watermark: float) -> tuple[BombingState, list[Detection]]:
@@ -205,8 +205,8 @@ class PushBombing:
     @staticmethod
     def _note_context(burst: Burst, context: Familiarity) -> None:
         level = int(context.level)
-        if level > burst.level or not burst.context:
-            burst.level, burst.context = level, context.describe()
+        if level > burst.level or burst.context is None:
+            burst.level, burst.context = level, context
         burst.hostile = burst.hostile or context.hostile
         burst.thin = burst.thin or context.thin
 
@@ -285,7 +285,7 @@ class PushBombing:
         reasons = [
             f"{burst.prompts} push prompts without approval in {minutes:.0f} min "
             f"({burst.denials} denied, {burst.timeouts} timed out, {max(0, unanswered)} unanswered so far)",
-            f"requested from {burst.context or 'an unknown context'}",
+            f"requested from {burst.context.describe() if burst.context else 'an unknown context'}",
         ]
         title = f"Push bombing: {burst.prompts} unanswered prompts in {minutes:.0f} min"
         level = Level(burst.level)
@@ -310,4 +310,4 @@ class PushBombing:
         return episode.report(META.id, "", severity, min(0.95, confidence), title, reasons, at, techniques)
 
 
-_REFUSALS = frozenset({EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED})
+_WATCHED = frozenset(META.watches or ())

@@ -37,7 +37,7 @@ from pushguard.detect.base import (
     settings,
 )
 from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
-from pushguard.detect.familiarity import Level, assess, requester_ip
+from pushguard.detect.familiarity import Familiarity, Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
 _MAX_PROMPTS = 48
@@ -60,16 +60,13 @@ class Pending(msgspec.Struct, array_like=True):
     ts: float
     event_id: str
     source: str
-    level: int
-    hostile: bool
-    thin: bool
-    context: str
+    context: Familiarity
 
 
 class FatigueState(msgspec.Struct, kw_only=True):
     unresolved: list[Unresolved] = []  # oldest first, bounded
     pending: Pending | None = None
-    context: str = ""  # how the least familiar requesting side reads in a reason
+    context: Familiarity | None = None  # the least familiar requesting side
     identity: str = ""  # for reports from advance(), which sees no event
     episode: Episode | None = None
     habit: HourHabit = msgspec.field(default_factory=HourHabit)
@@ -142,15 +139,7 @@ class PushFatigue:
         if kind is EventKind.PUSH_SENT:
             found = self._spend_pending(state, now, event)
             context = assess(event, profile)
-            state.pending = Pending(
-                now,
-                event.event_id,
-                requester_ip(event) or "",
-                int(context.level),
-                context.hostile,
-                context.thin,
-                context.describe(),
-            )
+            state.pending = Pending(now, event.event_id, requester_ip(event) or "", context)
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
             pending = state.pending
@@ -159,15 +148,7 @@ class PushFatigue:
                 return state, self._spend(state, pending, now, event)
             # Entra, Duo: the record is the prompt, with its requester
             context = assess(event, profile)
-            prompt = Pending(
-                now,
-                event.event_id,
-                requester_ip(event) or "",
-                int(context.level),
-                context.hostile,
-                context.thin,
-                context.describe(),
-            )
+            prompt = Pending(now, event.event_id, requester_ip(event) or "", context)
             return state, self._spend(state, prompt, now, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending = None
@@ -229,11 +210,13 @@ class PushFatigue:
         """Spend one prompt of the budget (``event``: the record that resolved it, None from advance)."""
         if any(u.event_id == prompt.event_id for u in state.unresolved):
             return []
-        if prompt.level >= self._level(state.unresolved) or not state.context:
-            state.context = prompt.context
+        context = prompt.context
+        level = int(context.level)
+        if level >= self._level(state.unresolved) or state.context is None:
+            state.context = context
         append_bounded(
             state.unresolved,
-            Unresolved(prompt.ts, prompt.event_id, prompt.source, prompt.level, prompt.hostile, prompt.thin),
+            Unresolved(prompt.ts, prompt.event_id, prompt.source, level, context.hostile, context.thin),
             _MAX_PROMPTS,
         )
         prune_before(state.unresolved, now - self.window_s)
@@ -272,7 +255,7 @@ class PushFatigue:
         reasons = [
             f"{count} push prompts left unresolved over {hours:.1f} h ({per_hour:.1f} an hour: below a "
             f"burst, above a budget of {budget})",
-            f"requested from {state.context or 'an unknown context'}",
+            f"requested from {state.context.describe() if state.context else 'an unknown context'}",
         ]
         if odd:
             reasons.append(

@@ -31,7 +31,7 @@ import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
-from pushguard.detect.familiarity import Level, assess
+from pushguard.detect.familiarity import Familiarity, Level, assess
 from pushguard.detect.geo import asn_set, geo_gap_km, place_text, precise
 from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
 
@@ -47,9 +47,7 @@ class PendingPush(msgspec.Struct, array_like=True):
     ip: str | None
     geo: Geo | None
     device: Device | None
-    level: int = Level.UNFAMILIAR
-    far_off: bool = False
-    context: str = ""
+    context: Familiarity | None = None
 
 
 class Sides(NamedTuple):
@@ -57,9 +55,7 @@ class Sides(NamedTuple):
     asked_ip: str | None
     device: Device | None  # the requesting device, as far as the records tell
     sent: PendingPush | None  # the push send the answer was paired with, when it came on its own
-    level: Level  # how familiar the requesting side is to the person and the organisation
-    far_off: bool  # a country the person never used, or hosting nobody here uses
-    context: str
+    context: Familiarity  # how familiar the requesting side is to the person and the organisation
 
 
 class MismatchState(msgspec.Struct, kw_only=True):
@@ -134,16 +130,8 @@ class RequesterResponderMismatch:
         self, state: MismatchState, event: Event, profile: IdentityProfile
     ) -> tuple[MismatchState, list[Detection]]:
         if event.kind is EventKind.PUSH_SENT:
-            context = assess(event, profile)
             state.pending = PendingPush(
-                event.ts,
-                event.event_id,
-                event.ip,
-                event.geo,
-                event.device,
-                int(context.level),
-                context.hostile or context.abroad,
-                context.describe(),
+                event.ts, event.event_id, event.ip, event.geo, event.device, assess(event, profile)
             )
             return state, []
         if event.kind not in _ANSWERS:
@@ -154,7 +142,9 @@ class RequesterResponderMismatch:
         answered = event.responder_geo
         if sides is None or answered is None:
             return state, []
-        asked, asked_ip, _device, sent, level, far_off, described = sides
+        asked, asked_ip, _device, sent, context = sides
+        level = context.level
+        far_off = context.hostile or context.abroad  # a country the person never used, hosting nobody uses
         apart = self._apart(asked, answered)
         if apart is None:
             return state, []
@@ -187,7 +177,7 @@ class RequesterResponderMismatch:
             f"requested from {place_text(asked, asked_ip)}, {verb} on the phone at "
             f"{place_text(answered, event.responder_ip)}: {apart}"
         ]
-        reasons.append(f"the requesting side: {described}")
+        reasons.append(f"the requesting side: {context.describe()}")
         if sent is not None:
             reasons.append(
                 f"the answer names only the phone; the push was sent {event.ts - sent.ts:,.0f} s before"
@@ -209,13 +199,13 @@ class RequesterResponderMismatch:
         if event.ip is None or event.ip != event.responder_ip:
             if event.geo is None:
                 return None
-            context = assess(event, profile)
-            far_off = context.hostile or context.abroad
-            return Sides(event.geo, event.ip, event.device, None, context.level, far_off, context.describe())
+            return Sides(event.geo, event.ip, event.device, None, assess(event, profile))
         sent = state.pending
         if sent is None or sent.geo is None or not 0 <= event.ts - sent.ts <= self.pair_window_s:
             return None
-        return Sides(sent.geo, sent.ip, sent.device, sent, Level(sent.level), sent.far_off, sent.context)
+        if sent.context is None:
+            return None
+        return Sides(sent.geo, sent.ip, sent.device, sent, sent.context)
 
     def _travelling(self, event: Event, asked: Geo, answered: Geo, profile: IdentityProfile) -> bool:
         """The identity's latest success was from the requesting country, recently, and the phone is in
