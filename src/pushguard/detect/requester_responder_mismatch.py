@@ -209,8 +209,11 @@ class RequesterResponderMismatch:
 
     def _travelling(self, event: Event, asked: Geo, answered: Geo, profile: IdentityProfile) -> bool:
         """The identity's latest success was from the requesting country, recently, and the phone is in
-        a country the identity knows: a traveller whose phone's data egresses at home."""
-        if not asked.country or not profile.countries or not profile.knows_country(answered.country):
+        another country the identity knows: a traveller whose phone's data egresses at home. (Both in one
+        country is no roaming: a requester far from the phone there is measured, not excused.)"""
+        if not asked.country or asked.country == answered.country:
+            return False
+        if not profile.countries or not profile.knows_country(answered.country):
             return False
         latest, seen = max(profile.countries.items(), key=lambda item: item[1].last)
         return latest == asked.country and event.ts - seen.last <= self.continuity_s

@@ -233,7 +233,8 @@ class EnrollmentReview:
         ip, geo = event.ip, event.geo
         if not ip:
             return event
-        if geo is not None and geo.source is GeoSource.VENDOR and geo.country:
+        # the vendor's own place, or the city the vendor named placed by the gazetteer (Duo)
+        if geo is not None and geo.source in (GeoSource.VENDOR, GeoSource.GAZETTEER) and geo.country:
             if len(self.vendor_geo) >= _MAX_IPS:
                 self.vendor_geo.clear()
             self.vendor_geo[ip] = geo
