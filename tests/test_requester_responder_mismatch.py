@@ -319,3 +319,24 @@ def test_state_with_a_pending_push_survives_the_store_encoding() -> None:
     assert state.pending is not None
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=detector.state_type)
     assert decoded == state
+
+
+def test_the_phone_on_the_home_wi_fi_and_a_stranger_s_device_elsewhere_in_the_same_city() -> None:
+    """No distance to measure (a VPS in the person's own city): the phone answered on the person's home
+    network while a device they never used asked from another network. Their own laptop on a VPN from
+    home, or a new laptop on the home network, is not this."""
+    home_ip, vps_ip = "198.51.100.7", "203.0.113.80"
+    vps = msgspec.structs.replace(HOME, asn=16276, as_org="OVH SAS", is_hosting=True)
+    laptop = Device(id="dev-alice-laptop", os="Windows 11", browser="Edge")
+
+    def answer(device: Device, ip: str = vps_ip) -> Event:
+        event = ev(EventKind.PUSH_APPROVED, 0, provider=Provider.DUO, ip=ip, geo=vps, device_id=None)
+        return msgspec.structs.replace(event, device=device, responder_ip=home_ip, responder_geo=HOME)
+
+    events = [msgspec.structs.replace(e, device=laptop) for e in history()]
+    stranger = Device(os="Linux", browser="Chrome")
+    found = run([*events, answer(stranger)])
+    assert [f.severity for f in found] == [Severity.CRITICAL]  # hosting nobody here uses
+    assert "the phone answered on the person's own network (198.51.100.x)" in found[0].reasons[0]
+    assert run([*events, answer(laptop)]) == []  # their own laptop through a VPN
+    assert run([*events, answer(stranger, ip="198.51.100.44")]) == []  # a new device at home

@@ -60,8 +60,8 @@ META = DetectorMeta(
         "used (more when nobody in the organisation does), a network neither uses, a new device (more when "
         "unmanaged or non-compliant), hosting/VPN egress nobody here uses, refusals in refusal_window_s "
         "(denial 2, timeout or unanswered 1, fraud report 3). Needs min_history past successes. Low at "
-        "min_score, medium at medium_score (partly familiar contexts stay low), high for a new country "
-        "right after refusals weighing strong_refusals."
+        "min_score, medium at medium_score or for a new device in a hostile context (partly familiar "
+        "contexts stay low), high for a new country right after refusals weighing strong_refusals."
     ),
     severity=Severity.LOW,
     techniques=("T1078",),
@@ -138,7 +138,10 @@ class NewContext:
             return state, []
         if "new_country" in signals and "recent_denials" in signals and context.level is Level.UNFAMILIAR:
             severity = Severity.HIGH
-        elif score >= self.medium_score and context.level is Level.UNFAMILIAR:
+        elif context.level is Level.UNFAMILIAR and (
+            score >= self.medium_score or (context.hostile and context.device == "new")
+        ):
+            # a device the person never used, from a country or hosting nobody here uses: no one's trip
             severity = Severity.MEDIUM
         else:
             severity = Severity.LOW

@@ -31,8 +31,9 @@ import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
 from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
-from pushguard.detect.familiarity import Familiarity, Level, assess
+from pushguard.detect.familiarity import Familiarity, Level, assess, established
 from pushguard.detect.geo import asn_set, geo_gap_km, place_text, precise
+from pushguard.detect.org import net_of
 from pushguard.model import Device, Event, EventKind, Geo, IdentityProfile, Severity
 
 _ANSWERS = frozenset({EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.FRAUD_REPORTED})
@@ -145,7 +146,7 @@ class RequesterResponderMismatch:
         asked, asked_ip, _device, sent, context = sides
         level = context.level
         far_off = context.hostile or context.abroad  # a country the person never used, hosting nobody uses
-        apart = self._apart(asked, answered)
+        apart = self._apart(asked, answered) or self._phone_at_home(event, asked_ip, context, profile)
         if apart is None:
             return state, []
         fraud = event.kind is EventKind.FRAUD_REPORTED
@@ -217,6 +218,21 @@ class RequesterResponderMismatch:
             return False
         latest, seen = max(profile.countries.items(), key=lambda item: item[1].last)
         return latest == asked.country and event.ts - seen.last <= self.continuity_s
+
+    @staticmethod
+    def _phone_at_home(
+        event: Event, asked_ip: str | None, context: Familiarity, profile: IdentityProfile
+    ) -> str | None:
+        """Apart without geography: the phone answered on the person's own home network (an address
+        range they came back to, the phone on its Wi-Fi) while a device they never used asked from
+        another network. A person with a new laptop elsewhere carries their phone there."""
+        phone = event.responder_ip
+        if not phone or not asked_ip or context.device != "new" or context.level is not Level.UNFAMILIAR:
+            return None
+        home = net_of(phone)
+        if not home or home == net_of(asked_ip) or not established(profile.nets.get(home), event.ts):
+            return None
+        return f"the phone answered on the person's own network ({home}.x), a device they never used asked"
 
     def _apart(self, asked: Geo, answered: Geo) -> str | None:
         """Why the two sides are apart, or None when they are not (or cannot be told apart)."""
