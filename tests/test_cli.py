@@ -250,3 +250,52 @@ def test_demo_and_detectors_listing(tmp_path: Path) -> None:
     assert "push_sent" in metas[0]["watches"] and "signin_success" not in metas[0]["watches"]
     table = runner.invoke(app, ["detectors"])
     assert "Event kinds it sees: fraud_reported, push_approved" in table.output
+
+
+def test_a_baseline_learns_without_reporting_and_the_next_run_knows_more(tmp_path: Path) -> None:
+    """--baseline over history reports nothing and stores no finding; the next run judges the same
+    prompts from a new place as it would after an ordinary run over that history."""
+    state = tmp_path / "state.sqlite"
+    history = write_jsonl(
+        tmp_path / "history.jsonl",
+        normal_days("victim@corp.example", range(3)) + attack("other@corp.example", 1, approve=False),
+    )
+    day = write_jsonl(tmp_path / "day.jsonl", attack("victim@corp.example", 3, approve=False)[:3])
+    learnt = runner.invoke(app, ["analyze", str(history), "--state", str(state), "--baseline"])
+    assert learnt.exit_code == 0, learnt.output
+    assert "baseline learnt into" in learnt.output
+    out = tmp_path / "f.jsonl"
+    stored = runner.invoke(app, ["analyze", str(day), "--state", str(state), "--out", str(out), "-q"])
+    assert stored.exit_code == 0, stored.output
+    assert [(f["user"], f["severity"]) for f in read_findings(out)] == [("victim@corp.example", "medium")]
+    # the other identity's bombing in the baseline was never reported: not in the state's findings
+    assert runner.invoke(app, ["analyze", str(history), "--baseline"]).exit_code == 2  # needs --state
+
+
+def test_the_organisation_s_allow_list_makes_an_office_familiar_from_the_first_day(tmp_path: Path) -> None:
+    """Missed prompts from an office egress the person never used: a burst from outside, unless the config
+    names the office network."""
+    log = write_jsonl(tmp_path / "okta.jsonl", normal_days("v@corp.example", range(3)) + office_misses())
+    out = tmp_path / "f.jsonl"
+    assert runner.invoke(app, ["analyze", str(log), "--out", str(out), "-q"]).exit_code == 0
+    assert [f["detector"] for f in read_findings(out)] == ["push_bombing"]
+    config = tmp_path / "pushguard.yaml"
+    config.write_text("organisation:\n  trusted_networks: [203.0.113.0/24]\n")
+    assert (
+        runner.invoke(app, ["analyze", str(log), "--config", str(config), "--out", str(out), "-q"]).exit_code
+        == 0
+    )
+    assert read_findings(out) == []
+    config.write_text("organisation:\n  trusted_networks: [the office]\n")
+    bad = runner.invoke(app, ["analyze", str(log), "--config", str(config)])
+    assert bad.exit_code == 2 and "organisation.trusted_networks: not a network: 'the office'" in bad.output
+
+
+def office_misses() -> list[dict[str, Any]]:
+    """The person's first day at the company's New York office: eight pushes from its egress that the
+    phone never answers (still in flight mode after the flight)."""
+    start = DAY + timedelta(days=3, hours=15)
+    return [
+        okta.push_sent(start + timedelta(seconds=60 * n), "v@corp.example", "203.0.113.10", "newyork")
+        for n in range(8)
+    ]

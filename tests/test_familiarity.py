@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 
 import msgspec
+import pytest
 
 from pushguard.detect.familiarity import Level, agent_key, assess, established, requester_ip
-from pushguard.detect.org import ORG_MIN_PEOPLE, OrgKnowledge, OrgTable, net_of
+from pushguard.detect.org import ORG_MIN_PEOPLE, OrgKnowledge, OrgTable, OrgTrust, net_of
 from pushguard.detect.profile import new_profile, update_profile
 from pushguard.detect.reset_enroll_chain import META as RESET_META
 from pushguard.model import (
@@ -166,7 +167,8 @@ def test_service_accounts_and_failures_teach_the_organisation_nothing() -> None:
 
 
 def test_the_allow_list_names_offices_and_gateways() -> None:
-    knowledge = OrgKnowledge(trusted_networks=["198.51.100.0/24"], trusted_asns=[22616])
+    trust = OrgTrust.parse({"trusted_networks": ["198.51.100.0/24"], "trusted_asns": ["AS22616"]}, "cfg")
+    knowledge = OrgKnowledge(trust=trust)
     assert knowledge.bits(ev(EventKind.PUSH_SENT, 0, ip="198.51.100.9")) & ORG_TRUSTED
     gateway = Geo(country="Netherlands", asn=22616, as_org="Zscaler", is_hosting=True)
     assert knowledge.bits(ev(EventKind.PUSH_SENT, 0, ip="203.0.113.1", geo=gateway)) & ORG_TRUSTED
@@ -215,3 +217,12 @@ def test_the_engine_lends_a_recent_sign_in_s_place_to_a_record_without_one() -> 
     engine.process(ev(EventKind.FACTOR_ENROLLED, 800, ip="203.0.113.5", geo=own))
     kept = seen[-1].geo
     assert kept is not None and (kept.country, kept.city, kept.lat) == ("Ghana", "Accra", placed.lat)
+
+
+def test_a_wrong_allow_list_is_named() -> None:
+    with pytest.raises(ValueError, match=r"cfg: organisation.trusted_networks: not a network: 'office'"):
+        OrgTrust.parse({"trusted_networks": ["office"]}, "cfg")
+    with pytest.raises(ValueError, match=r"cfg: organisation\.trusted_asns: not an ASN"):
+        OrgTrust.parse({"trusted_asns": ["Zscaler"]}, "cfg")
+    with pytest.raises(ValueError, match="unknown key"):
+        OrgTrust.parse({"offices": []}, "cfg")

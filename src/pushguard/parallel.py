@@ -36,7 +36,7 @@ import msgspec
 
 from pushguard.detect import build_detectors
 from pushguard.detect.base import SUCCESS_KINDS
-from pushguard.detect.org import OrgKnowledge, OrgTable
+from pushguard.detect.org import OrgKnowledge, OrgTable, OrgTrust
 from pushguard.detect.profile import id_hash
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider
@@ -183,11 +183,17 @@ class _DeferringEngine(Engine):
 
 
 def _detect(
-    part: int, spill_dir: Path, tasks: int, jobs: int, config: dict[str, Any] | None, watermark: float
+    part: int,
+    spill_dir: Path,
+    tasks: int,
+    jobs: int,
+    config: dict[str, Any] | None,
+    watermark: float,
+    trust: OrgTrust | None = None,
 ) -> tuple[RunStats, list[Finding]]:
     decoder = msgspec.msgpack.Decoder(_Parsed)
     runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
-    org = OrgKnowledge(msgspec.msgpack.decode((spill_dir / ORG_FILE).read_bytes(), type=OrgTable))
+    org = OrgKnowledge(msgspec.msgpack.decode((spill_dir / ORG_FILE).read_bytes(), type=OrgTable), trust)
     engine = _DeferringEngine(build_detectors(config), slices=jobs, org=org)
     for item in heapq.merge(*runs, key=lambda parsed: parsed.order):
         engine.current = item.order
@@ -242,6 +248,7 @@ def analyze_parallel(
     city_db: Path | None = None,
     asn_db: Path | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
+    org_trust: OrgTrust | None = None,
 ) -> RunResult:
     """Findings and counts of ``pipeline.analyze`` over the same inputs, computed by ``jobs`` processes."""
     skipped: list[str] = []
@@ -279,7 +286,7 @@ def analyze_parallel(
         (spill_dir / ORG_FILE).write_bytes(msgspec.msgpack.encode(org))
         findings: dict[str, Finding] = {}
         futures = [
-            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config, watermark)
+            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config, watermark, org_trust)
             for part in range(jobs)
         ]
         for future in futures:

@@ -23,7 +23,9 @@ import msgspec
 
 from pushguard.detect import Detection, Detector, build_detectors, to_finding
 from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
-from pushguard.detect.org import ORG_STATE_KEY, OrgKnowledge, OrgTable
+from pushguard.detect.org import ORG_STATE_KEY, OrgTable
+from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for the entry points that build engines
+from pushguard.detect.org import OrgTrust as OrgTrust  # the allow-list the entry points configure
 from pushguard.detect.profile import id_hash, new_profile, place_of, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import (
@@ -120,6 +122,7 @@ class Engine:
         by_kind: bool = True,
         org: OrgKnowledge | None = None,
         org_learns: bool = True,
+        report: bool = True,
     ) -> None:
         """``by_kind=False``: every detector sees every event (the reference the kind table is tested
         against); by default a detector sees only the kinds its metadata ``watches``. ``org``: what the
@@ -169,6 +172,7 @@ class Engine:
         self._org_loaded = False  # the stored table is read at the first event that needs it
         self.org_learns = org_learns
         self._org_dirty = False
+        self.report = report  # False: a baseline; findings update the profiles but are not stored
 
     @property
     def org(self) -> OrgKnowledge:
@@ -420,7 +424,7 @@ class Engine:
             self.flush()
 
     def flush(self) -> None:
-        batch = Commit(findings=self._pending_findings)
+        batch = Commit(findings=self._pending_findings if self.report else [])
         evict = len(self._cache) + len(self._keyed) > MAX_CACHED
         if evict or not self._store_is_private:
             for key in self._dirty:
@@ -643,13 +647,24 @@ def analyze(
     commit_every: int = COMMIT_EVERY,
     keep_revisions: bool = False,
     org_learns: bool = True,
+    org_trust: OrgTrust | None = None,
+    report: bool = True,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
     ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
-    the organisation's table is read (stored, or empty) but not extended by this run."""
-    engine = Engine(store, build_detectors(detector_config), commit_every=commit_every, org_learns=org_learns)
+    the organisation's table is read (stored, or empty) but not extended by this run. ``org_trust``: the
+    configured allow-list of networks. ``report=False`` (a baseline): detectors and profiles learn, no
+    finding is returned or stored."""
+    engine = Engine(
+        store,
+        build_detectors(detector_config),
+        commit_every=commit_every,
+        org=OrgKnowledge(trust=org_trust) if org_trust is not None else None,
+        org_learns=org_learns,
+        report=report,
+    )
     paths = expand_paths(inputs, engine.stats.skipped_files)
     if keep_revisions:
         engine.revisions = []
@@ -665,5 +680,5 @@ def analyze(
             if on_event is not None and count % 1000 == 0:
                 on_event(count)
     engine.finish()
-    findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id))
-    return RunResult(engine.stats, findings, engine.revisions)
+    findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id)) if report else []
+    return RunResult(engine.stats, findings, engine.revisions if report else None)

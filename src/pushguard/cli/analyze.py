@@ -20,7 +20,7 @@ from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, RunResult, analyze
+from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.sources.readers import expand_paths
@@ -51,7 +51,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
-    """The YAML config file: ``detectors: {id: {tunable: value} | false}``."""
+    """The YAML config file: ``detectors: {id: {tunable: value} | false}`` and ``organisation:
+    {trusted_networks: [CIDR], trusted_asns: [ASN]}`` (offices and gateways known from the first day)."""
     if path is None:
         return {}
     data = read_yaml_file(path)
@@ -59,13 +60,17 @@ def load_config(path: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    unknown = set(data) - {"detectors"}
+    unknown = set(data) - {"detectors", "organisation"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
     detectors = data.get("detectors") or {}
     if not isinstance(detectors, dict):
         raise ConfigError(f"{path}: 'detectors' must be a mapping of detector id to settings")
-    return {"detectors": detectors}
+    try:
+        trust = OrgTrust.parse(data.get("organisation"), str(path))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return {"detectors": detectors, "organisation": trust}
 
 
 @contextmanager
@@ -92,13 +97,18 @@ def run_analysis(
     geoip_asn: Path | None = None,
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
+    baseline: bool = False,
 ) -> RunResult:
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     if not paths:
         why = f" (skipped: {'; '.join(skipped[:5])}{' …' if len(skipped) > 5 else ''})" if skipped else ""
         raise InputError("no log files found in " + ", ".join(str(p) for p in inputs) + why)
-    result = _run(paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs)
+    if baseline and state is None:
+        raise InputError("--baseline learns into a state file: give it --state FILE")
+    result = _run(
+        paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs, baseline
+    )
     result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
     return result
 
@@ -114,8 +124,10 @@ def _run(
     geoip_asn: Path | None,
     commit_every: int,
     jobs: int,
+    baseline: bool,
 ) -> RunResult:
     settings = load_config(config)
+    trust: OrgTrust | None = settings.get("organisation")
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
     for db in (geoip_city, geoip_asn):
@@ -132,6 +144,7 @@ def _run(
             detector_config=settings.get("detectors"),
             city_db=geoip_city,
             asn_db=geoip_asn,
+            org_trust=trust,
         )
     enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
     size = sum(p.stat().st_size for p in paths)
@@ -161,6 +174,8 @@ def _run(
             enrichers=enrichers,
             on_event=tick,
             commit_every=commit_every,
+            org_trust=trust,
+            report=not baseline,
         )
 
 
@@ -191,6 +206,14 @@ def analyze_command(
     jobs: Annotated[
         int, typer.Option(min=1, help="Processes; identities are split among them (same findings as 1).")
     ] = 1,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Learn from these logs into --state (what is familiar to each person and the "
+            "organisation) without reporting findings: history before the first real run.",
+        ),
+    ] = False,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
@@ -205,9 +228,15 @@ def analyze_command(
             geoip_asn=geoip_asn,
             commit_every=commit_every,
             jobs=jobs,
+            baseline=baseline,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
+    if baseline:
+        if not quiet:
+            print_summary(console, result.stats, [])
+            console.print(f"baseline learnt into {state}: no findings reported")
+        return
     if out is not None:
         try:
             write_findings(out, result.findings)

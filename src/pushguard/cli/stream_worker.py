@@ -33,7 +33,7 @@ import redis
 from pushguard.detect import Detector
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
-from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine
+from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, OrgKnowledge, OrgTrust
 from pushguard.publish import parse_record
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
@@ -65,11 +65,17 @@ class _DeferringEngine(Engine):
     """First stage: the second stage's events are queued on the stage2 stream in the next commit."""
 
     def __init__(
-        self, store: RedisStore, detectors: Sequence[Detector[Any]], stage2: str, org_learns: bool = True
+        self,
+        store: RedisStore,
+        detectors: Sequence[Detector[Any]],
+        stage2: str,
+        org_learns: bool = True,
+        org_trust: OrgTrust | None = None,
     ) -> None:
         # What the organisation learns is merged into the stored table at each commit (and the merged
         # table read back): workers share it, a commit late (a one-process run sees it at once).
-        super().__init__(store, detectors, commit_every=_NEVER, org_learns=org_learns)
+        org = OrgKnowledge(trust=org_trust) if org_trust is not None else None
+        super().__init__(store, detectors, commit_every=_NEVER, org=org, org_learns=org_learns)
         self.redis = store
         self.stage2 = stage2
         self.current: tuple[int, int] = (0, 0)
@@ -103,6 +109,7 @@ class WorkerOptions:
     aliases: AliasMap = field(default_factory=AliasMap)
     enrichers: Sequence[Enricher] = ()
     org_learns: bool = True  # extend the organisation's table (shared through the store at commits)
+    org_trust: OrgTrust | None = None  # the configured allow-list of networks
 
 
 @dataclass
@@ -143,8 +150,9 @@ class StreamWorker:
         return store
 
     def _new_engine(self) -> _DeferringEngine:
+        options = self.options
         return _DeferringEngine(
-            self._store, self.options.make_detectors(), self.bus.stage2, self.options.org_learns
+            self._store, options.make_detectors(), self.bus.stage2, options.org_learns, options.org_trust
         )
 
     # -- the loop ----------------------------------------------------------------------------------

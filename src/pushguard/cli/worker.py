@@ -171,6 +171,7 @@ def worker_command(
             aliases=alias_map,
             enrichers=enrichers,
             org_learns=org_learning,
+            org_trust=settings.get("organisation"),
         )
         worker = StreamWorker(client, prefix, options)
         try:

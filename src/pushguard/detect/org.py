@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import msgspec
 
@@ -138,19 +138,56 @@ def _insert(entry: OrgEntry, person: int, second: int) -> None:
     entry.established = firsts[-1] if len(firsts) >= ORG_MIN_PEOPLE else 0
 
 
+class OrgTrust(msgspec.Struct, frozen=True, kw_only=True):
+    """The configured allow-list: networks the organisation vouches for from the first day (offices,
+    the secure web gateway's egress, the VPN concentrators), by address range or operator."""
+
+    networks: tuple[str, ...] = ()
+    asns: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, section: object, where: str) -> OrgTrust:
+        """From the config's ``organisation:`` mapping; a wrong value is named with ``where``."""
+        if section is None:
+            return cls()
+        if not isinstance(section, dict):
+            raise ValueError(f"{where}: 'organisation' must be a mapping")
+        unknown = set(section) - {"trusted_networks", "trusted_asns"}
+        if unknown:
+            raise ValueError(f"{where}: organisation: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        networks = _listed(section.get("trusted_networks"), f"{where}: organisation.trusted_networks")
+        for text in networks:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"{where}: organisation.trusted_networks: not a network: {text!r}") from None
+        asns: list[int] = []
+        for text in _listed(section.get("trusted_asns"), f"{where}: organisation.trusted_asns"):
+            digits = text.upper().removeprefix("AS")
+            if not digits.isdigit():
+                raise ValueError(f"{where}: organisation.trusted_asns: not an ASN: {text!r}")
+            asns.append(int(digits))
+        return cls(networks=tuple(networks), asns=tuple(asns))
+
+
+def _listed(value: object, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise ValueError(f"{where}: a list")
+    return [str(v) for v in value]
+
+
 class OrgKnowledge:
     """The table plus the configured allow-list, answering "what does the organisation know of this
     event's network" as ORG_* bits."""
 
-    def __init__(
-        self,
-        table: OrgTable | None = None,
-        trusted_networks: Iterable[str] = (),
-        trusted_asns: Iterable[int] = (),
-    ) -> None:
+    def __init__(self, table: OrgTable | None = None, trust: OrgTrust | None = None) -> None:
         self.table = table if table is not None else OrgTable()
-        self.trusted_networks = tuple(ipaddress.ip_network(text, strict=False) for text in trusted_networks)
-        self.trusted_asns = frozenset(trusted_asns)
+        trust = trust or OrgTrust()
+        self.trust = trust
+        self.trusted_networks = tuple(ipaddress.ip_network(text, strict=False) for text in trust.networks)
+        self.trusted_asns = frozenset(trust.asns)
         self._trusted_ip = functools.lru_cache(maxsize=65_536)(self._in_trusted_network)
 
     def bits(self, event: Event) -> int:
