@@ -26,6 +26,7 @@ from pushguard.detect.base import (
     Tunable,
     append_bounded,
     kinds,
+    prune_before,
     settings,
 )
 from pushguard.detect.episode import (
@@ -160,10 +161,7 @@ class NewContext:
 
     def advance(self, state: NewContextState, watermark: float) -> tuple[NewContextState, list[Detection]]:
         state.episode = live(state.episode, watermark, self.gap_s)
-        prune = 0
-        while prune < len(state.refusals) and watermark - state.refusals[prune].ts > self.refusal_window:
-            prune += 1
-        del state.refusals[:prune]
+        prune_before(state.refusals, watermark - self.refusal_window)
         return state, []
 
     def _track_refusals(self, state: NewContextState, event: Event) -> None:

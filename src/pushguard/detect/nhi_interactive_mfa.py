@@ -35,11 +35,10 @@ from pushguard.detect.base import (
     Detection,
     DetectorMeta,
     Tunable,
-    append_bounded,
-    from_ts,
     kinds,
     settings,
 )
+from pushguard.detect.episode import Episode, continue_or_open, live
 from pushguard.model import Event, EventKind, Factor, IdentityProfile, PrincipalType, Severity, UserKind
 
 DEFAULT_PATTERNS = (
@@ -98,24 +97,19 @@ def naming_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{translate(p)})" for p in patterns) or r"(?!)")
 
 
-class NhiEpisode(msgspec.Struct, kw_only=True):
-    anchor: str
-    first_ts: float
-    last_ts: float
-    revision: int = 0
-    severity: str = ""
+class NhiSeen(msgspec.Struct, kw_only=True):
+    """What the open episode saw (the shared Episode keeps its evidence, addresses and revisions)."""
+
     prompts: int = 0
     approvals: int = 0
     mfa: int = 0
     enrollments: int = 0
-    evidence: list[str] = []
-    ips: list[str] = []
-    providers: list[str] = []
     why_nhi: str = ""
 
 
 class NhiState(msgspec.Struct, kw_only=True):
-    episode: NhiEpisode | None = None
+    episode: Episode | None = None
+    seen: NhiSeen = msgspec.field(default_factory=NhiSeen)
 
 
 META = DetectorMeta(
@@ -178,33 +172,24 @@ class NhiInteractiveMfa:
         why = self.why_nhi(event)
         if why is None:
             return state, []
-        now = event.ts
-        episode = state.episode
-        if episode is None or now - episode.last_ts > self.gap_s:
-            episode = state.episode = NhiEpisode(
-                anchor=event.event_id, first_ts=now, last_ts=now, why_nhi=why
-            )
-        episode.last_ts = now
+        if live(state.episode, event.ts, self.gap_s) is None:
+            state.seen = NhiSeen(why_nhi=why)
+        episode = state.episode = continue_or_open(state.episode, event, self.gap_s)
+        seen = state.seen
         if what == "prompt":
-            episode.prompts += 1
+            seen.prompts += 1
         elif what == "approval":
-            episode.approvals += 1
+            seen.approvals += 1
         elif what == "mfa":
-            episode.mfa += 1
+            seen.mfa += 1
         else:
-            episode.enrollments += 1
-        append_bounded(episode.evidence, event.event_id, _MAX_EVIDENCE)
-        for ip in (event.ip, event.responder_ip):
-            if ip and ip not in episode.ips and len(episode.ips) < _MAX_IPS:
-                episode.ips.append(ip)
-        if event.provider.value not in episode.providers:
-            episode.providers.append(event.provider.value)
+            seen.enrollments += 1
         severity = Severity.MEDIUM if what == "prompt" else Severity.HIGH
         if episode.severity and Severity(episode.severity).rank > severity.rank:
             severity = Severity(episode.severity)  # never de-escalates within an episode
         if episode.revision and severity.value == episode.severity and what != "enrollment":
             return state, []  # same episode, nothing new a responder needs
-        return state, [self._report(episode, severity, event)]
+        return state, [self._report(episode, seen, severity, event)]
 
     def advance(self, state: NhiState, watermark: float) -> tuple[NhiState, list[Detection]]:
         return state, []
@@ -235,42 +220,26 @@ class NhiInteractiveMfa:
         return None
 
     @staticmethod
-    def _report(episode: NhiEpisode, severity: Severity, event: Event) -> Detection:
-        episode.revision += 1
-        episode.severity = severity.value
+    def _report(episode: Episode, seen: NhiSeen, severity: Severity, event: Event) -> Detection:
         counts = (
-            f"{episode.prompts} push prompts, {episode.approvals} approved, {episode.mfa} interactive MFA, "
-            f"{episode.enrollments} factor enrollments/bypasses"
+            f"{seen.prompts} push prompts, {seen.approvals} approved, {seen.mfa} interactive MFA, "
+            f"{seen.enrollments} factor enrollments/bypasses"
         )
-        reasons = [f"non-human identity: {episode.why_nhi}", f"interactive authentication seen: {counts}"]
-        if episode.approvals or episode.mfa:
+        reasons = [f"non-human identity: {seen.why_nhi}", f"interactive authentication seen: {counts}"]
+        if seen.approvals or seen.mfa:
             reasons.append("a person completed MFA as this identity (OWASP NHI10, human use of NHI)")
-        if episode.enrollments:
+        if seen.enrollments:
             reasons.append("a factor was bound to a non-human identity: possible persistence")
         if event.by_other and event.actor is not None and event.actor.login:
             reasons.append(f"last action by {event.actor.login}")
         title = "Non-human identity received push prompts"
-        if episode.approvals or episode.mfa:
+        if seen.approvals or seen.mfa:
             title = "Non-human identity completed interactive MFA"
-        if episode.enrollments:
+        if seen.enrollments:
             title = "Non-human identity got an MFA factor enrolled"
-        return Detection(
-            detector=META.id,
-            identity="",
-            anchor=episode.anchor,
-            revision=episode.revision,
-            title=title,
-            severity=severity,
-            confidence=0.9 if episode.why_nhi.startswith("the identity provider") else 0.7,
-            first_seen=from_ts(episode.first_ts),
-            last_seen=from_ts(episode.last_ts),
-            detected_at=event.time,
-            evidence=tuple(episode.evidence),
-            source_ips=tuple(episode.ips),
-            reasons=tuple(reasons),
-            providers=tuple(episode.providers),
-            techniques=("T1098.005",) if episode.enrollments else (),
-        )
+        confidence = 0.9 if seen.why_nhi.startswith("the identity provider") else 0.7
+        techniques = ("T1098.005",) if seen.enrollments else ()
+        return episode.report(META.id, "", severity, confidence, title, reasons, event.ts, techniques)
 
 
 def _interactive(event: Event) -> str | None:
