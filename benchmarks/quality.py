@@ -32,6 +32,8 @@ class QualityRecord(msgspec.Struct, kw_only=True):
     campaigns_by_kind: dict[str, int]  # the simulator's campaigns: a change here means re-record
     recall_by_kind: dict[str, float]  # the least recall each kind may have
     fp_per_1k_by_detector: dict[str, float]  # the most false alarms per 1,000 benign people per day
+    fp_per_1k: float = 0.0  # all detectors' false alarms per 1,000 benign people per day
+    pushes_to_detect_median: dict[str, float] = {}  # per prompt-driven kind, pooled over the seeds
 
 
 def record_of(evaluations: dict[int, Evaluation], users: int, days: int, history_days: int) -> QualityRecord:
@@ -44,6 +46,12 @@ def record_of(evaluations: dict[int, Evaluation], users: int, days: int, history
         campaigns_by_kind={row.kind: row.campaigns for row in total.by_kind},
         recall_by_kind={row.kind: round(row.recall, 4) for row in total.by_kind},
         fp_per_1k_by_detector={row.detector: round(row.fp_per_1k_users_day, 3) for row in total.by_detector},
+        fp_per_1k=round(total.fp_per_1k_users_day, 3),
+        pushes_to_detect_median={
+            row.kind: row.pushes_to_detect_median
+            for row in total.by_kind
+            if row.pushes_to_detect_median is not None
+        },
     )
 
 
@@ -104,7 +112,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--history-days", type=int, default=7)
+    parser.add_argument("--history-days", type=int, default=14)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--record", type=Path, help="write the quality gate's recorded figures here")
     args = parser.parse_args()

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
-from pushguard.model import Event, EventKind, Finding, Geo, Severity
+from pushguard.model import Device, Event, EventKind, Finding, Geo, Severity
 from tests.account_records import (
     LAGOS,
     duo_admin,
@@ -352,3 +352,26 @@ def test_duo_self_enrollment_from_a_vps_after_denied_pushes(tmp_path: Path) -> N
     found = run_records(tmp_path, records, "duo", "enrollment_abuse")
     assert [f.severity for f in found] == [Severity.CRITICAL]
     assert "through hosting / VPN / proxy egress neither" in found[0].reasons[0]
+
+
+def test_one_push_won_then_an_enrollment_from_a_browser_the_person_never_used() -> None:
+    """One push approved from a VPS and a factor enrolled from there, from a Linux browser the Windows
+    user never had: the attacker's machine (the hosting nobody here uses makes it high)."""
+    vps = Geo(country="France", asn=14061, as_org="DigitalOcean", is_hosting=True, accuracy_km=1000.0)
+    linux = Device(os="Linux", browser="Chrome")
+    windows = Device(id="dev-alice-laptop", os="Windows 11", browser="Edge")
+    own = [msgspec.structs.replace(e, device=windows) for e in history()]
+
+    def from_vps(kind: EventKind, seconds: float, device: Device) -> Event:
+        return msgspec.structs.replace(ev(kind, seconds, ip="203.0.113.9", geo=vps), device=device)
+
+    stranger = [from_vps(EventKind.PUSH_APPROVED, 10, linux), from_vps(EventKind.FACTOR_ENROLLED, 400, linux)]
+    found = run(own + stranger)
+    assert [f.severity for f in found] == [Severity.HIGH]
+    assert "from a browser this person never used (Linux, Chrome)" in found[0].reasons[0]
+    # the person's own laptop through that VPN: their new phone
+    theirs = [
+        from_vps(EventKind.PUSH_APPROVED, 10, windows),
+        from_vps(EventKind.FACTOR_ENROLLED, 400, windows),
+    ]
+    assert run(own + theirs) == []

@@ -1,13 +1,13 @@
-"""The detection-quality gate (issue 6): on the recorded seeds of the simulator (a week of history, then
-the scored week), recall per campaign kind may not fall and false alarms (medium or worse) per detector,
-per 1,000 benign people per day, may not rise.
+"""The detection-quality gate: on the recorded seeds of the simulator (a week of history, then the scored
+week), recall per campaign kind may not fall and false alarms (medium or worse) per detector, per 1,000
+benign people per day, may not rise; and whatever was recorded, the bars of issue 18 hold: every kind
+detected at least 0.90, bombing caught by the third push (median), at most 3 false alarms per 1,000
+benign people per day.
 
 The figures were recorded with ``python benchmarks/quality.py --record tests/fixtures/quality_baseline.json``;
 re-record them, and say why in the commit, when a change makes detection better (or the simulator
-changes). The targets now in the file are the ones the detectors reached on the earlier, tidier simulator
-(every kind detected; its false positives per detector turned into rates over its 5,859 benign
-person-days), kept as the bar on the harder simulator: they fail until the detectors are rewritten.
-``spray_then_push`` is new and has no earlier figure: it is simulated and counted, not yet gated."""
+changes). These seeds are tuning seeds: the held-out figures are in the README, measured on seeds no
+change was tuned on."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ def test_false_alarms_per_detector_do_not_rise(recorded: QualityRecord, measured
         if rate > recorded.fp_per_1k_by_detector.get(detector, 0.0) + EPSILON
     }
     assert not worse, f"more false alarms than recorded: {worse}"
+
+
+MIN_RECALL = 0.90
+MAX_FP_PER_1K = 3.0
+MAX_BOMBING_PUSHES = 3.0
+
+
+def test_the_bars_of_issue_18_hold(measured: QualityRecord) -> None:
+    low = {kind: f"{recall:.0%}" for kind, recall in measured.recall_by_kind.items() if recall < MIN_RECALL}
+    assert not low, f"kinds detected below {MIN_RECALL:.0%}: {low}"
+    assert measured.fp_per_1k <= MAX_FP_PER_1K, f"{measured.fp_per_1k:.2f} false alarms per 1k people/day"
+    for kind in ("push_bombing_approved", "push_bombing_ridden_out"):
+        pushes = measured.pushes_to_detect_median.get(kind)
+        assert pushes is not None and pushes <= MAX_BOMBING_PUSHES, f"{kind}: median {pushes} pushes"

@@ -136,6 +136,7 @@ _WEIGHTS = {
     "refusals": 3,
     "refusal": 2,
     "unfamiliar": 2,
+    "new_device": 2,
     "new_country": 1,
     "hosting": 1,
     "hostile_session": 1,
@@ -328,6 +329,17 @@ def _context(
     elif seen.level is Level.UNFAMILIAR and thin_ok:
         found["unfamiliar"] = (
             f"from a context unfamiliar to this person and the organisation: {seen.describe()}"
+        )
+    device = event.device
+    if (
+        "unfamiliar" in found
+        and seen.device == "new"
+        and device is not None
+        and (device.os or device.browser)  # the requesting browser, not the authenticator enrolled
+    ):
+        # attackers enroll from their own machine; a person's new phone is enrolled from their laptop
+        found["new_device"] = (
+            f"from a browser this person never used ({device.os or '?'}, {device.browser or '?'})"
         )
     return found
 

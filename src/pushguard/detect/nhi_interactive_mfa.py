@@ -45,8 +45,6 @@ DEFAULT_PATTERNS = (
     "svc-*,svc_*,svc.*,*-svc,*_svc,sa-*,sa_*,*-sa,service-*,service_*,*-service,*_service,"
     "api-*,api_*,*-api,*-bot,*_bot,*.bot,bot-*,bot_*,*$"
 )
-_MAX_EVIDENCE = 50
-_MAX_IPS = 10
 # Factors a token sign-in may carry that are no sign of a person at a prompt.
 _NON_INTERACTIVE = frozenset({Factor.PASSWORD, Factor.CERTIFICATE})
 _PROMPTED = frozenset(
