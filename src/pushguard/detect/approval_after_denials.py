@@ -73,7 +73,7 @@ class Held(msgspec.Struct, kw_only=True):
     first_ts: float
 
 
-class AfterDenialsState(msgspec.Struct, kw_only=True):
+class AfterDenialsState(msgspec.Struct, kw_only=True, omit_defaults=True):
     refusals: list[Refusal] = []
     held: Held | None = None
     pending_ts: float = 0.0  # the last prompt not answered yet (0: none)

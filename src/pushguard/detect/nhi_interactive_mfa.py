@@ -105,9 +105,9 @@ class NhiSeen(msgspec.Struct, kw_only=True):
     why_nhi: str = ""
 
 
-class NhiState(msgspec.Struct, kw_only=True):
+class NhiState(msgspec.Struct, kw_only=True, omit_defaults=True):
     episode: Episode | None = None
-    seen: NhiSeen = msgspec.field(default_factory=NhiSeen)
+    seen: NhiSeen | None = None
 
 
 META = DetectorMeta(
@@ -170,10 +170,10 @@ class NhiInteractiveMfa:
         why = self.why_nhi(event)
         if why is None:
             return state, []
-        if live(state.episode, event.ts, self.gap_s) is None:
-            state.seen = NhiSeen(why_nhi=why)
-        episode = state.episode = continue_or_open(state.episode, event, self.gap_s)
         seen = state.seen
+        if seen is None or live(state.episode, event.ts, self.gap_s) is None:
+            seen = state.seen = NhiSeen(why_nhi=why)
+        episode = state.episode = continue_or_open(state.episode, event, self.gap_s)
         if what == "prompt":
             seen.prompts += 1
         elif what == "approval":

@@ -63,7 +63,7 @@ class Pending(msgspec.Struct, array_like=True):
     context: Familiarity
 
 
-class FatigueState(msgspec.Struct, kw_only=True):
+class FatigueState(msgspec.Struct, kw_only=True, omit_defaults=True):
     unresolved: list[Unresolved] = []  # oldest first, bounded
     pending: Pending | None = None
     context: Familiarity | None = None  # the least familiar requesting side

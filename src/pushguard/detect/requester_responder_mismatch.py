@@ -59,7 +59,7 @@ class Sides(NamedTuple):
     context: Familiarity  # how familiar the requesting side is to the person and the organisation
 
 
-class MismatchState(msgspec.Struct, kw_only=True):
+class MismatchState(msgspec.Struct, kw_only=True, omit_defaults=True):
     episode: Episode | None = None
     pending: PendingPush | None = None
 
