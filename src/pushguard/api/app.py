@@ -41,6 +41,7 @@ from pushguard.api.service import FindingQuery, Service
 from pushguard.decide import PolicyError
 from pushguard.model import DecisionRequest, Severity
 from pushguard.sources import BY_PROVIDER
+from pushguard.sources.limits import TOO_DEEP
 
 _json = msgspec.json.Encoder()
 
@@ -60,6 +61,8 @@ async def _decode(request: Request, kind: type[Any]) -> Any:
         raise ApiError(415, "unsupported_media_type", "send application/json")
     try:
         return msgspec.json.decode(raw, type=kind)
+    except RecursionError:  # deeper than the decoder goes; records are held to MAX_DEPTH one by one
+        raise ApiError(400, "invalid_json", TOO_DEEP) from None
     except msgspec.ValidationError as exc:
         raise ApiError(422, "invalid_body", str(exc)) from None
     except (msgspec.DecodeError, UnicodeError) as exc:

@@ -26,6 +26,7 @@ import msgspec
 from pushguard.api.metrics import Metrics
 from pushguard.api.service import Service
 from pushguard.model import Provider
+from pushguard.sources.limits import TOO_DEEP
 
 log = logging.getLogger("pushguard.api.hooks")
 SOURCE = "okta-hook"
@@ -42,6 +43,8 @@ def delivery_events(body: bytes) -> list[Any]:
         delivery = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeError) as exc:
         raise DeliveryError(f"not JSON: {exc}") from None
+    except RecursionError:  # deeper than the decoder goes; events are held to MAX_DEPTH one by one
+        raise DeliveryError(f"not JSON: {TOO_DEEP}") from None
     data = delivery.get("data") if isinstance(delivery, dict) else None
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):

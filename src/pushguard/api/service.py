@@ -34,6 +34,7 @@ from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Finding, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.publish import publish_records
+from pushguard.sources.limits import TOO_DEEP, value_too_deep
 from pushguard.sources.readers import RawItem, unwrap_records
 from pushguard.store import MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
@@ -56,13 +57,15 @@ class IngestResult:
 
 
 def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
-    """A batch's records (envelopes unwrapped), positions 1-based; what is not a JSON object is kept as
-    an item without a record so that it is counted and reported."""
+    """A batch's records (envelopes unwrapped), positions 1-based; what is not a JSON object, or nests
+    deeper than ``MAX_DEPTH``, is kept as an item without a record so that it is counted and reported."""
     items: list[RawItem] = []
     for position, value in enumerate(records, start=1):
         inner = unwrap_records(value)
         for record in [value] if inner is None else inner:
-            if isinstance(record, dict):
+            if value_too_deep(record):
+                items.append(RawItem(source, position, None, TOO_DEEP, unit="record"))
+            elif isinstance(record, dict):
                 items.append(RawItem(source, position, record, unit="record"))
             else:
                 items.append(RawItem(source, position, None, "record is not a JSON object", unit="record"))

@@ -23,6 +23,7 @@ from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
+from pushguard.sources.limits import ReadLimits
 from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
@@ -93,6 +94,7 @@ def run_analysis(
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
 ) -> RunResult:
+    ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     paths = expand_paths(inputs)
     if not paths:
         raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))

@@ -51,7 +51,7 @@ def read_decisions(paths: list[Path]) -> tuple[list[DecisionRecord], list[str]]:
                 continue
             try:
                 records.append(_decoder.decode(line))
-            except (msgspec.DecodeError, ValueError) as exc:
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                 problems.append(f"{path}:{number}: not a decision record: {exc}")
     records.sort(key=lambda r: r.request.time)
     return records, problems

@@ -118,7 +118,7 @@ def decide_command(
     """Decide one push or enrollment request and explain the decision."""
     try:
         req = msgspec.json.decode(_request_text(request), type=DecisionRequest)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise _fail(f"invalid request: {exc}") from None
     try:
         policy = load_policy(policy_file)

@@ -1,0 +1,71 @@
+"""The HTTP service against hostile requests (issue 19): JSON nested too deep, times at the ends of the
+calendar, identities in another case, addresses that are not addresses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP
+from tests.api_env import DECIDE, HOOK_SECRET, Env, bombing_records, running
+
+HOOK = {"Authorization": HOOK_SECRET, "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    with running(tmp_path, max_body_bytes=4 * 1024 * 1024) as started:
+        yield started
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def delivery(events: str) -> str:
+    return '{"eventType": "com.okta.event_hook", "data": {"events": ' + events + "}}"
+
+
+# -- item 2: JSON nested too deep ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("levels", [1_000, 100_000])
+def test_deep_bodies_are_refused_as_bad_json(env: Env, levels: int) -> None:
+    deep = nested(levels)
+    bodies = {
+        "/v1/decide": (json.dumps(DECIDE)[:-1] + ', "extra": ' + deep + "}", env.headers("decide")),
+        "/v1/events": ('{"records": ' + deep + "}", env.headers("ingest")),
+        "/v1/hooks/okta": (delivery(deep), HOOK),
+    }
+    for path, (body, headers) in bodies.items():
+        answer = env.client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+        assert answer.status_code in (400, 422), (path, answer.status_code, answer.text[:200])
+        assert answer.json()["error"] in ("invalid_json", "invalid_body"), (path, answer.text[:200])
+
+
+def test_a_deep_record_in_a_batch_is_counted_and_the_rest_ingested(env: Env) -> None:
+    records = bombing_records()
+    text = json.dumps(records)
+    body = '{"records": [' + text[1:-1] + ', {"debugContext": ' + nested(MAX_DEPTH + 1) + "}]}"
+    answer = env.client.post("/v1/events", content=body, headers=env.headers("ingest"))
+    assert answer.status_code == 200, answer.text[:300]
+    reply = answer.json()
+    assert reply["events"] == len(records) and reply["rejected"] == {"malformed": 1}
+    assert reply["errors"] == [f"api#{len(records) + 1}: {TOO_DEEP}"]
+    assert any(f["detector"] == "push_bombing" for f in reply["findings"])
+
+
+def test_a_deep_event_in_a_hook_delivery_is_counted_and_the_rest_processed(env: Env) -> None:
+    records = bombing_records()
+    deep = json.dumps(records[-1]).replace('"debugData": {', '"debugData": {"deep": ' + nested(500) + ", ", 1)
+    events = json.dumps(records[:-1])[:-1] + ", " + deep + "]"
+    answer = env.client.post("/v1/hooks/okta", content=delivery(events), headers=HOOK)
+    assert answer.status_code == 204, answer.text[:300]
+    env.client.app.state.hooks.drain()  # type: ignore[attr-defined]
+    found = env.client.get("/v1/findings", headers=env.headers("read")).json()["findings"]
+    assert any(f["detector"] == "push_bombing" for f in found)
+    metrics = env.client.get("/metrics", headers=env.headers("read")).text
+    assert 'pushguard_records_rejected_total{reason="malformed"} 1.0' in metrics
