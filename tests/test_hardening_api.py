@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
+from pushguard.decide import decide, engine, load_policy
+from pushguard.model import DecisionAction, DecisionRequest, IdentityProfile
 from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP
 from tests.api_env import DECIDE, HOOK_SECRET, Env, bombing_records, running
 
@@ -69,3 +73,35 @@ def test_a_deep_event_in_a_hook_delivery_is_counted_and_the_rest_processed(env: 
     assert any(f["detector"] == "push_bombing" for f in found)
     metrics = env.client.get("/metrics", headers=env.headers("read")).text
     assert 'pushguard_records_rejected_total{reason="malformed"} 1.0' in metrics
+
+
+# -- item 3: times at the ends of the calendar ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_beyond_the_utc_calendar_is_refused(env: Env, moment: str) -> None:
+    answer = env.client.post("/v1/decide", json={**DECIDE, "time": moment}, headers=env.headers("decide"))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "invalid_body" and "out of range" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_the_first_and_last_utc_seconds_are_decided(env: Env, moment: str) -> None:
+    answer = env.client.post("/v1/decide", json={**DECIDE, "time": moment}, headers=env.headers("decide"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["evaluated_at"] == moment
+
+
+def test_an_evaluation_that_fails_answers_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def overflowing(request: DecisionRequest, profile: IdentityProfile) -> dict[str, Any]:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(engine, "compute_signals", overflowing)
+    policy = load_policy(None)
+    request = msgspec.convert(DECIDE, DecisionRequest)
+    decision = decide(request, policy, lambda identity: None)
+    assert decision.fallback and decision.decision is policy.fallback
+    assert decision.reasons[0].code == "evaluation_error" and "OverflowError" in decision.reasons[0].message
+    assert decide(request, policy, lambda identity: None, fallback=DecisionAction.DENY).decision is (
+        DecisionAction.DENY
+    )

@@ -7,7 +7,7 @@ does not imply phishing resistance."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -77,6 +77,10 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     def __post_init__(self) -> None:
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError("time must carry a time zone (UTC, e.g. 2026-03-02T09:00:00Z)")
+        try:
+            self.time.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            raise ValueError("time is out of range once converted to UTC (years 1 to 9999)") from None
         if not self.identity:
             raise ValueError("identity must not be empty")
 
