@@ -17,6 +17,7 @@ from rich.table import Table
 
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.geo import open_mmdb
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
@@ -102,8 +103,8 @@ def run_analysis(
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
     for db in (geoip_city, geoip_asn):
-        if db is not None and not db.is_file():
-            raise InputError(f"{db}: no such MaxMind database file")
+        if db is not None:
+            open_mmdb(db).close()  # here: a --jobs process would only fail later
     if jobs > 1:
         if state is not None:
             raise InputError("--jobs keeps state in memory for the run: use it without --state")

@@ -24,6 +24,7 @@ from pushguard.cli.analyze import ProviderChoice, fail, load_config
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
 from pushguard.detect import Detector, build_detectors
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.geo import open_mmdb
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
 from pushguard.report.jsonl import write_findings
@@ -129,8 +130,8 @@ def worker_command(
         settings = load_config(config)
         alias_map = AliasMap.load(aliases) if aliases else AliasMap()
         for db in (geoip_city, geoip_asn):
-            if db is not None and not db.is_file():
-                raise PushguardError(f"{db}: no such MaxMind database file")
+            if db is not None:
+                open_mmdb(db).close()
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
     overrides: dict[str, Any] | None = settings.get("detectors")

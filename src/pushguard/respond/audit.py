@@ -41,8 +41,12 @@ class ChainError(InputError):
 def read_chain(path: Path) -> Iterator[dict[str, Any]]:
     """The log's entries in order, checking the chain as it goes (ChainError at the first break)."""
     prev = GENESIS
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ChainError(f"{path}:{number}: not UTF-8 text") from None
             if not line.strip():
                 raise ChainError(f"{path}:{number}: blank line inside the audit log")
             try:
