@@ -46,7 +46,7 @@ from pushguard.sources import (
     detect_source,
 )
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_records
-from pushguard.store import Commit, MemoryStore, StateStore
+from pushguard.store import Commit, MemoryStore, SqliteStore, StateStore
 
 REORDER_BUFFER = 20_000  # records a file may be out of order by before they count as late
 DESCENDING_PROBE = 64  # records looked at to tell a newest-first file
@@ -543,8 +543,13 @@ def analyze(
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
     ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
-    ``keep_revisions``: also every revision as it was reported (for time-to-detect)."""
+    ``keep_revisions``: also every revision as it was reported (for time-to-detect).
+    With a SQLite ``store``, a run that resumes one killed on the same inputs also returns the findings
+    the killed process committed: the findings of one uninterrupted run (``SqliteStore.open_run``)."""
     paths = expand_paths(inputs)
+    ledger = store if isinstance(store, SqliteStore) else None
+    if ledger is not None:
+        ledger.open_run(stable_id("run", *sorted(str(path.resolve()) for path in paths)))
     engine = Engine(store, build_detectors(detector_config), commit_every=commit_every)
     if keep_revisions:
         engine.revisions = []
@@ -561,4 +566,7 @@ def analyze(
                 on_event(count)
     engine.finish()
     findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id))
+    if ledger is not None:
+        findings = ledger.run_findings()  # this process's findings and a killed one's, highest revision
+        ledger.close_run()
     return RunResult(engine.stats, findings, engine.revisions)

@@ -150,7 +150,34 @@ def run_analysis(
 
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze_command)
+    app.command("findings")(findings_command)
     app.command("detectors")(detectors_command)
+
+
+def findings_command(
+    state: Annotated[Path, typer.Option(help="SQLite state file written by `analyze --state`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the findings here (default: standard output).")
+    ] = None,
+) -> None:
+    """Every finding a state file holds, at its highest revision, as JSON Lines (oldest first)."""
+    if not state.is_file():
+        raise fail(f"{state}: no such state file")
+    try:
+        with open_store(state) as store:
+            assert store is not None
+            findings = store.findings()
+    except PushguardError as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        for finding in findings:
+            sys.stdout.write(msgspec.json.encode(finding).decode() + "\n")
+        return
+    try:
+        count = write_findings(out, findings)
+    except OSError as exc:
+        raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
+    err.print(f"{count} findings written to {out}")
 
 
 def analyze_command(
