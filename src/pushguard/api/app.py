@@ -193,6 +193,8 @@ def create_app(
                 findings=result.findings,
                 queued=result.queued,
                 duplicates=result.duplicates,
+                late=result.late,
+                held=result.held,
             )
         )
 

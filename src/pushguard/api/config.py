@@ -32,6 +32,9 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     hook_spool: str | None = None  # deliveries kept here until processed; default: <state>.hooks
     advance_every_s: float = 30.0  # how often silence is let speak (push timeouts), 0: never
     allowed_lateness_s: float = 300.0  # silence is judged this far behind the newest event seen
+    # Ingested events wait this long (in event time, at most this long in wall time) for earlier ones to
+    # arrive, then reach the detectors in time order; decide sees them this much later.
+    reorder_window_s: float = 30.0
     commit_every: int = 1000  # events per store commit inside one ingested batch
     page_size_max: int = 500
     log_level: str = "INFO"
@@ -63,6 +66,7 @@ _ENV = {
     "PUSHGUARD_HOOK_SPOOL": "hook_spool",
     "PUSHGUARD_ADVANCE_EVERY_S": "advance_every_s",
     "PUSHGUARD_ALLOWED_LATENESS_S": "allowed_lateness_s",
+    "PUSHGUARD_REORDER_WINDOW_S": "reorder_window_s",
     "PUSHGUARD_COMMIT_EVERY": "commit_every",
     "PUSHGUARD_PAGE_SIZE_MAX": "page_size_max",
     "PUSHGUARD_LOG_LEVEL": "log_level",
@@ -90,8 +94,8 @@ def _check(config: ServiceConfig, where: str) -> None:
         problems.append("page_size_max must be at least 1")
     if config.commit_every < 1:
         problems.append("commit_every must be at least 1")
-    if config.advance_every_s < 0 or config.allowed_lateness_s < 0:
-        problems.append("advance_every_s and allowed_lateness_s must not be negative")
+    if config.advance_every_s < 0 or config.allowed_lateness_s < 0 or config.reorder_window_s < 0:
+        problems.append("advance_every_s, allowed_lateness_s and reorder_window_s must not be negative")
     if config.log_level.upper() not in LOG_LEVELS:
         problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {config.log_level!r}")
     if config.okta_hook_secret is not None and len(config.okta_hook_secret) < 16:

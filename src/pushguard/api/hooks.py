@@ -3,9 +3,10 @@
 Okta waits 3 seconds for a delivery's answer and retries once after a timeout or an error, so the handler
 only checks the delivery, writes it to the spool directory (fsync, then an atomic rename) and answers
 204. This worker processes the spool in arrival order and deletes each file once its findings are
-committed. A crash in between leaves the file, which the next start processes again: at-least-once. A
-delivery applied twice (that replay, or Okta's own retry) adds nothing: the Engine's replay guard skips
-event ids it has applied, and a finding's id is stable, so the store keeps one finding.
+committed (or held, durably, for event-time order: api.ordering). A crash in between leaves the file,
+which the next start processes again: at-least-once. A delivery applied twice (that replay, or Okta's
+own retry, however late) adds nothing: events behind those already applied are skipped, a second copy
+of a held event is kept once, and a finding's id is stable, so the store keeps one finding.
 
 The same thread lets silence speak every ``advance_every_s`` (an Okta push nobody answered only shows as
 the absence of an answer)."""

@@ -34,7 +34,9 @@ class EventsReply(msgspec.Struct, kw_only=True):
     errors: list[str]  # the first malformed records, by position, with the reason
     findings: list[Finding]  # new findings and escalated revisions
     queued: int = 0  # with Redis: records put on the partition streams (the workers find)
-    duplicates: int = 0  # with Redis: records the streams already had (a redelivery)
+    duplicates: int = 0  # records already received (a redelivery): kept once
+    late: int = 0  # events behind those already applied (a replay, or later than the reorder window): skipped
+    held: int = 0  # events waiting for the reorder window, then applied in event-time order
 
 
 class FindingsPage(msgspec.Struct, kw_only=True):

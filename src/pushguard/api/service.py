@@ -28,10 +28,11 @@ import msgspec
 import redis
 
 from pushguard.api.config import ServiceConfig
+from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Decision, DecisionRequest, Finding, IdentityProfile, Provider, Severity
+from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.publish import publish_records
 from pushguard.sources.limits import TOO_DEEP, value_too_deep
@@ -54,6 +55,8 @@ class IngestResult:
     findings: list[Finding] = field(default_factory=list)
     queued: int = 0
     duplicates: int = 0
+    late: int = 0
+    held: int = 0
 
 
 def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
@@ -141,6 +144,9 @@ class Service:
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
         self.aliases = AliasMap()
         self.lock = threading.Lock()  # the Engine and the writing connection
+        self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
+        # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
+        self.held = HeldEvents(self.store if self.bus is None else MemoryStore(), config.reorder_window_s)
         # one query at a time per reading connection; a memory store is one object for all three
         shared = self.reader is self.store
         self.read_lock = self.lock if shared else threading.Lock()
@@ -166,29 +172,46 @@ class Service:
     # -- ingestion ---------------------------------------------------------------------------------
 
     def ingest(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
-        """Raw vendor records (or envelopes of them) → events → detectors; findings committed. A record
-        already applied (a redelivery) is skipped by the Engine's replay guard. With Redis the records go
-        on the partition streams instead, for the workers (a record the streams had is not sent twice)."""
+        """Raw vendor records (or envelopes of them) → events, held for event-time order (api.ordering)
+        → detectors; findings committed. An event behind those already applied (a redelivery, or later
+        than the reorder window) is counted and skipped. With Redis the records go on the partition
+        streams instead, for the workers (a record the streams had is not sent twice)."""
         items = _raw_items(records, source)
         if self.bus is not None:
             return self._publish(items, provider)
         stats = RunStats()
-        events = sorted(
-            parse_items(items, stats, provider, self.aliases, self.enrichers),
-            key=lambda e: (e.ts, e.provider.value, e.event_id),
+        events = list(parse_items(items, stats, provider, self.aliases, self.enrichers))
+        with self.ingest_lock:
+            with self.lock:
+                late, duplicates = self.held.add(events)
+                due = self.held.due()
+            found = self._apply(due)
+            held = len(self.held)
+        return IngestResult(
+            stats.records,
+            len(events),
+            _rejected(stats),
+            stats.error_samples,
+            list(found.values()),
+            duplicates=duplicates,
+            late=late,
+            held=held,
         )
+
+    def _apply(self, due: list[tuple[str, Event]]) -> dict[str, Finding]:
+        """Released events → the Engine, in order, in chunks that give way to decide; committed."""
         found: dict[str, Finding] = {}
-        for start in range(0, len(events), WRITE_CHUNK):
+        for start in range(0, len(due), WRITE_CHUNK):
             self._give_way()
             with self.lock:
-                for event in events[start : start + WRITE_CHUNK]:
-                    for finding in self.engine.process(event):
+                for key, event in due[start : start + WRITE_CHUNK]:
+                    for finding in self.engine.process(event, PARTITION, key):
                         found[finding.id] = finding
-        with self.lock:
-            self.engine.flush()
-        return IngestResult(
-            stats.records, len(events), _rejected(stats), stats.error_samples, list(found.values())
-        )
+        if due:
+            with self.lock:
+                self.engine.flush()
+                self.held.applied(due[-1][0])
+        return found
 
     def _publish(self, items: list[RawItem], provider: Provider | None) -> IngestResult:
         assert self.bus is not None
@@ -217,18 +240,24 @@ class Service:
             waited += YIELD_S
 
     def advance(self) -> list[Finding]:
-        """Let silence speak (a push nobody answered, a burst that ended) up to the newest event time
-        less the allowed lateness, for the identities the Engine holds; committed. With Redis the workers
-        do this for the state they hold."""
+        """Release the held events when nothing arrived for a reorder window, then let silence speak (a
+        push nobody answered, a burst that ended) up to the newest event time less the allowed lateness,
+        for the identities the Engine holds; committed. With Redis the workers do this for the state
+        they hold."""
         if self.bus is not None:
             return []
-        with self.lock:
-            mark = self.engine.watermark - self.config.allowed_lateness_s
-            if mark <= self._advanced_to:
-                return []
-            found = self.engine.advance(mark)
-            self.engine.flush()
-            self._advanced_to = mark
+        with self.ingest_lock:
+            with self.lock:
+                due = self.held.due(everything=self.held.idle())
+            found = list(self._apply(due).values())
+            with self.lock:
+                newest = max(self.engine.watermark, self.held.watermark)
+                mark = newest - self.config.allowed_lateness_s
+                if mark <= self._advanced_to:
+                    return found
+                found.extend(self.engine.advance(mark))
+                self.engine.flush()
+                self._advanced_to = mark
         return found
 
     # -- decisions ---------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS finding (
 CREATE INDEX IF NOT EXISTS finding_user ON finding (user, detected_at);
 CREATE TABLE IF NOT EXISTS run_finding (run TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run, id))
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS held (
+    partition TEXT NOT NULL, position TEXT NOT NULL, event BLOB NOT NULL, PRIMARY KEY (partition, position)
+) WITHOUT ROWID;
 """
 
 
@@ -102,6 +105,27 @@ class SqliteStore:
     def findings(self) -> list[Finding]:
         rows = self._db.execute("SELECT body FROM finding ORDER BY detected_at, id")
         return [decode_finding(body) for (body,) in rows]
+
+    # -- events held for ordering (the service's ingestion, api.ordering) ---------------------------
+
+    def hold(self, partition: str, events: Sequence[tuple[str, bytes]]) -> None:
+        """Keep (position, encoded event) pairs until released; a position already held is kept once."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT OR IGNORE INTO held VALUES (?, ?, ?)", [(partition, pos, blob) for pos, blob in events]
+        )
+        db.execute("COMMIT")
+
+    def held(self, partition: str) -> list[tuple[str, bytes]]:
+        rows = self._db.execute(
+            "SELECT position, event FROM held WHERE partition=? ORDER BY position", (partition,)
+        )
+        return [(str(pos), bytes(blob)) for pos, blob in rows]
+
+    def unhold(self, partition: str, upto: str) -> None:
+        """Forget the held events up to ``upto`` (their effect is committed)."""
+        self._db.execute("DELETE FROM held WHERE partition=? AND position<=?", (partition, upto))
 
     # -- the run ledger ----------------------------------------------------------------------------
 
