@@ -105,3 +105,44 @@ def test_an_evaluation_that_fails_answers_the_fallback(monkeypatch: pytest.Monke
     assert decide(request, policy, lambda identity: None, fallback=DecisionAction.DENY).decision is (
         DecisionAction.DENY
     )
+
+
+# -- item 8: the identity of a decide request is canonicalised as the logs' ----------------------------
+
+
+def test_decide_reads_the_same_history_whatever_the_case(env: Env) -> None:
+    ingest = env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+    assert ingest.status_code == 200
+    lower = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).json()
+    upper = env.client.post(
+        "/v1/decide",
+        json={**DECIDE, "identity": "  " + DECIDE["identity"].upper() + " "},
+        headers=env.headers("decide"),
+    ).json()
+    assert lower["decision"] == "step_up" and lower["risk"] >= 70
+    assert (upper["decision"], upper["risk"]) == (lower["decision"], lower["risk"])
+    read = env.client.get(f"/v1/identities/{DECIDE['identity'].upper()}", headers=env.headers("read")).json()
+    assert read["known"] and read["identity"] == DECIDE["identity"]
+
+
+def test_decide_applies_the_alias_map(tmp_path: Path) -> None:
+    aliases = tmp_path / "aliases.csv"
+    aliases.write_text(f"alias,canonical\nYuki.W@Corp.Example,{DECIDE['identity']}\n")
+    with running(tmp_path, aliases=str(aliases)) as env:
+        env.client.post("/v1/events", json={"records": bombing_records()}, headers=env.headers("ingest"))
+        direct = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).json()
+        alias = env.client.post(
+            "/v1/decide", json={**DECIDE, "identity": "YUKI.W@corp.example"}, headers=env.headers("decide")
+        ).json()
+        assert direct["decision"] == "step_up"
+        assert (alias["decision"], alias["risk"]) == (direct["decision"], direct["risk"])
+        logged = [json.loads(line) for line in Path(env.config.decision_log or "").read_text().splitlines()]
+        assert {entry["request"]["identity"] for entry in logged} == {DECIDE["identity"]}
+
+
+@pytest.mark.parametrize("identity", ["", "   ", "\t"])
+def test_an_empty_identity_is_refused(env: Env, identity: str) -> None:
+    answer = env.client.post(
+        "/v1/decide", json={**DECIDE, "identity": identity}, headers=env.headers("decide")
+    )
+    assert answer.status_code == 422 and "identity" in answer.json()["detail"]

@@ -252,7 +252,12 @@ def create_app(
         if since is not None and since.utcoffset() is None:
             raise ApiError(422, "invalid_request", "since must carry a time zone (e.g. 2026-03-02T09:00:00Z)")
         query = FindingQuery(
-            user=user, detector=detector, severity=severity, since=since, offset=offset, limit=limit
+            user=None if user is None else service.canonical(user),
+            detector=detector,
+            severity=severity,
+            since=since,
+            offset=offset,
+            limit=limit,
         )
         page, total = await run_in_threadpool(service.findings, query)
         after = offset + len(page)
@@ -274,7 +279,7 @@ def create_app(
     )
     async def identity_endpoint(request: Request, identity: str) -> Response:
         require(request, KeyScope.READ)
-        return _reply(await run_in_threadpool(service.identity, identity.strip().lower()))
+        return _reply(await run_in_threadpool(service.identity, service.canonical(identity)))
 
     @app.get(
         "/v1/policies",

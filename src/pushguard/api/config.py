@@ -26,6 +26,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: str | None = None  # policy file; the bundled default policy when unset
     decide_fallback: DecisionAction | None = None  # when the store fails; None: the policy's fallback
     decision_log: str | None = None  # JSON Lines file every decision is appended to
+    aliases: str | None = None  # alias map (CSV or YAML, as `analyze --aliases`) for ingestion and decide
     max_body_bytes: int = DEFAULT_MAX_BODY
     okta_hook_secret: str | None = None  # the value Okta sends in okta_hook_header
     okta_hook_header: str = "Authorization"
@@ -60,6 +61,7 @@ _ENV = {
     "PUSHGUARD_POLICY": "policy",
     "PUSHGUARD_DECIDE_FALLBACK": "decide_fallback",
     "PUSHGUARD_DECISION_LOG": "decision_log",
+    "PUSHGUARD_ALIASES": "aliases",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
     "PUSHGUARD_OKTA_HOOK_SECRET": "okta_hook_secret",
     "PUSHGUARD_OKTA_HOOK_HEADER": "okta_hook_header",

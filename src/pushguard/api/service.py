@@ -142,7 +142,7 @@ class Service:
             self.bus = StreamBus(redis.Redis.from_url(config.redis_url), config.redis_prefix)
         self.engine = Engine(self.store, build_detectors(config.detectors), commit_every=config.commit_every)
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
-        self.aliases = AliasMap()
+        self.aliases = AliasMap.load(config.aliases) if config.aliases else AliasMap()
         self.lock = threading.Lock()  # the Engine and the writing connection
         self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
         # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
@@ -273,7 +273,14 @@ class Service:
             blob = self.decide_reader.load([identity]).get(identity)
         return None if blob is None else _profile_decoder.decode(blob).profile
 
+    def canonical(self, identity: str) -> str:
+        """The identity as the logs key it: lowercase, then the alias map's answer."""
+        return self.aliases.canonical(identity.strip().lower())
+
     def decide(self, request: DecisionRequest) -> Decision:
+        canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
+        if canonical != request.identity:
+            request = msgspec.structs.replace(request, identity=canonical)
         decision = decide(request, self.policy, self._decide_profile, fallback=self.config.decide_fallback)
         if self._decision_log is not None:
             line = self._encoder.encode({"request": request, "decision": decision})

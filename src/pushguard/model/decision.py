@@ -60,7 +60,7 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     clock, so the same request over the same state gives the same decision (backtests replay it)."""
 
     operation: Operation
-    identity: str  # canonical identity (alias map, else lowercase login/UPN)
+    identity: str  # the login/UPN: lowercased and trimmed here, as the sources do; callers apply aliases
     time: datetime  # UTC, timezone-aware
     ip: str | None = None
     user_agent: str | None = None
@@ -81,8 +81,11 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
             self.time.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
             raise ValueError("time is out of range once converted to UTC (years 1 to 9999)") from None
-        if not self.identity:
+        canonical = self.identity.strip().lower()
+        if not canonical:
             raise ValueError("identity must not be empty")
+        if canonical != self.identity:  # YUKI.WRIGHT@… and yuki.wright@… are one identity's history
+            msgspec.structs.force_setattr(self, "identity", canonical)
 
 
 class Reason(msgspec.Struct, frozen=True):
