@@ -136,8 +136,10 @@ class Runner:
     def _notify(self, incident: str, entries: list[dict[str, Any]]) -> None:
         now = self._clock()
         if self.webhook is not None:
+            head = self.audit.head  # the anchor: the receiver keeps it, audit-verify --head checks it
             payload = {
                 "type": "pushguard.response",
+                "audit_head": {"seq": head.seq, "hash": head.hash},
                 "incident": incident,
                 "identity": entries[0]["identity"],
                 "severity": entries[0]["severity"],
@@ -169,6 +171,8 @@ class Runner:
                 "cs3": e["rule"],
                 "cs4Label": "auditSeq",
                 "cs4": e["seq"],
+                "cs5Label": "auditHead",
+                "cs5": str(self.audit.head),
                 "msg": e["detail"],
             },
             now,
