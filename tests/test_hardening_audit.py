@@ -1,5 +1,6 @@
 """The audit chain anchored (issue 19, item 11): an HMAC key nobody else can hash with, and the head sent
-with every notification, so a cut tail, an emptied file or a line hashed again are all caught."""
+with every notification, so a cut tail, an emptied file or a line hashed again are all caught. And the
+dry run of the example playbook (item 12): planned calls whose JSON bodies hold braces."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
 from pushguard.cli import app
+from pushguard.model import Finding, FindingStatus, Severity
+from pushguard.respond.actions import Action, VendorAccount
 from pushguard.respond.audit import (
     GENESIS,
     KEY_ENV,
@@ -25,8 +29,9 @@ from pushguard.respond.audit import (
     verify_head,
 )
 from pushguard.respond.notify import Webhook
+from pushguard.respond.planner import PlannedAction
 from pushguard.respond.playbook import WebhookConfig
-from pushguard.respond.runner import Runner
+from pushguard.respond.runner import PLANNED_CALLS, Runner, dry_run_result
 
 KEY = b"an-audit-key-of-32-characters-xx"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -154,3 +159,61 @@ def test_every_notification_carries_the_head(tmp_path: Path) -> None:
     Runner(audit, execute=False, webhook=webhook, clock=lambda: NOW)._notify("inc-1", [entry])
     assert bodies[0]["audit_head"] == {"seq": 1, "hash": entry["hash"]}
     assert verify_head(tmp_path / "audit.jsonl", KEY, Head(1, entry["hash"])).seq == 2  # + the notify line
+
+
+# -- item 12: a dry run of the example playbook on every vendor ------------------------------------------
+
+
+@pytest.mark.parametrize(("vendor", "action"), sorted(PLANNED_CALLS, key=lambda k: (k[0], k[1].value)))
+def test_every_planned_call_is_shown_with_its_body(vendor: str, action: Action) -> None:
+    user = "00u{0}x{user}"  # braces in an id are text, never a format field
+    planned = PlannedAction(
+        incident="inc",
+        identity="alice@corp.example",
+        action=action,
+        account=VendorAccount(provider=vendor, login="alice@corp.example", user_id=user),
+        rule="r",
+        findings=("f1",),
+        severity="critical",
+        confidence=0.99,
+    )
+    result = dry_run_result(planned)
+    assert result.detail.startswith("dry run: would call ")
+    assert PLANNED_CALLS[(vendor, action)].replace("{user}", user) in result.detail
+
+
+def test_the_example_playbook_plans_a_critical_entra_takeover(tmp_path: Path) -> None:
+    findings = tmp_path / "findings.jsonl"
+    findings.write_bytes(msgspec.json.encode(example_finding()) + b"\n")
+    audit = tmp_path / "audit.jsonl"
+    playbook = Path(__file__).resolve().parents[1] / "examples" / "playbook.yaml"
+    result = runner.invoke(
+        app, ["respond", str(findings), "--playbook", str(playbook), "--audit-log", str(audit)]
+    )
+    assert result.exit_code == 0, result.output
+    details = [json.loads(line)["detail"] for line in audit.read_text().splitlines()]
+    assert any('{"accountEnabled": false}' in detail for detail in details), details
+
+
+def example_finding() -> Finding:
+    return Finding(
+        id="f-takeover",
+        revision=1,
+        status=FindingStatus.OPEN,
+        incident="inc-alice",
+        detector="approval_after_denials",
+        title="push approved after 6 denials",
+        severity=Severity.CRITICAL,
+        confidence=0.97,
+        user="alice@corp.example",
+        provider="entra",
+        first_seen="2026-03-02T09:00:00Z",
+        last_seen="2026-03-02T09:20:00Z",
+        detected_at="2026-03-02T09:20:00Z",
+        techniques=["T1621"],
+        frameworks={},
+        evidence=["e1"],
+        source_ips=["203.0.113.9"],
+        reasons=["6 denials then an approval"],
+        actions=[],
+    )

@@ -66,7 +66,7 @@ def dry_run_result(item: PlannedAction, target: Target | None = None) -> ActionR
     if call is None:
         return ActionResult(outcome=Outcome.SKIPPED, detail=f"{vendor} offers no {item.action.value}")
     user = item.account.user_id or f"<id of {item.account.login}>"
-    detail = "dry run: would call " + call.format(user=user)
+    detail = "dry run: would call " + call.replace("{user}", user)  # not str.format: bodies hold braces
     if item.action is Action.REMOVE_ATTACKER_FACTOR and target is not None:
         enrolled = [e for e in target.enrolled if e.provider == vendor]
         if enrolled:
