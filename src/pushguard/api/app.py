@@ -100,7 +100,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service, app.state.keys, app.state.metrics, app.state.hooks = service, keys, metrics, hooks
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, timeout_s=config.read_timeout_s)
     app.add_middleware(RequestLog, metrics=metrics)  # added last: outermost
 
     def require(request: Request, scope: KeyScope) -> StoredKey:
@@ -120,7 +120,10 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> Response:
-        return _error(exc.status, exc.error, exc.detail)
+        answer = _error(exc.status, exc.error, exc.detail)
+        if exc.status == 408:  # the rest of the body may still come: not on this connection
+            answer.headers["connection"] = "close"
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:

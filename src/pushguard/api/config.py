@@ -17,6 +17,7 @@ import yaml
 from pushguard.model import ConfigError, DecisionAction
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # bytes: an Okta event-hook delivery is far smaller
+DEFAULT_READ_TIMEOUT_S = 30.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -28,6 +29,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     decision_log: str | None = None  # JSON Lines file every decision is appended to
     aliases: str | None = None  # alias map (CSV or YAML, as `analyze --aliases`) for ingestion and decide
     max_body_bytes: int = DEFAULT_MAX_BODY
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a request's head, then its body, must arrive in this
+    max_connections: int = 1000  # open connections (and requests in progress) per process; then 503
     okta_hook_secret: str | None = None  # the value Okta sends in okta_hook_header
     okta_hook_header: str = "Authorization"
     hook_spool: str | None = None  # deliveries kept here until processed; default: <state>.hooks
@@ -63,6 +66,8 @@ _ENV = {
     "PUSHGUARD_DECISION_LOG": "decision_log",
     "PUSHGUARD_ALIASES": "aliases",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
+    "PUSHGUARD_READ_TIMEOUT_S": "read_timeout_s",
+    "PUSHGUARD_MAX_CONNECTIONS": "max_connections",
     "PUSHGUARD_OKTA_HOOK_SECRET": "okta_hook_secret",
     "PUSHGUARD_OKTA_HOOK_HEADER": "okta_hook_header",
     "PUSHGUARD_HOOK_SPOOL": "hook_spool",
@@ -92,6 +97,10 @@ def _check(config: ServiceConfig, where: str) -> None:
     problems = []
     if config.max_body_bytes < 1024:
         problems.append("max_body_bytes must be at least 1024")
+    if config.read_timeout_s <= 0:
+        problems.append("read_timeout_s must be positive")
+    if config.max_connections < 1:
+        problems.append("max_connections must be at least 1")
     if config.page_size_max < 1:
         problems.append("page_size_max must be at least 1")
     if config.commit_every < 1:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from pushguard.api import KeyStore, Scope, Service, create_app, load_config
 from pushguard.api.logs import configure
+from pushguard.api.server import serve
 from pushguard.decide import PolicyError
 from pushguard.model import PushguardError
 
@@ -54,7 +54,7 @@ def serve_command(
     signal.signal(signal.SIGHUP, lambda signum, frame: _reload_policy(service))
     _tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        serve(app, settings, host, port)
     finally:
         service.close()
 
