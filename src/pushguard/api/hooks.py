@@ -27,6 +27,7 @@ import msgspec
 from pushguard.api.metrics import Metrics
 from pushguard.api.service import Service
 from pushguard.model import Provider
+from pushguard.model.files import open_private, private_dir
 from pushguard.sources.limits import TOO_DEEP
 
 log = logging.getLogger("pushguard.api.hooks")
@@ -71,7 +72,7 @@ class HookWorker:
         if self.spool is not None:
             path = self.spool / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
             tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as handle:
+            with open_private(tmp, "wb") as handle:
                 handle.write(body)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -85,7 +86,7 @@ class HookWorker:
     def start(self) -> None:
         """Queue what an earlier run left in the spool, then start processing."""
         if self.spool is not None:
-            self.spool.mkdir(parents=True, exist_ok=True)
+            private_dir(self.spool)
             for stale in self.spool.glob("*.tmp"):  # written but never acknowledged to Okta
                 stale.unlink(missing_ok=True)
             left = sorted(self.spool.glob("*.json"))

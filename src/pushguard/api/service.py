@@ -33,6 +33,7 @@ from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
+from pushguard.model.files import open_private
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.publish import publish_records
 from pushguard.sources.limits import TOO_DEEP, value_too_deep
@@ -284,7 +285,7 @@ class Service:
         decision = decide(request, self.policy, self._decide_profile, fallback=self.config.decide_fallback)
         if self._decision_log is not None:
             line = self._encoder.encode({"request": request, "decision": decision})
-            with self._log_lock, self._decision_log.open("ab") as handle:
+            with self._log_lock, open_private(self._decision_log, "ab") as handle:
                 handle.write(line + b"\n")
         return decision
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pushguard.model import ConfigError, InputError
+from pushguard.model.files import open_private, private_dir
 
 GENESIS = "0" * 64
 KEY_ENV = "PUSHGUARD_AUDIT_KEY"
@@ -153,10 +154,10 @@ class AuditLog:
         if path.exists():
             self.entries = list(read_chain(path, key))
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
-        with self.path.open("a+", encoding="utf-8") as handle:
+        with open_private(self.path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 # Another process may have appended since we read: re-read the tail under the lock.

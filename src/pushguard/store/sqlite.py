@@ -10,11 +10,13 @@ the kill as well as the ones found after it."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pushguard.model import Finding, InputError
+from pushguard.model.files import create_private
 from pushguard.store.base import Commit, decode_finding, encode_finding
 
 SCHEMA_VERSION = 3  # 2: profile.recent_ids are 64-bit hashes; 3: new_context refusals in whole seconds
@@ -43,6 +45,9 @@ CREATE TABLE IF NOT EXISTS held (
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:":
+            with contextlib.suppress(OSError):  # a missing directory: sqlite3 says so below
+                create_private(self.path)  # SQLite creates its -wal and -shm files with the same mode
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
