@@ -136,6 +136,8 @@ def test_decide_applies_the_alias_map(tmp_path: Path) -> None:
         ).json()
         assert direct["decision"] == "step_up"
         assert (alias["decision"], alias["risk"]) == (direct["decision"], direct["risk"])
+        assert env.service.decision_log is not None
+        env.service.decision_log.flush()
         logged = [json.loads(line) for line in Path(env.config.decision_log or "").read_text().splitlines()]
         assert {entry["request"]["identity"] for entry in logged} == {DECIDE["identity"]}
 

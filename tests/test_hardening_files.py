@@ -43,6 +43,8 @@ def test_the_state_database_and_its_journal_files(tmp_path: Path) -> None:
 def test_the_decision_log_and_the_hook_spool(tmp_path: Path) -> None:
     with running(tmp_path) as env:
         assert env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide")).status_code == 200
+        assert env.service.decision_log is not None
+        env.service.decision_log.flush()
         assert mode(Path(env.config.decision_log or "")) == 0o600
     spool = tmp_path / "spool" / "hooks"
     worker = HookWorker(env.service, Metrics(), spool, advance_every_s=0)

@@ -27,6 +27,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: str | None = None  # policy file; the bundled default policy when unset
     decide_fallback: DecisionAction | None = None  # when the store fails; None: the policy's fallback
     decision_log: str | None = None  # JSON Lines file every decision is appended to
+    decision_log_max_bytes: int = 100 * 1024 * 1024  # then rotated: <file>.1, .2, …
+    decision_log_keep: int = 5  # rotated files kept (the oldest is deleted)
     aliases: str | None = None  # alias map (CSV or YAML, as `analyze --aliases`) for ingestion and decide
     max_body_bytes: int = DEFAULT_MAX_BODY
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a request's head, then its body, must arrive in this
@@ -64,6 +66,8 @@ _ENV = {
     "PUSHGUARD_POLICY": "policy",
     "PUSHGUARD_DECIDE_FALLBACK": "decide_fallback",
     "PUSHGUARD_DECISION_LOG": "decision_log",
+    "PUSHGUARD_DECISION_LOG_MAX_BYTES": "decision_log_max_bytes",
+    "PUSHGUARD_DECISION_LOG_KEEP": "decision_log_keep",
     "PUSHGUARD_ALIASES": "aliases",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
     "PUSHGUARD_READ_TIMEOUT_S": "read_timeout_s",
@@ -99,6 +103,8 @@ def _check(config: ServiceConfig, where: str) -> None:
         problems.append("max_body_bytes must be at least 1024")
     if config.read_timeout_s <= 0:
         problems.append("read_timeout_s must be positive")
+    if config.decision_log_max_bytes < 4096 or config.decision_log_keep < 0:
+        problems.append("decision_log_max_bytes must be at least 4096 and decision_log_keep not negative")
     if config.max_connections < 1:
         problems.append("max_connections must be at least 1")
     if config.page_size_max < 1:

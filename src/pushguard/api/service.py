@@ -28,12 +28,12 @@ import msgspec
 import redis
 
 from pushguard.api.config import ServiceConfig
+from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
-from pushguard.model.files import open_private
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.publish import publish_records
 from pushguard.sources.limits import TOO_DEEP, value_too_deep
@@ -153,9 +153,11 @@ class Service:
         self.read_lock = self.lock if shared else threading.Lock()
         self.decide_lock = self.lock if shared else threading.Lock()
         self.deciding = 0  # decides in flight (changed on the event loop only; ingestion reads it)
-        self._log_lock = threading.Lock()
-        self._decision_log = Path(config.decision_log) if config.decision_log else None
-        self._encoder = msgspec.json.Encoder()
+        self.decision_log: DecisionLog | None = None
+        if config.decision_log:
+            self.decision_log = DecisionLog(
+                Path(config.decision_log), config.decision_log_max_bytes, config.decision_log_keep
+            )
         self._advanced_to = 0.0
 
     # -- policy ------------------------------------------------------------------------------------
@@ -283,10 +285,8 @@ class Service:
         if canonical != request.identity:
             request = msgspec.structs.replace(request, identity=canonical)
         decision = decide(request, self.policy, self._decide_profile, fallback=self.config.decide_fallback)
-        if self._decision_log is not None:
-            line = self._encoder.encode({"request": request, "decision": decision})
-            with self._log_lock, open_private(self._decision_log, "ab") as handle:
-                handle.write(line + b"\n")
+        if self.decision_log is not None:
+            self.decision_log.record(request, decision)  # written by its own thread
         return decision
 
     # -- reading -----------------------------------------------------------------------------------
@@ -335,6 +335,8 @@ class Service:
             return self.reader.ping()  # with Redis: the server the streams live on too
 
     def close(self) -> None:
+        if self.decision_log is not None:
+            self.decision_log.close()  # what is queued is written first
         with self.lock:
             self.engine.flush()
             self.store.close()
