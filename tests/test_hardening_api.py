@@ -148,3 +148,43 @@ def test_an_empty_identity_is_refused(env: Env, identity: str) -> None:
         "/v1/decide", json={**DECIDE, "identity": identity}, headers=env.headers("decide")
     )
     assert answer.status_code == 422 and "identity" in answer.json()["detail"]
+
+
+# -- item 17: what /v1/decide accepts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ip", "999.1.1.1/../../etc"),
+        ("ip", "999.1.1.1"),
+        ("ip", "203.0.113.9; rm -rf /"),
+        ("ip", ""),
+        ("identity", ""),
+        ("identity", "x" * 513),
+        ("time", ""),
+        ("time", "yesterday"),
+        ("user_agent", "u" * 2049),
+        ("app", "a" * 257),
+        ("device_id", "d" * 257),
+    ],
+)
+def test_decide_refuses_malformed_fields(env: Env, field: str, value: str) -> None:
+    answer = env.client.post("/v1/decide", json={**DECIDE, field: value}, headers=env.headers("decide"))
+    assert answer.status_code == 422, (field, answer.status_code, answer.text[:200])
+    assert field in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("ip", ["203.0.113.9", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1%eth0"])
+def test_decide_accepts_addresses(env: Env, ip: str) -> None:
+    answer = env.client.post("/v1/decide", json={**DECIDE, "ip": ip}, headers=env.headers("decide"))
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_schema_states_the_bounds(env: Env) -> None:
+    document = env.client.get("/openapi.json", headers=env.headers("read")).json()
+    schema = document["paths"]["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    identity = schema["properties"]["identity"]
+    assert identity["minLength"] == 1 and identity["maxLength"] == 512 and identity["pattern"] == r"\S"
+    ip = schema["properties"]["ip"]["anyOf"][0]
+    assert {"format": "ipv4"} in ip["anyOf"] and ip["maxLength"] == 64

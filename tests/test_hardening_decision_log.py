@@ -25,8 +25,14 @@ def request(**changes: object) -> DecisionRequest:
 
 
 def test_text_fields_are_cut() -> None:
-    long = request(user_agent="Mozilla/" + "x" * 100_000, app="a" * 5_000, device_id="d" * 10)
+    long = request(
+        user_agent="Mozilla/" + "x" * 100_000,
+        app="a" * 5_000,
+        device_id="d" * 10,
+        geo={"country": "FR", "city": "c" * 20_000},
+    )
     cut = bounded(long)
+    assert cut.geo is not None and len(cut.geo.city or "") == MAX_FIELD_CHARS and cut.geo.country == "FR"
     assert len(cut.user_agent or "") == MAX_FIELD_CHARS and (cut.user_agent or "").endswith("…")
     assert len(cut.app or "") == MAX_FIELD_CHARS and cut.device_id == "d" * 10
     assert bounded(request()) == request()

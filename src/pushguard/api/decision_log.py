@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 
@@ -25,16 +25,27 @@ log = logging.getLogger("pushguard.api.decisions")
 MAX_FIELD_CHARS = 1024
 MAX_QUEUED = 10_000
 _STOP = object()
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 def bounded(request: DecisionRequest) -> DecisionRequest:
-    """The request with every text field cut to MAX_FIELD_CHARS (marked with an ellipsis)."""
+    """The request with every text field (its place's too) cut to MAX_FIELD_CHARS, marked with an
+    ellipsis."""
+    bounded_request = _cut(request)
+    if request.geo is not None:
+        geo = _cut(request.geo)
+        if geo is not request.geo:
+            bounded_request = msgspec.structs.replace(bounded_request, geo=geo)
+    return bounded_request
+
+
+def _cut(value: T) -> T:
     changes: dict[str, Any] = {}
-    for name in request.__struct_fields__:
-        value = getattr(request, name)
-        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            changes[name] = value[: MAX_FIELD_CHARS - 1] + "…"
-    return msgspec.structs.replace(request, **changes) if changes else request
+    for name in value.__struct_fields__:
+        text = getattr(value, name)
+        if isinstance(text, str) and len(text) > MAX_FIELD_CHARS:
+            changes[name] = text[: MAX_FIELD_CHARS - 1] + "…"
+    return msgspec.structs.replace(value, **changes) if changes else value
 
 
 class DecisionLog:

@@ -7,7 +7,9 @@ does not imply phishing resistance."""
 from __future__ import annotations
 
 import enum
+import ipaddress
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 
@@ -55,19 +57,35 @@ class Aal(enum.StrEnum):
     AAL3 = "AAL3"
 
 
+# The bounds of a request's text fields (the schema carries them; decoding enforces them).
+Identity = Annotated[str, msgspec.Meta(min_length=1, max_length=512, pattern=r"\S")]  # not blank
+IpText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=64,
+        pattern=r"^[0-9A-Za-z.:%_-]+$",  # digits, hex, dots and colons (and an IPv6 zone)
+        extra_json_schema={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        description="an IPv4 or IPv6 address",
+    ),
+]
+ShortText = Annotated[str, msgspec.Meta(max_length=256)]
+UserAgentText = Annotated[str, msgspec.Meta(max_length=2048)]
+
+
 class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A push (or enrollment) about to happen. ``time`` is the request's own UTC time: decide reads no
     clock, so the same request over the same state gives the same decision (backtests replay it)."""
 
     operation: Operation
-    identity: str  # the login/UPN: lowercased and trimmed here, as the sources do; callers apply aliases
+    identity: Identity  # the login/UPN: lowercased and trimmed here, as the sources do; callers alias it
     time: datetime  # UTC, timezone-aware
-    ip: str | None = None
-    user_agent: str | None = None
-    device_id: str | None = None
+    ip: IpText | None = None
+    user_agent: UserAgentText | None = None
+    device_id: ShortText | None = None
     device_managed: bool | None = None
     device_compliant: bool | None = None
-    app: str | None = None
+    app: ShortText | None = None
     app_sensitivity: AppSensitivity = AppSensitivity.NORMAL
     factor: Factor | None = None  # the factor about to be used (push) or enrolled (enroll)
     provider: Provider | None = None
@@ -84,6 +102,11 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
         canonical = self.identity.strip().lower()
         if not canonical:
             raise ValueError("identity must not be empty")
+        if self.ip is not None:
+            try:
+                ipaddress.ip_address(self.ip)
+            except ValueError:
+                raise ValueError("ip must be an IPv4 or IPv6 address") from None
         if canonical != self.identity:  # YUKI.WRIGHT@… and yuki.wright@… are one identity's history
             msgspec.structs.force_setattr(self, "identity", canonical)
 
