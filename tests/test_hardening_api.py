@@ -82,14 +82,22 @@ def test_a_deep_event_in_a_hook_delivery_is_counted_and_the_rest_processed(env: 
 def test_a_time_beyond_the_utc_calendar_is_refused(env: Env, moment: str) -> None:
     answer = env.client.post("/v1/decide", json={**DECIDE, "time": moment}, headers=env.headers("decide"))
     assert answer.status_code == 422, answer.text
-    assert answer.json()["error"] == "invalid_body" and "out of range" in answer.json()["detail"]
+    assert answer.json()["error"] == "invalid_body" and "years 1000 to 9998" in answer.json()["detail"]
+    # the request type itself refuses them too (the CLI, the Python API): no OverflowError later
+    with pytest.raises(msgspec.ValidationError, match="out of range once converted to UTC"):
+        msgspec.convert({**DECIDE, "time": moment}, DecisionRequest)
+
+
+@pytest.mark.parametrize("moment", ["1000-01-01T00:00:00+14:00", "9998-12-31T23:59:59-01:00"])
+def test_the_first_and_last_years_of_the_api_are_decided(env: Env, moment: str) -> None:
+    answer = env.client.post("/v1/decide", json={**DECIDE, "time": moment}, headers=env.headers("decide"))
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
-def test_the_first_and_last_utc_seconds_are_decided(env: Env, moment: str) -> None:
-    answer = env.client.post("/v1/decide", json={**DECIDE, "time": moment}, headers=env.headers("decide"))
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["evaluated_at"] == moment
+def test_the_first_and_last_utc_seconds_are_decided_in_process(moment: str) -> None:
+    request = msgspec.convert({**DECIDE, "time": moment}, DecisionRequest)
+    assert decide(request, load_policy(None), lambda identity: None).evaluated_at == moment
 
 
 def test_an_evaluation_that_fails_answers_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,3 +196,54 @@ def test_the_schema_states_the_bounds(env: Env) -> None:
     assert identity["minLength"] == 1 and identity["maxLength"] == 512 and identity["pattern"] == r"\S"
     ip = schema["properties"]["ip"]["anyOf"][0]
     assert {"format": "ipv4"} in ip["anyOf"] and ip["maxLength"] == 64
+
+
+# -- items 19 and 21: the API's description offline, and what answers without a key -------------------
+
+
+def test_the_docs_pages_load_their_assets_from_the_service(env: Env) -> None:
+    for page, assets in (
+        ("/docs", ["swagger-ui-bundle.js", "swagger-ui.css"]),
+        ("/redoc", ["redoc.standalone.js"]),
+    ):
+        html = env.client.get(page)
+        assert html.status_code == 200
+        assert "cdn." not in html.text and "googleapis" not in html.text and "unpkg" not in html.text
+        for asset in assets:
+            assert f"/docs-static/{asset}" in html.text
+            served = env.client.get(f"/docs-static/{asset}")
+            assert served.status_code == 200 and len(served.content) > 100_000
+
+
+def test_only_probes_and_the_description_answer_without_a_key(env: Env) -> None:
+    document = env.client.get("/openapi.json").json()
+    open_operations = sorted(
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    )
+    assert open_operations == ["GET /healthz", "GET /readyz"]
+    hook = document["paths"]["/v1/hooks/okta"]["post"]["security"]
+    assert hook == [{"oktaHookSecret": []}]
+    assert set(document["components"]["securitySchemes"]) == {"bearerKey", "headerKey", "oktaHookSecret"}
+    for path, operations in document["paths"].items():
+        for method in operations:
+            if path in ("/healthz", "/readyz") or path.startswith("/v1/hooks"):
+                continue
+            answer = env.client.request(method, path.replace("{identity}", "x"), json={})
+            assert answer.status_code == 401, (method, path)
+
+
+def test_the_description_can_be_switched_off(tmp_path: Path) -> None:
+    with running(tmp_path, docs=False) as env:
+        for path in ("/openapi.json", "/docs", "/redoc", "/docs-static/swagger-ui.css"):
+            assert env.client.get(path).status_code == 404, path
+        assert env.client.get("/healthz").status_code == 200
+
+
+def test_a_wrong_method_names_the_allowed_ones(env: Env) -> None:
+    answer = env.client.request("TRACE", "/v1/hooks/okta")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, HEAD, POST"
+    assert env.client.delete("/v1/decide").headers["allow"] == "POST"

@@ -4,10 +4,7 @@ hold a connection, and a client that leaves mid-body is not a server error."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,48 +13,18 @@ import httpx
 import pytest
 
 from pushguard.api import KeyStore, Scope
+from tests.server_support import serving
 
 READ_TIMEOUT_S = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, str]]:
     root = tmp_path_factory.mktemp("server")
     _, token = KeyStore(root / "keys.json").create("test", [Scope.DECIDE])
-    port = free_port()
-    log = root / "server.log"
-    env = {
-        **os.environ,
-        "PUSHGUARD_STATE": str(root / "state.sqlite"),
-        "PUSHGUARD_KEYS_FILE": str(root / "keys.json"),
-        "PUSHGUARD_READ_TIMEOUT_S": str(READ_TIMEOUT_S),
-        "PUSHGUARD_MAX_CONNECTIONS": "2000",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pushguard", "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            else:
-                pytest.fail("the server did not start: " + log.read_text()[-2000:])
-            yield port, log, token
-        finally:
-            process.terminate()
-            process.wait(30)
+    settings = {"PUSHGUARD_READ_TIMEOUT_S": str(READ_TIMEOUT_S), "PUSHGUARD_MAX_CONNECTIONS": "2000"}
+    with serving(root, settings) as (port, log):
+        yield port, log, token
 
 
 def closed_within(conn: socket.socket, seconds: float) -> bytes | None:

@@ -43,6 +43,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reorder_window_s: float = 30.0
     commit_every: int = 1000  # events per store commit inside one ingested batch
     page_size_max: int = 500
+    docs: bool = True  # /openapi.json, /docs and /redoc, answered without a key; false removes them
     log_level: str = "INFO"
     detectors: dict[str, Any] = {}  # detector tunables, as in `analyze --config`
     # Shared state (several replicas): with redis_url, /v1/events and the Okta hook put records on
@@ -80,6 +81,7 @@ _ENV = {
     "PUSHGUARD_REORDER_WINDOW_S": "reorder_window_s",
     "PUSHGUARD_COMMIT_EVERY": "commit_every",
     "PUSHGUARD_PAGE_SIZE_MAX": "page_size_max",
+    "PUSHGUARD_DOCS": "docs",
     "PUSHGUARD_LOG_LEVEL": "log_level",
     "PUSHGUARD_REDIS_URL": "redis_url",
     "PUSHGUARD_REDIS_PREFIX": "redis_prefix",

@@ -57,6 +57,15 @@ class Aal(enum.StrEnum):
     AAL3 = "AAL3"
 
 
+# An RFC 3339 time with its zone, years 1000 to 9998 (the HTTP API holds a request's time to it).
+RFC3339_PATTERN = (
+    r"^(1\d{3}|[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+RequestTime = Annotated[
+    datetime, msgspec.Meta(tz=True, extra_json_schema={"pattern": RFC3339_PATTERN, "maxLength": 35})
+]
+
 # The bounds of a request's text fields (the schema carries them; decoding enforces them).
 Identity = Annotated[str, msgspec.Meta(min_length=1, max_length=512, pattern=r"\S")]  # not blank
 IpText = Annotated[
@@ -79,7 +88,7 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
 
     operation: Operation
     identity: Identity  # the login/UPN: lowercased and trimmed here, as the sources do; callers alias it
-    time: datetime  # UTC, timezone-aware
+    time: RequestTime  # timezone-aware
     ip: IpText | None = None
     user_agent: UserAgentText | None = None
     device_id: ShortText | None = None
