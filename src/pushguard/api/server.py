@@ -14,7 +14,9 @@ be shared: more than one worker needs ``redis_url``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import sys
 from typing import Any
 
 import uvicorn
@@ -24,7 +26,7 @@ from uvicorn.server import ServerState
 
 from pushguard.api.app import create_app
 from pushguard.api.config import DEFAULT_READ_TIMEOUT_S, ServiceConfig, load_config
-from pushguard.api.service import Service
+from pushguard.api.logs import configure
 
 CONFIG_FILE_ENV = "PUSHGUARD_CONFIG_FILE"  # how worker processes find the config file
 HEAD_TIMEOUT_ENV = "PUSHGUARD_READ_TIMEOUT_S"
@@ -81,9 +83,30 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def app_from_environment() -> FastAPI:
-    """The app of one worker process (uvicorn's factory): config file and variables as the parent had."""
+    """The app of one worker process (uvicorn's factory): config file and variables as the parent had.
+    Its service is closed with the app (the lifespan of ``create_app``)."""
     settings = load_config(os.environ.get(CONFIG_FILE_ENV) or None)
-    return create_app(settings, Service(settings))
+    configure(settings.log_level)
+    tune_runtime()
+    return create_app(settings)
+
+
+GIL_SWITCH_S = 0.0005
+GC_THRESHOLDS = (50_000, 50, 1000)
+
+
+def tune_runtime() -> None:
+    """Two settings of one long-lived process, measured with benchmarks/api_load.py (decide at 300/s while
+    batches are ingested; figures in the commit that set them):
+    - the GIL switch interval: ingestion is CPU-bound Python in a worker thread, and at the default 5 ms
+      the event loop can wait that long at each hand-off; at 0.5 ms it waits less;
+    - the cyclic GC: the detectors' state is a large heap of small objects, and a full collection over
+      it stopped everything for ~100 ms (decide p99 108 ms → 11 ms with these thresholds). The state
+      holds no reference cycles; startup objects are frozen out of collection altogether."""
+    sys.setswitchinterval(GIL_SWITCH_S)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve(app: FastAPI | None, settings: ServiceConfig, host: str, port: int, workers: int = 1) -> None:
