@@ -81,7 +81,8 @@ class BodyLimit:
             if deadline is None:
                 deadline = loop.time() + self.timeout_s
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):  # no task per call, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeoutError(self.timeout_s) from None
             if message["type"] == "http.request":
