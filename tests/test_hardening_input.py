@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from pushguard.cli import app
 from pushguard.model import RawRef
 from pushguard.simulate import okta_records as okta
-from pushguard.sources import OKTA
 from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP, too_deep, value_too_deep
+from pushguard.sources.okta import SOURCE as OKTA
 from pushguard.sources.okta_parts import _java_map
 from pushguard.sources.readers import read_file
 

@@ -142,6 +142,7 @@ def decide(
     and never a silent allow. So does an evaluation that fails outside the rules (a bug, a value out of
     range): the answer is then the fallback alone, with the reason."""
     floor = fallback if fallback is not None else policy.fallback
+    failed: Reason | None = None
     try:
         profile = load_profile(request.identity)
     except Exception as exc:  # any backend error: the decision must still be answered
@@ -150,7 +151,7 @@ def decide(
         )
         profile, failed = IdentityProfile(identity=request.identity), failure
     else:
-        profile, failed = profile or IdentityProfile(identity=request.identity), None
+        profile = profile or IdentityProfile(identity=request.identity)
     try:
         return evaluate(request, profile, policy, fallback=fallback, failure=failed)
     except Exception as exc:

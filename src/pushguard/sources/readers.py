@@ -256,7 +256,7 @@ def _decode_any_depth(data: bytes) -> Any:
     return value
 
 
-def _chain_first(first: bytes, second: bytes, rest: IO[bytes]) -> Iterator[bytes]:
+def _chain_first(first: bytes, second: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     yield first
     if second:
         yield second
