@@ -63,7 +63,7 @@ RFC3339_PATTERN = (
     r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
 RequestTime = Annotated[
-    datetime, msgspec.Meta(tz=True, extra_json_schema={"pattern": RFC3339_PATTERN, "maxLength": 35})
+    datetime, msgspec.Meta(extra_json_schema={"pattern": RFC3339_PATTERN, "maxLength": 35})
 ]
 
 # The bounds of a request's text fields (the schema carries them; decoding enforces them).
