@@ -57,11 +57,13 @@ class Aal(enum.StrEnum):
     AAL3 = "AAL3"
 
 
-# An RFC 3339 time with its zone, years 1000 to 9998 (the HTTP API holds a request's time to it).
-RFC3339_PATTERN = (
-    r"^(1\d{3}|[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
-)
+# An RFC 3339 time with its zone, years 1000 to 9998, and a day its month has (29 February in leap years
+# only): every text the pattern takes is a valid time, so a request the schema allows is never refused.
+_YEAR = r"(1\d{3}|[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])"
+_LEAP_YEAR = r"([1-9]\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)"
+_MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))"
+_CLOCK = r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
+RFC3339_PATTERN = rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29){_CLOCK}$"
 RequestTime = Annotated[
     datetime, msgspec.Meta(extra_json_schema={"pattern": RFC3339_PATTERN, "maxLength": 35})
 ]
