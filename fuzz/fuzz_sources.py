@@ -6,9 +6,12 @@
 Each input is a log file's bytes. The contract checked is the project's: the reader yields records or
 per-record errors (or refuses the whole file with ``PushguardError``), and every source given a record
 returns Events or an ``Unmapped`` reason or raises ``RecordError``; so does a typed decoder given the
-lines it takes (``read_records``). Anything else is a crash that
-libFuzzer saves as ``crash-*`` for a regression test. The seed corpus holds a few real-shaped records of
-each vendor (``fuzz/corpus``, small on purpose)."""
+lines it takes (``read_records``). Anything else is a crash that libFuzzer saves as ``crash-*`` for a
+regression test. The seed corpus holds a few real-shaped records of each vendor (``fuzz/corpus``, small on
+purpose) and hostile inputs: deep nesting, huge strings (a 40,000-character Okta ``behaviors``), and gzip
+bombs of one line and of one document (8 MiB of zeros or spaces in ~10 KB). The size caps are lowered
+here (64 KiB a line, 1 MiB a document) so that a bomb is refused quickly; libFuzzer's RSS limit catches a
+reader that holds what it inflates."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 import atheris
+
+os.environ.setdefault("PUSHGUARD_MAX_LINE_BYTES", str(64 * 1024))
+os.environ.setdefault("PUSHGUARD_MAX_DOCUMENT_BYTES", str(1024 * 1024))
 
 with atheris.instrument_imports():
     import msgspec

@@ -49,6 +49,7 @@ def running(tmp_path: Path, **settings: Any) -> Iterator[Env]:
         okta_hook_secret=HOOK_SECRET,
         max_body_bytes=64 * 1024,
         advance_every_s=0,
+        reorder_window_s=0,  # a batch is applied at once (in time order); tests of the window set it
     )
     config = msgspec.structs.replace(base, **settings)
     keys = KeyStore(config.keys_file)

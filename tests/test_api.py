@@ -80,6 +80,8 @@ def test_decide_after_ingesting_a_bombing(env: Env) -> None:
     assert decision["phishing_resistant"] is True
     assert decision["policy_version"].startswith("default")
     assert any(r["code"] == "push_bombing" for r in decision["reasons"])
+    assert env.service.decision_log is not None
+    env.service.decision_log.flush()  # written by its own thread
     logged = Path(env.config.decision_log or "").read_text().splitlines()
     assert json.loads(logged[-1])["decision"]["decision"] == "step_up"
 

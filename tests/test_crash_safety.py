@@ -29,7 +29,7 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run_analyze(tenant: Path, state: Path) -> subprocess.Popen[bytes]:
+def run_analyze(tenant: Path, state: Path, out: Path | None = None) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -41,6 +41,7 @@ def run_analyze(tenant: Path, state: Path) -> subprocess.Popen[bytes]:
         "--quiet",
         "--commit-every",
         str(COMMIT_EVERY),
+        *(["--out", str(out)] if out is not None else []),
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -63,10 +64,10 @@ def committed_positions(state: Path) -> str | None:
     return None if row is None else row[0]
 
 
-def kill_after_first_commit(tenant: Path, state: Path) -> None:
+def kill_after_first_commit(tenant: Path, state: Path, out: Path | None = None) -> None:
     """Start analyze and SIGKILL it as soon as it has committed once (its positions moved)."""
     before = committed_positions(state)
-    process = run_analyze(tenant, state)
+    process = run_analyze(tenant, state, out)
     deadline = time.monotonic() + 120
     while committed_positions(state) in (None, before):
         if process.poll() is not None:
@@ -119,3 +120,28 @@ def test_killed_twice_still_converges(tenant: Path, tmp_path: Path) -> None:
     kill_after_first_commit(tenant, crashed)  # the second run is killed at its own first commit
     assert finish(run_analyze(tenant, crashed)) == 0
     assert snapshot(crashed) == snapshot(clean)
+
+
+def test_the_out_file_of_a_resumed_run_equals_an_uninterrupted_runs(tenant: Path, tmp_path: Path) -> None:
+    clean, clean_out = tmp_path / "clean.sqlite", tmp_path / "clean.jsonl"
+    assert finish(run_analyze(tenant, clean, clean_out)) == 0
+    crashed, crashed_out = tmp_path / "crashed.sqlite", tmp_path / "crashed.jsonl"
+    kill_after_first_commit(tenant, crashed, crashed_out)
+    findings_at_kill, _, _ = snapshot(crashed)
+    assert findings_at_kill, "killed before any finding was committed: the resume would prove nothing"
+    assert finish(run_analyze(tenant, crashed, crashed_out)) == 0
+    expected = clean_out.read_bytes()
+    assert expected and crashed_out.read_bytes() == expected  # the findings committed before the kill too
+    # the state's own export holds the same findings
+    exported = tmp_path / "exported.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "pushguard", "findings", "--state", str(crashed), "--out", str(exported)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert exported.read_bytes() == expected
+    # a later run of the same inputs is a new run: it re-reads nothing and finds nothing new
+    again = tmp_path / "again.jsonl"
+    assert finish(run_analyze(tenant, crashed, again)) == 0
+    assert again.read_bytes() == b""

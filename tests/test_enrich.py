@@ -20,7 +20,7 @@ from pushguard.enrich import (
 )
 from pushguard.enrich.country import country_code
 from pushguard.enrich.geo import BUNDLED_COUNTRY_ACCURACY_KM, bundled_database, is_hosting, is_private
-from pushguard.model import Device, EventKind, Geo, GeoSource
+from pushguard.model import Device, EventKind, Geo, GeoSource, InputError
 from tests.events import ev
 
 CHROME_WIN = (
@@ -292,7 +292,7 @@ def test_mmdb_miss_falls_back_to_bundled(mmdb_files: tuple[Path, Path]) -> None:
 
 
 def test_missing_mmdb_file_raises(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InputError, match=r"nope\.mmdb: no such MaxMind database file"):
         GeoEnricher(city_db=tmp_path / "nope.mmdb", bundled=False)
 
 

@@ -233,7 +233,7 @@ def test_unreachable_vendor_is_a_failure(fake: FakeApi) -> None:
 
 def test_okta_has_no_confirm_compromised() -> None:
     responder = build_responder(
-        "okta", {"PUSHGUARD_OKTA_ORG_URL": "http://x", "PUSHGUARD_OKTA_API_TOKEN": "t"}
+        "okta", {"PUSHGUARD_OKTA_ORG_URL": "https://x", "PUSHGUARD_OKTA_API_TOKEN": "t"}
     )
     t = target("okta")
     result = responder.perform(Action.CONFIRM_COMPROMISED, t.accounts[0], t)

@@ -51,7 +51,7 @@ from pushguard.sources import (
     detect_source,
 )
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_records
-from pushguard.store import Commit, MemoryStore, StateStore
+from pushguard.store import Commit, MemoryStore, SqliteStore, StateStore
 
 REORDER_BUFFER = 20_000  # records a file may be out of order by before they count as late
 DESCENDING_PROBE = 64  # records looked at to tell a newest-first file
@@ -656,7 +656,9 @@ def analyze(
     ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
     the organisation's table is read (stored, or empty) but not extended by this run. ``org_trust``: the
     configured allow-list of networks. ``report=False`` (a baseline): detectors and profiles learn, no
-    finding is returned or stored."""
+    finding is returned or stored.
+    With a SQLite ``store``, a run that resumes one killed on the same inputs also returns the findings
+    the killed process committed: the findings of one uninterrupted run (``SqliteStore.open_run``)."""
     engine = Engine(
         store,
         build_detectors(detector_config),
@@ -666,6 +668,9 @@ def analyze(
         report=report,
     )
     paths = expand_paths(inputs, engine.stats.skipped_files)
+    ledger = store if isinstance(store, SqliteStore) and report else None
+    if ledger is not None:
+        ledger.open_run(stable_id("run", *sorted(str(path.resolve()) for path in paths)))
     if keep_revisions:
         engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)
@@ -681,4 +686,7 @@ def analyze(
                 on_event(count)
     engine.finish()
     findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id)) if report else []
+    if ledger is not None:
+        findings = ledger.run_findings()  # this process's findings and a killed one's, highest revision
+        ledger.close_run()
     return RunResult(engine.stats, findings, engine.revisions if report else None)

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from pushguard.api.config import ServiceConfig
 from pushguard.api.hooks import DeliveryError, HookWorker, delivery_events
@@ -28,6 +29,7 @@ from pushguard.api.keys import KeyStore, StoredKey, allows
 from pushguard.api.keys import Scope as KeyScope
 from pushguard.api.metrics import Metrics
 from pushguard.api.middleware import ApiError, BodyLimit, RequestLog
+from pushguard.api.openapi import MAX_CHALLENGE, add_docs
 from pushguard.api.schemas import (
     EventsBody,
     EventsReply,
@@ -40,7 +42,9 @@ from pushguard.api.schemas import (
 from pushguard.api.service import FindingQuery, Service
 from pushguard.decide import PolicyError
 from pushguard.model import DecisionRequest, Severity
-from pushguard.sources import BY_PROVIDER
+from pushguard.model.decision import RFC3339_PATTERN as RFC3339
+from pushguard.model.decision import RequestTime
+from pushguard.sources.limits import TOO_DEEP
 
 _json = msgspec.json.Encoder()
 
@@ -60,12 +64,43 @@ async def _decode(request: Request, kind: type[Any]) -> Any:
         raise ApiError(415, "unsupported_media_type", "send application/json")
     try:
         return msgspec.json.decode(raw, type=kind)
+    except RecursionError:  # deeper than the decoder goes; records are held to MAX_DEPTH one by one
+        raise ApiError(400, "invalid_json", TOO_DEEP) from None
     except msgspec.ValidationError as exc:
         raise ApiError(422, "invalid_body", str(exc)) from None
     except (msgspec.DecodeError, UnicodeError) as exc:
         raise ApiError(400, "invalid_json", str(exc)) from None
     except ValueError as exc:  # a type's own check (e.g. a time without a zone)
         raise ApiError(422, "invalid_body", str(exc)) from None
+
+
+class _TimeText(msgspec.Struct):
+    """A decide body's ``time`` as text: held to the pattern its schema states before it is decoded."""
+
+    time: Annotated[str, msgspec.Meta(pattern=RFC3339)] | None = None
+
+
+TIME_RULE = "time: an RFC 3339 time with its time zone (e.g. 2026-03-02T09:00:00Z), years 1000 to 9998"
+
+
+def rfc3339_time(text: str, field: str) -> datetime:
+    """An RFC 3339 time with its zone, or a 422 naming ``field``."""
+    try:
+        moment = msgspec.convert(text, RequestTime)
+    except msgspec.ValidationError:
+        raise ApiError(422, "invalid_request", f"{field}: not an RFC 3339 time with its zone") from None
+    return moment
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the routes matching ``path`` answer (HEAD with GET)."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, Route) and route.path_regex.match(path) and route.methods:
+            methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def create_app(
@@ -93,11 +128,16 @@ def create_app(
         title="pushguard",
         version="1",
         description="Push-MFA policy decisions and findings across Okta, Entra ID and Duo. Every route "
-        "but /healthz and /readyz needs an API key: `Authorization: Bearer pg_...` (or `X-API-Key`).",
+        "but /healthz, /readyz and this description needs an API key: `Authorization: Bearer pg_...` "
+        "(or `X-API-Key`); the Okta event hook needs its shared secret instead. Every refusal is "
+        '`{"error": ..., "detail": ...}`.',
         lifespan=lifespan,
+        docs_url=None,  # served by add_docs, from the package's own copies of the assets
+        redoc_url=None,
+        openapi_url="/openapi.json" if config.docs else None,
     )
     app.state.service, app.state.keys, app.state.metrics, app.state.hooks = service, keys, metrics, hooks
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, timeout_s=config.read_timeout_s)
     app.add_middleware(RequestLog, metrics=metrics)  # added last: outermost
 
     def require(request: Request, scope: KeyScope) -> StoredKey:
@@ -117,7 +157,10 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> Response:
-        return _error(exc.status, exc.error, exc.detail)
+        answer = _error(exc.status, exc.error, exc.detail)
+        if exc.status == 408:  # the rest of the body may still come: not on this connection
+            answer.headers["connection"] = "close"
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
@@ -127,9 +170,15 @@ def create_app(
         return _error(422, "invalid_request", "; ".join(problems))
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         names = {404: "not_found", 405: "method_not_allowed"}
-        return _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
+        answer = _error(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
+        if exc.status_code == 405:  # RFC 9110: say which methods the path has (all its routes')
+            answer.headers["allow"] = ", ".join(allowed_methods(app, request.scope["path"]))
+        return answer
+
+    if config.docs:
+        add_docs(app, config.okta_hook_header)
 
     @app.get("/healthz", tags=["health"], summary="The process answers")
     def healthz() -> dict[str, str]:
@@ -155,6 +204,12 @@ def create_app(
         require(request, KeyScope.DECIDE)
         service.deciding += 1  # ingestion gives way meanwhile (see service.py)
         try:
+            try:  # the time as its schema states it, before anything else
+                await _decode(request, _TimeText)
+            except ApiError as exc:
+                if exc.status == 422 and "$.time" in exc.detail:
+                    raise ApiError(422, "invalid_body", TIME_RULE) from None
+                raise
             decision_request: DecisionRequest = await _decode(request, DecisionRequest)
             decision = service.decide(decision_request)  # on the loop: ~30 µs, less than a thread hop
         finally:
@@ -173,11 +228,8 @@ def create_app(
     async def events_endpoint(request: Request) -> Response:
         require(request, KeyScope.INGEST)
         body: EventsBody = await _decode(request, EventsBody)
-        if body.provider is not None and body.provider not in BY_PROVIDER:
-            known = ", ".join(p.value for p in BY_PROVIDER)
-            raise ApiError(422, "invalid_body", f"provider must be one of {known} (or omitted: auto-detect)")
         try:
-            result = await run_in_threadpool(service.ingest, body.records, body.provider, "api")
+            result = await run_in_threadpool(service.ingest, body.records, body.source_provider, "api")
         except redis.RedisError as exc:  # only with Redis: the batch was not queued, the caller retries
             raise ApiError(503, "store_unavailable", f"Redis: {type(exc).__name__}") from None
         metrics.ingested("api", result.records, result.rejected, result.findings)
@@ -190,6 +242,8 @@ def create_app(
                 findings=result.findings,
                 queued=result.queued,
                 duplicates=result.duplicates,
+                late=result.late,
+                held=result.held,
             )
         )
 
@@ -207,6 +261,8 @@ def create_app(
         challenge = request.headers.get("x-okta-verification-challenge", "")
         if not challenge:
             raise ApiError(400, "missing_challenge", "X-Okta-Verification-Challenge header is required")
+        if len(challenge) > MAX_CHALLENGE:
+            raise ApiError(400, "invalid_challenge", f"a challenge is at most {MAX_CHALLENGE} characters")
         return {"verification": challenge}
 
     @app.post(
@@ -218,6 +274,7 @@ def create_app(
     )
     async def okta_deliver(request: Request) -> Response:
         hook_auth(request)
+        await _decode(request, OktaDelivery)  # the shape its schema states (types of every field)
         raw = await request.body()
         try:
             delivery_events(raw)
@@ -239,15 +296,25 @@ def create_app(
         user: Annotated[str | None, Query(max_length=512)] = None,
         detector: Annotated[str | None, Query(max_length=128)] = None,
         severity: Annotated[Severity | None, Query(description="at least this severe")] = None,
-        since: Annotated[datetime | None, Query(description="detected at or after (RFC 3339)")] = None,
+        since: Annotated[
+            str | None,
+            Query(
+                description="detected at or after: an RFC 3339 time with its zone",
+                pattern=RFC3339,
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=config.page_size_max)] = min(100, config.page_size_max),
     ) -> Response:
         require(request, KeyScope.READ)
-        if since is not None and since.utcoffset() is None:
-            raise ApiError(422, "invalid_request", "since must carry a time zone (e.g. 2026-03-02T09:00:00Z)")
         query = FindingQuery(
-            user=user, detector=detector, severity=severity, since=since, offset=offset, limit=limit
+            user=None if user is None else service.canonical(user),
+            detector=detector,
+            severity=severity,
+            since=None if since is None else rfc3339_time(since, "since"),
+            offset=offset,
+            limit=limit,
         )
         page, total = await run_in_threadpool(service.findings, query)
         after = offset + len(page)
@@ -269,7 +336,7 @@ def create_app(
     )
     async def identity_endpoint(request: Request, identity: str) -> Response:
         require(request, KeyScope.READ)
-        return _reply(await run_in_threadpool(service.identity, identity.strip().lower()))
+        return _reply(await run_in_threadpool(service.identity, service.canonical(identity)))
 
     @app.get(
         "/v1/policies",

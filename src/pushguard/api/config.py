@@ -17,6 +17,7 @@ import yaml
 from pushguard.model import ConfigError, DecisionAction
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # bytes: an Okta event-hook delivery is far smaller
+DEFAULT_READ_TIMEOUT_S = 30.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -26,14 +27,23 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: str | None = None  # policy file; the bundled default policy when unset
     decide_fallback: DecisionAction | None = None  # when the store fails; None: the policy's fallback
     decision_log: str | None = None  # JSON Lines file every decision is appended to
+    decision_log_max_bytes: int = 100 * 1024 * 1024  # then rotated: <file>.1, .2, …
+    decision_log_keep: int = 5  # rotated files kept (the oldest is deleted)
+    aliases: str | None = None  # alias map (CSV or YAML, as `analyze --aliases`) for ingestion and decide
     max_body_bytes: int = DEFAULT_MAX_BODY
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a request's head, then its body, must arrive in this
+    max_connections: int = 1000  # open connections (and requests in progress) per process; then 503
     okta_hook_secret: str | None = None  # the value Okta sends in okta_hook_header
     okta_hook_header: str = "Authorization"
     hook_spool: str | None = None  # deliveries kept here until processed; default: <state>.hooks
     advance_every_s: float = 30.0  # how often silence is let speak (push timeouts), 0: never
     allowed_lateness_s: float = 300.0  # silence is judged this far behind the newest event seen
+    # Ingested events wait this long (in event time, at most this long in wall time) for earlier ones to
+    # arrive, then reach the detectors in time order; decide sees them this much later.
+    reorder_window_s: float = 30.0
     commit_every: int = 1000  # events per store commit inside one ingested batch
     page_size_max: int = 500
+    docs: bool = True  # /openapi.json, /docs and /redoc, answered without a key; false removes them
     log_level: str = "INFO"
     detectors: dict[str, Any] = {}  # detector tunables, as in `analyze --config`
     # Shared state (several replicas): with redis_url, /v1/events and the Okta hook put records on
@@ -57,14 +67,21 @@ _ENV = {
     "PUSHGUARD_POLICY": "policy",
     "PUSHGUARD_DECIDE_FALLBACK": "decide_fallback",
     "PUSHGUARD_DECISION_LOG": "decision_log",
+    "PUSHGUARD_DECISION_LOG_MAX_BYTES": "decision_log_max_bytes",
+    "PUSHGUARD_DECISION_LOG_KEEP": "decision_log_keep",
+    "PUSHGUARD_ALIASES": "aliases",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
+    "PUSHGUARD_READ_TIMEOUT_S": "read_timeout_s",
+    "PUSHGUARD_MAX_CONNECTIONS": "max_connections",
     "PUSHGUARD_OKTA_HOOK_SECRET": "okta_hook_secret",
     "PUSHGUARD_OKTA_HOOK_HEADER": "okta_hook_header",
     "PUSHGUARD_HOOK_SPOOL": "hook_spool",
     "PUSHGUARD_ADVANCE_EVERY_S": "advance_every_s",
     "PUSHGUARD_ALLOWED_LATENESS_S": "allowed_lateness_s",
+    "PUSHGUARD_REORDER_WINDOW_S": "reorder_window_s",
     "PUSHGUARD_COMMIT_EVERY": "commit_every",
     "PUSHGUARD_PAGE_SIZE_MAX": "page_size_max",
+    "PUSHGUARD_DOCS": "docs",
     "PUSHGUARD_LOG_LEVEL": "log_level",
     "PUSHGUARD_REDIS_URL": "redis_url",
     "PUSHGUARD_REDIS_PREFIX": "redis_prefix",
@@ -86,12 +103,18 @@ def _check(config: ServiceConfig, where: str) -> None:
     problems = []
     if config.max_body_bytes < 1024:
         problems.append("max_body_bytes must be at least 1024")
+    if config.read_timeout_s <= 0:
+        problems.append("read_timeout_s must be positive")
+    if config.decision_log_max_bytes < 4096 or config.decision_log_keep < 0:
+        problems.append("decision_log_max_bytes must be at least 4096 and decision_log_keep not negative")
+    if config.max_connections < 1:
+        problems.append("max_connections must be at least 1")
     if config.page_size_max < 1:
         problems.append("page_size_max must be at least 1")
     if config.commit_every < 1:
         problems.append("commit_every must be at least 1")
-    if config.advance_every_s < 0 or config.allowed_lateness_s < 0:
-        problems.append("advance_every_s and allowed_lateness_s must not be negative")
+    if config.advance_every_s < 0 or config.allowed_lateness_s < 0 or config.reorder_window_s < 0:
+        problems.append("advance_every_s, allowed_lateness_s and reorder_window_s must not be negative")
     if config.log_level.upper() not in LOG_LEVELS:
         problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {config.log_level!r}")
     if config.okta_hook_secret is not None and len(config.okta_hook_secret) < 16:
@@ -111,9 +134,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):

@@ -3,9 +3,10 @@
 Okta waits 3 seconds for a delivery's answer and retries once after a timeout or an error, so the handler
 only checks the delivery, writes it to the spool directory (fsync, then an atomic rename) and answers
 204. This worker processes the spool in arrival order and deletes each file once its findings are
-committed. A crash in between leaves the file, which the next start processes again: at-least-once. A
-delivery applied twice (that replay, or Okta's own retry) adds nothing: the Engine's replay guard skips
-event ids it has applied, and a finding's id is stable, so the store keeps one finding.
+committed (or held, durably, for event-time order: api.ordering). A crash in between leaves the file,
+which the next start processes again: at-least-once. A delivery applied twice (that replay, or Okta's
+own retry, however late) adds nothing: events behind those already applied are skipped, a second copy
+of a held event is kept once, and a finding's id is stable, so the store keeps one finding.
 
 The same thread lets silence speak every ``advance_every_s`` (an Okta push nobody answered only shows as
 the absence of an answer)."""
@@ -26,6 +27,8 @@ import msgspec
 from pushguard.api.metrics import Metrics
 from pushguard.api.service import Service
 from pushguard.model import Provider
+from pushguard.model.files import open_private, private_dir
+from pushguard.sources.limits import TOO_DEEP
 
 log = logging.getLogger("pushguard.api.hooks")
 SOURCE = "okta-hook"
@@ -42,6 +45,8 @@ def delivery_events(body: bytes) -> list[Any]:
         delivery = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeError) as exc:
         raise DeliveryError(f"not JSON: {exc}") from None
+    except RecursionError:  # deeper than the decoder goes; events are held to MAX_DEPTH one by one
+        raise DeliveryError(f"not JSON: {TOO_DEEP}") from None
     data = delivery.get("data") if isinstance(delivery, dict) else None
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
@@ -67,7 +72,7 @@ class HookWorker:
         if self.spool is not None:
             path = self.spool / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
             tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as handle:
+            with open_private(tmp, "wb") as handle:
                 handle.write(body)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -81,7 +86,7 @@ class HookWorker:
     def start(self) -> None:
         """Queue what an earlier run left in the spool, then start processing."""
         if self.spool is not None:
-            self.spool.mkdir(parents=True, exist_ok=True)
+            private_dir(self.spool)
             for stale in self.spool.glob("*.tmp"):  # written but never acknowledged to Okta
                 stale.unlink(missing_ok=True)
             left = sorted(self.spool.glob("*.json"))

@@ -6,17 +6,22 @@ low-entropy secrets people choose; a 256-bit random secret cannot be brute-force
 fast hash keeps every request cheap. Comparison is constant-time (``hmac.compare_digest``).
 
 The server and ``pushguard keys`` share the file: the server notices a change (a stat per check) and
-reloads it, so a revoked key stops working without a restart."""
+reloads it, so a revoked key stops working without a restart. Every change (create, revoke) reads the
+file and writes it back under an exclusive lock (``<keys_file>.lock``), so two processes changing keys at
+once lose neither change: a revocation is never undone by a concurrent create."""
 
 from __future__ import annotations
 
 import enum
+import fcntl
 import hashlib
 import hmac
 import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,6 +91,20 @@ class KeyStore:
         except ConfigError as exc:
             log.error("key file not reloaded, keeping the keys read before", extra={"reason": str(exc)})
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Read the file afresh and write it back, with no other change in between (any process)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.reload()
+            yield
+            self._save()
+        finally:
+            os.close(fd)  # releases the lock
+
     def _save(self) -> None:
         body = msgspec.json.format(msgspec.json.encode(KeyFile(keys=list(self._keys.values()))))
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +117,6 @@ class KeyStore:
 
     def create(self, name: str, scopes: list[Scope]) -> tuple[StoredKey, str]:
         """A new key; the returned token is the only time the secret is seen."""
-        self.refresh()  # another process may have added or revoked keys since
         if not name.strip():
             raise ValueError("a key needs a name (who or what uses it)")
         if not scopes:
@@ -112,17 +130,16 @@ class KeyStore:
             sha256=_digest(secret),
             created=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         )
-        self._keys[key_id] = stored
-        self._save()
+        with self._changing():  # another process may have added or revoked keys since
+            self._keys[key_id] = stored
         return stored, f"pg_{key_id}_{secret}"
 
     def revoke(self, key_id: str) -> StoredKey:
-        self.refresh()
-        key = self._keys.get(key_id)
-        if key is None:
-            raise KeyError(key_id)
-        key.revoked = True
-        self._save()
+        with self._changing():
+            key = self._keys.get(key_id)
+            if key is None:
+                raise KeyError(key_id)
+            key.revoked = True
         return key
 
     def list(self) -> list[StoredKey]:

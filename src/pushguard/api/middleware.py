@@ -1,16 +1,21 @@
-"""ASGI middleware: the body size limit, and the request log + metrics + last-resort error answer.
+"""ASGI middleware: the body size limit and deadline, and the request log + metrics + last-resort error
+answer.
 
 Both are plain ASGI (no BaseHTTPMiddleware): no extra task per request, and a body over the limit is
-refused while it streams in, not after it was buffered."""
+refused while it streams in, not after it was buffered. A body that does not arrive within the read
+timeout (a declared length never sent) is answered 408 and the connection closed; a client that goes away
+mid-body is logged as 499 (it closed the request), not as a server error."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from typing import Any
 
 import msgspec
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushguard.api.metrics import Metrics
@@ -39,11 +44,20 @@ async def send_json(send: Send, status: int, body: Any, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes, declared (Content-Length) or streamed (chunked), with 413."""
+class BodyTimeoutError(ApiError):
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(408, "request_timeout", f"the request body did not arrive within {timeout_s:g} s")
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+
+CLOSE = [(b"connection", b"close")]
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes, declared (Content-Length) or streamed (chunked), with 413, and
+    bodies not received within ``timeout_s`` of the first read with 408."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = 30.0) -> None:
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,10 +73,18 @@ class BodyLimit:
             )
             return
         seen = 0
+        deadline: float | None = None
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, deadline
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):  # no task per call, unlike wait_for
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeoutError(self.timeout_s) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
@@ -101,7 +123,10 @@ class RequestLog:
         except ApiError as exc:  # raised while the body streamed in (BodyLimit)
             if status == 0:
                 status = exc.status
-                await send_json(send, exc.status, {"error": exc.error, "detail": exc.detail}, [tag])
+                body = {"error": exc.error, "detail": exc.detail}
+                await send_json(send, exc.status, body, [tag, *(CLOSE if exc.status == 408 else [])])
+        except ClientDisconnect:  # the client went away before its body was read: nobody to answer
+            status = status or 499
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "path": scope.get("path")})
             if status == 0:

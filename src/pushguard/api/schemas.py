@@ -5,7 +5,8 @@ each operation's schema stands alone, so the document needs no shared components
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Annotated, Any
 
 import msgspec
 
@@ -16,15 +17,24 @@ from pushguard.model import Decision, Finding, Provider
 MAX_RECORDS = 10_000  # per /v1/events batch (the body size limit usually binds first)
 
 
+class LogProvider(enum.StrEnum):
+    """The vendors whose records pushguard parses."""
+
+    OKTA = "okta"
+    ENTRA = "entra"
+    DUO = "duo"
+    OCSF = "ocsf"
+
+
 class EventsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Raw vendor records as the vendor wrote them (or the vendor's own envelopes of them)."""
 
-    records: list[Any]
-    provider: Provider | None = None  # omitted: recognised per record
+    records: Annotated[list[Any], msgspec.Meta(max_length=MAX_RECORDS)]
+    provider: LogProvider | None = None  # omitted: recognised per record
 
-    def __post_init__(self) -> None:
-        if len(self.records) > MAX_RECORDS:
-            raise ValueError(f"at most {MAX_RECORDS} records a batch, got {len(self.records)}")
+    @property
+    def source_provider(self) -> Provider | None:
+        return None if self.provider is None else Provider(self.provider.value)
 
 
 class EventsReply(msgspec.Struct, kw_only=True):
@@ -34,7 +44,9 @@ class EventsReply(msgspec.Struct, kw_only=True):
     errors: list[str]  # the first malformed records, by position, with the reason
     findings: list[Finding]  # new findings and escalated revisions
     queued: int = 0  # with Redis: records put on the partition streams (the workers find)
-    duplicates: int = 0  # with Redis: records the streams already had (a redelivery)
+    duplicates: int = 0  # records already received (a redelivery): kept once
+    late: int = 0  # events behind those already applied (a replay, or later than the reorder window): skipped
+    held: int = 0  # events waiting for the reorder window, then applied in event-time order
 
 
 class FindingsPage(msgspec.Struct, kw_only=True):
@@ -46,7 +58,7 @@ class FindingsPage(msgspec.Struct, kw_only=True):
 
 
 class OktaDeliveryData(msgspec.Struct):
-    events: list[dict[str, Any]]  # Okta System Log events
+    events: list[Any]  # Okta System Log events (what is not an object is counted as malformed)
 
 
 class OktaDelivery(msgspec.Struct, kw_only=True):

@@ -28,12 +28,15 @@ import msgspec
 import redis
 
 from pushguard.api.config import ServiceConfig
+from pushguard.api.decision_log import DecisionLog
+from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Decision, DecisionRequest, Finding, IdentityProfile, Provider, Severity
+from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, RunStats, parse_items
 from pushguard.publish import publish_records
+from pushguard.sources.limits import TOO_DEEP, value_too_deep
 from pushguard.sources.readers import RawItem, unwrap_records
 from pushguard.store import MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
@@ -53,16 +56,20 @@ class IngestResult:
     findings: list[Finding] = field(default_factory=list)
     queued: int = 0
     duplicates: int = 0
+    late: int = 0
+    held: int = 0
 
 
 def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
-    """A batch's records (envelopes unwrapped), positions 1-based; what is not a JSON object is kept as
-    an item without a record so that it is counted and reported."""
+    """A batch's records (envelopes unwrapped), positions 1-based; what is not a JSON object, or nests
+    deeper than ``MAX_DEPTH``, is kept as an item without a record so that it is counted and reported."""
     items: list[RawItem] = []
     for position, value in enumerate(records, start=1):
         inner = unwrap_records(value)
         for record in [value] if inner is None else inner:
-            if isinstance(record, dict):
+            if value_too_deep(record):
+                items.append(RawItem(source, position, None, TOO_DEEP, unit="record"))
+            elif isinstance(record, dict):
                 items.append(RawItem(source, position, record, unit="record"))
             else:
                 items.append(RawItem(source, position, None, "record is not a JSON object", unit="record"))
@@ -136,16 +143,21 @@ class Service:
             self.bus = StreamBus(redis.Redis.from_url(config.redis_url), config.redis_prefix)
         self.engine = Engine(self.store, build_detectors(config.detectors), commit_every=config.commit_every)
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
-        self.aliases = AliasMap()
+        self.aliases = AliasMap.load(config.aliases) if config.aliases else AliasMap()
         self.lock = threading.Lock()  # the Engine and the writing connection
+        self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
+        # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
+        self.held = HeldEvents(self.store if self.bus is None else MemoryStore(), config.reorder_window_s)
         # one query at a time per reading connection; a memory store is one object for all three
         shared = self.reader is self.store
         self.read_lock = self.lock if shared else threading.Lock()
         self.decide_lock = self.lock if shared else threading.Lock()
         self.deciding = 0  # decides in flight (changed on the event loop only; ingestion reads it)
-        self._log_lock = threading.Lock()
-        self._decision_log = Path(config.decision_log) if config.decision_log else None
-        self._encoder = msgspec.json.Encoder()
+        self.decision_log: DecisionLog | None = None
+        if config.decision_log:
+            self.decision_log = DecisionLog(
+                Path(config.decision_log), config.decision_log_max_bytes, config.decision_log_keep
+            )
         self._advanced_to = 0.0
 
     # -- policy ------------------------------------------------------------------------------------
@@ -163,29 +175,46 @@ class Service:
     # -- ingestion ---------------------------------------------------------------------------------
 
     def ingest(self, records: Sequence[Any], provider: Provider | None, source: str) -> IngestResult:
-        """Raw vendor records (or envelopes of them) → events → detectors; findings committed. A record
-        already applied (a redelivery) is skipped by the Engine's replay guard. With Redis the records go
-        on the partition streams instead, for the workers (a record the streams had is not sent twice)."""
+        """Raw vendor records (or envelopes of them) → events, held for event-time order (api.ordering)
+        → detectors; findings committed. An event behind those already applied (a redelivery, or later
+        than the reorder window) is counted and skipped. With Redis the records go on the partition
+        streams instead, for the workers (a record the streams had is not sent twice)."""
         items = _raw_items(records, source)
         if self.bus is not None:
             return self._publish(items, provider)
         stats = RunStats()
-        events = sorted(
-            parse_items(items, stats, provider, self.aliases, self.enrichers),
-            key=lambda e: (e.ts, e.provider.value, e.event_id),
+        events = list(parse_items(items, stats, provider, self.aliases, self.enrichers))
+        with self.ingest_lock:
+            with self.lock:
+                late, duplicates = self.held.add(events)
+                due = self.held.due()
+            found = self._apply(due)
+            held = len(self.held)
+        return IngestResult(
+            stats.records,
+            len(events),
+            _rejected(stats),
+            stats.error_samples,
+            list(found.values()),
+            duplicates=duplicates,
+            late=late,
+            held=held,
         )
+
+    def _apply(self, due: list[tuple[str, Event]]) -> dict[str, Finding]:
+        """Released events → the Engine, in order, in chunks that give way to decide; committed."""
         found: dict[str, Finding] = {}
-        for start in range(0, len(events), WRITE_CHUNK):
+        for start in range(0, len(due), WRITE_CHUNK):
             self._give_way()
             with self.lock:
-                for event in events[start : start + WRITE_CHUNK]:
-                    for finding in self.engine.process(event):
+                for key, event in due[start : start + WRITE_CHUNK]:
+                    for finding in self.engine.process(event, PARTITION, key):
                         found[finding.id] = finding
-        with self.lock:
-            self.engine.flush()
-        return IngestResult(
-            stats.records, len(events), _rejected(stats), stats.error_samples, list(found.values())
-        )
+        if due:
+            with self.lock:
+                self.engine.flush()
+                self.held.applied(due[-1][0])
+        return found
 
     def _publish(self, items: list[RawItem], provider: Provider | None) -> IngestResult:
         assert self.bus is not None
@@ -214,18 +243,24 @@ class Service:
             waited += YIELD_S
 
     def advance(self) -> list[Finding]:
-        """Let silence speak (a push nobody answered, a burst that ended) up to the newest event time
-        less the allowed lateness, for the identities the Engine holds; committed. With Redis the workers
-        do this for the state they hold."""
+        """Release the held events when nothing arrived for a reorder window, then let silence speak (a
+        push nobody answered, a burst that ended) up to the newest event time less the allowed lateness,
+        for the identities the Engine holds; committed. With Redis the workers do this for the state
+        they hold."""
         if self.bus is not None:
             return []
-        with self.lock:
-            mark = self.engine.watermark - self.config.allowed_lateness_s
-            if mark <= self._advanced_to:
-                return []
-            found = self.engine.advance(mark)
-            self.engine.flush()
-            self._advanced_to = mark
+        with self.ingest_lock:
+            with self.lock:
+                due = self.held.due(everything=self.held.idle())
+            found = list(self._apply(due).values())
+            with self.lock:
+                newest = max(self.engine.watermark, self.held.watermark)
+                mark = newest - self.config.allowed_lateness_s
+                if mark <= self._advanced_to:
+                    return found
+                found.extend(self.engine.advance(mark))
+                self.engine.flush()
+                self._advanced_to = mark
         return found
 
     # -- decisions ---------------------------------------------------------------------------------
@@ -241,12 +276,17 @@ class Service:
             blob = self.decide_reader.load([identity]).get(identity)
         return None if blob is None else _profile_decoder.decode(blob).profile
 
+    def canonical(self, identity: str) -> str:
+        """The identity as the logs key it: lowercase, then the alias map's answer."""
+        return self.aliases.canonical(identity.strip().lower())
+
     def decide(self, request: DecisionRequest) -> Decision:
+        canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
+        if canonical != request.identity:
+            request = msgspec.structs.replace(request, identity=canonical)
         decision = decide(request, self.policy, self._decide_profile, fallback=self.config.decide_fallback)
-        if self._decision_log is not None:
-            line = self._encoder.encode({"request": request, "decision": decision})
-            with self._log_lock, self._decision_log.open("ab") as handle:
-                handle.write(line + b"\n")
+        if self.decision_log is not None:
+            self.decision_log.record(request, decision)  # written by its own thread
         return decision
 
     # -- reading -----------------------------------------------------------------------------------
@@ -295,6 +335,8 @@ class Service:
             return self.reader.ping()  # with Redis: the server the streams live on too
 
     def close(self) -> None:
+        if self.decision_log is not None:
+            self.decision_log.close()  # what is queued is written first
         with self.lock:
             self.engine.flush()
             self.store.close()

@@ -110,7 +110,7 @@ def read_decisions(path: Path) -> DecisionLog:
                     log.decisions.append(decided(_record_decoder.decode(line)))
                 else:
                     log.decisions.append(decided(_event_decoder.decode(line)))
-            except (msgspec.DecodeError, ValueError) as exc:
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                 log.errors.append(f"{path}:{number}: not a decision record: {exc}")
     return log
 

@@ -17,12 +17,14 @@ from rich.table import Table
 
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.geo import open_mmdb
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
+from pushguard.sources.limits import ReadLimits
 from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
@@ -99,6 +101,7 @@ def run_analysis(
     jobs: int = 1,
     baseline: bool = False,
 ) -> RunResult:
+    ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     if not paths:
@@ -131,8 +134,8 @@ def _run(
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
     for db in (geoip_city, geoip_asn):
-        if db is not None and not db.is_file():
-            raise InputError(f"{db}: no such MaxMind database file")
+        if db is not None:
+            open_mmdb(db).close()  # here: a --jobs process would only fail later
     if jobs > 1:
         if state is not None:
             raise InputError("--jobs keeps state in memory for the run: use it without --state")
@@ -181,7 +184,34 @@ def _run(
 
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze_command)
+    app.command("findings")(findings_command)
     app.command("detectors")(detectors_command)
+
+
+def findings_command(
+    state: Annotated[Path, typer.Option(help="SQLite state file written by `analyze --state`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the findings here (default: standard output).")
+    ] = None,
+) -> None:
+    """Every finding a state file holds, at its highest revision, as JSON Lines (oldest first)."""
+    if not state.is_file():
+        raise fail(f"{state}: no such state file")
+    try:
+        with open_store(state) as store:
+            assert store is not None
+            findings = store.findings()
+    except PushguardError as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        for finding in findings:
+            sys.stdout.write(msgspec.json.encode(finding).decode() + "\n")
+        return
+    try:
+        count = write_findings(out, findings)
+    except OSError as exc:
+        raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
+    err.print(f"{count} findings written to {out}")
 
 
 def analyze_command(

@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from pushguard.cli.analyze import fail
-from pushguard.cli.worker import Partitions, Prefix, redis_client
+from pushguard.cli.worker import Partitions, Prefix, redacted, redis_client
 from pushguard.collect import CollectedFile, Collector, LogOptions, PageSink, Record, build_logs
 from pushguard.collect.collector import RoundStats
 from pushguard.model import Provider, PushguardError
@@ -103,7 +103,12 @@ def collect_command(
         GraphVersion, typer.Option(help="Graph version (beta sign-ins carry authenticationDetails).")
     ] = GraphVersion.V1,
     redis_url: Annotated[
-        str | None, typer.Option(help="Also put every page on the partition streams, as ingest does.")
+        str | None,
+        typer.Option(
+            envvar="PUSHGUARD_COLLECT_REDIS_URL",
+            help="Also put every page on the partition streams, as ingest does (give a URL with a "
+            "password through the environment: a command line is visible to every local user).",
+        ),
     ] = None,
     prefix: Prefix = "pg",
     partitions: Partitions = None,
@@ -135,7 +140,7 @@ def collect_command(
         except (PushguardError, ValueError) as exc:
             raise fail(str(exc)) from None
         except redis.RedisError as exc:
-            raise fail(f"Redis at {redis_url}: {exc}") from None
+            raise fail(f"Redis at {redacted(redis_url or '')}: {exc}") from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             closing.callback(signal.signal, signum, signal.signal(signum, on_signal))
         _report_start(files, vendor.value, [lg.name for lg in logs])
@@ -150,7 +155,8 @@ def collect_command(
                 message = f"{exc} (failure {failures}; next try in {interval:.0f} s)"
                 console.print(message, style="red", markup=False)
             except redis.RedisError as exc:
-                raise fail(f"Redis at {redis_url} failed: {exc} (the page is fetched again)", 1) from None
+                where = redacted(redis_url or "")
+                raise fail(f"Redis at {where} failed: {exc} (the page is fetched again)", 1) from None
             except PushguardError as exc:
                 raise fail(str(exc)) from None
             except OSError as exc:

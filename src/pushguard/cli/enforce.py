@@ -18,7 +18,7 @@ from rich.table import Table
 from pushguard.decide.enforce import EnforcementConfig, expired, load_enforcement_config, plan_enforcement
 from pushguard.decide.record import DecisionRecord
 from pushguard.model import InputError, PushguardError
-from pushguard.respond.audit import AuditLog
+from pushguard.respond.audit import AuditLog, audit_key
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.enforcer import Enforcer, load_state, state_lock
 
@@ -51,7 +51,7 @@ def read_decisions(paths: list[Path]) -> tuple[list[DecisionRecord], list[str]]:
                 continue
             try:
                 records.append(_decoder.decode(line))
-            except (msgspec.DecodeError, ValueError) as exc:
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                 problems.append(f"{path}:{number}: not a decision record: {exc}")
     records.sort(key=lambda r: r.request.time)
     return records, problems
@@ -136,7 +136,7 @@ def enforce_command(
         settings = msgspec.structs.replace(settings, dry_run=not execute)  # the command line decides
         records, problems = read_decisions(decisions or [])
         moment = _now(now)
-        audit = AuditLog(audit_log)
+        audit = AuditLog(audit_log, key=audit_key())
         with state_lock(state) if execute else contextlib.nullcontext():
             enforcer = Enforcer(
                 audit,

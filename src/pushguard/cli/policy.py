@@ -16,7 +16,15 @@ from rich.table import Table
 from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
 from pushguard.decide import Policy, PolicyError, decide, lint, load_policy, run_tests
-from pushguard.model import Decision, DecisionAction, DecisionRequest, IdentityProfile, PushguardError
+from pushguard.enrich import AliasMap
+from pushguard.model import (
+    ConfigError,
+    Decision,
+    DecisionAction,
+    DecisionRequest,
+    IdentityProfile,
+    PushguardError,
+)
 from pushguard.pipeline import Engine
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
@@ -46,6 +54,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise _fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 @policy_app.command("lint")
@@ -114,12 +124,20 @@ def decide_command(
         typer.Option(help="Answer on a store or rule failure; the policy's 'fallback' otherwise."),
     ] = None,
     output: Annotated[DecisionFormat, typer.Option("--format", help="text or json")] = DecisionFormat.TEXT,
+    aliases: Annotated[
+        Path | None, typer.Option(help="Alias map (as `analyze --aliases`): the identity's canonical name.")
+    ] = None,
 ) -> None:
     """Decide one push or enrollment request and explain the decision."""
     try:
         req = msgspec.json.decode(_request_text(request), type=DecisionRequest)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise _fail(f"invalid request: {exc}") from None
+    try:
+        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    req = msgspec.structs.replace(req, identity=alias_map.canonical(req.identity))
     try:
         policy = load_policy(policy_file)
     except PolicyError as exc:

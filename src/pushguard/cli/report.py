@@ -13,7 +13,7 @@ from rich.console import Console
 from pushguard.decide import PolicyError, load_policy
 from pushguard.detect import META_BY_ID
 from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.model import Event, Finding, PushguardError
+from pushguard.model import Event, Finding, InputError, PushguardError
 from pushguard.pipeline import RunStats, analyze, parse_items
 from pushguard.report.html import PolicyRuleInfo, render_html, write_html
 from pushguard.report.jsonl import read_findings
@@ -99,7 +99,10 @@ def report_command(
             raise typer.BadParameter("give --html FILE (or --format ocsf --out FILE)")
         figures: dict[str, Any] | None = None
         if backtest is not None:
-            figures = msgspec.json.decode(backtest.read_bytes())
+            try:
+                figures = msgspec.json.decode(backtest.read_bytes())
+            except (OSError, msgspec.DecodeError, RecursionError) as exc:
+                raise InputError(f"{backtest}: not a backtest JSON file: {exc}") from None
         rules = policy_rule_infos(policy)
         document = render_html(
             findings,

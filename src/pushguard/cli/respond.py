@@ -15,7 +15,7 @@ from pushguard.detect import META_BY_ID
 from pushguard.enrich import AliasMap
 from pushguard.model import Event, PushguardError
 from pushguard.pipeline import RunStats, merged_events
-from pushguard.respond.audit import AuditLog, verify
+from pushguard.respond.audit import KEY_ENV, AuditKeyError, AuditLog, Head, audit_key, verify_head
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.notify import Syslog, Webhook
 from pushguard.respond.planner import plan
@@ -67,7 +67,7 @@ def respond_command(
         read = read_findings_file(findings)
         events = _events(logs, aliases) if logs else None
         targets = build_targets(read.findings, events)
-        audit = AuditLog(audit_log)
+        audit = AuditLog(audit_log, key=audit_key())
         now = datetime.now(UTC)
         planned = plan(read.findings, targets, book, audit.entries, now)
         env = dict(os.environ)
@@ -117,13 +117,28 @@ def respond_command(
 
 def audit_verify_command(
     path: Annotated[Path, typer.Argument(help="An audit log written by `pushguard respond`.")],
+    head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH, the latest head a notification carried: the log must still hold it."),
+    ] = None,
 ) -> None:
-    """Check the audit log's hash chain: exit 1 naming the first altered line."""
+    """Check the audit log's hash chain (keyed with PUSHGUARD_AUDIT_KEY when set) and print its head;
+    exit 1 naming the first altered line, or when the log no longer holds ``--head``."""
     try:
-        count = verify(path)
+        key = audit_key()
+        anchor = Head.parse(head) if head is not None else None
+    except (PushguardError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        checked = verify_head(path, key, anchor)
     except OSError as exc:
         raise _fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except AuditKeyError as exc:
+        raise _fail(str(exc)) from None
     except PushguardError as exc:
         typer.echo(f"pushguard: TAMPERED: {exc}", err=True)
         raise typer.Exit(1) from None
-    console.print(f"{path}: {count} entries, chain intact")
+    how = "HMAC-keyed" if key is not None else f"not keyed: anyone can hash an edit again; set {KEY_ENV}"
+    console.print(f"{path}: {checked.seq} entries, chain intact ({how}); head {checked}", soft_wrap=True)
+    if anchor is not None:
+        console.print(f"the head {anchor} sent with a notification is in the log", soft_wrap=True)

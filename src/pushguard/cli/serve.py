@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import gc
 import logging
+import os
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from pushguard.api import KeyStore, Scope, Service, create_app, load_config
 from pushguard.api.logs import configure
+from pushguard.api.server import CONFIG_FILE_ENV, serve, tune_runtime
 from pushguard.decide import PolicyError
-from pushguard.model import PushguardError
+from pushguard.model import ConfigError, PushguardError
 
 console = Console()
-GIL_SWITCH_S = 0.0005
-GC_THRESHOLDS = (50_000, 50, 1000)
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
 
 
@@ -41,36 +38,41 @@ def serve_command(
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes sharing the port; above 1 the state must be shared: redis_url is required.",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve /v1/decide, /v1/events, the Okta event hook, findings, identities, metrics (one process:
-    the detectors' state lives in it). SIGHUP reloads the policy file; a bad file keeps the last good."""
+    """Serve /v1/decide, /v1/events, the Okta event hook, findings, identities, metrics. One process
+    keeps the detectors' state in it (SQLite or memory); with --workers N, N processes answer and the
+    state lives in Redis (the `pushguard worker` processes advance it). SIGHUP reloads the policy file
+    (a bad file keeps the last good); with workers, SIGHUP restarts them, which reloads it too."""
     try:
         settings = load_config(config)
         configure(settings.log_level)
-        service = Service(settings)
-        app = create_app(settings, service)
+        if workers > 1 and settings.redis_url is None:
+            raise ConfigError(
+                f"--workers {workers} needs redis_url (PUSHGUARD_REDIS_URL): each process would keep a "
+                "state of its own"
+            )
+        service = Service(settings)  # also checks the policy and the store before any worker starts
+        app = create_app(settings, service) if workers == 1 else None
     except (PushguardError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    if app is None:
+        service.close()
+        os.environ[CONFIG_FILE_ENV] = str(config.resolve()) if config is not None else ""
+        serve(None, settings, host, port, workers)
+        return
     signal.signal(signal.SIGHUP, lambda signum, frame: _reload_policy(service))
-    _tune_runtime()
+    tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        serve(app, settings, host, port)
     finally:
         service.close()
-
-
-def _tune_runtime() -> None:
-    """Two settings of one long-lived process, measured with benchmarks/api_load.py (decide at 300/s while
-    batches are ingested; figures in the commit that set them):
-    - the GIL switch interval: ingestion is CPU-bound Python in a worker thread, and at the default 5 ms
-      the event loop can wait that long at each hand-off; at 0.5 ms it waits less;
-    - the cyclic GC: the detectors' state is a large heap of small objects, and a full collection over
-      it stopped everything for ~100 ms (decide p99 108 ms → 11 ms with these thresholds). The state
-      holds no reference cycles; startup objects are frozen out of collection altogether."""
-    sys.setswitchinterval(GIL_SWITCH_S)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _reload_policy(service: Service) -> None:

@@ -68,7 +68,12 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic organisation.")] = DEMO_SEED,
 ) -> None:
     """Simulate a small organisation with attacks and analyze it (no credentials, no network)."""
-    run_demo(out_dir, seed)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"{out_dir}: exists and is not a directory (give --out-dir a directory)")
+    try:
+        run_demo(out_dir, seed)
+    except OSError as exc:
+        raise _fail(f"{exc.filename or out_dir}: cannot write: {exc.strerror or exc}") from None
 
 
 def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:

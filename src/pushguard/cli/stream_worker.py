@@ -269,7 +269,7 @@ class StreamWorker:
             return _Parsed(entry, error="entry without a record (field r)")
         try:
             record = _record_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             return _Parsed(entry, error=f"not a JSON object: {exc}")
         ref = RawRef(source=entry.stream, position=entry.seq)
         options = self.options

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import urllib.parse
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
@@ -24,6 +25,7 @@ from pushguard.cli.analyze import ProviderChoice, fail, load_config
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
 from pushguard.detect import Detector, build_detectors
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.geo import open_mmdb
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
 from pushguard.report.jsonl import write_findings
@@ -50,12 +52,30 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker_command)
 
 
+def redacted(url: str) -> str:
+    """A Redis URL fit for a message: its password (and user name) replaced by ***."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not shown)"
+    if "@" not in parts.netloc:
+        return url
+    host = f"[{host}]" if ":" in host else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}{port}"))
+
+
 def redis_client(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url)
+    try:
+        client = redis.Redis.from_url(url)
+    except ValueError as exc:  # its message may quote the URL: not echoed
+        why = "it must start with redis://, rediss:// or unix://" if "scheme" in str(exc) else "not a URL"
+        raise fail(f"invalid Redis URL {redacted(url)}: {why}") from None
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise fail(f"cannot reach Redis at {url}: {exc}") from None
+        raise fail(f"cannot reach Redis at {redacted(url)}: {exc}") from None
     return client
 
 
@@ -137,8 +157,8 @@ def worker_command(
         settings = load_config(config)
         alias_map = AliasMap.load(aliases) if aliases else AliasMap()
         for db in (geoip_city, geoip_asn):
-            if db is not None and not db.is_file():
-                raise PushguardError(f"{db}: no such MaxMind database file")
+            if db is not None:
+                open_mmdb(db).close()
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
     overrides: dict[str, Any] | None = settings.get("detectors")
@@ -179,7 +199,9 @@ def worker_command(
         except (PushguardError, ValueError) as exc:
             raise fail(str(exc)) from None
         except redis.RedisError as exc:
-            raise fail(f"Redis at {redis_url} failed: {exc} (uncommitted records stay pending)") from None
+            raise fail(
+                f"Redis at {redacted(redis_url)} failed: {exc} (uncommitted records stay pending)"
+            ) from None
         _report(worker.stats, options.name, stats_json)
         if out is not None:
             write_findings(out, RedisStore(redis_url, prefix, client=client).findings())

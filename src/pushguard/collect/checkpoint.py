@@ -25,6 +25,7 @@ from typing import IO, Any
 import msgspec
 
 from pushguard.model import InputError
+from pushguard.model.files import open_private
 
 FORMAT = 1
 
@@ -55,7 +56,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint file atomically: a reader sees the old one or the new one, whole."""
     checkpoint.saved_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as handle:
+    with open_private(temporary, "wb") as handle:
         handle.write(_encoder.encode(checkpoint) + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -99,7 +100,7 @@ class CollectedFile:
     def _open_locked(self) -> IO[bytes]:
         created = not self.output.exists()
         try:
-            handle = self.output.open("ab", buffering=0)  # unbuffered: nothing written later by surprise
+            handle = open_private(self.output, "ab", buffering=0)  # unbuffered: nothing written later
         except OSError as exc:
             raise InputError(f"{self.output}: cannot open for writing: {exc.strerror or exc}") from None
         try:

@@ -52,7 +52,7 @@ def decode_page(vendor: str, label: str, body: bytes, shape: type[T]) -> T:
     """A response body in the shape the vendor documents, or a VendorApiError saying what came instead."""
     try:
         return msgspec.json.decode(body, type=shape)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise VendorApiError(f"{vendor}: {label}: unexpected answer ({exc})") from None
 
 
@@ -60,7 +60,10 @@ def records_of(vendor: str, label: str, raws: Sequence[msgspec.Raw]) -> list[Rec
     records = []
     for raw in raws:
         text = bytes(raw)
-        value = _any_json.decode(text)
+        try:
+            value = _any_json.decode(text)
+        except RecursionError:
+            raise VendorApiError(f"{vendor}: {label}: a log entry nests too deep to read") from None
         if not isinstance(value, dict):
             raise VendorApiError(f"{vendor}: {label}: a log entry is not a JSON object")
         records.append(Record(text.replace(b"\n", b"").replace(b"\r", b""), value))

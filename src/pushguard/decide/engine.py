@@ -139,17 +139,46 @@ def decide(
     fallback: DecisionAction | None = None,
 ) -> Decision:
     """Load the identity's profile and evaluate; a store that fails gives the fallback, never an error
-    and never a silent allow."""
+    and never a silent allow. So does an evaluation that fails outside the rules (a bug, a value out of
+    range): the answer is then the fallback alone, with the reason."""
+    floor = fallback if fallback is not None else policy.fallback
+    failed: Reason | None = None
     try:
         profile = load_profile(request.identity)
     except Exception as exc:  # any backend error: the decision must still be answered
-        floor = fallback if fallback is not None else policy.fallback
         failure = Reason(
             "store_error", f"identity state unavailable ({type(exc).__name__}: {exc}): fallback {floor.value}"
         )
-        return evaluate(
-            request, IdentityProfile(identity=request.identity), policy, fallback=fallback, failure=failure
-        )
-    if profile is None:
-        profile = IdentityProfile(identity=request.identity)
-    return evaluate(request, profile, policy, fallback=fallback)
+        profile, failed = IdentityProfile(identity=request.identity), failure
+    else:
+        profile = profile or IdentityProfile(identity=request.identity)
+    try:
+        return evaluate(request, profile, policy, fallback=fallback, failure=failed)
+    except Exception as exc:
+        why = f"decision could not be evaluated ({type(exc).__name__}: {exc}): fallback {floor.value}"
+        return fallback_decision(request, policy, floor, Reason("evaluation_error", why))
+
+
+def fallback_decision(
+    request: DecisionRequest, policy: Policy, action: DecisionAction, reason: Reason
+) -> Decision:
+    """The fallback with nothing evaluated: built from the policy's settings alone, so that it cannot
+    fail the way the evaluation did."""
+    aal, resistant = policy.assurance[action]
+    try:
+        evaluated_at = rfc3339(request.time)
+    except (OverflowError, ValueError):
+        evaluated_at = request.time.isoformat()
+    return Decision(
+        decision=action,
+        risk=FALLBACK_RISK,
+        reasons=(reason,),
+        required_aal=aal,
+        phishing_resistant=resistant or aal is Aal.AAL3,
+        matched_rules=(),
+        policy_version=policy.version,
+        report_only=policy.report_only,
+        evaluated_at=evaluated_at,
+        signals={},
+        fallback=True,
+    )

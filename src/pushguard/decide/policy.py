@@ -463,6 +463,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError([Issue(str(file), 0, 0, f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise PolicyError([Issue(str(file), 0, 0, why)]) from None
     return parse_policy(text, str(file))
 
 

@@ -138,7 +138,8 @@ class ImpossibleTravel:
         assert geo.lat is not None and geo.lon is not None and geo.accuracy_km is not None  # precise()
         distance = haversine_km(last.lat, last.lon, geo.lat, geo.lon)
         gap = gap_km(distance, last.accuracy_km, geo.accuracy_km)
-        hours = max(event.ts - last.ts, self.min_interval) / 3600.0
+        elapsed = abs(event.ts - last.ts)  # a late event (older than the last place) travels back in time
+        hours = max(elapsed, self.min_interval) / 3600.0
         speed = gap / hours
         if gap < self.min_gap or speed <= self.max_speed:
             return state, []
@@ -174,7 +175,7 @@ class ImpossibleTravel:
         episode.add(event)
         if not episode.escalates_to(severity):
             return state, []
-        minutes = (now - last.ts) / 60.0
+        minutes = elapsed / 60.0
         reasons = [
             f"{distance:,.0f} km ({gap:,.0f} km beyond the accuracy radii) in {minutes:,.0f} min: "
             f"{speed:,.0f} km/h, above {self.max_speed:,.0f} km/h",

@@ -34,7 +34,7 @@ from typing import Any
 import maxminddb
 import msgspec
 
-from pushguard.model import Event, Geo, GeoSource
+from pushguard.model import Event, Geo, GeoSource, InputError
 
 DEFAULT_CACHE_SIZE = 65_536  # distinct addresses kept resolved
 BUNDLED_COUNTRY_ACCURACY_KM = 1000.0  # the bundled data names a country, not a place in it
@@ -232,6 +232,18 @@ def _mmdb_geo(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def open_mmdb(path: Path) -> maxminddb.Reader:
+    """A MaxMind database, or an InputError naming the file and what is wrong with it."""
+    try:
+        return maxminddb.open_database(str(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such MaxMind database file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (maxminddb.InvalidDatabaseError, ValueError, UnicodeError):
+        raise InputError(f"{path}: not a MaxMind database (.mmdb) file") from None
+
+
 class GeoEnricher:
     """Event → Event with ``geo``/``responder_geo`` filled where the vendor left them empty or ASN-less."""
 
@@ -246,7 +258,7 @@ class GeoEnricher:
         try:
             for path in (city_db, asn_db):
                 if path is not None:
-                    self._readers.append(maxminddb.open_database(str(path)))
+                    self._readers.append(open_mmdb(path))
         except BaseException:
             self.close()
             raise

@@ -41,6 +41,9 @@ class AliasMap:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{file}: cannot read alias map: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            why = f"alias map is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            raise ConfigError(f"{file}: {why}") from None
         if file.suffix.lower() == ".csv":
             return cls(_from_csv(file, text))
         try:

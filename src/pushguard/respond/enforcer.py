@@ -24,6 +24,7 @@ from typing import IO, Any
 import msgspec
 
 from pushguard.model import Control, ControlIntent, InputError
+from pushguard.model.files import open_private, private_dir
 from pushguard.respond.actions import ActionResult, CannotTargetError, Outcome, VendorAccount
 from pushguard.respond.audit import AuditLog
 from pushguard.respond.controls import apply_control
@@ -74,9 +75,9 @@ def load_state(path: Path) -> EnforcementState:
 
 def save_state(path: Path, state: EnforcementState) -> None:
     """Replace the state file atomically: a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as handle:
+    with open_private(temporary, "wb") as handle:
         handle.write(msgspec.json.format(msgspec.json.encode(state), indent=1) + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -92,8 +93,8 @@ def save_state(path: Path, state: EnforcementState) -> None:
 def state_lock(path: Path) -> Iterator[None]:
     """Exclusive for one execute run: two runs reading the same state would both send its intents."""
     lock = path.with_name(f"{path.name}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = lock.open("w")
+    private_dir(lock.parent)
+    handle: IO[str] = open_private(lock, "w")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

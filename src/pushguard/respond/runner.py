@@ -66,7 +66,7 @@ def dry_run_result(item: PlannedAction, target: Target | None = None) -> ActionR
     if call is None:
         return ActionResult(outcome=Outcome.SKIPPED, detail=f"{vendor} offers no {item.action.value}")
     user = item.account.user_id or f"<id of {item.account.login}>"
-    detail = "dry run: would call " + call.format(user=user)
+    detail = "dry run: would call " + call.replace("{user}", user)  # not str.format: bodies hold braces
     if item.action is Action.REMOVE_ATTACKER_FACTOR and target is not None:
         enrolled = [e for e in target.enrolled if e.provider == vendor]
         if enrolled:
@@ -136,8 +136,10 @@ class Runner:
     def _notify(self, incident: str, entries: list[dict[str, Any]]) -> None:
         now = self._clock()
         if self.webhook is not None:
+            head = self.audit.head  # the anchor: the receiver keeps it, audit-verify --head checks it
             payload = {
                 "type": "pushguard.response",
+                "audit_head": {"seq": head.seq, "hash": head.hash},
                 "incident": incident,
                 "identity": entries[0]["identity"],
                 "severity": entries[0]["severity"],
@@ -169,6 +171,8 @@ class Runner:
                 "cs3": e["rule"],
                 "cs4Label": "auditSeq",
                 "cs4": e["seq"],
+                "cs5Label": "auditHead",
+                "cs5": str(self.audit.head),
                 "msg": e["detail"],
             },
             now,

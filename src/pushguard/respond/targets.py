@@ -44,7 +44,7 @@ def read_findings_file(path: Path) -> FindingsRead:
                 continue
             try:
                 finding = _decoder.decode(line)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, RecursionError) as exc:
                 out.bad += 1
                 if len(out.problems) < MAX_BAD_LISTED:
                     out.problems.append(f"{path}:{number}: not a finding: {exc}")

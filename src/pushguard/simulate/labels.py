@@ -6,6 +6,7 @@ from pathlib import Path
 
 import msgspec
 
+from pushguard.model import InputError
 from pushguard.simulate.rates import AttackRates, BenignRates
 
 
@@ -74,4 +75,10 @@ def write_labels(path: Path, labels: Labels) -> None:
 
 
 def read_labels(path: Path) -> Labels:
-    return msgspec.json.decode(path.read_bytes(), type=Labels)
+    """The labels file, or an InputError naming it and what is wrong."""
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Labels)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise InputError(f"{path}: not a labels file: {exc}") from None

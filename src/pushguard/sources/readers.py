@@ -4,6 +4,8 @@ JSON Lines are streamed (constant memory): a broken line is reported with file:l
 file is still read. A file holding one JSON document (an array, an API page, a Graph list response, an
 Azure Monitor ``{"records": [...]}`` blob, a Duo API envelope, an Okta event-hook delivery) is decoded
 whole; those are API pages, bounded by the vendor's page size. Gzip is recognised by its magic bytes.
+A line or a document over its size cap, or JSON nested too deep, is refused with its position
+(``sources.limits``); memory stays bounded whatever a file (or a gzip bomb) holds.
 
 ``read_records`` is ``read_file`` for the analysis: the lines of a JSON Lines file of a vendor with a
 typed decoder (``sources.typed``) come as ``Decoded`` records, the lines it refuses as ``RawItem``.
@@ -15,6 +17,7 @@ import gzip
 import io
 import itertools
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +28,10 @@ import msgspec
 from pushguard.model import InputError, Provider
 from pushguard.sources import LineSource, line_source
 from pushguard.sources.base import NOT_JSON
+from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP, ReadLimits, too_deep, value_too_deep
 
 _decoder = msgspec.json.Decoder()
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)  # zlib.error: a corrupt gzip stream
 _encoder = msgspec.json.Encoder()
 
 # A simulation's ground truth and manifest, written beside its logs: JSON, but not logs.
@@ -138,16 +143,39 @@ def read_records(path: Path, provider: Provider | None = None) -> Iterator[RawIt
     return _read_file(path, typed=True, provider=provider)
 
 
+# What a line over the size cap reads as (skipped to its end, never held): refused by _line_items.
+_OVERSIZED = b"\x00line over the size cap"
+
+
+def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The file's lines, each at most ``max_bytes`` long; a longer one is read through in pieces and
+    comes as ``_OVERSIZED`` (memory stays bounded whatever one line, or a gzip bomb, holds)."""
+    read = handle.readline
+    size = max_bytes + 1
+    while True:
+        line = read(size)
+        if len(line) < size or line.endswith(b"\n"):
+            if not line:
+                return
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = read(1 << 20)
+        yield _OVERSIZED
+
+
 def _read_file(path: Path, typed: bool, provider: Provider | None) -> Iterator[RawItem | Decoded]:
     source = str(path)
+    limits = ReadLimits.from_env()
     with _open_binary(path) as handle:
+        lines = _bounded_lines(handle, limits.max_line_bytes)
         skipped = 0  # blank lines before the first record: line numbers count them
         try:
-            first = handle.readline()
+            first = next(lines, b"")
             while first and not first.strip():
                 skipped += 1
-                first = handle.readline()
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                first = next(lines, b"")
+        except _READ_ERRORS as exc:
             raise InputError(f"{path}: cannot read: {exc}") from exc
         if not first:
             return
@@ -158,19 +186,26 @@ def _read_file(path: Path, typed: bool, provider: Provider | None) -> Iterator[R
         if head is not None:
             parser = line_source(head, provider) if typed else None
             if parser is not None:
-                yield from _read_decoded_lines(handle, source, first, skipped, parser)
+                yield from _read_decoded_lines(lines, source, first, skipped, parser)
             else:
-                yield from _read_lines(handle, source, first, head, skipped=skipped)
+                yield from _read_lines(lines, source, first, head, skipped=skipped)
             return
         # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
         # line is broken. An array opens a document; otherwise a second line that is a whole object
         # means JSON Lines.
-        second = handle.readline()
+        try:
+            second = next(lines, b"")
+        except _READ_ERRORS as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
         start = first.lstrip()
-        if start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
-            yield from _read_document(handle, source, first + second)
+        if second is _OVERSIZED and (start.startswith((b"[", b"{"))):
+            cap = limits.max_line_bytes
+            error = f"JSON document with a line longer than {cap} bytes (PUSHGUARD_MAX_LINE_BYTES)"
+            yield RawItem(source, 1, None, error, unit="record")
+        elif start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
+            yield from _read_document(handle, source, first + second, limits.max_document_bytes)
         else:
-            yield from _read_lines(handle, source, first, None, second, skipped=skipped)
+            yield from _read_lines(lines, source, first, None, second, skipped=skipped)
 
 
 def _is_object(line: bytes) -> bool:
@@ -181,10 +216,10 @@ def _is_object(line: bytes) -> bool:
 
 
 def _read_lines(
-    handle: IO[bytes], source: str, first: bytes, head: Any, second: bytes = b"", skipped: int = 0
+    rest: Iterator[bytes], source: str, first: bytes, head: Any, second: bytes = b"", skipped: int = 0
 ) -> Iterator[RawItem]:
     line_no = skipped
-    lines: Iterable[bytes] = _chain_first(first, second, handle)
+    lines: Iterable[bytes] = _chain_first(first, second, rest)
     try:
         for line in lines:
             line_no += 1
@@ -194,7 +229,7 @@ def _read_lines(
                 yield from _unwrap(head, source, line_no, "line")
             else:
                 yield from _line_items(line, source, line_no)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except _READ_ERRORS as exc:
         yield RawItem(source, line_no + 1, None, f"read error after line {line_no}: {exc}")
 
 
@@ -212,12 +247,15 @@ def _read_decoded_lines(
                 yield Decoded(source, line_no, value, parser)
             elif line.strip():  # a blank line is refused too: counted, not reported
                 yield from _line_items(line, source, line_no)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except _READ_ERRORS as exc:
         yield RawItem(source, line_no + 1, None, f"read error after line {line_no}: {exc}")
 
 
 def _line_items(line: bytes, source: str, line_no: int) -> list[RawItem]:
     """The records of one (non-blank) JSON line read the plain way, or why it could not be read."""
+    if line is _OVERSIZED:
+        cap = ReadLimits.from_env().max_line_bytes
+        return [RawItem(source, line_no, None, f"line longer than {cap} bytes (PUSHGUARD_MAX_LINE_BYTES)")]
     try:
         value = decode_json(line)
     except NOT_JSON as exc:
@@ -226,10 +264,23 @@ def _line_items(line: bytes, source: str, line_no: int) -> list[RawItem]:
 
 
 def decode_json(data: bytes) -> Any:
-    """JSON bytes → value. Refuses (``msgspec.DecodeError``) invalid UTF-8, and strings holding a lone
-    surrogate (an escape like ``\\ud800`` without its pair), which no encoder downstream could write back:
-    such a record fails here, named and counted, not later in the store."""
-    value = _decoder.decode(data)
+    """JSON bytes → value. Refuses (``msgspec.DecodeError``) invalid UTF-8, JSON nested deeper than
+    ``limits.MAX_DEPTH``, and strings holding a lone surrogate (an escape like ``\\ud800`` without its
+    pair), which no encoder downstream could write back: such a record fails here, named and counted, not
+    later in the store."""
+    value = _decode_any_depth(data)
+    if too_deep(data):
+        raise msgspec.DecodeError(TOO_DEEP)
+    return value
+
+
+def _decode_any_depth(data: bytes) -> Any:
+    """``decode_json`` without the depth limit (a document's records are held to it one by one); JSON
+    too deep for the decoder itself is refused all the same."""
+    try:
+        value = _decoder.decode(data)
+    except RecursionError:
+        raise msgspec.DecodeError(TOO_DEEP) from None
     # Only an escape can make a surrogate: skip the check otherwise (a one-byte search first, ten times
     # faster than the three-byte ones).
     if b"\\" in data and (b"\\ud" in data or b"\\uD" in data):
@@ -240,25 +291,29 @@ def decode_json(data: bytes) -> Any:
     return value
 
 
-def _chain_first(first: bytes, second: bytes, rest: IO[bytes]) -> Iterator[bytes]:
+def _chain_first(first: bytes, second: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     yield first
     if second:
         yield second
     yield from rest
 
 
-def _read_document(handle: IO[bytes], source: str, first: bytes) -> Iterator[RawItem]:
+def _read_document(handle: IO[bytes], source: str, first: bytes, max_bytes: int) -> Iterator[RawItem]:
     try:
-        data = first + handle.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        data = first + handle.read(max(0, max_bytes + 1 - len(first)))
+    except _READ_ERRORS as exc:
         yield RawItem(source, 1, None, f"read error: {exc}", unit="record")
         return
+    if len(data) > max_bytes:
+        error = f"JSON document larger than {max_bytes} bytes (PUSHGUARD_MAX_DOCUMENT_BYTES)"
+        yield RawItem(source, 1, None, error, unit="record")
+        return
     try:
-        value = decode_json(data)
+        value = _decode_any_depth(data)
     except NOT_JSON as exc:
         yield RawItem(source, 1, None, f"invalid JSON document: {exc}", unit="record")
         return
-    yield from _unwrap(value, source, 0, "record")
+    yield from _unwrap(value, source, 0, "record", check_depth=too_deep(data, MAX_DEPTH))
 
 
 def unwrap_records(value: Any) -> list[Any] | None:
@@ -288,14 +343,20 @@ def unwrap_records(value: Any) -> list[Any] | None:
     return None
 
 
-def _unwrap(value: Any, source: str, position: int, unit: str) -> list[RawItem]:
+def _unwrap(value: Any, source: str, position: int, unit: str, check_depth: bool = False) -> list[RawItem]:
+    """The records of a decoded line or document; with ``check_depth`` (the whole nests too deep) each
+    record is held to the depth limit on its own."""
     inner = unwrap_records(value)
     if inner is None:
+        if check_depth:
+            return [RawItem(source, position or 1, None, TOO_DEEP, unit=unit)]
         return [RawItem(source, position or 1, value, unit=unit)]
     items: list[RawItem] = []
     for index, record in enumerate(inner, start=1):
         pos = position if unit == "line" else index
-        if isinstance(record, dict):
+        if check_depth and value_too_deep(record):
+            items.append(RawItem(source, pos, None, TOO_DEEP, unit))
+        elif isinstance(record, dict):
             items.append(RawItem(source, pos, record, unit=unit))
         else:
             error = f"record is a JSON {type(record).__name__}, not an object"
@@ -309,12 +370,14 @@ def jsonl_ranges(path: Path, parts: int, min_bytes: int) -> list[tuple[int, int]
     size = path.stat().st_size
     if parts < 2 or size < min_bytes:
         return None
+    max_line = ReadLimits.from_env().max_line_bytes
     with _open_binary(path) as handle:
         if not isinstance(handle, io.BufferedReader):
             return None  # gzip: no random access
-        first = handle.readline()
+        lines = _bounded_lines(handle, max_line)
+        first = next(lines, b"")
         while first and not first.strip():
-            first = handle.readline()
+            first = next(lines, b"")
         try:
             if not isinstance(decode_json(first), dict):
                 return None
@@ -323,7 +386,7 @@ def jsonl_ranges(path: Path, parts: int, min_bytes: int) -> list[tuple[int, int]
         cuts = [0]
         for index in range(1, parts):
             handle.seek(max(cuts[-1], size * index // parts))
-            handle.readline()  # to the end of the line the cut fell in
+            next(_bounded_lines(handle, max_line), b"")  # to the end of the line the cut fell in
             if handle.tell() >= size:
                 break
             if handle.tell() > cuts[-1]:
@@ -361,10 +424,10 @@ def _read_range(
             remaining -= len(chunk)
         offset = start
         parser: LineSource | None = None
-        for line in handle:
+        for line in _bounded_lines(handle, ReadLimits.from_env().max_line_bytes):
             if offset >= end:
                 break
-            offset += len(line)
+            offset = handle.tell() if line is _OVERSIZED else offset + len(line)
             line_no += 1
             if parser is not None:
                 value = parser.decode_line(line)

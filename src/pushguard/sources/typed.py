@@ -21,6 +21,7 @@ import msgspec
 
 from pushguard.model import Provider, RawRef
 from pushguard.sources.base import ParseResult
+from pushguard.sources.limits import too_deep
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -41,15 +42,18 @@ class LineSource(Protocol):
 
 def plain_checks_pass(line: bytes) -> bool:
     """The byte checks the plain decoder makes on the whole line, which a typed decode skips in the fields
-    it ignores: valid UTF-8, and no ``\\ud…`` escape (a lone surrogate is refused by ``decode_json``; a
-    line with a paired one is left to the plain path too, which is rare and always right)."""
+    it ignores: valid UTF-8, nesting within ``limits.MAX_DEPTH``, and no ``\\ud…`` escape (a lone
+    surrogate is refused by ``decode_json``; a line with a paired one is left to the plain path too, which
+    is rare and always right)."""
     if not line.isascii():
         try:
             line.decode()
         except UnicodeDecodeError:
             return False
     # A one-byte search first: searching for the three-byte escapes costs ten times more.
-    return b"\\" not in line or (b"\\ud" not in line and b"\\uD" not in line)
+    if b"\\" in line and (b"\\ud" in line or b"\\uD" in line):
+        return False
+    return not too_deep(line)  # the plain decoder refuses deep nesting even where the Struct skips it
 
 
 def convert_lenient(record: Mapping[str, Any], cls: type[StructT]) -> StructT:

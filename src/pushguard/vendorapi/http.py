@@ -8,12 +8,15 @@ is swallowed. Credentials live in the auth hook and never appear in messages or 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from pushguard.model import ConfigError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 4
@@ -85,6 +88,31 @@ def vendor_message(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+def check_transport(vendor: str, base_url: str) -> None:
+    """Credentials go over TLS: an ``https://`` base URL, or plain ``http://`` to a loopback address only
+    (a local proxy or test double: nothing leaves the machine). A ConfigError otherwise."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and _loopback(host):
+        return
+    shown = f"{parts.scheme}://{host}" if parts.scheme else repr(base_url.split("?")[0][:80])
+    raise ConfigError(
+        f"{vendor}: the base URL {shown} is not https: the credentials would travel in clear "
+        "(plain http is accepted to a loopback address only)"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class VendorHttp:
     """Calls against one vendor's base URL; remembers "METHOD path" of every call for the audit log."""
 
@@ -101,6 +129,7 @@ class VendorHttp:
         timeout_s: float = 15.0,
         record_requests: bool = True,
     ) -> None:
+        check_transport(vendor, base_url)
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
         self._auth = auth
