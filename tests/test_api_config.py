@@ -141,3 +141,24 @@ def test_serve_refuses_a_bad_config_or_policy_clearly(tmp_path: Path) -> None:
     config.write_text(f"policy: {policy}\nstate: {tmp_path / 's.sqlite'}\n")
     refused = runner.invoke(cli_app, ["serve", "--config", str(config)])
     assert refused.exit_code == 2 and str(policy) in refused.output
+
+
+def test_the_service_reads_the_organisation_s_own_networks(tmp_path: Path) -> None:
+    """The same `organisation:` section as `analyze --config`: offices and gateways known from day one."""
+    from pushguard.api.service import Service
+    from pushguard.model import ORG_TRUSTED, EventKind
+    from tests.events import ev
+
+    good = tmp_path / "good.yaml"
+    good.write_text(f"state: {tmp_path / 's.sqlite'}\norganisation:\n  trusted_networks: [198.51.100.0/24]\n")
+    config = load_config(good, environ={})
+    assert config.organisation == {"trusted_networks": ["198.51.100.0/24"]}
+    service = Service(config)
+    try:
+        assert service.engine.org.bits(ev(EventKind.PUSH_SENT, 0, ip="198.51.100.9")) & ORG_TRUSTED
+    finally:
+        service.close()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("organisation:\n  trusted_asns: [Zscaler]\n")
+    with pytest.raises(ConfigError, match=r"organisation\.trusted_asns: not an ASN: 'Zscaler'"):
+        load_config(bad, environ={})

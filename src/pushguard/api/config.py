@@ -15,6 +15,7 @@ import msgspec
 import yaml
 
 from pushguard.model import ConfigError, DecisionAction
+from pushguard.pipeline import OrgTrust
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # bytes: an Okta event-hook delivery is far smaller
 DEFAULT_READ_TIMEOUT_S = 30.0
@@ -46,6 +47,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     docs: bool = True  # /openapi.json, /docs and /redoc, answered without a key; false removes them
     log_level: str = "INFO"
     detectors: dict[str, Any] = {}  # detector tunables, as in `analyze --config`
+    # the organisation's own networks, as in `analyze --config`: {trusted_networks, trusted_asns}
+    organisation: dict[str, Any] = {}
     # Shared state (several replicas): with redis_url, /v1/events and the Okta hook put records on
     # the partition streams for `pushguard worker`, and decide/findings/identities read the workers' state.
     redis_url: str | None = None
@@ -125,6 +128,10 @@ def _check(config: ServiceConfig, where: str) -> None:
         problems.append("redis_partitions must be at least 1")
     if not config.okta_hook_header.strip():
         problems.append("okta_hook_header must name a header")
+    try:
+        OrgTrust.parse(config.organisation, "organisation")
+    except ValueError as exc:
+        problems.append(str(exc))
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
 

@@ -34,7 +34,7 @@ from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
-from pushguard.pipeline import Engine, RunStats, parse_items
+from pushguard.pipeline import Engine, OrgKnowledge, OrgTrust, RunStats, parse_items
 from pushguard.publish import publish_records
 from pushguard.sources.limits import TOO_DEEP, value_too_deep
 from pushguard.sources.readers import RawItem, unwrap_records
@@ -141,7 +141,13 @@ class Service:
         self.bus: StreamBus | None = None
         if config.redis_url is not None:
             self.bus = StreamBus(redis.Redis.from_url(config.redis_url), config.redis_prefix)
-        self.engine = Engine(self.store, build_detectors(config.detectors), commit_every=config.commit_every)
+        trust = OrgTrust.parse(config.organisation, "organisation")  # checked when the config was loaded
+        self.engine = Engine(
+            self.store,
+            build_detectors(config.detectors),
+            commit_every=config.commit_every,
+            org=OrgKnowledge(trust=trust) if trust.networks or trust.asns else None,
+        )
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
         self.aliases = AliasMap.load(config.aliases) if config.aliases else AliasMap()
         self.lock = threading.Lock()  # the Engine and the writing connection
