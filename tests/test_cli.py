@@ -299,3 +299,21 @@ def office_misses() -> list[dict[str, Any]]:
         okta.push_sent(start + timedelta(seconds=60 * n), "v@corp.example", "203.0.113.10", "newyork")
         for n in range(8)
     ]
+
+
+def test_a_state_file_of_another_release_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """The profile's known-places maps were last-seen integers before familiarity counted them."""
+    import msgspec
+
+    from pushguard.store import SqliteStore
+    from pushguard.store.base import Commit
+
+    state = tmp_path / "old.sqlite"
+    old_profile = {"identity": "victim@corp.example", "countries": {"FR": 1772442600}}
+    store = SqliteStore(state)
+    store.commit(Commit(states={"victim@corp.example": msgspec.msgpack.encode([old_profile, {}])}))
+    store.close()
+    day = write_jsonl(tmp_path / "day.jsonl", attack("victim@corp.example", 3, approve=False)[:3])
+    result = runner.invoke(app, ["analyze", str(day), "--state", str(state)])
+    assert result.exit_code == 2
+    assert "written by another version of pushguard" in result.output

@@ -201,13 +201,21 @@ class Engine:
         if blob is None:
             found = _Identity(new_profile(key), {d.meta.id: d.initial_state() for d in self.user_detectors})
         else:
-            stored = _stored_decoder.decode(blob)
-            states: dict[str, Any] = {}
-            for detector in self.user_detectors:
-                raw = stored.states.get(detector.meta.id)
-                states[detector.meta.id] = (
-                    self._state_decoders[detector.meta.id].decode(raw) if raw else detector.initial_state()
-                )
+            try:
+                stored = _stored_decoder.decode(blob)
+                states: dict[str, Any] = {}
+                for detector in self.user_detectors:
+                    raw = stored.states.get(detector.meta.id)
+                    states[detector.meta.id] = (
+                        self._state_decoders[detector.meta.id].decode(raw)
+                        if raw
+                        else detector.initial_state()
+                    )
+            except msgspec.DecodeError as exc:  # ValidationError is one: another release's state format
+                raise InputError(
+                    f"the stored state of {key!r} cannot be read ({exc}): it was written by another version "
+                    "of pushguard; start a new state file (analyze --baseline over past logs rebuilds it)"
+                ) from None
             found = _Identity(stored.profile, states)
         self._cache[key] = found
         return found
