@@ -32,6 +32,7 @@ from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.detect import build_detectors
+from pushguard.detect.org import ORG_STATE_KEY, OrgTable
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
 from pushguard.pipeline import Engine, OrgKnowledge, OrgTrust, RunStats, parse_items
@@ -116,6 +117,8 @@ class _ProfileOnly(msgspec.Struct):
 
 
 _profile_decoder = msgspec.msgpack.Decoder(_ProfileOnly)
+_org_table_decoder = msgspec.msgpack.Decoder(OrgTable)
+ORG_REFRESH_S = 60.0  # decide re-reads the organisation's table at most this often
 _RANK_NAMES = {s.rank: s for s in Severity}
 _RISK_BY_RANK = {-1: 0, 0: 5, 1: 20, 2: 45, 3: 70, 4: 90}  # worst open finding's rank → risk
 
@@ -148,6 +151,8 @@ class Service:
             commit_every=config.commit_every,
             org=OrgKnowledge(trust=trust) if trust.networks or trust.asns else None,
         )
+        self.org_trust = trust
+        self._decide_org_cache: tuple[float, OrgKnowledge | None] | None = None  # (loaded at, table)
         self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
         self.aliases = AliasMap.load(config.aliases) if config.aliases else AliasMap()
         self.lock = threading.Lock()  # the Engine and the writing connection
@@ -282,6 +287,24 @@ class Service:
             blob = self.decide_reader.load([identity]).get(identity)
         return None if blob is None else _profile_decoder.decode(blob).profile
 
+    def _decide_org(self) -> OrgKnowledge | None:
+        """The organisation's committed table (and the configured allow-list), re-read at most every
+        ORG_REFRESH_S: it is one blob of up to MAX_ENTRIES networks, too big to decode per decision, and
+        it changes slowly (five colleagues make a network the organisation's)."""
+        now = time.monotonic()
+        cached = self._decide_org_cache
+        if cached is not None and now - cached[0] < ORG_REFRESH_S:
+            return cached[1]
+        with self.decide_lock:
+            blob = self.decide_reader.load([ORG_STATE_KEY]).get(ORG_STATE_KEY)
+        trusted = bool(self.org_trust.networks or self.org_trust.asns)
+        org = None
+        if blob is not None or trusted:
+            table = _org_table_decoder.decode(blob) if blob is not None else None
+            org = OrgKnowledge(table, self.org_trust)
+        self._decide_org_cache = (now, org)
+        return org
+
     def canonical(self, identity: str) -> str:
         """The identity as the logs key it: lowercase, then the alias map's answer."""
         return self.aliases.canonical(identity.strip().lower())
@@ -290,7 +313,13 @@ class Service:
         canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
         if canonical != request.identity:
             request = msgspec.structs.replace(request, identity=canonical)
-        decision = decide(request, self.policy, self._decide_profile, fallback=self.config.decide_fallback)
+        decision = decide(
+            request,
+            self.policy,
+            self._decide_profile,
+            fallback=self.config.decide_fallback,
+            load_org=self._decide_org,
+        )
         if self.decision_log is not None:
             self.decision_log.record(request, decision)  # written by its own thread
         return decision

@@ -157,6 +157,8 @@ def request_for(event: Event, operation: Operation) -> DecisionRequest:
         ip=event.ip,
         user_agent=device.user_agent if device else None,
         device_id=device.id if device else None,
+        device_os=device.os if device else None,
+        device_browser=device.browser if device else None,
         device_managed=device.managed if device else None,
         device_compliant=device.compliant if device else None,
         app=event.app,
@@ -174,9 +176,18 @@ def backtest(
     labels: Labels | None = None,
     provider: Provider | None = None,
     aliases: AliasMap | None = None,
+    history: Sequence[str | Path] = (),
 ) -> BacktestResult:
+    """``history``: logs of the period before, replayed first to build the state (profiles, the
+    organisation's table, findings) without being decided or counted."""
     paths = expand_paths(inputs)
     engine = Engine()
+    enrichers = build_enrichers()
+    if history:
+        for event, partition in merged_events(
+            expand_paths(history), engine.stats, provider, aliases or AliasMap(), enrichers
+        ):
+            engine.process(event, partition)
     tallies = [_Tally(p, PolicyFigures(source=p.source, version=p.version)) for p in policies]
     campaign_of: dict[str, str] = {}
     for label in labels.campaigns if labels is not None else ():
@@ -190,7 +201,7 @@ def backtest(
     points = 0
     first_ts = last_ts = None
     for event, partition in merged_events(
-        paths, engine.stats, provider, aliases or AliasMap(), build_enrichers()
+        paths, engine.stats, provider, aliases or AliasMap(), enrichers
     ):
         operation = _decision_point(event, last_send)
         if operation is not None and event.identity:
@@ -200,8 +211,9 @@ def backtest(
             campaign = campaign_of.get(event.event_id)
             profile = engine.profile(event.identity)  # the state before this event
             request = request_for(event, operation)
+            org = engine.org.bits(event) if event.ip else 0  # as the engine shows its detectors
             for tally in tallies:
-                decision = evaluate(request, profile, tally.policy)
+                decision = evaluate(request, profile, tally.policy, org=org)
                 _count(tally, decision, operation, event, campaign)
         engine.process(event, partition)
     engine.finish()

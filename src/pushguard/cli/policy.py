@@ -25,7 +25,7 @@ from pushguard.model import (
     IdentityProfile,
     PushguardError,
 )
-from pushguard.pipeline import Engine
+from pushguard.pipeline import Engine, OrgKnowledge
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
 
@@ -153,8 +153,12 @@ def decide_command(
         store = SqliteStore(state)
         return Engine(store, detectors=[]).profile(identity)
 
+    def load_org() -> OrgKnowledge | None:
+        # the store load_profile opened (None without --state): the organisation's stored table
+        return Engine(store, detectors=[]).org if store is not None else None
+
     try:
-        decision = decide(req, policy, load_profile, fallback=fallback)
+        decision = decide(req, policy, load_profile, fallback=fallback, load_org=load_org)
     finally:
         if store is not None:
             store.close()
@@ -203,6 +207,13 @@ def backtest_command(
         Path | None, typer.Option(help="labels.json (from `pushguard simulate` or your own incidents).")
     ] = None,
     output: Annotated[BacktestFormat, typer.Option("--format", help="table or json")] = BacktestFormat.TABLE,
+    history: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Logs of the period before (e.g. simulate's OUT/history): replayed first to build the "
+            "identities' and the organisation's state, not decided or counted. Repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Replay logs and count what each policy would have decided at every prompt and enrollment."""
     try:
@@ -211,7 +222,7 @@ def backtest_command(
         if labels is None:
             found = [p / LABELS_FILE for p in inputs if p.is_dir() and (p / LABELS_FILE).is_file()]
             label_set = read_labels(found[0]) if len(found) == 1 else None
-        result = backtest(inputs, policies, labels=label_set)
+        result = backtest(inputs, policies, labels=label_set, history=history or ())
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     if output is BacktestFormat.JSON:

@@ -21,9 +21,11 @@ from typing import Any
 
 import cel
 
+from pushguard.decide.context import org_bits
 from pushguard.decide.policy import Policy, Rule
 from pushguard.decide.signals import compute_signals, risk_score
 from pushguard.detect.base import rfc3339
+from pushguard.detect.org import OrgKnowledge
 from pushguard.model import (
     Aal,
     Decision,
@@ -59,12 +61,14 @@ def evaluate(
     fallback: DecisionAction | None = None,
     failure: Reason | None = None,
     overrides: Mapping[str, SignalValue] | None = None,
+    org: int = 0,
 ) -> Decision:
     """The decision for one request. ``fallback`` overrides the policy's; ``failure`` (set by ``decide``
     when the store failed) forces the fallback as the floor and is listed first among the reasons.
-    ``overrides`` force some signals to given values (policy tests state facts that way)."""
+    ``overrides`` force some signals to given values (policy tests state facts that way). ``org``: the
+    ORG_* bits the organisation table gives the request's network (``context.org_bits``)."""
     floor = fallback if fallback is not None else policy.fallback
-    signals = compute_signals(request, profile)
+    signals = compute_signals(request, profile, org)
     if overrides:
         signals.update(overrides)
     used = {name: signals[name] for name in policy.variables}
@@ -137,23 +141,26 @@ def decide(
     load_profile: Callable[[str], IdentityProfile | None],
     *,
     fallback: DecisionAction | None = None,
+    load_org: Callable[[], OrgKnowledge | None] | None = None,
 ) -> Decision:
-    """Load the identity's profile and evaluate; a store that fails gives the fallback, never an error
-    and never a silent allow. So does an evaluation that fails outside the rules (a bug, a value out of
-    range): the answer is then the fallback alone, with the reason."""
+    """Load the identity's profile (and, with ``load_org``, what the organisation knows of networks)
+    and evaluate; a store that fails gives the fallback, never an error and never a silent allow. So
+    does an evaluation that fails outside the rules (a bug, a value out of range): the answer is then the
+    fallback alone, with the reason."""
     floor = fallback if fallback is not None else policy.fallback
     failed: Reason | None = None
     try:
         profile = load_profile(request.identity)
+        org = org_bits(request, load_org()) if load_org is not None else 0
     except Exception as exc:  # any backend error: the decision must still be answered
         failure = Reason(
             "store_error", f"identity state unavailable ({type(exc).__name__}: {exc}): fallback {floor.value}"
         )
-        profile, failed = IdentityProfile(identity=request.identity), failure
+        profile, failed, org = IdentityProfile(identity=request.identity), failure, 0
     else:
         profile = profile or IdentityProfile(identity=request.identity)
     try:
-        return evaluate(request, profile, policy, fallback=fallback, failure=failed)
+        return evaluate(request, profile, policy, fallback=fallback, failure=failed, org=org)
     except Exception as exc:
         why = f"decision could not be evaluated ({type(exc).__name__}: {exc}): fallback {floor.value}"
         return fallback_decision(request, policy, floor, Reason("evaluation_error", why))

@@ -11,6 +11,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from pushguard.decide.context import familiarity
+from pushguard.detect.familiarity import THIN_DAYS
 from pushguard.model import (
     PHISHING_RESISTANT_FACTORS,
     PUSH_FACTORS,
@@ -62,6 +64,37 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     "new_asn": ("bool", "has_history and the request's ASN was never seen in a success"),
     "new_ip": ("bool", "has_history and the request's IP was never seen in a success"),
     "new_device": ("bool", "has_history and the request's device id was never seen in a success"),
+    # -- familiarity: the detectors' own judgement of the requesting side (detect/familiarity.py) ----
+    "context_level": (
+        "string",
+        "'familiar' (the person's own network or registered device, or their browser at their own "
+        "operator), 'partly' (some of it is theirs or the organisation's), 'unfamiliar' (none of it is, "
+        "or only a browser, which anyone can claim, with hostile signs)",
+    ),
+    "familiar_network": (
+        "bool",
+        "the address or its /24 is one the person came back to (two successes, the first 4 hours "
+        "before), or one the organisation uses (5 colleagues, or the configured allow-list)",
+    ),
+    "familiar_device": ("bool", "the device id is a registered device the person came back to"),
+    "familiar_browser": (
+        "bool",
+        "the person's own device, or the operating system and browser they came back to (claimable)",
+    ),
+    "org_network": (
+        "bool",
+        "the organisation uses this network (office, gateway, allow-list), whether or not the person does",
+    ),
+    "hostile_context": (
+        "bool",
+        "a country nobody in the organisation signs in from, or hosting/VPN egress nobody here uses",
+    ),
+    "history_days": ("int", "UTC days with a successful authentication (the profile's active days)"),
+    "thin_history": (
+        "bool",
+        f"fewer than {THIN_DAYS} days with a success: too little history for 'new' to mean much",
+    ),
+    "context": ("string", "the familiarity judgement in words, for a rule's message"),
     "prompts_last_10m": ("int", "pushes sent to the identity in the 10 minutes before the request"),
     "prompts_last_hour": ("int", "pushes sent in the hour before the request"),
     "prompts_since_success": ("int", "pushes sent since the last successful authentication"),
@@ -104,9 +137,13 @@ def _minutes_since(times: Sequence[float], now: float) -> int:
     return int((now - times[index - 1]) // 60)
 
 
-def compute_signals(request: DecisionRequest, profile: IdentityProfile) -> dict[str, SignalValue]:
-    """Every variable of ``VARIABLES`` for this request over this profile (read only, never mutated)."""
+def compute_signals(
+    request: DecisionRequest, profile: IdentityProfile, org: int = 0
+) -> dict[str, SignalValue]:
+    """Every variable of ``VARIABLES`` for this request over this profile (read only, never mutated);
+    ``org``: the ORG_* bits the organisation table gives the request's network (0: no table)."""
     now = request.time.timestamp()
+    judged = familiarity(request, profile, org)
     geo = request.geo
     country = (geo.country or "") if geo is not None else ""
     asn = (geo.asn or 0) if geo is not None else 0
@@ -155,6 +192,15 @@ def compute_signals(request: DecisionRequest, profile: IdentityProfile) -> dict[
         "new_device": history
         and bool(request.device_id)
         and not _known(profile.devices, request.device_id or "", now),
+        "context_level": judged.level.name.lower(),
+        "familiar_network": judged.network == "own",
+        "familiar_device": judged.device == "own",
+        "familiar_browser": judged.device in ("own", "agent"),
+        "org_network": judged.org_network,
+        "hostile_context": judged.hostile,
+        "history_days": profile.active_days,
+        "thin_history": judged.thin,
+        "context": judged.describe(),
         "prompts_last_10m": _count_between(prompts, now - 600, now),
         "prompts_last_hour": _count_between(prompts, now - 3600, now),
         "prompts_since_success": since_success,

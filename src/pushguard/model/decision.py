@@ -94,6 +94,10 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     ip: IpText | None = None
     user_agent: UserAgentText | None = None
     device_id: ShortText | None = None
+    # the requesting client's operating system and browser as the IdP names them (else parsed from
+    # user_agent): the familiarity judgement compares them with the ones the person succeeded from
+    device_os: ShortText | None = None
+    device_browser: ShortText | None = None
     device_managed: bool | None = None
     device_compliant: bool | None = None
     app: ShortText | None = None
