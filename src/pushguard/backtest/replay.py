@@ -200,9 +200,7 @@ def backtest(
     last_send: dict[str, float] = {}
     points = 0
     first_ts = last_ts = None
-    for event, partition in merged_events(
-        paths, engine.stats, provider, aliases or AliasMap(), enrichers
-    ):
+    for event, partition in merged_events(paths, engine.stats, provider, aliases or AliasMap(), enrichers):
         operation = _decision_point(event, last_send)
         if operation is not None and event.identity:
             points += 1

@@ -9,6 +9,12 @@
           prompts: {count: 6, over: 5m} # or a list of ages: [30s, 2m, 1h]
           denials: [1m, 2m]             # also approvals, successes, resets, enrollments
           open_findings: {push_bombing: {severity: high, ago: 2m}}
+          familiar: [ip, device]        # the request's own ip / net / asn / country / device / browser,
+                                        # known for a week (two successes): the person's own context
+          nets: ["198.51.100"]          # known /24s; agents: ["windows|chrome"] (os|browser families)
+          history_days: 1               # days with a success (history: true gives 30)
+          org: [net, asn, country]      # what the organisation knows of the request's network:
+                                        # ip, net, asn, country, trusted, mature (detect/org.py)
         signals: {is_nhi: true}         # optional: override computed signals outright
         expect:
           decision: step_up
@@ -28,16 +34,41 @@ from typing import Any
 
 import msgspec
 
+from pushguard.decide.context import request_event
 from pushguard.decide.engine import evaluate
 from pushguard.decide.policy import Policy
 from pushguard.decide.signals import VARIABLES
-from pushguard.model import Decision, DecisionRequest, IdentityProfile, Seen, Severity
+from pushguard.detect.familiarity import agent_key
+from pushguard.detect.org import net_of
+from pushguard.model import (
+    ORG_ASN,
+    ORG_COUNTRY,
+    ORG_IP,
+    ORG_MATURE,
+    ORG_NET,
+    ORG_TRUSTED,
+    Decision,
+    DecisionRequest,
+    IdentityProfile,
+    Seen,
+    Severity,
+)
 
 DEFAULT_IDENTITY = "user@example.com"
 DEFAULT_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _RINGS = ("prompts", "denials", "approvals", "successes", "resets", "enrollments")
-_KNOWN = ("countries", "asns", "ips", "devices")
-_PROFILE_KEYS = frozenset({"history", "open_findings", *_RINGS, *_KNOWN})
+_KNOWN = ("countries", "asns", "ips", "nets", "devices", "agents")
+_PROFILE_KEYS = frozenset({"history", "history_days", "familiar", "org", "open_findings", *_RINGS, *_KNOWN})
+_ORG_FACTS = {
+    "ip": ORG_IP,
+    "net": ORG_NET,
+    "asn": ORG_ASN,
+    "country": ORG_COUNTRY,
+    "trusted": ORG_TRUSTED,
+    "mature": ORG_MATURE,
+}
+_FAMILIAR = ("ip", "net", "asn", "country", "device", "browser")
+ESTABLISHED_DAYS = 30  # history_days of an identity with ``history: true``
 _EXPECT_KEYS = frozenset(
     {"decision", "rules", "required_aal", "phishing_resistant", "fallback", "risk_at_least"}
 )
@@ -94,8 +125,11 @@ def _ages(value: Any, what: str) -> list[float]:
     return [duration(v) for v in value]
 
 
-def build_profile(identity: str, time: datetime, facts: dict[str, Any] | None) -> IdentityProfile:
-    """An IdentityProfile from readable facts, with every time relative to the request's."""
+def build_profile(
+    identity: str, time: datetime, facts: dict[str, Any] | None, request: DecisionRequest | None = None
+) -> IdentityProfile:
+    """An IdentityProfile from readable facts, with every time relative to the request's (``familiar``
+    names parts of ``request``)."""
     profile = IdentityProfile(identity=identity)
     if not facts:
         return profile
@@ -113,15 +147,22 @@ def build_profile(identity: str, time: datetime, facts: dict[str, Any] | None) -
     }
     if facts.get("history"):
         rings["successes"] = sorted([*rings["successes"], now - DAY])
-    for name in _KNOWN:
-        values = facts.get(name, [])
-        if not isinstance(values, list):
-            raise CaseError(f"profile.{name}: a list")
-        day_before = int(now - DAY)
+    known = {name: _list(facts.get(name, []), name) for name in _KNOWN}
+    for part in _list(facts.get("familiar", []), "familiar"):
+        name, value = _familiar(part, request)
+        known[name].append(value)
+    day_before = int(now - DAY)
+    for name, values in known.items():
         # known for days: seen twice, the first a week before (the familiarity rule's "came back to it")
-        getattr(profile, name).update(
-            {str(v): Seen(2, day_before - 6 * int(DAY), day_before) for v in values}
-        )
+        getattr(profile, name).update({v: Seen(2, day_before - 6 * int(DAY), day_before) for v in values})
+    days = facts.get("history_days", ESTABLISHED_DAYS if facts.get("history") else 0)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise CaseError("profile.history_days: a whole number of days, 0 or more")
+    profile.active_days = days
+    for part in _list(facts.get("org", []), "org"):
+        if part not in _ORG_FACTS:
+            raise CaseError(f"profile.org: unknown {part!r} (known: {', '.join(_ORG_FACTS)})")
+        profile.org |= _ORG_FACTS[part]
     for name, times in rings.items():
         setattr(profile, name, times)
     if rings["successes"]:
@@ -139,6 +180,36 @@ def build_profile(identity: str, time: datetime, facts: dict[str, Any] | None) -
             ) from None
         profile.open_findings[str(detector)] = [float(rank), now - duration(spec.get("ago", 60))]
     return profile
+
+
+def _list(values: Any, name: str) -> list[str]:
+    if not isinstance(values, list):
+        raise CaseError(f"profile.{name}: a list")
+    return [str(v) for v in values]
+
+
+def _familiar(part: str, request: DecisionRequest | None) -> tuple[str, str]:
+    """The profile map and key that make this part of the request the person's own."""
+    if part not in _FAMILIAR:
+        raise CaseError(f"profile.familiar: unknown {part!r} (known: {', '.join(_FAMILIAR)})")
+    event = request_event(request) if request is not None else None
+    geo = event.geo if event is not None else None
+    device = event.device if event is not None else None
+    value: str | None = None
+    if event is not None and part in ("ip", "net") and event.ip:
+        value = event.ip if part == "ip" else net_of(event.ip)
+    elif part == "asn" and geo is not None and geo.asn is not None:
+        value = str(geo.asn)
+    elif part == "country" and geo is not None and geo.country:
+        value = geo.country
+    elif part == "device" and device is not None and device.id:
+        value = device.id
+    elif part == "browser" and device is not None:
+        value = agent_key(device.os, device.browser) or None
+    if value is None:
+        raise CaseError(f"profile.familiar: {part}: the request names none")
+    name = {"ip": "ips", "net": "nets", "asn": "asns", "country": "countries", "device": "devices"}
+    return name.get(part, "agents"), value
 
 
 def _request(raw: Any) -> DecisionRequest:
@@ -162,7 +233,7 @@ def run_case(policy: Policy, case: Any) -> CaseResult:
         if unknown:
             raise CaseError(f"unknown key(s) {', '.join(sorted(unknown))}")
         request = _request(case.get("request"))
-        profile = build_profile(request.identity, request.time, case.get("profile"))
+        profile = build_profile(request.identity, request.time, case.get("profile"), request)
         expect = case.get("expect")
         if not isinstance(expect, dict) or "decision" not in expect:
             raise CaseError("expect: {decision: ..., [rules, required_aal, phishing_resistant, fallback]}")
@@ -207,7 +278,7 @@ def evaluate_with(
 ) -> Decision:
     """Evaluate, with some signals forced to given values (checked against their declared types)."""
     if not overrides:
-        return evaluate(request, profile, policy)
+        return evaluate(request, profile, policy, org=profile.org)
     for key, value in overrides.items():
         kind = VARIABLES[key][0]
         ok = {
@@ -219,7 +290,7 @@ def evaluate_with(
         }.get(kind, True)
         if not ok:
             raise CaseError(f"signals.{key}: expected {kind}, got {value!r}")
-    return evaluate(request, profile, policy, overrides=overrides)
+    return evaluate(request, profile, policy, overrides=overrides, org=profile.org)
 
 
 def run_tests(policy: Policy) -> TestReport:
