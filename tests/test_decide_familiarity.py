@@ -51,7 +51,7 @@ def request(**fields: Any) -> DecisionRequest:
 
 def signals(req: DecisionRequest, facts: dict[str, Any], org: int | None = None) -> dict[str, Any]:
     prof = build_profile(req.identity, req.time, facts, req)
-    return compute_signals(req, prof, prof.org if org is None else org)
+    return compute_signals(req, prof, org)
 
 
 def laptop(**fields: Any) -> DecisionRequest:

@@ -16,14 +16,15 @@ JSON shape (``to_json``; also what ``pushguard report --backtest`` reads)::
                    "decisions": {action: count}, "enrollment_decisions": {action: count},
                    "rules": {name: {"matched": int, "report_only": bool}},
                    "escalated": int, "escalated_identities": int,
-                   "labeled": null | {"campaigns": int, "stopped": int,
+                   "labeled": null | {"campaigns": int, "stopped": int, "stopped_before_approval": int,
                        "by_kind": {kind: {"campaigns": int, "stopped": int, "median_prompt": float | null,
                                           "with_decision_points": int}},
                        "campaign_rows": [{"id", "kind", "identity", "provider", "prompts": int,
                            "enrollments": int, "escalated": int, "enrollments_escalated": int,
                            "first_escalation": int | null,
                            "first_action": str | null, "first_operation": "push" | "enroll" | null,
-                           "first_rules": [str]}],
+                           "first_rules": [str], "first_approval": int | null,
+                           "before_approval": bool}],
                        "attack_prompts": int, "attack_prompts_escalated": int,
                        "attack_enrollments": int, "attack_enrollments_escalated": int,
                        "benign_prompts": int, "benign_escalated": int,
@@ -96,11 +97,15 @@ class CampaignFigures(msgspec.Struct, kw_only=True):
     first_action: str | None = None
     first_operation: str | None = None
     first_rules: list[str] = []  # the enforced rules that escalated it
+    # the campaign's decision points up to its first approved push (null: never approved)
+    first_approval: int | None = None
+    before_approval: bool = False  # escalated at or before the prompt the attacker got approved
 
 
 class LabeledFigures(msgspec.Struct, kw_only=True):
     campaigns: int
     stopped: int
+    stopped_before_approval: int  # escalated at or before the first approved push (or never approved)
     by_kind: dict[str, KindFigures]
     campaign_rows: list[CampaignFigures]
     attack_prompts: int
@@ -213,6 +218,8 @@ def backtest(
             for tally in tallies:
                 decision = evaluate(request, profile, tally.policy, org=org)
                 _count(tally, decision, operation, event, campaign)
+        if event.kind is EventKind.PUSH_APPROVED:
+            _approved(tallies, campaign_of.get(event.event_id))
         engine.process(event, partition)
     engine.finish()
     weeks = max(((last_ts or 0.0) - (first_ts or 0.0)) / (7 * 86400.0), 1 / 7)
@@ -229,6 +236,16 @@ def backtest(
         decision_points=points,
         policies=[t.figures for t in tallies],
     )
+
+
+def _approved(tallies: Sequence[_Tally], campaign: str | None) -> None:
+    """An approved push of a campaign: the attacker's way in unless a decision escalated before."""
+    if campaign is None:
+        return
+    for tally in tallies:
+        row = tally.campaigns.get(campaign)
+        if row is not None and row.first_approval is None:
+            row.first_approval = row.prompts + row.enrollments
 
 
 def _decision_point(event: Event, last_send: dict[str, float]) -> Operation | None:
@@ -300,6 +317,9 @@ def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
     stops: dict[str, list[float]] = {}
     rows = list(tally.campaigns.values())
     for row in rows:
+        row.before_approval = row.first_escalation is not None and (
+            row.first_approval is None or row.first_escalation <= row.first_approval
+        )
         figures = by_kind.setdefault(row.kind, KindFigures())
         figures.campaigns += 1
         figures.with_decision_points += (row.prompts + row.enrollments) > 0
@@ -316,6 +336,7 @@ def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
     return LabeledFigures(
         campaigns=len(rows),
         stopped=sum(k.stopped for k in by_kind.values()),
+        stopped_before_approval=sum(r.before_approval for r in rows),
         by_kind=dict(sorted(by_kind.items())),
         campaign_rows=rows,
         attack_prompts=attack_prompts,

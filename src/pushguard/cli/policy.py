@@ -264,6 +264,10 @@ def print_backtest(result: BacktestResult) -> None:
         table.add_section()
         table.add_row("campaigns escalated", *[_rate(r.stopped, r.campaigns) for r in rows])
         table.add_row(
+            "  before the first approval",
+            *[_rate(r.stopped_before_approval, r.campaigns) for r in rows],
+        )
+        table.add_row(
             "attack prompts escalated", *[_rate(r.attack_prompts_escalated, r.attack_prompts) for r in rows]
         )
         table.add_row(

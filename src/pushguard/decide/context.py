@@ -76,9 +76,10 @@ def org_bits(request: DecisionRequest, org: OrgKnowledge | None) -> int:
     return org.bits(request_event(request))
 
 
-def familiarity(request: DecisionRequest, profile: IdentityProfile, org: int) -> Familiarity:
-    """The detectors' judgement of the request's context, with ``org`` bits for its network. The profile
-    is read only: a copy carries the bits when they differ from its own."""
-    if profile.org != org:
+def familiarity(request: DecisionRequest, profile: IdentityProfile, org: int | None) -> Familiarity:
+    """The detectors' judgement of the request's context, with ``org`` bits for its network (None: the
+    profile's own, as the engine sets them for an event). The profile is read only: a copy carries the
+    bits when they differ from its own."""
+    if org is not None and profile.org != org:
         profile = msgspec.structs.replace(profile, org=org)
     return assess(request_event(request), profile)

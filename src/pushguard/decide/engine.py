@@ -61,12 +61,13 @@ def evaluate(
     fallback: DecisionAction | None = None,
     failure: Reason | None = None,
     overrides: Mapping[str, SignalValue] | None = None,
-    org: int = 0,
+    org: int | None = None,
 ) -> Decision:
     """The decision for one request. ``fallback`` overrides the policy's; ``failure`` (set by ``decide``
     when the store failed) forces the fallback as the floor and is listed first among the reasons.
     ``overrides`` force some signals to given values (policy tests state facts that way). ``org``: the
-    ORG_* bits the organisation table gives the request's network (``context.org_bits``)."""
+    ORG_* bits the organisation table gives the request's network (``context.org_bits``; None: the
+    profile's own ``org``)."""
     floor = fallback if fallback is not None else policy.fallback
     signals = compute_signals(request, profile, org)
     if overrides:

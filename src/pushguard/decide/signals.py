@@ -138,10 +138,11 @@ def _minutes_since(times: Sequence[float], now: float) -> int:
 
 
 def compute_signals(
-    request: DecisionRequest, profile: IdentityProfile, org: int = 0
+    request: DecisionRequest, profile: IdentityProfile, org: int | None = None
 ) -> dict[str, SignalValue]:
     """Every variable of ``VARIABLES`` for this request over this profile (read only, never mutated);
-    ``org``: the ORG_* bits the organisation table gives the request's network (0: no table)."""
+    ``org``: the ORG_* bits the organisation table gives the request's network (None: the profile's
+    own ``org``, which is 0 outside the engine)."""
     now = request.time.timestamp()
     judged = familiarity(request, profile, org)
     geo = request.geo

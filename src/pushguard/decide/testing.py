@@ -278,7 +278,7 @@ def evaluate_with(
 ) -> Decision:
     """Evaluate, with some signals forced to given values (checked against their declared types)."""
     if not overrides:
-        return evaluate(request, profile, policy, org=profile.org)
+        return evaluate(request, profile, policy)
     for key, value in overrides.items():
         kind = VARIABLES[key][0]
         ok = {
@@ -290,7 +290,7 @@ def evaluate_with(
         }.get(kind, True)
         if not ok:
             raise CaseError(f"signals.{key}: expected {kind}, got {value!r}")
-    return evaluate(request, profile, policy, overrides=overrides, org=profile.org)
+    return evaluate(request, profile, policy, overrides=overrides)
 
 
 def run_tests(policy: Policy) -> TestReport:
