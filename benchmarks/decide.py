@@ -93,8 +93,8 @@ def main() -> None:
         compute_signals(req, prof)
         signals_ns.append(clock() - start)
 
-    # one CEL evaluation: the default policy's bombing rule over a prepared context
-    rule = next(r for r in policy.rules if r.name == "during-or-after-bombing")
+    # one CEL evaluation: the default policy's burst rule over a prepared context
+    rule = next(r for r in policy.rules if r.name == "burst-outside-own-context")
     used = {k: v for k, v in compute_signals(*work[0]).items() if k in policy.variables}
     context = cel.Context(variables=used)
     runs = 200_000

@@ -200,3 +200,50 @@ def test_a_campaign_without_prompts_and_a_broken_record_are_reported(tmp_path: P
     assert kinds["password_spray"].with_decision_points == 0 and kinds["password_spray"].stopped == 0
     assert kinds["push_bombing_ridden_out"].with_decision_points == 1
     assert figures.labeled.attack_prompts == 6 and figures.labeled.attack_prompts_escalated == 4
+
+
+def test_a_history_builds_the_state_and_is_not_counted(tmp_path: Path) -> None:
+    """The person's own context, learnt from a history period, is familiar: their push from home is not
+    escalated by the default policy, the attacker's first prompt from elsewhere is."""
+    history = []
+    for day in range(1, 6):
+        moment = T0 - timedelta(days=day)
+        history.append(okta.push_sent(moment, VICTIM, "88.160.137.23", "paris", seed=f"h{day}"))
+        history.append(
+            okta.push_answer(moment + timedelta(seconds=6), VICTIM, "88.160.137.23", "paris", True)
+        )
+    home = okta.push_sent(T0 - timedelta(hours=1), VICTIM, "88.160.137.23", "paris", seed="home")
+    log, labels = bombing(tmp_path)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    scored = write(tmp_path / "scored.jsonl", [home, *records[6:]])  # the attack only, after home
+    hist = write(tmp_path / "history.jsonl", history)
+    result = backtest([scored], [load_policy(None)], labels=labels, history=[hist])
+    assert result.decision_points == 7  # the history's 5 prompts are not decided
+    (figures,) = result.policies
+    labeled = figures.labeled
+    assert labeled is not None
+    assert labeled.benign_prompts == 1 and labeled.benign_escalated == 0
+    (row,) = labeled.campaign_rows
+    assert row.first_escalation == 1 and "unfamiliar-context" in row.first_rules
+    assert labeled.stopped_before_approval == 1
+    # without the history nothing is known: the same attack prompt is not "unfamiliar" to a blank profile
+    (blank,) = backtest([scored], [load_policy(None)], labels=labels).policies
+    assert blank.labeled is not None
+    assert "unfamiliar-context" not in (blank.labeled.campaign_rows[0].first_rules or [])
+
+
+def test_an_escalation_after_the_attackers_approval_is_too_late(tmp_path: Path) -> None:
+    log, labels = bombing(tmp_path)
+    approval = okta.push_answer(T0 + timedelta(seconds=50), VICTIM, "203.0.113.66", "lagos", True)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    write(log, [*records, approval])
+    label = msgspec.structs.replace(
+        labels.campaigns[0], event_ids=[*labels.campaigns[0].event_ids, approval["uuid"]]
+    )
+    labels = msgspec.structs.replace(labels, campaigns=[label])
+    (figures,) = backtest([log], [parse_policy(STRICT, "strict.yaml")], labels=labels).policies
+    assert figures.labeled is not None
+    (row,) = figures.labeled.campaign_rows
+    assert row.first_approval == 2 and row.first_escalation == 3  # approved at the 2nd prompt
+    assert figures.labeled.stopped == 1 and figures.labeled.stopped_before_approval == 0
+    assert not row.before_approval

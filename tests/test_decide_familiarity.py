@@ -9,7 +9,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
 
+from pushguard.cli import app
 from pushguard.decide import VARIABLES, PolicyError, compute_signals, decide, evaluate, load_policy
 from pushguard.decide.context import org_bits, request_event
 from pushguard.decide.policy import parse_policy
@@ -244,3 +246,13 @@ def test_the_linter_knows_the_new_signals_and_their_types() -> None:
     parse_policy(_one_rule('context_level == "unfamiliar" && !familiar_device && history_days > 3'))
     with pytest.raises(PolicyError, match="history_days"):
         parse_policy(_one_rule('history_days == "3"'))
+
+
+def test_policy_signals_lists_every_variable_with_its_type() -> None:
+    out = CliRunner().invoke(app, ["policy", "signals", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    listed = {row["name"]: row["type"] for row in msgspec.json.decode(out.output)}
+    assert listed == {name: kind for name, (kind, _) in VARIABLES.items()}
+    assert listed["context_level"] == "string" and listed["history_days"] == "int"
+    text = CliRunner().invoke(app, ["policy", "signals"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0 and "familiar_network" in text.output

@@ -58,7 +58,7 @@ def test_a_decision_event_carries_what_the_join_needs() -> None:
     assert event.kind is EventKind.DECISION and event.provider is Provider.PUSHGUARD
     assert event.identity == VICTIM and event.time == T0 and event.ip == "203.0.113.66"
     assert operation_of(event) is Operation.PUSH and action_of(event) is DecisionAction.STEP_UP
-    assert event.detail is not None and "policy default-2026.11" in event.detail
+    assert event.detail is not None and "policy default-2026.12" in event.detail
     assert decision_event(item.request, item.decision).event_id == event.event_id  # same request, same id
     other = record(T0 + timedelta(seconds=1), "203.0.113.66", DecisionAction.STEP_UP)
     assert decision_event(other.request, other.decision).event_id != event.event_id

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
-from pushguard.decide import Policy, PolicyError, decide, lint, load_policy, run_tests
+from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
 from pushguard.enrich import AliasMap
 from pushguard.model import (
     ConfigError,
@@ -56,6 +56,21 @@ def _read(path: Path) -> str:
         raise _fail(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise _fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+@policy_app.command("signals")
+def signals_command(
+    output: Annotated[DecisionFormat, typer.Option("--format", help="text or json")] = DecisionFormat.TEXT,
+) -> None:
+    """List the variables a rule's condition (and its message, as {name}) can read, with their types."""
+    if output is DecisionFormat.JSON:
+        rows = [{"name": n, "type": t, "description": d} for n, (t, d) in VARIABLES.items()]
+        sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
+        return
+    table = Table("variable", "type", "meaning", title="Policy variables")
+    for name, (kind, description) in VARIABLES.items():
+        table.add_row(name, kind, escape(description))
+    console.print(table)
 
 
 @policy_app.command("lint")
