@@ -94,7 +94,7 @@ def test_entra_confirms_compromised_only_at_the_configured_risk() -> None:
     confirm = plan_enforcement(req, high, CONFIG).intents[1]
     assert confirm.expires_at is None and confirm.undo is None
     assert confirm.api.endswith("/identityProtection/riskyUsers/confirmCompromised")
-    low = decided(req, new_country=True)
+    low = decided(req, hostile_context=True, context_level="unfamiliar")
     assert low.decision is DecisionAction.STEP_UP and low.risk < 80
     assert [i.control for i in plan_enforcement(req, low, CONFIG).intents] == [Control.ADD_TO_GROUP]
 

@@ -152,7 +152,7 @@ def test_entra_membership_reference_body_already_member_and_already_removed(
 ) -> None:
     entra = fakes["entra"]
     enforcer = make_enforcer(tmp_path, fakes)
-    (add,) = enforcer.apply(intents(Provider.ENTRA, new_country=True), NOW)
+    (add,) = enforcer.apply(intents(Provider.ENTRA, hostile_context=True, context_level="unfamiliar"), NOW)
     assert add["outcome"] == "performed", add["detail"]
     post = entra.seen[-1]
     assert (post.method, post.path) == ("POST", "/v1.0/groups/grp-ca-phr/members/$ref")
@@ -162,7 +162,7 @@ def test_entra_membership_reference_body_already_member_and_already_removed(
 
     # Someone (or a run that crashed before saving its state) added the member already: Graph says 400.
     again = make_enforcer(tmp_path / "other", fakes)
-    (repeat,) = again.apply(intents(Provider.ENTRA, new_country=True), NOW)
+    (repeat,) = again.apply(intents(Provider.ENTRA, hostile_context=True, context_level="unfamiliar"), NOW)
     assert repeat["outcome"] == "performed" and "already a member" in repeat["detail"]
     assert repeat["requests"][-1] == "POST /groups/grp-ca-phr/members/$ref"
 
@@ -243,7 +243,10 @@ def test_rejected_credentials_are_reported_not_retried_and_stop_the_vendor(
     okta.faults = [Reply(401, {"errorCode": "E0000011", "errorSummary": "Invalid token provided"})]
     sleeps: list[float] = []
     enforcer = make_enforcer(tmp_path, fakes, sleeps=sleeps)
-    first, second = enforcer.apply([*intents(Provider.OKTA), *intents(Provider.OKTA, new_country=True)], NOW)
+    first, second = enforcer.apply(
+        [*intents(Provider.OKTA), *intents(Provider.OKTA, hostile_context=True, context_level="unfamiliar")],
+        NOW,
+    )
     assert first["outcome"] == "failed" and first["http_status"] == 401
     assert "credentials rejected" in first["detail"] and "Invalid token provided" in first["detail"]
     assert second["outcome"] == "failed" and second["detail"].startswith("not sent: okta rejected")
@@ -270,12 +273,14 @@ def test_5xx_is_retried_then_reported_and_left_for_the_next_run(
     entra.faults = [Reply(200, {"id": "0b6c1e52-oid-victim"})] + [Reply(503, unavailable)] * 4
     sleeps: list[float] = []
     (entry,) = make_enforcer(tmp_path, fakes, sleeps=sleeps).apply(
-        intents(Provider.ENTRA, new_country=True), NOW
+        intents(Provider.ENTRA, hostile_context=True, context_level="unfamiliar"), NOW
     )
     assert entry["outcome"] == "failed" and entry["http_status"] == 503
     assert "after 4 attempts" in entry["detail"] and "Service unavailable" in entry["detail"]
     assert sleeps == [1.0, 2.0, 4.0] and len(entra.seen) == 5
-    (retried,) = make_enforcer(tmp_path, fakes).apply(intents(Provider.ENTRA, new_country=True), NOW)
+    (retried,) = make_enforcer(tmp_path, fakes).apply(
+        intents(Provider.ENTRA, hostile_context=True, context_level="unfamiliar"), NOW
+    )
     assert retried["outcome"] == "performed"
 
 

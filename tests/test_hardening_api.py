@@ -101,7 +101,9 @@ def test_the_first_and_last_utc_seconds_are_decided_in_process(moment: str) -> N
 
 
 def test_an_evaluation_that_fails_answers_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    def overflowing(request: DecisionRequest, profile: IdentityProfile) -> dict[str, Any]:
+    def overflowing(
+        request: DecisionRequest, profile: IdentityProfile, org: int | None = None
+    ) -> dict[str, Any]:
         raise OverflowError("date value out of range")
 
     monkeypatch.setattr(engine, "compute_signals", overflowing)
