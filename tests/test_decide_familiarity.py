@@ -5,6 +5,7 @@ them. Each signal is tested with the case it is for and a benign look-alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,7 +18,7 @@ from pushguard.decide.context import org_bits, request_event
 from pushguard.decide.policy import parse_policy
 from pushguard.decide.testing import CaseError, build_profile
 from pushguard.detect.familiarity import assess
-from pushguard.detect.org import ORG_MIN_PEOPLE, OrgKnowledge, OrgTable, OrgTrust
+from pushguard.detect.org import ORG_MIN_PEOPLE, ORG_STATE_KEY, OrgKnowledge, OrgTable, OrgTrust
 from pushguard.model import (
     ORG_ASN,
     ORG_NET,
@@ -29,6 +30,8 @@ from pushguard.model import (
     IdentityProfile,
     Provider,
 )
+from pushguard.store.base import Commit
+from tests.api_env import DECIDE, running
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOME = {"country": "FR", "asn": 3215}
@@ -256,3 +259,24 @@ def test_policy_signals_lists_every_variable_with_its_type() -> None:
     assert listed["context_level"] == "string" and listed["history_days"] == "int"
     text = CliRunner().invoke(app, ["policy", "signals"], env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "familiar_network" in text.output
+
+
+def test_the_service_decides_with_the_organisations_networks(tmp_path: Path) -> None:
+    with running(tmp_path, organisation={"trusted_networks": ["192.0.2.0/24"]}) as env:
+        office = env.client.post(
+            "/v1/decide", json={**DECIDE, "ip": "192.0.2.10"}, headers=env.headers("decide")
+        )
+        elsewhere = env.client.post("/v1/decide", json=DECIDE, headers=env.headers("decide"))
+    assert office.status_code == elsewhere.status_code == 200
+    assert office.json()["signals"]["context_level"] == "familiar"
+    assert elsewhere.json()["signals"]["context_level"] != "familiar"
+
+
+def test_the_service_reads_the_stored_table_and_no_table_means_no_bits(tmp_path: Path) -> None:
+    with running(tmp_path) as env:
+        assert env.service._decide_org() is None  # nothing learnt, nothing configured
+        env.service._decide_org_cache = None
+        table = _table_with_office("192.0.2.77")
+        env.service.store.commit(Commit(states={ORG_STATE_KEY: msgspec.msgpack.encode(table)}))
+        org = env.service._decide_org()
+    assert org is not None and org.table.entries == table.entries
