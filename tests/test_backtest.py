@@ -226,6 +226,10 @@ def test_a_history_builds_the_state_and_is_not_counted(tmp_path: Path) -> None:
     (row,) = labeled.campaign_rows
     assert row.first_escalation == 1 and "unfamiliar-context" in row.first_rules
     assert labeled.stopped_before_approval == 1
+    unfamiliar = figures.rules["unfamiliar-context"]  # its cost and catch
+    assert (unfamiliar.benign_prompts, unfamiliar.attack_points, unfamiliar.campaigns_in_time) == (0, 6, 1)
+    matching = figures.rules["number-match-every-push"]  # not an escalation: catches nothing
+    assert (matching.benign_prompts, matching.campaigns_in_time) == (1, 0)
     # without the history nothing is known: the same attack prompt is not "unfamiliar" to a blank profile
     (blank,) = backtest([scored], [load_policy(None)], labels=labels).policies
     assert blank.labeled is not None
@@ -247,3 +251,5 @@ def test_an_escalation_after_the_attackers_approval_is_too_late(tmp_path: Path) 
     assert row.first_approval == 2 and row.first_escalation == 3  # approved at the 2nd prompt
     assert figures.labeled.stopped == 1 and figures.labeled.stopped_before_approval == 0
     assert not row.before_approval
+    burst = figures.rules["three-prompts-in-ten-minutes"]
+    assert (burst.attack_points, burst.campaigns_in_time, burst.benign_prompts) == (4, 0, 0)

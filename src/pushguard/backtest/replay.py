@@ -14,7 +14,8 @@ JSON shape (``to_json``; also what ``pushguard report --backtest`` reads)::
     {"records": int, "events": int, "errors": int, "error_samples": [str], "decision_points": int,
      "policies": [{"source": str, "version": str, "prompts": int, "enrollments": int,
                    "decisions": {action: count}, "enrollment_decisions": {action: count},
-                   "rules": {name: {"matched": int, "report_only": bool}},
+                   "rules": {name: {"matched": int, "report_only": bool, "benign_prompts": int,
+                                    "attack_points": int, "campaigns_in_time": int}},
                    "escalated": int, "escalated_identities": int,
                    "labeled": null | {"campaigns": int, "stopped": int, "stopped_before_approval": int,
                        "by_kind": {kind: {"campaigns": int, "stopped": int, "median_prompt": float | null,
@@ -73,8 +74,16 @@ SEND_JOIN_S = 300.0  # an outcome this soon after a send belongs to that send's 
 
 
 class RuleCount(msgspec.Struct):
+    """A rule's cost and catch: every match, the benign prompts it matched (its friction, whether or
+    not a stricter rule matched too), the attack decision points, and the campaigns it alone would
+    have escalated at or before the attacker's first approval (escalating rules; report-only ones
+    included: what enforcing them would have caught). The last three need labels."""
+
     matched: int = 0
     report_only: bool = False
+    benign_prompts: int = 0
+    attack_points: int = 0
+    campaigns_in_time: int = 0
 
 
 class KindFigures(msgspec.Struct):
@@ -150,6 +159,8 @@ class _Tally:
     campaigns: dict[str, CampaignFigures] = field(default_factory=dict)
     benign: Counter[str] = field(default_factory=Counter)  # prompts, escalated, enrollments, ...
     benign_users: set[str] = field(default_factory=set)
+    # campaign → rule → the campaign's first decision point (1-based) the rule matched
+    rule_points: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def request_for(event: Event, operation: Operation) -> DecisionRequest:
@@ -281,14 +292,21 @@ def _count(
     else:
         figures.enrollments += 1
         figures.enrollment_decisions[action.value] = figures.enrollment_decisions.get(action.value, 0) + 1
+    row = tally.campaigns.get(campaign) if campaign is not None else None
     for rule in decision.matched_rules:
         count = figures.rules.setdefault(rule.name, RuleCount(report_only=rule.report_only))
         count.matched += 1
+        if row is not None and campaign is not None:
+            count.attack_points += 1
+            if rule.action in ESCALATIONS:
+                points = tally.rule_points.setdefault(campaign, {})
+                points.setdefault(rule.name, row.prompts + row.enrollments + 1)
+        elif campaign is None and push:
+            count.benign_prompts += 1
     escalated = action in ESCALATIONS
     if escalated:
         figures.escalated += 1
         tally.identities.add(event.identity)
-    row = tally.campaigns.get(campaign) if campaign is not None else None
     if row is not None:
         if push:
             row.prompts += 1
@@ -328,6 +346,10 @@ def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
             stops.setdefault(row.kind, []).append(float(row.first_escalation))
     for kind, values in stops.items():
         by_kind[kind].median_prompt = statistics.median(values)
+    for row in rows:
+        for name, point in tally.rule_points.get(row.id, {}).items():
+            if row.first_approval is None or point <= row.first_approval:
+                tally.figures.rules[name].campaigns_in_time += 1
     benign = tally.benign
     attack_prompts = sum(r.prompts for r in rows)
     attack_enrollments = sum(r.enrollments for r in rows)

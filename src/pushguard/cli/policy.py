@@ -326,10 +326,15 @@ def print_backtest(result: BacktestResult) -> None:
         cells = []
         for f in policies:
             count = f.rules.get(name)
-            cells.append(
-                "-"
-                if count is None
-                else f"{count.matched:,}" + (" (report-only)" if count.report_only else "")
-            )
+            if count is None:
+                cells.append("-")
+                continue
+            text = f"{count.matched:,}"
+            if f.labeled is not None:  # cost and catch: benign prompts, campaigns escalated in time
+                text += (
+                    f" | benign {count.benign_prompts:,}, attack {count.attack_points:,}, "
+                    f"campaigns in time {count.campaigns_in_time}/{f.labeled.campaigns}"
+                )
+            cells.append(text + (" (report-only)" if count.report_only else ""))
         rules.add_row(escape(name), *cells)
     console.print(rules)
