@@ -230,6 +230,9 @@ def test_a_history_builds_the_state_and_is_not_counted(tmp_path: Path) -> None:
     assert (unfamiliar.benign_prompts, unfamiliar.attack_points, unfamiliar.campaigns_in_time) == (0, 6, 1)
     matching = figures.rules["number-match-every-push"]  # not an escalation: catches nothing
     assert (matching.benign_prompts, matching.campaigns_in_time) == (1, 0)
+    assert labeled.cheapest is not None and labeled.cheapest.reached
+    # one rule catches the one campaign at no benign cost (which of the rules that tie is the first by name)
+    assert len(labeled.cheapest.rules) == 1 and labeled.cheapest.benign_escalated == 0
     # without the history nothing is known: the same attack prompt is not "unfamiliar" to a blank profile
     (blank,) = backtest([scored], [load_policy(None)], labels=labels).policies
     assert blank.labeled is not None

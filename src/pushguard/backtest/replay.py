@@ -31,7 +31,9 @@ JSON shape (``to_json``; also what ``pushguard report --backtest`` reads)::
                        "benign_prompts": int, "benign_escalated": int,
                        "benign_enrollments": int, "benign_enrollments_escalated": int,
                        "escalations_per_1000_benign_prompts": float,
-                       "escalations_per_benign_user_week": float}}]}
+                       "escalations_per_benign_user_week": float,
+                       "cheapest": {"target": float, "rules": [str], "caught": int, "campaigns": int,
+                                    "benign_escalated": int, "reached": bool}}}]}
 
 "escalated" means throttle, step_up or deny. ``first_escalation`` / ``median_prompt`` count the
 campaign's decision points (its prompts and enrollments, in time order) up to the first escalated one:
@@ -50,6 +52,7 @@ from pathlib import Path
 
 import msgspec
 
+from pushguard.backtest.whatif import WhatIf, cheapest_rules
 from pushguard.decide import Policy, evaluate
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import (
@@ -70,6 +73,7 @@ ESCALATIONS = frozenset({DecisionAction.THROTTLE, DecisionAction.STEP_UP, Decisi
 _OUTCOMES = frozenset(
     {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
 )
+DEFAULT_TARGET = 0.90  # the what-if's catch rate (issue 24's floor)
 SEND_JOIN_S = 300.0  # an outcome this soon after a send belongs to that send's prompt
 
 
@@ -127,6 +131,7 @@ class LabeledFigures(msgspec.Struct, kw_only=True):
     benign_enrollments_escalated: int
     escalations_per_1000_benign_prompts: float
     escalations_per_benign_user_week: float
+    cheapest: WhatIf | None = None  # the cheapest rules that reach the target catch rate (greedy)
 
 
 class PolicyFigures(msgspec.Struct, kw_only=True):
@@ -161,6 +166,7 @@ class _Tally:
     benign_users: set[str] = field(default_factory=set)
     # campaign → rule → the campaign's first decision point (1-based) the rule matched
     rule_points: dict[str, dict[str, int]] = field(default_factory=dict)
+    benign_rules: Counter[frozenset[str]] = field(default_factory=Counter)  # escalating rules per prompt
 
 
 def request_for(event: Event, operation: Operation) -> DecisionRequest:
@@ -193,9 +199,13 @@ def backtest(
     provider: Provider | None = None,
     aliases: AliasMap | None = None,
     history: Sequence[str | Path] = (),
+    target: float = DEFAULT_TARGET,
 ) -> BacktestResult:
     """``history``: logs of the period before, replayed first to build the state (profiles, the
-    organisation's table, findings) without being decided or counted."""
+    organisation's table, findings) without being decided or counted. ``target``: the catch rate the
+    what-if (``cheapest``) reaches with the fewest benign escalations."""
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target catch rate must be in (0, 1], not {target}")
     paths = expand_paths(inputs)
     engine = Engine()
     enrichers = build_enrichers()
@@ -237,7 +247,7 @@ def backtest(
     for tally in tallies:
         tally.figures.escalated_identities = len(tally.identities)
         if labels is not None:
-            tally.figures.labeled = _labeled(tally, weeks)
+            tally.figures.labeled = _labeled(tally, weeks, target)
     stats = engine.stats
     return BacktestResult(
         records=stats.records,
@@ -303,6 +313,10 @@ def _count(
                 points.setdefault(rule.name, row.prompts + row.enrollments + 1)
         elif campaign is None and push:
             count.benign_prompts += 1
+    if row is None and push:
+        escalating = frozenset(r.name for r in decision.matched_rules if r.action in ESCALATIONS)
+        if escalating:
+            tally.benign_rules[escalating] += 1
     escalated = action in ESCALATIONS
     if escalated:
         figures.escalated += 1
@@ -330,7 +344,7 @@ def _count(
         tally.benign_users.add(event.identity)
 
 
-def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
+def _labeled(tally: _Tally, weeks: float, target: float) -> LabeledFigures:
     by_kind: dict[str, KindFigures] = {}
     stops: dict[str, list[float]] = {}
     rows = list(tally.campaigns.values())
@@ -346,10 +360,17 @@ def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
             stops.setdefault(row.kind, []).append(float(row.first_escalation))
     for kind, values in stops.items():
         by_kind[kind].median_prompt = statistics.median(values)
+    catches: list[frozenset[str]] = []
     for row in rows:
-        for name, point in tally.rule_points.get(row.id, {}).items():
-            if row.first_approval is None or point <= row.first_approval:
-                tally.figures.rules[name].campaigns_in_time += 1
+        in_time = frozenset(
+            name
+            for name, point in tally.rule_points.get(row.id, {}).items()
+            if row.first_approval is None or point <= row.first_approval
+        )
+        for name in in_time:
+            tally.figures.rules[name].campaigns_in_time += 1
+        if row.prompts + row.enrollments:
+            catches.append(in_time)
     benign = tally.benign
     attack_prompts = sum(r.prompts for r in rows)
     attack_enrollments = sum(r.enrollments for r in rows)
@@ -373,6 +394,7 @@ def _labeled(tally: _Tally, weeks: float) -> LabeledFigures:
             1000.0 * benign["prompts_escalated"] / max(benign["prompts"], 1), 2
         ),
         escalations_per_benign_user_week=round(benign["prompts_escalated"] / users / weeks, 3),
+        cheapest=cheapest_rules(target, catches, tally.benign_rules),
     )
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
+from pushguard.backtest.replay import DEFAULT_TARGET
 from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
 from pushguard.enrich import AliasMap
 from pushguard.model import (
@@ -229,6 +230,13 @@ def backtest_command(
             "identities' and the organisation's state, not decided or counted. Repeatable."
         ),
     ] = None,
+    target: Annotated[
+        float,
+        typer.Option(
+            help="With labels: the catch rate (of campaigns with a prompt, escalated by the attacker's "
+            "first approval) for which the cheapest set of each policy's rules is shown."
+        ),
+    ] = DEFAULT_TARGET,
 ) -> None:
     """Replay logs and count what each policy would have decided at every prompt and enrollment."""
     try:
@@ -237,7 +245,7 @@ def backtest_command(
         if labels is None:
             found = [p / LABELS_FILE for p in inputs if p.is_dir() and (p / LABELS_FILE).is_file()]
             label_set = read_labels(found[0]) if len(found) == 1 else None
-        result = backtest(inputs, policies, labels=label_set, history=history or ())
+        result = backtest(inputs, policies, labels=label_set, history=history or (), target=target)
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     if output is BacktestFormat.JSON:
@@ -338,3 +346,14 @@ def print_backtest(result: BacktestResult) -> None:
             cells.append(text + (" (report-only)" if count.report_only else ""))
         rules.add_row(escape(name), *cells)
     console.print(rules)
+    for n, figures in enumerate(policies, start=1):
+        cheapest = figures.labeled.cheapest if figures.labeled is not None else None
+        if cheapest is None:
+            continue
+        chosen = ", ".join(cheapest.rules) or "none"
+        verdict = "" if cheapest.reached else " (target not reached by these rules)"
+        console.print(
+            f"policy {n}: cheapest rules for {cheapest.target:.0%} of the campaigns with a prompt: "
+            f"{escape(chosen)}: {cheapest.caught}/{cheapest.campaigns} caught in time, "
+            f"{cheapest.benign_escalated:,} benign prompts escalated{verdict}"
+        )
