@@ -64,6 +64,8 @@ def test_the_report_works_offline(report: tuple[Path, str]) -> None:
 def test_backtest_and_framework_sections(report: tuple[Path, str]) -> None:
     _, text = report
     assert "<h2>Policy backtest</h2>" in text and "default-2026.12" in text and "campaigns stopped" in text
+    assert "before the first approval" in text
+    assert "Rules of default-2026.12: cost and catch" in text and "Cheapest rules for 90%" in text
     assert "<h2>Frameworks</h2>" in text
     assert "PR.AA-03" in text and "NHI10" in text and "5.2.2 rate limiting" in text
     assert "number-match-every-push (number_match)" in text  # the policy rule cited as evidence
