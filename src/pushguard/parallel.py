@@ -39,13 +39,14 @@ from pushguard.detect.base import SUCCESS_KINDS
 from pushguard.detect.org import OrgKnowledge, OrgTable, OrgTrust
 from pushguard.detect.profile import id_hash
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Event, Finding, IdentityProfile, PrincipalType, Provider
+from pushguard.model import Event, Finding, IdentityProfile, Provider
 from pushguard.pipeline import (
     MAX_ERRORS_KEPT,
     Engine,
     RunResult,
     RunStats,
     event_order,
+    not_an_identity,
     ordered_file_events,
     parse_items,
 )
@@ -142,7 +143,7 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
     latest = 0.0
     for sequence, event in enumerate(parsed):
         latest = max(latest, event.ts)
-        if event.identity and event.kind in SUCCESS_KINDS and not _address_only(event):
+        if event.kind in SUCCESS_KINDS and not not_an_identity(event):
             org.learn(event, id_hash(event.identity))
         order = (*event_order(event), task.file_index, sequence)
         runs[partition_of(event.identity, task.parts)].append(_Parsed(order, event))
@@ -151,11 +152,6 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
         run.sort(key=lambda item: item.order)
         _write_frames(task.spill_dir / f"p{part}-t{task.index}.run", [encoder.encode(item) for item in run])
     return stats, latest, org
-
-
-def _address_only(event: Event) -> bool:
-    subject = event.subject
-    return subject is not None and subject.type is PrincipalType.ADDRESS
 
 
 # -- phase 2: per-identity detection ---------------------------------------------------------------

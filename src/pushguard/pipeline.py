@@ -104,6 +104,12 @@ _org_decoder = msgspec.msgpack.Decoder(OrgTable)
 _encoder = msgspec.msgpack.Encoder()
 
 
+def not_an_identity(event: Event) -> bool:
+    """No identity to keep state for: only an address is known (spray, threat records)."""
+    subject = event.subject
+    return not event.identity or (subject is not None and subject.type is PrincipalType.ADDRESS)
+
+
 def position_key(event: Event) -> str:
     """Sortable text of (time, provider, id): the replay guard's position within a partition."""
     micros = int(event.ts * 1_000_000)  # event.ts is event.time.timestamp(), computed once
@@ -266,9 +272,8 @@ class Engine:
         ts = event.ts
         if ts > self.watermark:
             self.watermark = ts
-        subject = event.subject
         produced: list[Finding] = []
-        if not event.identity or (subject is not None and subject.type is PrincipalType.ADDRESS):
+        if not_an_identity(event):
             self.stats.not_a_user += 1  # keyed by address: only the second stage looks at it
             produced.extend(self.second_stage(event, self._nobody))
             self._tick()
@@ -284,11 +289,13 @@ class Engine:
         kind = event.kind
         seen = event  # what the organisation learns from: the record as read (a parallel run's parse
         # phase learns the same, before any place is lent)
-        if event.ip:
+        observers = self._observers[kind]
+        if event.ip and (observers or self._keyed_observers[kind]):
+            # only what some detector will read: most records of unwatched kinds skip the lookups
             profile.org = self.org.bits(event)
             if profile.located and (event.geo is None or event.geo.lat is None):
                 event = _placed(event, profile)
-        for detector_id, observe in self._observers[kind]:
+        for detector_id, observe in observers:
             state, detections = observe(states[detector_id], event, profile)
             states[detector_id] = state
             if detections:
@@ -335,8 +342,6 @@ class Engine:
                 parts.append(part)
                 more = detector.profile_view(profile, event)
                 view = more if view is None else _joined(view, more)
-        if view is not None:
-            view.org = profile.org
         return parts, view
 
     def advance(self, watermark: float | None = None) -> list[Finding]:
