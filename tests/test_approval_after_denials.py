@@ -3,8 +3,9 @@ a fat-fingered denial, a traveller's slow phone and the user's own sign-ins in b
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -255,3 +256,50 @@ def test_an_okta_approval_is_judged_with_the_session_it_opened() -> None:
     assert found[0].detected_at == "2026-03-02T09:00:49Z"  # when the session said whose device it was
     # no session record at all: reported when the hold runs out (here: at the end of the input)
     assert [f.severity for f in run(history() + prompts + approval)] == [Severity.CRITICAL]
+
+
+def test_okta_records_an_approval_abroad_on_the_person_s_registered_laptop(tmp_path: Path) -> None:
+    """Okta System Log records (OIE shape, tests/fixtures/okta/handmade.jsonl): the push and its answer name
+    only the browser; user.session.start names the registered device (``device`` object). Two quick
+    denials and an approval from a New York hotel: the person on their own laptop, unless the session's
+    device is one they never used."""
+    login = "leo.fischer@example.com"
+    laptop = {
+        "id": "guo1a2b3c4d5e6f7g8h9",
+        "name": "MacBookPro18,3",
+        "os_platform": "OSX",
+        "os_version": "14.6.0",
+    }
+
+    def session(moment: datetime, ip: str, place: str, device: dict[str, Any], seed: str) -> dict[str, Any]:
+        record = okta.session_start(moment, login, ip, place, seed=seed)
+        record["device"] = device
+        return record
+
+    records: list[dict[str, Any]] = []
+    for day in range(1, 13):  # history: the person's own approvals and sessions in Paris
+        moment = T0 - timedelta(days=day)
+        records.append(okta.push_sent(moment, login, "88.160.137.23", "paris", seed=f"h{day}"))
+        records.append(okta.push_answer(moment + timedelta(seconds=7), login, "88.160.137.23", "paris", True))
+        records.append(session(moment + timedelta(seconds=8), "88.160.137.23", "paris", laptop, f"s{day}"))
+    for n in range(2):
+        moment = T0 + timedelta(seconds=20 * n)
+        records.append(okta.push_sent(moment, login, "203.0.113.70", "newyork", seed=f"a{n}"))
+        records.append(okta.deny_push(moment + timedelta(seconds=4), login, PHONE, "paris", seed=f"d{n}"))
+    moment = T0 + timedelta(seconds=40)
+    records.append(okta.push_sent(moment, login, "203.0.113.70", "newyork", seed="a2"))
+    records.append(okta.push_answer(moment + timedelta(seconds=6), login, "203.0.113.70", "newyork", True))
+
+    def found(session_device: dict[str, Any]) -> list[Severity]:
+        every = [
+            *records,
+            session(moment + timedelta(seconds=7), "203.0.113.70", "newyork", session_device, "x"),
+        ]
+        path = tmp_path / "okta.jsonl"
+        path.write_bytes(b"\n".join(msgspec.json.encode(r) for r in every) + b"\n")
+        result = analyze([path])
+        assert result.stats.errors == 0, result.stats.error_samples
+        return [f.severity for f in result.findings if f.detector == "approval_after_denials"]
+
+    assert found(laptop) == []
+    assert found({"id": "guoSTRANGERDEVICE0001", "os_platform": "Linux"}) == [Severity.CRITICAL]

@@ -48,7 +48,15 @@ from pushguard.detect.episode import (
     refusal_counts,
 )
 from pushguard.detect.familiarity import Level, assess, requester_ip
-from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
+from pushguard.model import (
+    PROMPT_KINDS,
+    PUSH_OUTCOME_KINDS,
+    Event,
+    EventKind,
+    IdentityProfile,
+    Provider,
+    Severity,
+)
 
 _MAX_REFUSALS = 24
 _SESSION_KINDS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS})
@@ -115,8 +123,8 @@ META = DetectorMeta(
         "episode_gap_s": Tunable(6 * 3600, "a later approval after this much quiet is a new finding"),
         "hold_s": Tunable(
             10.0,
-            "an approval whose record names no device waits this long for the sign-in it opened (Okta "
-            "logs the registered device on the session start): the person's own device clears it",
+            "an Okta approval (its record names no device) waits this long for the session it opened, "
+            "which names the registered device: the person's own device clears it",
         ),
     },
     actions=(
@@ -313,8 +321,11 @@ class ApprovalAfterDenials:
             refusal_ids=[r.event_id for r in refusals],
             first_ts=float(refusals[0].ts),
         )
-        if context.device != "none" or self.hold_s <= 0:
-            found += self._release(state, event.ts)  # the record says which device: judged now
+        # Okta names the registered device on the session start a second later, not on the push answer;
+        # the other vendors name it on the record itself or nowhere: judged now
+        named = event.device is not None and bool(event.device.id)
+        if named or event.provider is not Provider.OKTA or self.hold_s <= 0:
+            found += self._release(state, event.ts)
         return found
 
     def _release(self, state: AfterDenialsState, at: float) -> list[Detection]:
