@@ -9,6 +9,7 @@ as on a real phone)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -26,9 +27,18 @@ _MEASURE = """JSON.stringify({
   height: document.documentElement.scrollHeight,
   summary: !!document.getElementById("summary"),
   svgCharts: document.querySelectorAll("figure.chart svg").length,
-  wide: Array.from(document.querySelectorAll("body *"))
-    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-    .slice(0, 5).map((e) => e.tagName + "." + e.className),
+  sections: Object.fromEntries(Array.from(document.querySelectorAll("h2"))
+    .map((h) => [h.textContent, Math.round(h.getBoundingClientRect().top + window.scrollY)])),
+  // elements sticking out of the body's content box (a wide table pushing past the column), other
+  // than the contents of a deliberately scrolling box
+  wide: (() => {
+    const style = getComputedStyle(document.body);
+    const edge = document.body.getBoundingClientRect().right - parseFloat(style.paddingRight) + 1;
+    return Array.from(document.querySelectorAll("body *"))
+      .filter((e) => !e.closest(".scroll") && e.getBoundingClientRect().right > edge)
+      .slice(0, 5)
+      .map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right));
+  })(),
 })"""
 
 
@@ -168,10 +178,8 @@ def open_page(
         figures["errors"] = errors
         return figures
     finally:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             pipe.call("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             browser.wait(timeout=20)
         except subprocess.TimeoutExpired:

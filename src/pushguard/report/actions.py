@@ -17,7 +17,9 @@ from pushguard.report.present import FACTOR_NAMES, identity_label, is_source, pa
 
 _REFUSALS = frozenset({EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED})
 _TOKEN_WORDS = re.compile(r"token|credential|secret|api[_ ]?key|certificate|client[_ ]?secret", re.I)
-_ASKS_A_PERSON = re.compile(r"\b(ask|call|confirm with|contact|warn|thank)\b[^.]*\b(user|person|them)\b", re.I)
+_ASKS_A_PERSON = re.compile(
+    r"\b(ask|call|confirm with|contact|warn|thank)\b[^.]*\b(user|person|them)\b", re.I
+)
 _APPROVED_TITLE = re.compile(r"\bapproved\b", re.I)
 _ENROLLED_ID = re.compile(r"enrolled factor's id: (\S+)")
 _NHI_DETECTORS = frozenset({"nhi_interactive_mfa"})
@@ -65,7 +67,11 @@ def situation(
                 found.approved = True
             elif event.kind is EventKind.PRIVILEGED_ACTION:
                 found.privileged.append((event.detail or "a privileged action", _iso(event)))
-            elif event.kind is EventKind.FACTOR_ENROLLED and serious and finding.detector in _ENROLLMENT_DETECTORS:
+            elif (
+                event.kind is EventKind.FACTOR_ENROLLED
+                and serious
+                and finding.detector in _ENROLLMENT_DETECTORS
+            ):
                 name = FACTOR_NAMES.get(event.factor, str(event.factor)) if event.factor else "a factor"
                 found.enrolled.append((name, event.factor_id or "", _iso(event)))
         if serious and _APPROVED_TITLE.search(finding.title) and finding.detector != "new_context":
@@ -78,7 +84,13 @@ def situation(
             if finding.detector == "enrollment_abuse":
                 ids = [m.group(1) for r in finding.reasons for m in [_ENROLLED_ID.search(r)] if m]
                 factor = finding.title.split(" of ", 1)[1].split(":", 1)[0] if " of " in finding.title else ""
-                found.enrolled.append((FACTOR_NAMES.get(factor, factor or "a factor"), ids[0] if ids else "", finding.first_seen))
+                found.enrolled.append(
+                    (
+                        FACTOR_NAMES.get(factor, factor or "a factor"),
+                        ids[0] if ids else "",
+                        finding.first_seen,
+                    )
+                )
         if finding.targets:
             found.targets.extend(t for t in finding.targets if t not in found.targets)
         found.victims.extend(v for v in victims_of.get(finding.id, ()) if v not in found.victims)
@@ -103,8 +115,8 @@ def specific_actions(found: Situation, start: str) -> list[str]:
         steps.append(f"Block {who} at the IdP (network zone / named location / Duo policy) while it is live.")
         if found.victims:
             steps.append(
-                f"Reset the passwords and revoke the sessions of the {len(found.victims)} account(s) that got "
-                f"past the password from it: {', '.join(found.victims)}."
+                f"Reset the passwords and revoke the sessions of the {len(found.victims)} account(s) that "
+                f"got past the password from it: {', '.join(found.victims)}."
             )
         if found.targets:
             steps.append(
@@ -119,7 +131,10 @@ def specific_actions(found: Situation, start: str) -> list[str]:
                 "it has been used for since."
             )
         else:
-            steps.append(f"Revert the privileged change {detail} made at {_short(at)} and review the audit log after it.")
+            steps.append(
+                f"Revert the privileged change {detail} made at {_short(at)} and review the audit log "
+                "after it."
+            )
     if found.service_account:
         steps.append(
             f"Rotate {who}'s credentials (password, client secrets, keys) now: someone used them "
@@ -130,7 +145,9 @@ def specific_actions(found: Situation, start: str) -> list[str]:
         if not found.service_account:
             steps.append(f"Reset {who}'s password: the attacker holds it.")
         since = found.first_refusal or start
-        steps.append(f"Review the factors enrolled for {who} since {_short(since)}; remove any nobody vouches for.")
+        steps.append(
+            f"Review the factors enrolled for {who} since {_short(since)}; remove any nobody vouches for."
+        )
     for factor, factor_id, at in found.enrolled:
         named = f"{factor} {factor_id}".strip()
         steps.append(f"Remove the {named} enrolled at {_short(at)} (keep the account's other factors).")

@@ -13,9 +13,9 @@ from typing import Any
 
 from pushguard.model import Event, EventKind
 
-WIDTH, HEIGHT = 600, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 52
-MAX_X_TICKS = 6
+WIDTH, HEIGHT = 420, 250
+LEFT, RIGHT, TOP, BOTTOM = 50, 10, 10, 50
+MAX_X_TICKS = 5
 COLORS = ("#3b6fd8", "#d9480f", "#2b8a3e")
 _ANSWERS = frozenset(
     {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
@@ -75,7 +75,9 @@ def bar_chart(
         for i, c in enumerate(categories)
         if i % every == 0
     ]
-    y_ticks = [{"y": round(TOP + plot_h - plot_h * v / top, 2), "label": str(v)} for v in range(0, top + 1, step)]
+    y_ticks = [
+        {"y": round(TOP + plot_h - plot_h * v / top, 2), "label": str(v)} for v in range(0, top + 1, step)
+    ]
     return {
         "name": name,
         "title": title,

@@ -26,7 +26,7 @@ from pushguard.model import Event, Finding, Severity
 from pushguard.report.charts import charts
 from pushguard.report.incidents import build_incidents
 from pushguard.report.overview import executive_summary, flag_enrollments
-from pushguard.report.present import FACTOR_NAMES, PROVIDER_NAMES, plain, times, when
+from pushguard.report.present import FACTOR_NAMES, PROVIDER_NAMES, breakable, plain, times, when
 
 FRAMEWORK_NAMES = {
     "nist_csf_2": "NIST CSF 2.0",
@@ -86,11 +86,13 @@ def _frameworks(
 
 
 MAX_ENROLLMENT_ROWS = 50
+_FIRST_USE = re.compile(r"^([A-Z]{2}) first used by this identity ")
+_NAMED_DEVICE = re.compile(r"from a (browser|device) this person never used")
 _AFTER_COUNT = re.compile(r"^(.*?) (\d+ min after)$")
 
 
 def _collapse_after(lines: Sequence[str]) -> list[str]:
-    """"push approved 111 min after", "signin success 111 min after" twice → one line per moment."""
+    """ "push approved 111 min after", "signin success 111 min after" twice → one line per moment."""
     moments: dict[str, Counter[str]] = {}
     other: list[str] = []
     for line in lines:
@@ -100,21 +102,27 @@ def _collapse_after(lines: Sequence[str]) -> list[str]:
         else:
             other.append(line)
     collapsed = [
-        ", ".join(f"{what} ×{n}" if n > 1 else what for what, n in counts.items()) + f" {moment}"
+        ", ".join(f"{what} x{n}" if n > 1 else what for what, n in counts.items()) + f" {moment}"
         for moment, counts in moments.items()
     ]
     return collapsed + other
 
 
 def _distinct(lines: Sequence[str]) -> list[str]:
-    """The review's "before" lines without one that only repeats a longer line's fact."""
+    """The review's "before" lines, each fact once: a country's first use is dropped when another line
+    says the approval from it was new, the generic "device or browser" when a line names the browser."""
+    texts = [plain(line) for line in lines]
+    joined = " | ".join(texts)
+    named_device = _NAMED_DEVICE.search(joined) is not None
     kept: list[str] = []
-    for line in lines:
-        text = plain(line)
-        if any(text in other for other in kept) or text in kept:
+    for text in texts:
+        first_use = _FIRST_USE.match(text)
+        if first_use and f"from {first_use.group(1)}, new to this identity" in joined:
             continue
-        kept = [k for k in kept if k not in text]
-        kept.append(text)
+        if named_device:
+            text = text.replace("; a device or browser the person never used", "")
+        if text not in kept:
+            kept.append(text)
     return kept
 
 
@@ -150,6 +158,7 @@ def render_html(
     environment.filters["when"] = when
     environment.filters["plain"] = plain
     environment.filters["times"] = times
+    environment.filters["breakable"] = breakable
     template = environment.get_template("report.html.j2")
     severities = Counter(f.severity.value for f in findings)
     incidents = build_incidents(findings, events, metas)

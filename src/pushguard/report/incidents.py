@@ -115,7 +115,7 @@ def build_incidents(
             parent = _SPRAY_PARENT.search(reason)
             if parent and finding.user not in victims_of[parent.group(1)]:
                 victims_of[parent.group(1)].append(finding.user)
-    incidents = []
+    incidents: list[dict[str, Any]] = []
     for incident, members in by_incident.items():
         members = by_severity(members)
         worst = members[0]
@@ -161,7 +161,11 @@ def build_incidents(
                 "end": end,
                 "findings": [_finding_view(f, metas) for f in members],
                 "guides": [
-                    {"name": metas[d].title, "triage": metas[d].triage, "false_positives": metas[d].false_positives}
+                    {
+                        "name": metas[d].title,
+                        "triage": metas[d].triage,
+                        "false_positives": metas[d].false_positives,
+                    }
                     for d in detectors
                     if d in metas and metas[d].triage
                 ],

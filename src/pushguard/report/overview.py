@@ -60,7 +60,9 @@ def executive_summary(
     for incident in incidents:
         if incident["rank"] < Severity.HIGH.rank or not incident["do_now"]:
             continue
-        actions.append({"incident": incident, "step": incident["do_now"][0], "more": len(incident["do_now"]) - 1})
+        actions.append(
+            {"incident": incident, "step": incident["do_now"][0], "more": len(incident["do_now"]) - 1}
+        )
         if len(actions) == TOP_ACTIONS:
             break
     return {
@@ -71,5 +73,6 @@ def executive_summary(
         "targeted": targeted,
         "service_accounts": sorted({i["user"] for i in incidents if i["service_account"]}),
         "actions": actions,
-        "more_actions": sum(1 for i in incidents if i["rank"] >= Severity.HIGH.rank and i["do_now"]) - len(actions),
+        "more_actions": sum(1 for i in incidents if i["rank"] >= Severity.HIGH.rank and i["do_now"])
+        - len(actions),
     }

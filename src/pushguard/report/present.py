@@ -56,7 +56,9 @@ _KIND_WORDS: dict[EventKind, str] = {
     EventKind.SESSION_REVOKED: "sessions revoked",
     EventKind.PRIVILEGED_ACTION: "privileged action",
 }
-_FACTOR_PATTERN = re.compile(r"\b(" + "|".join(sorted((str(f) for f in FACTOR_NAMES), key=len, reverse=True)) + r")\b")
+_FACTOR_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted((str(f) for f in FACTOR_NAMES), key=len, reverse=True)) + r")\b"
+)
 # The detectors' scoring, useful to whoever tunes them (it stays in the findings), noise to a reader.
 _JARGON = (
     (re.compile(r"\s*\(score \d+, fires at \d+\)"), ""),
@@ -123,6 +125,11 @@ def times(text: str) -> Markup:
     return out
 
 
+def breakable(text: str) -> Markup:
+    """An e-mail-like identity that may wrap before its ``@`` rather than anywhere."""
+    return Markup("<wbr>@").join(escape(part) for part in text.split("@"))
+
+
 def device_text(device: Device | None) -> str:
     if device is None:
         return ""
@@ -161,5 +168,3 @@ def place_text(event: Event) -> str:
     if geo.is_hosting or geo.is_proxy:
         place = f"{place} (hosting/VPN)" if place else "hosting/VPN"
     return place
-
-
