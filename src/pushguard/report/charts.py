@@ -45,6 +45,7 @@ def bar_chart(
     x_title: str,
     y_title: str,
     tick_label: Any = None,
+    max_ticks: int = MAX_X_TICKS,
 ) -> dict[str, Any]:
     """Geometry for one chart over ``categories`` (in order); ``series``: (legend name, counts)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -69,7 +70,7 @@ def bar_chart(
                     "tip": f"{category}: {value} {label}",
                 }
             )
-    every = max(1, math.ceil(len(categories) / MAX_X_TICKS))
+    every = max(1, math.ceil(len(categories) / max_ticks))
     x_ticks = [
         {"x": round(LEFT + i * band + band / 2, 2), "label": (tick_label or str)(c)}
         for i, c in enumerate(categories)
@@ -143,5 +144,6 @@ def charts(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
             [("approvals", countries)],
             x_title="country of the approving sign-in",
             y_title="approvals",
+            max_ticks=len(top_countries),  # two letters each: every one fits
         ),
     }

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
+from pushguard.detect.registry import META_BY_ID
 from pushguard.model import Device, Event, EventKind, Factor
 
 FACTOR_NAMES: dict[str, str] = {
@@ -59,6 +60,7 @@ _KIND_WORDS: dict[EventKind, str] = {
 _FACTOR_PATTERN = re.compile(
     r"\b(" + "|".join(sorted((str(f) for f in FACTOR_NAMES), key=len, reverse=True)) + r")\b"
 )
+_DETECTOR_PATTERN = re.compile(r"\b(" + "|".join(sorted(META_BY_ID, key=len, reverse=True)) + r")\b")
 # The detectors' scoring, useful to whoever tunes them (it stays in the findings), noise to a reader.
 _JARGON = (
     (re.compile(r"\s*\(score \d+, fires at \d+\)"), ""),
@@ -71,10 +73,12 @@ _JARGON = (
 
 
 def plain(text: str) -> str:
-    """A reason or title without scores and thresholds, with factor names a reader knows."""
+    """A reason or title without scores and thresholds, with the names a reader knows for factors and
+    detectors ("push_bombing finding open" → "Push bombing (MFA fatigue burst) finding open")."""
     for pattern, replacement in _JARGON:
         text = pattern.sub(replacement, text)
-    return _FACTOR_PATTERN.sub(lambda m: FACTOR_NAMES.get(m.group(1), m.group(1)), text)
+    text = _FACTOR_PATTERN.sub(lambda m: FACTOR_NAMES.get(m.group(1), m.group(1)), text)
+    return _DETECTOR_PATTERN.sub(lambda m: META_BY_ID[m.group(1)].title, text)
 
 
 def identity_label(identity: str) -> str:
