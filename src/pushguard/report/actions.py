@@ -142,15 +142,17 @@ def specific_actions(found: Situation, start: str) -> list[str]:
         )
     if found.approved or found.privileged:
         steps.append(f"Revoke {who}'s sessions and refresh tokens now.")
+    # the attacker's own factor goes next: with it they sign in again whatever else is reset
+    for factor, factor_id, at in found.enrolled:
+        named = f"{factor} {factor_id}".strip()
+        steps.append(f"Remove the {named} enrolled at {_short(at)} (keep the account's other factors).")
+    if found.approved or found.privileged:
         if not found.service_account:
             steps.append(f"Reset {who}'s password: the attacker holds it.")
         since = found.first_refusal or start
         steps.append(
             f"Review the factors enrolled for {who} since {_short(since)}; remove any nobody vouches for."
         )
-    for factor, factor_id, at in found.enrolled:
-        named = f"{factor} {factor_id}".strip()
-        steps.append(f"Remove the {named} enrolled at {_short(at)} (keep the account's other factors).")
     return list(dict.fromkeys(steps))
 
 
