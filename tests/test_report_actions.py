@@ -199,3 +199,25 @@ def test_the_incident_shows_the_detectors_title_triage_and_false_positives() -> 
     assert META_BY_ID["push_bombing"].triage.replace("'", "&#39;") in html
     assert META_BY_ID["push_bombing"].false_positives[0].replace("'", "&#39;") in html
     assert not re.search(r"rev \d|confidence 0\.\d", html)
+
+
+def test_charts_without_approvals_or_prompts_say_there_is_nothing_to_draw() -> None:
+    from pushguard.report.charts import charts
+
+    drawn = charts([ev(EventKind.SIGNIN_FAILURE, 0)])
+    assert all(chart["empty"] and not chart["bars"] for chart in drawn.values())
+    html = render_html(
+        [finding("password_spray", Severity.MEDIUM)], [ev(EventKind.SIGNIN_FAILURE, 0)], META_BY_ID
+    )
+    assert html.count("Nothing to draw: no such events in the logs.") == 3
+
+
+def test_chart_axes_have_round_ticks_and_titles() -> None:
+    from pushguard.report.charts import charts
+
+    events = [ev(EventKind.PUSH_APPROVED, 60 * n) for n in range(37)]
+    chart = charts(events)["denials_vs_approvals"]
+    assert [tick["label"] for tick in chart["y_ticks"]] == ["0", "10", "20", "30", "40"]
+    assert chart["x_title"] == "day (UTC)" and chart["y_title"] == "answers"
+    assert [item["name"] for item in chart["legend"]] == ["approved", "denied, unanswered or reported"]
+    assert chart["values"]["approved"] == [37]

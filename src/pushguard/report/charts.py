@@ -70,7 +70,7 @@ def bar_chart(
                     "tip": f"{category}: {value} {label}",
                 }
             )
-    every = max(1, math.ceil(len(categories) / max_ticks))
+    every = max(1, math.ceil(len(categories) / max(1, max_ticks)))
     x_ticks = [
         {"x": round(LEFT + i * band + band / 2, 2), "label": (tick_label or str)(c)}
         for i, c in enumerate(categories)
