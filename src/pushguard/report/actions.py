@@ -32,7 +32,6 @@ class Situation(msgspec.Struct, kw_only=True):
     identity: str
     service_account: bool = False
     approved: bool = False  # an attacker's push (or sign-in) was approved: the account is taken over
-    refusals_before: bool = False
     first_refusal: str = ""  # ISO time of the first refusal in the evidence
     privileged: list[tuple[str, str]] = []  # (which action, ISO time)
     enrolled: list[tuple[str, str, str]] = []  # (factor name, factor id, ISO time)
@@ -76,8 +75,6 @@ def situation(
                 found.enrolled.append((name, event.factor_id or "", _iso(event)))
         if serious and _APPROVED_TITLE.search(finding.title) and finding.detector != "new_context":
             found.approved = True
-        if finding.detector == "approval_after_denials":
-            found.refusals_before = True
         if not evidence:  # a findings file: what the titles and reasons say
             if finding.detector == "privileged_after_risky_approval" and ": " in finding.title:
                 found.privileged.append((finding.title.rsplit(": ", 1)[1], finding.last_seen))
@@ -96,7 +93,6 @@ def situation(
         found.victims.extend(v for v in victims_of.get(finding.id, ()) if v not in found.victims)
     if refusal_times:
         found.first_refusal = min(refusal_times)
-        found.refusals_before = found.refusals_before or found.approved
     found.privileged = list(dict.fromkeys(found.privileged))
     found.enrolled = list(dict.fromkeys(found.enrolled))
     return found
@@ -167,10 +163,6 @@ def merged_actions(members: Sequence[Finding], found: Situation) -> list[str]:
             if action not in merged:
                 merged.append(action)
     return merged
-
-
-def is_approved_identity(found: Situation) -> bool:
-    return found.approved and not is_source(found.identity)
 
 
 def by_severity(members: Sequence[Finding]) -> list[Finding]:
