@@ -226,7 +226,7 @@ def _signin(
         interactive=_interactive(body, category),
         factor=factor,
         number_challenge=number_challenge,
-        single_factor=_single_factor(body.authentication_requirement),
+        single_factor=_single_factor(body.authentication_requirement, steps),
         legacy_protocol=_legacy_protocol(body.client_app_used),
         reason=reason,
         vendor_risk=None if risk in _NO_RISK else risk,
@@ -234,11 +234,14 @@ def _signin(
     )
 
 
-def _single_factor(requirement: Any) -> bool | None:
-    """authenticationRequirement: singleFactorAuthentication | multiFactorAuthentication."""
+def _single_factor(requirement: Any, steps: Sequence[EntraAuthenticationStep]) -> bool | None:
+    """authenticationRequirement: singleFactorAuthentication | multiFactorAuthentication. A single-factor
+    record counts as a password alone only when a password step is in it: SSO ("Previously satisfied")
+    and token refreshes (no step) show nothing presented now, and an earlier MFA may stand behind them."""
     text = lower_or_none(requirement)
     if text == "singlefactorauthentication":
-        return True
+        methods = [lower_or_none(step.authentication_method) or "" for step in steps]
+        return True if "password" in methods else None
     if text == "multifactorauthentication":
         return False
     return None
