@@ -41,9 +41,9 @@ from pushguard.model import Event, EventKind, IdentityProfile, Severity, UserKin
 from pushguard.model.assurance import FactorClass, assess
 
 _MAX_FAILURES = 50
-_STRONG = frozenset(
-    {FactorClass.PUSH_NUMBER_MATCH, FactorClass.TOTP, FactorClass.PHISHING_RESISTANT, FactorClass.SMS_VOICE}
-)
+# A step that is a second factor, however weak: the sign-in was not a password alone. (A push approval or
+# an MFA success is one by its kind, whatever factor the record names.)
+_SECOND = frozenset(FactorClass) - {FactorClass.PASSWORD_ONLY, FactorClass.UNKNOWN}
 # What a privileged action after the gap most likely is (the Entra / Okta activity names the sources keep).
 _CHAIN_TECHNIQUES = (
     ("consent", "T1528"),
@@ -78,6 +78,7 @@ class GapState(msgspec.Struct, kw_only=True):
     episode: Episode | None = None
     gap_ip: str = ""  # the address that got in with a password alone (the chain waits for it)
     gap_ts: float = 0.0
+    techniques: list[str] = []  # what the chain's privileged actions were, so far
 
 
 META = DetectorMeta(
@@ -150,7 +151,11 @@ class AssuranceGap:
                 state.pending.append(self._pending(state, event))
                 if event.legacy_protocol is not None:  # basic auth: no second step can follow
                     found += self._confirm(state, event.ts + self.confirm_s + 1)
-            elif assurance.factor_class in _STRONG or event.single_factor is False:
+            elif (
+                kind is not EventKind.SIGNIN_SUCCESS
+                or assurance.factor_class in _SECOND
+                or event.single_factor is False
+            ):
                 state.mfa_seen += 1
                 state.pending = [p for p in state.pending if event.ts - p.ts > self.confirm_s]
         return state, found
@@ -180,6 +185,7 @@ class AssuranceGap:
         episode = state.episode
         if episode is None or gap.ts - episode.last_ts > self.chain_s:
             episode = state.episode = Episode(anchor=gap.event_id, first_ts=gap.ts, last_ts=gap.ts)
+            state.techniques = []
         for event_id in [*gap.failures[-10:], gap.event_id]:
             if event_id not in episode.evidence:
                 episode.evidence.append(event_id)
@@ -223,11 +229,13 @@ class AssuranceGap:
             return found
         episode.add(event)
         detail = (event.detail or "").lower()
-        techniques = tuple(dict.fromkeys(t for word, t in _CHAIN_TECHNIQUES if word in detail)) or ("T1098",)
+        for technique in [t for word, t in _CHAIN_TECHNIQUES if word in detail] or ["T1098"]:
+            if technique not in state.techniques:
+                state.techniques.append(technique)
         action = event.detail or "a privileged action"
         minutes = (event.ts - state.gap_ts) / 60.0
         reasons = [f"{action} from {event.ip}, where a password alone got in {minutes:.0f} min earlier"]
         title = f"Password alone, then {action} from the same address"
-        techniques = ("T1110.003", *techniques)
+        techniques = ("T1110.003", *state.techniques)
         found.append(episode.report(META.id, "", Severity.HIGH, 0.9, title, reasons, event.ts, techniques))
         return found
