@@ -131,3 +131,17 @@ def test_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["posture", str(SHARED_SAMPLES), "--config", str(config)])
     assert result.exit_code == 2
     assert "posture: expected a mapping" in result.output
+
+
+def test_html_report_has_the_posture_section(tenant: Path) -> None:
+    from pushguard.cli.report import timeline_events
+    from pushguard.detect import META_BY_ID
+    from pushguard.report.html import render_html
+    from pushguard.sources.readers import expand_paths
+
+    events = timeline_events(expand_paths([tenant]))
+    document = render_html([], events, META_BY_ID)
+    assert "<h2>Assurance posture</h2>" in document
+    section = document[document.index("<h2>Assurance posture</h2>") : document.index("<h2>Frameworks</h2>")]
+    assert "service_accounts" in section and "Change first" in section and "PR.AA-05" in section
+    assert "Assurance posture" not in render_html([], [], META_BY_ID)

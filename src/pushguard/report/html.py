@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from pushguard.detect.base import DetectorMeta
 from pushguard.model import Event, EventKind, Finding, Severity
+from pushguard.report.posture import PostureConfig, compute_posture
 
 _TIMELINE_KINDS = frozenset(
     {
@@ -206,6 +207,7 @@ def render_html(
     policy_rules: Sequence[PolicyRuleInfo] = (),
     enrollments: Sequence[Mapping[str, Any]] = (),
     generated_at: datetime | None = None,
+    posture_config: PostureConfig | None = None,
 ) -> str:
     """The whole report as one HTML document. ``enrollments``: the enrollment review's rows (plain
     mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown."""
@@ -230,6 +232,7 @@ def render_html(
         backtest=backtest,
         enrollments=list(enrollments[:MAX_ENROLLMENT_ROWS]),
         enrollments_total=len(enrollments),
+        posture=compute_posture(events, posture_config) if events else None,
     )
 
 

@@ -358,10 +358,10 @@ def _change_first(
 ) -> list[Item]:
     """The apps and accounts whose move to a phishing-resistant factor would cover the most privileged
     sign-ins not yet phishing resistant (each with its share of them)."""
-    pending = [
+    pending = [  # people's sign-ins: a workload cannot move to a phishing-resistant factor
         s
         for s, a in rows
-        if s.app in privileged_apps and a.factor_class is not FactorClass.PHISHING_RESISTANT
+        if s.human and s.app in privileged_apps and a.factor_class is not FactorClass.PHISHING_RESISTANT
     ]
     if not pending:
         return []
