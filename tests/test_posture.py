@@ -145,3 +145,24 @@ def test_html_report_has_the_posture_section(tenant: Path) -> None:
     section = document[document.index("<h2>Assurance posture</h2>") : document.index("<h2>Frameworks</h2>")]
     assert "service_accounts" in section and "Change first" in section and "PR.AA-05" in section
     assert "Assurance posture" not in render_html([], [], META_BY_ID)
+
+
+def test_analyze_config_posture_exceptions_exempt_assurance_gap(tmp_path: Path) -> None:
+    from pushguard.cli.analyze import load_config
+
+    config = tmp_path / "pushguard.yaml"
+    config.write_text(
+        "detectors:\n  push_bombing: {min_prompts: 4}\n"
+        "posture:\n  exceptions:\n    - {account: Shared@corp.example, reason: IMAP ticketing}\n"
+    )
+    detectors = load_config(config)["detectors"]
+    assert detectors["assurance_gap"] == {"exempt_accounts": "shared@corp.example"}
+    assert detectors["push_bombing"] == {"min_prompts": 4}
+    config.write_text(
+        "detectors:\n  assurance_gap: {exempt_accounts: other@corp.example}\n"
+        "posture:\n  exceptions:\n    - {account: shared@corp.example, reason: IMAP}\n"
+    )
+    assert load_config(config)["detectors"]["assurance_gap"] == {"exempt_accounts": "other@corp.example"}
+    config.write_text("posture:\n  exceptions: [{account: a@b}]\n")
+    with pytest.raises(ConfigError, match="needs its reason"):
+        load_config(config)

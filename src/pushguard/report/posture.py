@@ -125,7 +125,8 @@ class Share(msgspec.Struct, kw_only=True):
 class Item(msgspec.Struct, kw_only=True):
     """One account or application the report points at."""
 
-    kind: str  # privileged_weak | single_factor | no_phishing_resistant | service_interactive
+    # privileged_weak | single_factor | step_up_unmet | no_phishing_resistant | service_interactive
+    kind: str
     name: str
     count: int
     detail: str
@@ -304,6 +305,22 @@ def _items(
                 count=sum(apps.values()),
                 detail=detail,
                 refs=REFS["single_factor"],
+            )
+        )
+    unmet: Counter[str] = Counter(
+        s.identity
+        for s, _ in rows
+        if s.human and s.app in privileged_apps and s.identity not in resistant_seen
+    )
+    for login, count in sorted(unmet.items(), key=lambda kv: (-kv[1], kv[0])):
+        items.append(
+            Item(
+                kind="step_up_unmet",
+                name=login,
+                count=count,
+                detail="privileged sign-ins; the default policy steps them up to a phishing-resistant factor "
+                "(privileged-app-step-up), which this account never used or enrolled here",
+                refs=REFS["privileged_weak"],
             )
         )
     for login in sorted(humans - resistant_seen, key=lambda n: (n not in admins, n)):
