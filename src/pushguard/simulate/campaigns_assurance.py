@@ -4,7 +4,8 @@ Written on Entra after everything else, from their own random stream (``random.R
 ``(seed, "assurance")``), on accounts of their own: every record the rest of the simulation writes for a
 seed stays byte-identical.
 
-- Legacy test accounts with no MFA: a few browser sign-ins with the password alone (benign, never MFA).
+- Legacy test accounts with no MFA: a few browser sign-ins with the password alone (benign, never MFA);
+  all but one are the victims of the chain below, one campaign each.
 - A shared mailbox read over IMAP4 and a scanner sending over Authenticated SMTP from the office: benign
   legacy-protocol look-alikes, listed as approved exceptions (``Labels.assurance_exceptions``).
 - The campaign ``spray_single_factor_chain``: one address sprays the tenant's Entra accounts (the
@@ -71,7 +72,8 @@ def simulate_assurance(seed: int, world: World) -> tuple[list[Run], list[str]]:
     sub = _sub_world(seed, world)
     rng = sub.rng
     template = rng.choice(on)
-    tests = [_account(template, rng, f"test-legacy{i}", f"Legacy test {i}") for i in range(1, 3)]
+    chains = max(2, world.attacks.per_kind)  # as many as every other kind: enough to measure
+    tests = [_account(template, rng, f"test-legacy{i}", f"Legacy test {i}") for i in range(1, chains + 2)]
     mailbox = _account(template, rng, "shared-mailbox", "Shared mailbox")
     scanner = _account(template, rng, "scanner-smtp", "Office scanner")
     exceptions = [mailbox.login, scanner.login]
@@ -92,7 +94,7 @@ def simulate_assurance(seed: int, world: World) -> tuple[list[Run], list[str]]:
         sub.episode(account, behaviour, max(start, world.scored_start), end, Provider.ENTRA)
     for test in tests:
         sub.episode(test, NO_MFA_BEHAVIOUR, max(start, world.scored_start), end, Provider.ENTRA)
-    return [_chain(sub, on, tests[0])], exceptions
+    return [_chain(sub, on, victim) for victim in tests[:chains]], exceptions
 
 
 def _chain(sub: World, on: list[User], victim: User) -> Run:
