@@ -26,6 +26,7 @@ from pushguard.model import Event, Finding, Severity
 from pushguard.report.charts import charts
 from pushguard.report.incidents import build_incidents
 from pushguard.report.overview import executive_summary, flag_enrollments
+from pushguard.report.posture import PostureConfig, compute_posture
 from pushguard.report.present import FACTOR_NAMES, PROVIDER_NAMES, breakable, plain, times, when
 
 FRAMEWORK_NAMES = {
@@ -146,6 +147,7 @@ def render_html(
     policy_rules: Sequence[PolicyRuleInfo] = (),
     enrollments: Sequence[Mapping[str, Any]] = (),
     generated_at: datetime | None = None,
+    posture_config: PostureConfig | None = None,
 ) -> str:
     """The whole report as one HTML document. ``enrollments``: the enrollment review's rows (plain
     mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown. Without
@@ -182,6 +184,7 @@ def render_html(
         enrollments=shown,
         enrollments_total=len(enrollments),
         enrollments_flagged=sum(1 for row in flagged if row["flagged"]),
+        posture=compute_posture(events, posture_config) if events else None,
     )
 
 
