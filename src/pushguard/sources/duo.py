@@ -254,8 +254,12 @@ class DuoSource:
             return verdict
         when = record_time(record, "isotimestamp", "timestamp")
         kind, factor, reason, challenge = verdict
+        email = lower_or_none(record.get("email"))
         subject = Principal(
-            id=text_or_none(user.get("key")), login=login, tenant=text_or_none(record.get("host"))
+            id=text_or_none(user.get("key")),
+            login=login,
+            tenant=text_or_none(record.get("host")),
+            email=email if email != login else None,
         )
         access = mapping(record.get("access_device"))
         auth = mapping(record.get("auth_device"))
