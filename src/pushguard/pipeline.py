@@ -29,7 +29,7 @@ from pushguard.detect.org import OrgTrust as OrgTrust  # the allow-list the entr
 from pushguard.detect.profile import id_hash, new_profile, place_of, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
 from pushguard.enrich.resolver import STATE_KEY as IDENTITIES_KEY
-from pushguard.enrich.resolver import IdentityResolver
+from pushguard.enrich.resolver import Conflict, IdentityResolver, Link
 from pushguard.model import (
     Event,
     EventKind,
@@ -647,13 +647,29 @@ def merged_events(
 
 
 def stored_resolver(
-    store: StateStore | None, aliases: AliasMap | None = None, directory: tuple[Sequence[Any], Sequence[Any]] = ((), ())
+    store: StateStore | None,
+    aliases: AliasMap | None = None,
+    directory: tuple[Sequence[Link], Sequence[Conflict]] = ((), ()),
 ) -> IdentityResolver:
     """The identity resolver with the links a state file keeps (none without one), the alias map and the
     directory's links and conflicts (``enrich.directory.load_directory``)."""
     blob = None if store is None else store.load([IDENTITIES_KEY]).get(IDENTITIES_KEY)
     links, conflicts = directory
     return IdentityResolver(aliases, IdentityResolver.decode_state(blob), links, conflicts)
+
+
+def resolve_identities(
+    inputs: Sequence[str | Path], resolver: IdentityResolver, provider: Provider | None = None
+) -> RunStats:
+    """Read logs only to link accounts (no detection, no enrichment): what ``pushguard identities``
+    lists. The links are those a run of ``analyze`` over the same logs makes."""
+    stats = RunStats()
+    paths = expand_paths(inputs, stats.skipped_files)
+    if not paths:
+        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))
+    for _ in merged_events(paths, stats, provider, resolver.aliases, (), resolver):
+        stats.events += 1
+    return stats
 
 
 def save_resolver(store: StateStore, resolver: IdentityResolver) -> None:

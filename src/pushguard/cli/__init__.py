@@ -12,6 +12,7 @@ from pushguard.cli import (
     collect,
     enforce,
     evaluate,
+    identities,
     policy,
     report,
     respond,
@@ -39,6 +40,7 @@ respond.register(app)
 enforce.register(app)
 worker.register(app)
 collect.register(app)
+identities.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -17,11 +17,12 @@ from rich.table import Table
 
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.directory import load_directory
 from pushguard.enrich.geo import open_mmdb
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
+from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze, stored_resolver
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.sources.limits import ReadLimits
@@ -100,6 +101,7 @@ def run_analysis(
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
     baseline: bool = False,
+    directory: Path | None = None,
 ) -> RunResult:
     ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
@@ -110,7 +112,18 @@ def run_analysis(
     if baseline and state is None:
         raise InputError("--baseline learns into a state file: give it --state FILE")
     result = _run(
-        paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs, baseline
+        paths,
+        provider,
+        state,
+        aliases,
+        config,
+        quiet,
+        geoip_city,
+        geoip_asn,
+        commit_every,
+        jobs,
+        baseline,
+        directory=directory,
     )
     result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
     return result
@@ -128,8 +141,11 @@ def _run(
     commit_every: int,
     jobs: int,
     baseline: bool,
+    *,
+    directory: Path | None = None,
 ) -> RunResult:
     settings = load_config(config)
+    people = load_directory(directory) if directory is not None else ((), ())
     trust: OrgTrust | None = settings.get("organisation")
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
@@ -139,6 +155,8 @@ def _run(
     if jobs > 1:
         if state is not None:
             raise InputError("--jobs keeps state in memory for the run: use it without --state")
+        if directory is not None:
+            raise InputError("--directory links identities as records stream: use it without --jobs")
         return analyze_parallel(
             paths,
             jobs,
@@ -179,6 +197,7 @@ def _run(
             commit_every=commit_every,
             org_trust=trust,
             report=not baseline,
+            resolver=stored_resolver(store, alias_map, people),
         )
 
 
@@ -224,6 +243,10 @@ def analyze_command(
         Path | None, typer.Option(help="SQLite state file: history carries over between runs.")
     ] = None,
     aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts."),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
     geoip_city: Annotated[
         Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
@@ -259,6 +282,7 @@ def analyze_command(
             commit_every=commit_every,
             jobs=jobs,
             baseline=baseline,
+            directory=directory,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None

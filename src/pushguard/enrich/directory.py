@@ -38,7 +38,7 @@ def _rows_from_json(file: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     if isinstance(data, dict):
         data = data.get("people")
     if not isinstance(data, list):
-        raise ConfigError(f"{file}: a directory is a list of people (or {{\"people\": [...]}})")
+        raise ConfigError(f'{file}: a directory is a list of people (or {{"people": [...]}})')
     rows = []
     for index, person in enumerate(data, start=1):
         where = f"{file}: person {index}"
@@ -90,7 +90,9 @@ def load_directory(path: str | Path) -> tuple[list[Link], list[Conflict]]:
     for account, people in sorted(owners.items()):
         if len(people) > 1:
             conflicts.append(
-                Conflict(subject=account, claims=sorted(people), how="directory: two people", record=str(file))
+                Conflict(
+                    subject=account, claims=sorted(people), how="directory: two people", record=str(file)
+                )
             )
             continue
         person = next(iter(people))

@@ -96,7 +96,9 @@ class IdentityResolver:
         for link in directory:  # the directory is re-read each run: it overrides what was learnt
             self.state.links[link.account] = link
         for conflict in directory_conflicts:
-            self._conflict(conflict.subject, conflict.claims, conflict.how, conflict.first_seen, conflict.record)
+            self._conflict(
+                conflict.subject, conflict.claims, conflict.how, conflict.first_seen, conflict.record
+            )
             if "|" in conflict.subject:  # an account two people claim stays its own
                 self._blocked.add(conflict.subject)
 
@@ -151,7 +153,9 @@ class IdentityResolver:
     def _origin(event: Event) -> tuple[str, str]:
         """(when, where) of the record that shows a link: its time and ``source:position``."""
         raw = event.raw
-        where = event.event_id if raw is None else f"{raw.source}:{raw.position}" if raw.position else raw.source
+        if raw is None:
+            return event.time.isoformat(), event.event_id
+        where = f"{raw.source}:{raw.position}" if raw.position else raw.source
         return event.time.isoformat(), where
 
     def _conflict(self, subject: str, claims: list[str], how: str, when: str, where: str) -> None:
@@ -182,9 +186,11 @@ class IdentityResolver:
                 self._conflict(account, claims, f"{how} disagrees with the directory", when, where)
             return
         login = account.split("|", 1)[1]
-        if person == login or existing is not None and existing.person == person:
+        if person == login or (existing is not None and existing.person == person):
             return
-        self.state.links[account] = Link(account=account, person=person, how=how, first_seen=when, record=where)
+        self.state.links[account] = Link(
+            account=account, person=person, how=how, first_seen=when, record=where
+        )
 
     def _claim(self, provider: str, login: str, address: str, event: Event) -> None:
         """The account's record gives ``address`` beside its login."""
