@@ -117,6 +117,8 @@ class IdentityResolver:
     def person(self, account: str) -> str:
         """The person an account (``provider|login``) or an address belongs to."""
         login = account.split("|", 1)[1] if "|" in account else account
+        if self.aliases.covers(login):
+            return self.aliases.canonical(login)
         if account in self._blocked:
             return login
         link = self.state.links.get(account)

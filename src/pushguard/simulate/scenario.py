@@ -33,6 +33,7 @@ from pushguard.simulate.labels import (
     write_labels,
 )
 from pushguard.simulate.rates import draw_attacks, draw_benign
+from pushguard.simulate.split_idp import SPLIT_KIND, add_split_idp
 from pushguard.simulate.tenant import User, build_tenant
 from pushguard.simulate.world import World
 
@@ -52,6 +53,7 @@ KINDS = (
     "requester_responder_mismatch",
     "nhi_push",
     "privileged_after_approval",
+    SPLIT_KIND,
 )
 
 
@@ -199,11 +201,16 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
     victims = _Victims(world)
     runs = _plan(world, victims)
     simulate_benign(world, world.tenant.users)
+    # after everything else, from a stream of its own: the records above stay what they were
+    split_people, split_runs = add_split_idp(world, seed)
+    runs += split_runs
+    victims.victims.update(run.identity for run in split_runs)
     times = {event_id: when for records in world.logs.records.values() for when, event_id, _ in records}
     labels = [_campaign_label(index, run, times) for index, run in enumerate(runs)]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = world.logs.write(out_dir, split_at=world.scored_start if history_days else None)
-    benign = sorted(u.login for u in world.tenant.users if u.login not in victims.victims)
+    people = [*world.tenant.users, *split_people]
+    benign = sorted(u.login for u in people if u.login not in victims.victims)
     episodes = sorted(
         (e for e in world.episodes if e.end >= world.scored_start),
         key=lambda e: (e.start, e.identity, e.behaviour),
