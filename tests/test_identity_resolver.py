@@ -18,11 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from pushguard.cli import app
+from pushguard.decide.enforce import enforcement_config, person_accounts, plan_enforcement
 from pushguard.enrich import AliasMap
 from pushguard.enrich.directory import load_directory
 from pushguard.enrich.resolver import IdentityResolver
+from pushguard.model import Provider
 from pushguard.pipeline import analyze, resolve_identities, stored_resolver
 from pushguard.store import SqliteStore
+from tests.test_enforce import decided, request
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -247,3 +253,44 @@ def test_a_split_bombing_is_caught_when_the_duo_records_carry_the_email(tmp_path
 def test_the_same_attack_without_the_email_stays_two_accounts_under_the_threshold(tmp_path: Path) -> None:
     result = analyze(_split_attack(tmp_path, ""))
     assert not [f for f in result.findings if f.detector == "push_bombing"]
+
+
+# -- decisions act on every account of the person -----------------------------------------------------
+
+
+def test_a_step_up_decided_on_okta_reaches_the_person_s_duo_account(tmp_path: Path) -> None:
+    logs = [
+        write(tmp_path, "duo.jsonl", [duo(0, "amartin", ALICE)]),
+        write(tmp_path, "okta.jsonl", [okta(60)]),
+    ]
+    resolver = resolved(tmp_path, *logs)
+    config = enforcement_config(
+        {"okta": {"groups": {"step_up": "00g-phr"}}, "duo": {"groups": {"step_up": "DG-webauthn"}}}
+    )
+    req = request(Provider.OKTA, ALICE)
+    decision = decided(req, prompts_last_10m=8)
+    accounts = person_accounts(resolver.accounts_of(resolver.person(f"okta|{ALICE}")))
+    plan = plan_enforcement(req, decision, config, accounts=accounts)
+    assert sorted((i.provider.value, i.login, i.group_id) for i in plan.intents) == [
+        ("duo", "amartin", "DG-webauthn"),  # through Duo's own control, under the Duo username
+        ("okta", ALICE, "00g-phr"),
+    ]
+    # without the link, the Okta decision stays on Okta
+    alone = plan_enforcement(req, decision, config)
+    assert [i.provider.value for i in alone.intents] == ["okta"]
+
+
+def test_identities_command_lists_people_links_and_conflicts(tmp_path: Path) -> None:
+    records = [duo(0, "amartin", ALICE, n=1), duo(60, "bmartin", "bob@corp.example", "DUKEY9", n=2)]
+    records.append(duo(120, "bmartin", "b.other@corp.example", "DUKEY9", n=3))
+    logs = write(tmp_path, "duo.jsonl", records)
+    okta_log = write(tmp_path, "okta.jsonl", [okta(30)])
+    result = CliRunner().invoke(app, ["identities", str(logs), str(okta_log), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    alice = next(p for p in listed["people"] if p["person"] == ALICE)
+    assert alice["accounts"] == {"duo": ["amartin"], "okta": [ALICE]}
+    assert [(link["account"], link["how"]) for link in alice["links"]] == [("duo|amartin", "duo email")]
+    assert [c["subject"] for c in listed["conflicts"]] == ["duo|bmartin"]
+    table = CliRunner().invoke(app, ["identities", str(logs), str(okta_log)])
+    assert table.exit_code == 0 and "duo email" in table.output and "Conflicts" in table.output
