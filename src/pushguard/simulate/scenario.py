@@ -8,7 +8,9 @@ boundary). Without, everything is written under ``out_dir`` and day 0 is the det
 
 Each seed draws its own rates (``rates``): how flaky the phones are, how many people sit behind a
 gateway abroad, how attackers pick their infrastructure. Deterministic: one ``random.Random(seed)``
-drives everything, no clock is read, and the files are byte-identical for the same arguments."""
+drives everything, no clock is read, and the files are byte-identical for the same arguments. The
+people with a short Duo username and the attacks split across their two IdPs (``split_idp``) come last,
+from a stream of their own: the other records are those of a simulation without them."""
 
 from __future__ import annotations
 
