@@ -650,12 +650,15 @@ def stored_resolver(
     store: StateStore | None,
     aliases: AliasMap | None = None,
     directory: tuple[Sequence[Link], Sequence[Conflict]] = ((), ()),
+    vendor_fields: bool = True,
 ) -> IdentityResolver:
     """The identity resolver with the links a state file keeps (none without one), the alias map and the
-    directory's links and conflicts (``enrich.directory.load_directory``)."""
+    directory's links and conflicts (``enrich.directory.load_directory``). ``vendor_fields=False``: no
+    link from the records' own fields (what ``--jobs`` does)."""
     blob = None if store is None else store.load([IDENTITIES_KEY]).get(IDENTITIES_KEY)
     links, conflicts = directory
-    return IdentityResolver(aliases, IdentityResolver.decode_state(blob), links, conflicts)
+    state = IdentityResolver.decode_state(blob)
+    return IdentityResolver(aliases, state, links, conflicts, vendor_fields=vendor_fields)
 
 
 def resolve_identities(
@@ -673,7 +676,8 @@ def resolve_identities(
 
 
 def save_resolver(store: StateStore, resolver: IdentityResolver) -> None:
-    store.commit(Commit(states={IDENTITIES_KEY: resolver.encode_state()}))
+    if resolver.learns:  # links, conflicts and the evidence they came from; nothing when it links nothing
+        store.commit(Commit(states={IDENTITIES_KEY: resolver.encode_state()}))
 
 
 @dataclass

@@ -102,6 +102,7 @@ def run_analysis(
     jobs: int = 1,
     baseline: bool = False,
     directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
     ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
@@ -124,6 +125,7 @@ def run_analysis(
         jobs,
         baseline,
         directory=directory,
+        link=link,
     )
     result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
     return result
@@ -143,6 +145,7 @@ def _run(
     baseline: bool,
     *,
     directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
     settings = load_config(config)
     people = load_directory(directory) if directory is not None else ((), ())
@@ -197,7 +200,7 @@ def _run(
             commit_every=commit_every,
             org_trust=trust,
             report=not baseline,
-            resolver=stored_resolver(store, alias_map, people),
+            resolver=stored_resolver(store, alias_map, people, vendor_fields=link),
         )
 
 
@@ -247,6 +250,14 @@ def analyze_command(
         Path | None,
         typer.Option(help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts."),
     ] = None,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link/--no-link",
+            help="Link one person's accounts across IdPs from the records' own fields (emails, immutable "
+            "ids). Not with --jobs, which links by the alias map only.",
+        ),
+    ] = True,
     config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
     geoip_city: Annotated[
         Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
@@ -283,6 +294,7 @@ def analyze_command(
             jobs=jobs,
             baseline=baseline,
             directory=directory,
+            link=link,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -298,6 +310,8 @@ def analyze_command(
             raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
     if not quiet:
         print_summary(console, result.stats, result.findings)
+        if jobs > 1 and link:
+            console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
         if out is not None:
             console.print(f"findings written to {out}")
 

@@ -17,7 +17,9 @@ disagrees with the directory. The accounts concerned stay (or become) separate f
 
 Records are resolved as they stream, in event-time order: a link counts from the record that shows it.
 Events of an account read before its link stay with the account's own name (a Duo record without its
-``email`` before the first one with it); the state keeps the links, so the next run starts linked."""
+``email`` before the first one with it); the state keeps the links, so the next run starts linked.
+``analyze --jobs`` and the stream workers do not link (they partition by identity before a time-ordered
+pass could): their findings are those of one process with ``vendor_fields=False``."""
 
 from __future__ import annotations
 
@@ -93,6 +95,9 @@ class IdentityResolver:
         self.state = state if state is not None else ResolverState()
         self.vendor_fields = vendor_fields
         self._blocked = set(self.state.blocked)
+        directory, directory_conflicts = list(directory), list(directory_conflicts)
+        # whether it links anything (else there is nothing to keep in the state)
+        self.learns = vendor_fields or bool(directory or directory_conflicts or self.state.links)
         for link in directory:  # the directory is re-read each run: it overrides what was learnt
             self.state.links[link.account] = link
         for conflict in directory_conflicts:
@@ -227,12 +232,12 @@ class IdentityResolver:
         first = self.state.ids.setdefault(key, login)
         if first == login:
             return
-        how = f"{provider} {ID_FIELD.get(provider, 'id')}"
-        when, where = self._origin(event)
         old, new = f"{provider}|{first}", f"{provider}|{login}"
         old_person, new_person = self.person(old), self.person(new)
         if old_person == new_person or old in self._blocked or new in self._blocked:
             return
+        how = f"{provider} {ID_FIELD.get(provider, 'id')}"
+        when, where = self._origin(event)
         old_linked, new_linked = old_person != first, new_person != login
         if old_linked and new_linked:
             self._conflict(key, [old_person, new_person], f"{how}: one id, two people", when, where)
