@@ -28,6 +28,8 @@ from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for the entry p
 from pushguard.detect.org import OrgTrust as OrgTrust  # the allow-list the entry points configure
 from pushguard.detect.profile import id_hash, new_profile, place_of, update_profile
 from pushguard.enrich import AliasMap, Enricher, build_enrichers
+from pushguard.enrich.resolver import STATE_KEY as IDENTITIES_KEY
+from pushguard.enrich.resolver import Conflict, IdentityResolver, Link
 from pushguard.model import (
     Event,
     EventKind,
@@ -629,8 +631,11 @@ def merged_events(
     provider: Provider | None,
     aliases: AliasMap,
     enrichers: Sequence[Enricher] = (),
+    resolver: IdentityResolver | None = None,
 ) -> Iterator[tuple[Event, str]]:
-    """Events of all files, merged by (time, provider, id), each with its partition (the file)."""
+    """Events of all files, merged by (time, provider, id), each with its partition (the file).
+    ``resolver``: accounts linked to their person in that order (a link counts from the record that
+    shows it on)."""
     streams = []
     for path in paths:
         stats.files += 1
@@ -638,7 +643,41 @@ def merged_events(
         # a generator function, not an expression: each stream keeps its own file as the partition
         streams.append(_in_partition(keyed_file_events(parsed, stats), str(path.resolve())))
     for _, event, partition in heapq.merge(*streams, key=operator.itemgetter(0)):
-        yield event, partition
+        yield (event if resolver is None else resolver(event)), partition
+
+
+def stored_resolver(
+    store: StateStore | None,
+    aliases: AliasMap | None = None,
+    directory: tuple[Sequence[Link], Sequence[Conflict]] = ((), ()),
+    vendor_fields: bool = True,
+) -> IdentityResolver:
+    """The identity resolver with the links a state file keeps (none without one), the alias map and the
+    directory's links and conflicts (``enrich.directory.load_directory``). ``vendor_fields=False``: no
+    link from the records' own fields (what ``--jobs`` does)."""
+    blob = None if store is None else store.load([IDENTITIES_KEY]).get(IDENTITIES_KEY)
+    links, conflicts = directory
+    state = IdentityResolver.decode_state(blob)
+    return IdentityResolver(aliases, state, links, conflicts, vendor_fields=vendor_fields)
+
+
+def resolve_identities(
+    inputs: Sequence[str | Path], resolver: IdentityResolver, provider: Provider | None = None
+) -> RunStats:
+    """Read logs only to link accounts (no detection, no enrichment): what ``pushguard identities``
+    lists. The links are those a run of ``analyze`` over the same logs makes."""
+    stats = RunStats()
+    paths = expand_paths(inputs, stats.skipped_files)
+    if not paths:
+        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))
+    for _ in merged_events(paths, stats, provider, resolver.aliases, (), resolver):
+        stats.events += 1
+    return stats
+
+
+def save_resolver(store: StateStore, resolver: IdentityResolver) -> None:
+    if resolver.learns:  # links, conflicts and the evidence they came from; nothing when it links nothing
+        store.commit(Commit(states={IDENTITIES_KEY: resolver.encode_state()}))
 
 
 @dataclass
@@ -662,6 +701,7 @@ def analyze(
     org_learns: bool = True,
     org_trust: OrgTrust | None = None,
     report: bool = True,
+    resolver: IdentityResolver | None = None,
 ) -> RunResult:
     """Analyze log files/directories; findings of this run at their final revision, in time order.
 
@@ -671,7 +711,9 @@ def analyze(
     configured allow-list of networks. ``report=False`` (a baseline): detectors and profiles learn, no
     finding is returned or stored.
     With a SQLite ``store``, a run that resumes one killed on the same inputs also returns the findings
-    the killed process committed: the findings of one uninterrupted run (``SqliteStore.open_run``)."""
+    the killed process committed: the findings of one uninterrupted run (``SqliteStore.open_run``).
+    ``resolver``: the identity resolver (by default one over the alias map and the links the store
+    keeps); its links are stored with the state."""
     engine = Engine(
         store,
         build_detectors(detector_config),
@@ -687,17 +729,20 @@ def analyze(
     if keep_revisions:
         engine.revisions = []
     chain = build_enrichers() if enrichers is None else list(enrichers)
+    if resolver is None:
+        resolver = stored_resolver(store, aliases)
     with ExitStack() as closing:
         for enricher in chain:
             if isinstance(enricher, AbstractContextManager):
                 closing.enter_context(enricher)
         for count, (event, partition) in enumerate(
-            merged_events(paths, engine.stats, provider, aliases or AliasMap(), chain), start=1
+            merged_events(paths, engine.stats, provider, aliases or AliasMap(), chain, resolver), start=1
         ):
             engine.process(event, partition)
             if on_event is not None and count % 1000 == 0:
                 on_event(count)
     engine.finish()
+    save_resolver(engine.store, resolver)
     findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id)) if report else []
     if ledger is not None:
         findings = ledger.run_findings()  # this process's findings and a killed one's, highest revision

@@ -12,6 +12,7 @@ from pushguard.cli import (
     collect,
     enforce,
     evaluate,
+    identities,
     policy,
     posture,
     report,
@@ -41,6 +42,7 @@ enforce.register(app)
 worker.register(app)
 collect.register(app)
 posture.register(app)
+identities.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -17,11 +17,12 @@ from rich.table import Table
 
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.enrich.directory import load_directory
 from pushguard.enrich.geo import open_mmdb
 from pushguard.model import ConfigError, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
+from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze, stored_resolver
 from pushguard.report.jsonl import write_findings
 from pushguard.report.posture import posture_config
 from pushguard.report.summary import print_summary
@@ -111,6 +112,8 @@ def run_analysis(
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
     baseline: bool = False,
+    directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
     ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
@@ -121,7 +124,19 @@ def run_analysis(
     if baseline and state is None:
         raise InputError("--baseline learns into a state file: give it --state FILE")
     result = _run(
-        paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs, baseline
+        paths,
+        provider,
+        state,
+        aliases,
+        config,
+        quiet,
+        geoip_city,
+        geoip_asn,
+        commit_every,
+        jobs,
+        baseline,
+        directory=directory,
+        link=link,
     )
     result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
     return result
@@ -139,8 +154,12 @@ def _run(
     commit_every: int,
     jobs: int,
     baseline: bool,
+    *,
+    directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
     settings = load_config(config)
+    people = load_directory(directory) if directory is not None else ((), ())
     trust: OrgTrust | None = settings.get("organisation")
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
     chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
@@ -150,6 +169,8 @@ def _run(
     if jobs > 1:
         if state is not None:
             raise InputError("--jobs keeps state in memory for the run: use it without --state")
+        if directory is not None:
+            raise InputError("--directory links identities as records stream: use it without --jobs")
         return analyze_parallel(
             paths,
             jobs,
@@ -190,6 +211,7 @@ def _run(
             commit_every=commit_every,
             org_trust=trust,
             report=not baseline,
+            resolver=stored_resolver(store, alias_map, people, vendor_fields=link),
         )
 
 
@@ -235,6 +257,18 @@ def analyze_command(
         Path | None, typer.Option(help="SQLite state file: history carries over between runs.")
     ] = None,
     aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts."),
+    ] = None,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link/--no-link",
+            help="Link one person's accounts across IdPs from the records' own fields (emails, immutable "
+            "ids). Not with --jobs, which links by the alias map only.",
+        ),
+    ] = True,
     config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
     geoip_city: Annotated[
         Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
@@ -270,6 +304,8 @@ def analyze_command(
             commit_every=commit_every,
             jobs=jobs,
             baseline=baseline,
+            directory=directory,
+            link=link,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -285,6 +321,8 @@ def analyze_command(
             raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
     if not quiet:
         print_summary(console, result.stats, result.findings)
+        if jobs > 1 and link:
+            console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
         if out is not None:
             console.print(f"findings written to {out}")
 

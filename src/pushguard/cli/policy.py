@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ from pushguard.model import (
     IdentityProfile,
     PushguardError,
 )
-from pushguard.pipeline import Engine, OrgKnowledge
+from pushguard.pipeline import Engine, OrgKnowledge, stored_resolver
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
 
@@ -159,6 +160,16 @@ def decide_command(
     except PolicyError as exc:
         raise _fail(str(exc)) from None
     store: SqliteStore | None = None
+    if state is not None and state.exists():  # the account's person, as analyze linked it
+        account = f"{req.provider.value}|{req.identity}" if req.provider is not None else req.identity
+        with contextlib.suppress(PushguardError):  # an unreadable state: the store's fallback says so below
+            linked = SqliteStore(state)
+            try:
+                req = msgspec.structs.replace(
+                    req, identity=stored_resolver(linked, alias_map).person(account)
+                )
+            finally:
+                linked.close()
 
     def load_profile(identity: str) -> IdentityProfile | None:
         nonlocal store

@@ -14,7 +14,7 @@ from rich.table import Table
 from pushguard.detect import META_BY_ID
 from pushguard.enrich import AliasMap
 from pushguard.model import Event, PushguardError
-from pushguard.pipeline import RunStats, merged_events
+from pushguard.pipeline import RunStats, merged_events, stored_resolver
 from pushguard.respond.audit import KEY_ENV, AuditKeyError, AuditLog, Head, audit_key, verify_head
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.notify import Syslog, Webhook
@@ -43,7 +43,9 @@ def _events(logs: list[Path], aliases: Path | None) -> list[Event]:
     if not paths:
         raise PushguardError("no log files found in " + ", ".join(map(str, logs)))
     alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-    return [event for event, _ in merged_events(paths, RunStats(), None, alias_map)]
+    # linked as analyze links them: an incident's person acts through each of their accounts
+    resolver = stored_resolver(None, alias_map)
+    return [event for event, _ in merged_events(paths, RunStats(), None, alias_map, (), resolver)]
 
 
 def respond_command(

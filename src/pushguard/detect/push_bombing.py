@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, kinds, prune_before, settings
-from pushguard.detect.episode import Episode
+from pushguard.detect.episode import Episode, across_idps
 from pushguard.detect.familiarity import Familiarity, Level, assess
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
@@ -57,6 +57,7 @@ class Burst(msgspec.Struct, kw_only=True):
     context: Familiarity | None = None  # the least familiar requesting context
     approved_ts: float | None = None
     reported_prompts: int = 0
+    idps: dict[str, int] = {}  # prompts counted per IdP (one person's accounts, linked)
 
 
 class BombingState(msgspec.Struct, kw_only=True):
@@ -206,6 +207,7 @@ class PushBombing:
             state.episode.add(event)
         burst = state.burst
         burst.prompts += 1
+        burst.idps[event.provider.value] = burst.idps.get(event.provider.value, 0) + 1
         context = assess(event, profile)
         if context.network != "none" or context.device != "none":  # a phone-only record says nothing
             self._note_context(burst, context)
@@ -296,6 +298,9 @@ class PushBombing:
             f"({burst.denials} denied, {burst.timeouts} timed out, {max(0, unanswered)} unanswered so far)",
             f"requested from {burst.context.describe() if burst.context else 'an unknown context'}",
         ]
+        split = across_idps(burst.idps)
+        if split is not None:
+            reasons.insert(1, f"across the person's IdPs: {split} in {minutes:.0f} min")
         title = f"Push bombing: {burst.prompts} unanswered prompts in {minutes:.0f} min"
         level = Level(burst.level)
         confidence = {Level.FAMILIAR: 0.2, Level.PARTLY: 0.5, Level.UNFAMILIAR: 0.6}[level]

@@ -126,6 +126,9 @@ class Principal(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, g
     display_name: str | None = None
     type: PrincipalType = PrincipalType.USER
     tenant: str | None = None
+    # the address a record gives beside a login that differs from it (Duo ``email`` beside a short
+    # ``user.name``): what the identity resolver (enrich.resolver) links the account by
+    email: str | None = None
 
 
 class Geo(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False):
