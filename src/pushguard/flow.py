@@ -26,6 +26,8 @@ from pushguard.enrich.geo import open_mmdb
 from pushguard.model import Event, Finding, IdentityProfile, Provider, stable_id
 from pushguard.pipeline import (
     COMMIT_EVERY,
+    KEYED_PREFIX,
+    MAX_ERRORS_KEPT,
     Engine,
     OrgKnowledge,
     OrgTrust,
@@ -36,6 +38,7 @@ from pushguard.pipeline import (
     merged_events,
     parse_items,
     parse_record,
+    position_key,
 )
 from pushguard.sources.limits import TOO_DEEP, ReadLimits, value_too_deep
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_paths, unwrap_records
@@ -44,6 +47,8 @@ from pushguard.store import SqliteStore, StateStore
 # What the entry points (cli/, api/) use of the layers below: they import this module, never those.
 __all__ = [
     "COMMIT_EVERY",
+    "KEYED_PREFIX",
+    "MAX_ERRORS_KEPT",
     "META_BY_ID",
     "ORG_STATE_KEY",
     "TOO_DEEP",
@@ -65,6 +70,7 @@ __all__ = [
     "expand_paths",
     "load_pipeline_config",
     "parse_record",
+    "position_key",
     "read_paths",
     "unwrap_records",
     "value_too_deep",

@@ -63,7 +63,7 @@ def analyze_for_report(
     enrollment review (highest risk first, as plain rows), each file read and parsed once."""
     flow = flow or Flow.load(None)
     timeline = Timeline()
-    review = EnrollmentReview(scorer=flow.tuned_enrollment_abuse())
+    review = EnrollmentReview(flow.tuned_enrollment_abuse())
     result = flow.run(paths, observers=[timeline, review])
     rows = [msgspec.to_builtins(row) for row in review.ranked()]
     return result, timeline.events, rows

@@ -30,9 +30,8 @@ from typing import Any
 import msgspec
 import redis
 
-from pushguard.flow import Engine, Enricher, Flow, parse_record
+from pushguard.flow import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, Enricher, Flow, parse_record
 from pushguard.model import Event, Finding, IdentityProfile, RawRef
-from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,

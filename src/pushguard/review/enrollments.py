@@ -105,11 +105,11 @@ def _who(event: Event, helpdesk: frozenset[str] = frozenset()) -> str:
 class EnrollmentReview:
     """Streaming: ``observe`` each event *before* the pipeline applies it; ``finish`` returns the ranking.
     An observer of a ``Flow`` pass (``before_event``), so the report reads the logs once. ``scorer``: the
-    enrollment_abuse detector as the flow tunes it (``--config``); its defaults without one."""
+    enrollment_abuse detector as the flow tunes it (``Flow.tuned_enrollment_abuse``, ``--config``)."""
 
-    def __init__(self, helpdesk: frozenset[str] = frozenset(), scorer: EnrollmentAbuse | None = None) -> None:
+    def __init__(self, scorer: EnrollmentAbuse, helpdesk: frozenset[str] = frozenset()) -> None:
         self.helpdesk = frozenset(h.lower() for h in helpdesk)
-        self.scorer = scorer if scorer is not None else EnrollmentAbuse()
+        self.scorer = scorer
         self.last = 0.0  # the latest event time seen (``since_days`` counts back from it)
         self.factors: dict[str, int] = {}
         self.open: dict[str, list[_Open]] = {}
@@ -422,6 +422,6 @@ def review_enrollments(
 ) -> list[Provenance]:
     """Every enrollment and removal in the logs, ranked by risk (highest first)."""
     flow = flow or Flow()
-    review = EnrollmentReview(helpdesk, flow.tuned_enrollment_abuse())
+    review = EnrollmentReview(flow.tuned_enrollment_abuse(), helpdesk)
     flow.run(inputs, observers=[review])
     return review.ranked(since_days)
