@@ -24,6 +24,7 @@ from pushguard.detect.base import settings
 from pushguard.flow import Flow
 from pushguard.model import ConfigError
 from pushguard.review import review_enrollments
+from pushguard.sources import readers
 
 SRC = Path(__file__).parent.parent / "src" / "pushguard"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -193,7 +194,7 @@ def test_the_report_reads_and_parses_each_log_file_once(
         (logs / fixture.name).write_bytes(fixture.read_bytes())
     reads: Counter[str] = Counter()
     parses: Counter[str] = Counter()
-    real_read, real_parse = pipeline.read_records, pipeline.parse_items
+    real_read, real_parse = readers.read_records, pipeline.parse_items
 
     def counting_read(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
         reads[Path(path).name] += 1
