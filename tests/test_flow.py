@@ -126,7 +126,12 @@ def test_the_detectors_command_prints_the_ranges_the_loader_checks() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["enrollments", str(OKTA)], ["policy", "backtest", str(OKTA)], ["analyze", str(OKTA)]],
+    [
+        ["enrollments", str(OKTA)],
+        ["policy", "backtest", str(OKTA)],
+        ["analyze", str(OKTA)],
+        ["report", str(OKTA), "--html", "never-written.html"],
+    ],
 )
 def test_each_command_refuses_a_bad_config(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "bad.yaml"

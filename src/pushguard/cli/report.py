@@ -11,6 +11,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.analyze import ConfigOpt, build_flow
 from pushguard.decide import PolicyError, load_policy
 from pushguard.flow import META_BY_ID, BeforeEvent, Flow, RunResult, expand_paths
 from pushguard.model import Event, Finding, InputError, PushguardError
@@ -89,6 +90,7 @@ def report_command(
         Path | None, typer.Option(help="Policy whose rules the framework section cites.")
     ] = None,
     title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
+    config: ConfigOpt = None,
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
     try:
@@ -97,7 +99,7 @@ def report_command(
         if len(inputs) == 1 and _is_findings_file(inputs[0]):
             findings = read_findings(inputs[0])
         else:
-            result, events, enrollments = analyze_for_report(expand_paths(inputs))
+            result, events, enrollments = analyze_for_report(expand_paths(inputs), build_flow(config))
             findings = result.findings
         if output_format is ReportFormat.OCSF:
             if out is None:
