@@ -25,8 +25,9 @@ from pushguard.decide.enforce import enforcement_config, person_accounts, plan_e
 from pushguard.enrich import AliasMap
 from pushguard.enrich.directory import load_directory
 from pushguard.enrich.resolver import IdentityResolver
+from pushguard.flow import analyze
 from pushguard.model import Provider
-from pushguard.pipeline import analyze, resolve_identities, stored_resolver
+from pushguard.pipeline import resolve_identities, stored_resolver
 from pushguard.store import SqliteStore
 from tests.test_enforce import decided, request
 

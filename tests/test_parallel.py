@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from pushguard.cli import app
 from pushguard.enrich.resolver import IdentityResolver
+from pushguard.flow import analyze
 from pushguard.parallel import analyze_parallel, partition_of
-from pushguard.pipeline import analyze
 from pushguard.simulate import okta_records as okta
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import jsonl_ranges, read_file, read_jsonl_range

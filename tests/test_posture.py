@@ -130,16 +130,15 @@ def test_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     config.write_text("posture: [1, 2]\n")
     result = runner.invoke(app, ["posture", str(SHARED_SAMPLES), "--config", str(config)])
     assert result.exit_code == 2
-    assert "posture: expected a mapping" in result.output
+    assert "c.yaml: posture: Expected `object | null`, got `array`" in result.output
 
 
 def test_html_report_has_the_posture_section(tenant: Path) -> None:
-    from pushguard.cli.report import timeline_events
+    from pushguard.cli.report import analyze_for_report
     from pushguard.detect import META_BY_ID
     from pushguard.report.html import render_html
-    from pushguard.sources.readers import expand_paths
 
-    events = timeline_events(expand_paths([tenant]))
+    _, events, _ = analyze_for_report([tenant])
     document = render_html([], events, META_BY_ID)
     assert "<h2>Assurance posture</h2>" in document
     section = document[document.index("<h2>Assurance posture</h2>") : document.index("<h2>Frameworks</h2>")]
@@ -148,21 +147,23 @@ def test_html_report_has_the_posture_section(tenant: Path) -> None:
 
 
 def test_analyze_config_posture_exceptions_exempt_assurance_gap(tmp_path: Path) -> None:
-    from pushguard.cli.analyze import load_config
+    from pushguard.config import load_pipeline_config
 
     config = tmp_path / "pushguard.yaml"
     config.write_text(
         "detectors:\n  push_bombing: {min_prompts: 4}\n"
         "posture:\n  exceptions:\n    - {account: Shared@corp.example, reason: IMAP ticketing}\n"
     )
-    detectors = load_config(config)["detectors"]
+    detectors = load_pipeline_config(config).detectors
     assert detectors["assurance_gap"] == {"exempt_accounts": "shared@corp.example"}
     assert detectors["push_bombing"] == {"min_prompts": 4}
     config.write_text(
         "detectors:\n  assurance_gap: {exempt_accounts: other@corp.example}\n"
         "posture:\n  exceptions:\n    - {account: shared@corp.example, reason: IMAP}\n"
     )
-    assert load_config(config)["detectors"]["assurance_gap"] == {"exempt_accounts": "other@corp.example"}
+    assert load_pipeline_config(config).detectors["assurance_gap"] == {
+        "exempt_accounts": "other@corp.example"
+    }
     config.write_text("posture:\n  exceptions: [{account: a@b}]\n")
     with pytest.raises(ConfigError, match="needs its reason"):
-        load_config(config)
+        load_pipeline_config(config)

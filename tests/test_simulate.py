@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pushguard.enrich import AliasMap
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind
-from pushguard.pipeline import RunStats, analyze, parse_items
+from pushguard.pipeline import RunStats, parse_items
 from pushguard.simulate.labels import read_labels
 from pushguard.simulate.scenario import KINDS, simulate
 from pushguard.sources.readers import expand_paths, read_file

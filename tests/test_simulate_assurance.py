@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pushguard.cli.evaluate import evaluate_directory
+from pushguard.flow import analyze
 from pushguard.model import Severity
-from pushguard.pipeline import analyze
 from pushguard.simulate import scenario
 from pushguard.simulate.campaigns_assurance import KIND
 from pushguard.simulate.labels import read_labels

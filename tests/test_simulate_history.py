@@ -13,8 +13,9 @@ import msgspec
 import pytest
 
 from pushguard.enrich import AliasMap
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Provider
-from pushguard.pipeline import RunStats, analyze, parse_items
+from pushguard.pipeline import RunStats, parse_items
 from pushguard.simulate.labels import Labels, read_labels
 from pushguard.simulate.networks import SWG_VENDORS
 from pushguard.simulate.places import HOME_NETWORKS

@@ -23,11 +23,10 @@ from typer.testing import CliRunner
 
 from pushguard.cli import worker
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
-from pushguard.detect import build_detectors
 from pushguard.detect.org import ORG_STATE_KEY, OrgTable
 from pushguard.enrich import build_enrichers
 from pushguard.enrich.resolver import IdentityResolver
-from pushguard.pipeline import analyze
+from pushguard.flow import Flow, analyze
 from pushguard.publish import ingest
 from pushguard.simulate.scenario import simulate
 from pushguard.store import MemoryStore
@@ -80,7 +79,7 @@ def _worker(
 ) -> StreamWorker:
     options = WorkerOptions(
         name=name,
-        make_detectors=build_detectors,
+        flow=Flow(),
         enrichers=build_enrichers(),
         lease_ms=lease_ms,
         block_ms=5,

@@ -15,19 +15,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pushguard.detect import DETECTOR_TYPES
-from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.enrich.directory import load_directory
-from pushguard.enrich.geo import open_mmdb
-from pushguard.model import ConfigError, InputError, Provider, PushguardError
-from pushguard.model.files import read_yaml_file
+from pushguard.flow import COMMIT_EVERY, META_BY_ID, Flow, RunResult, expand_paths
+from pushguard.model import InputError, Provider, PushguardError
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze, stored_resolver
 from pushguard.report.jsonl import write_findings
-from pushguard.report.posture import posture_config
 from pushguard.report.summary import print_summary
-from pushguard.sources.limits import ReadLimits
-from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
 console = Console()
@@ -49,42 +41,26 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
 
 
+# The pipeline's files, for the commands that build one (build_flow); analyze spells its own out.
+ConfigOpt = Annotated[
+    Path | None, typer.Option(help="YAML config: detector tunables, organisation, MaxMind files.")
+]
+AliasesOpt = Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")]
+GeoipCityOpt = Annotated[Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb.")]
+GeoipAsnOpt = Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")]
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"pushguard: {message}", err=True)
     return typer.Exit(code)
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
-    """The YAML config file: ``detectors: {id: {tunable: value} | false}`` and ``organisation:
-    {trusted_networks: [CIDR], trusted_asns: [ASN]}`` (offices and gateways known from the first day)."""
-    if path is None:
-        return {}
-    data = read_yaml_file(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    unknown = set(data) - {"detectors", "organisation", "posture"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
-    detectors = data.get("detectors") or {}
-    if not isinstance(detectors, dict):
-        raise ConfigError(f"{path}: 'detectors' must be a mapping of detector id to settings")
-    try:
-        trust = OrgTrust.parse(data.get("organisation"), str(path))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return {"detectors": with_exceptions(detectors, data.get("posture")), "organisation": trust}
-
-
-def with_exceptions(detectors: dict[str, Any], posture: Any) -> dict[str, Any]:
-    """The posture section's approved exceptions (``report.posture``) exempt those accounts from
-    ``assurance_gap`` too, unless its own ``exempt_accounts`` is set."""
-    exceptions = posture_config(posture).exceptions
-    gap = detectors.get("assurance_gap", {})
-    if not exceptions or not isinstance(gap, dict) or "exempt_accounts" in gap:
-        return detectors
-    return {**detectors, "assurance_gap": {**gap, "exempt_accounts": ",".join(sorted(exceptions))}}
+def build_flow(config: Path | None, provider: ProviderChoice = ProviderChoice.AUTO, **given: Any) -> Flow:
+    """The one pipeline of a command: ``--config`` (detector tunables, organisation, MaxMind files,
+    posture), ``PUSHGUARD_*`` and the command's own options (``given``: aliases, geoip_city, geoip_asn,
+    directory, link) over both."""
+    chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
+    return Flow.load(config, provider=chosen, **given)
 
 
 @contextmanager
@@ -115,7 +91,6 @@ def run_analysis(
     directory: Path | None = None,
     link: bool = True,
 ) -> RunResult:
-    ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     if not paths:
@@ -158,30 +133,21 @@ def _run(
     directory: Path | None = None,
     link: bool = True,
 ) -> RunResult:
-    settings = load_config(config)
-    people = load_directory(directory) if directory is not None else ((), ())
-    trust: OrgTrust | None = settings.get("organisation")
-    alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-    chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
-    for db in (geoip_city, geoip_asn):
-        if db is not None:
-            open_mmdb(db).close()  # here: a --jobs process would only fail later
+    flow = build_flow(
+        config,
+        provider,
+        aliases=aliases,
+        geoip_city=geoip_city,
+        geoip_asn=geoip_asn,
+        directory=directory,
+        link=link,
+    )
     if jobs > 1:
         if state is not None:
             raise InputError("--jobs keeps state in memory for the run: use it without --state")
         if directory is not None:
             raise InputError("--directory links identities as records stream: use it without --jobs")
-        return analyze_parallel(
-            paths,
-            jobs,
-            provider=chosen,
-            aliases=alias_map,
-            detector_config=settings.get("detectors"),
-            city_db=geoip_city,
-            asn_db=geoip_asn,
-            org_trust=trust,
-        )
-    enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
+        return analyze_parallel(paths, jobs, flow=flow)
     size = sum(p.stat().st_size for p in paths)
     with open_store(state) as store, ExitStack() as progress_scope:
         tick: Callable[[int], None] | None = None
@@ -200,19 +166,7 @@ def _run(
             def tick(count: int) -> None:
                 progress.update(task, description=f"analyzing: {count:,} events")
 
-        return analyze(
-            paths,
-            store=store,
-            provider=chosen,
-            aliases=alias_map,
-            detector_config=settings.get("detectors"),
-            enrichers=enrichers,
-            on_event=tick,
-            commit_every=commit_every,
-            org_trust=trust,
-            report=not baseline,
-            resolver=stored_resolver(store, alias_map, people, vendor_fields=link),
-        )
+        return flow.run(paths, store=store, on_event=tick, commit_every=commit_every, report=not baseline)
 
 
 def register(app: typer.Typer) -> None:
@@ -331,7 +285,7 @@ def detectors_command(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
 ) -> None:
     """List every detector with its metadata and tunable defaults."""
-    metas = [cls.meta for cls in DETECTOR_TYPES]
+    metas = list(META_BY_ID.values())
     if output is OutputFormat.JSON:
         sys.stdout.write(msgspec.json.encode(metas).decode() + "\n")
         return
@@ -339,9 +293,10 @@ def detectors_command(
         table = Table(title=f"{meta.id} — {meta.title} ({meta.severity.value})", title_justify="left")
         table.add_column("tunable")
         table.add_column("default", justify="right")
+        table.add_column("allowed")  # what the config loader accepts (config.check_detectors)
         table.add_column("meaning")
         for name, tunable in meta.tunables.items():
-            table.add_row(name, str(tunable.default), tunable.description)
+            table.add_row(name, str(tunable.default), tunable.range_text(name), tunable.description)
         console.print(table)
         console.print(meta.description)
         console.print("ATT&CK: " + ", ".join(meta.techniques))

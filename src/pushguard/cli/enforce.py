@@ -24,9 +24,8 @@ from pushguard.decide.enforce import (
     plan_enforcement,
 )
 from pushguard.decide.record import DecisionRecord
-from pushguard.enrich.resolver import IdentityResolver
+from pushguard.flow import Flow, IdentityResolver
 from pushguard.model import InputError, PushguardError
-from pushguard.pipeline import stored_resolver
 from pushguard.respond.audit import AuditLog, audit_key
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.enforcer import Enforcer, load_state, state_lock
@@ -178,7 +177,7 @@ def enforce_command(
                 raise InputError(f"{identities}: no such state file")
             linked = SqliteStore(identities)
             try:
-                resolver = stored_resolver(linked)
+                resolver = Flow.build().resolver(linked)
             finally:
                 linked.close()
         audit = AuditLog(audit_log, key=audit_key())

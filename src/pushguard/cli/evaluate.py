@@ -20,8 +20,8 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.flow import RunResult, analyze
 from pushguard.model import PushguardError
-from pushguard.pipeline import RunResult, analyze
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
 from pushguard.simulate.evaluate import Evaluation, pooled, score, to_json
 from pushguard.simulate.evaluate_report import print_evaluation, print_side_by_side

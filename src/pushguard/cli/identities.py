@@ -14,11 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pushguard.enrich import AliasMap
-from pushguard.enrich.directory import load_directory
-from pushguard.enrich.resolver import Conflict, IdentityResolver, Link
+from pushguard.flow import Conflict, Flow, IdentityResolver, Link
 from pushguard.model import PushguardError
-from pushguard.pipeline import resolve_identities, stored_resolver
 from pushguard.store import SqliteStore
 
 console = Console(highlight=False, soft_wrap=True)
@@ -71,17 +68,16 @@ def identities_command(
         typer.echo("pushguard: give log files or directories, or --state FILE", err=True)
         raise typer.Exit(2)
     try:
-        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-        people = load_directory(directory) if directory is not None else ((), ())
+        flow = Flow.load(None, aliases=aliases, directory=directory)
         if state is not None and not state.exists():
             raise PushguardError(f"{state}: no such state file")
         store = SqliteStore(state) if state is not None else None
         try:
-            resolver = stored_resolver(store, alias_map, people)
+            resolver = flow.resolver(store, vendor_fields=True)
         finally:
             if store is not None:
                 store.close()
-        events = resolve_identities(inputs, resolver).events if inputs else 0
+        events = flow.identities(inputs, resolver).events if inputs else 0
     except (PushguardError, ValueError, OSError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None

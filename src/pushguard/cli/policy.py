@@ -17,8 +17,9 @@ from rich.table import Table
 from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
 from pushguard.backtest.replay import DEFAULT_TARGET
+from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, build_flow
 from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
-from pushguard.enrich import AliasMap
+from pushguard.flow import OrgKnowledge
 from pushguard.model import (
     ConfigError,
     Decision,
@@ -27,7 +28,6 @@ from pushguard.model import (
     IdentityProfile,
     PushguardError,
 )
-from pushguard.pipeline import Engine, OrgKnowledge, stored_resolver
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
 
@@ -151,10 +151,10 @@ def decide_command(
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _fail(f"invalid request: {exc}") from None
     try:
-        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+        flow = build_flow(None, aliases=aliases)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    req = msgspec.structs.replace(req, identity=alias_map.canonical(req.identity))
+    req = msgspec.structs.replace(req, identity=flow.aliases.canonical(req.identity))
     try:
         policy = load_policy(policy_file)
     except PolicyError as exc:
@@ -165,9 +165,7 @@ def decide_command(
         with contextlib.suppress(PushguardError):  # an unreadable state: the store's fallback says so below
             linked = SqliteStore(state)
             try:
-                req = msgspec.structs.replace(
-                    req, identity=stored_resolver(linked, alias_map).person(account)
-                )
+                req = msgspec.structs.replace(req, identity=flow.resolver(linked).person(account))
             finally:
                 linked.close()
 
@@ -178,11 +176,11 @@ def decide_command(
         if not state.exists():
             raise FileNotFoundError(f"{state}: no such state file")
         store = SqliteStore(state)
-        return Engine(store, detectors=[]).profile(identity)
+        return flow.engine(store, detectors=[]).profile(identity)
 
     def load_org() -> OrgKnowledge | None:
         # the store load_profile opened (None without --state): the organisation's stored table
-        return Engine(store, detectors=[]).org if store is not None else None
+        return flow.engine(store, detectors=[]).org if store is not None else None
 
     try:
         decision = decide(req, policy, load_profile, fallback=fallback, load_org=load_org)
@@ -248,15 +246,20 @@ def backtest_command(
             "first approval) for which the cheapest set of each policy's rules is shown."
         ),
     ] = DEFAULT_TARGET,
+    config: ConfigOpt = None,
+    aliases: AliasesOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
 ) -> None:
     """Replay logs and count what each policy would have decided at every prompt and enrollment."""
     try:
+        flow = build_flow(config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn)
         policies = [load_policy(p) for p in policy_files] if policy_files else [load_policy(None)]
         label_set = read_labels(labels) if labels is not None else None
         if labels is None:
             found = [p / LABELS_FILE for p in inputs if p.is_dir() and (p / LABELS_FILE).is_file()]
             label_set = read_labels(found[0]) if len(found) == 1 else None
-        result = backtest(inputs, policies, labels=label_set, history=history or (), target=target)
+        result = backtest(inputs, policies, labels=label_set, history=history or (), target=target, flow=flow)
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     if output is BacktestFormat.JSON:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from pushguard.enrich import AliasMap
-from pushguard.model import ConfigError, PushguardError
-from pushguard.pipeline import RunStats, parse_items
-from pushguard.report.posture import Posture, Share, compute_posture, posture_config
-from pushguard.sources.readers import expand_paths, read_paths
+from pushguard.flow import Flow, RunStats, expand_paths, read_paths
+from pushguard.model import PushguardError
+from pushguard.report.posture import Posture, Share, compute_posture
 
 console = Console(highlight=False)
 
@@ -30,25 +27,14 @@ def register(app: typer.Typer) -> None:
     app.command("posture")(posture_command)
 
 
-def load_posture_config(path: Path | None) -> Any:
-    """The ``posture`` mapping of a YAML config file (None without a file)."""
-    if path is None:
-        return None
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with a 'posture' key")
-    return (raw or {}).get("posture")
-
-
 def posture_of(inputs: list[Path], config: Path | None = None) -> tuple[Posture, RunStats]:
-    settings = posture_config(load_posture_config(config))
+    """The posture of the logs, with the ``posture:`` section of ``--config`` (the same file as
+    ``analyze --config``)."""
+    flow = Flow.load(config)
     stats = RunStats()
     paths = expand_paths(inputs, stats.skipped_files)
-    events = parse_items(read_paths(paths), stats, None, AliasMap())
-    return compute_posture(events, settings), stats
+    events = flow.parse(read_paths(paths), stats)
+    return compute_posture(events, flow.config.posture), stats
 
 
 def posture_command(

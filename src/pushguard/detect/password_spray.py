@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pushguard.detect.base import DetectorMeta
-from pushguard.detect.push_spray import SPRAY_FRAMEWORKS, SPRAY_WATCHES, PushSpray, spray_tunables
+from pushguard.detect.spray_base import SPRAY_WATCHES
+from pushguard.detect.spray_ip import SPRAY_FRAMEWORKS, IpSpray, spray_tunables
 from pushguard.model import Severity
 
 META = DetectorMeta(
@@ -54,7 +55,7 @@ META = DetectorMeta(
 )
 
 
-class PasswordSpray(PushSpray):
+class PasswordSpray(IpSpray):
     """Per source IP, password failures counted on their own."""
 
     meta: ClassVar[DetectorMeta] = META

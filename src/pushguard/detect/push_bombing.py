@@ -85,12 +85,24 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(1200, "sliding window over which unresolved prompts are counted (seconds)"),
-        "min_prompts": Tunable(3, "unresolved prompts from an unfamiliar context that are a burst"),
-        "partly_min_prompts": Tunable(5, "from a partly familiar context, with at least one denial"),
-        "partly_quiet_prompts": Tunable(8, "from a partly familiar context, on count alone"),
-        "familiar_prompts": Tunable(10, "from the person's own context: an info finding, never an alarm"),
-        "high_prompts": Tunable(8, "unresolved prompts in the episode that make it high severity"),
+        "window_s": Tunable(
+            1200, "sliding window over which unresolved prompts are counted (seconds)", min=1
+        ),
+        "min_prompts": Tunable(
+            3, "unresolved prompts from an unfamiliar context that are a burst", unit="prompts", min=1
+        ),
+        "partly_min_prompts": Tunable(
+            5, "from a partly familiar context, with at least one denial", unit="prompts", min=1
+        ),
+        "partly_quiet_prompts": Tunable(
+            8, "from a partly familiar context, on count alone", unit="prompts", min=1
+        ),
+        "familiar_prompts": Tunable(
+            10, "from the person's own context: an info finding, never an alarm", unit="prompts", min=1
+        ),
+        "high_prompts": Tunable(
+            8, "unresolved prompts in the episode that make it high severity", unit="prompts", min=1
+        ),
         "push_lifetime_s": Tunable(300, "how long a sent push waits for its answer before it timed out"),
         "approval_grace_s": Tunable(1800, "an approval this soon after the burst escalates to critical"),
         "episode_gap_s": Tunable(3600, "silence after which the next burst is a new episode"),
