@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar, cast
 import msgspec
 
 from pushguard.detect import Detection, Detector, to_finding
+from pushguard.detect import familiarity
 from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
 from pushguard.detect.org import ORG_STATE_KEY, OrgTable
 from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for flow, which builds the engines
@@ -311,13 +312,17 @@ class Engine:
             profile.org = self.org.bits(event)
             if profile.located and (event.geo is None or event.geo.lat is None):
                 event = _placed(event, profile)
-        for detector_id, observe in observers:
-            state, detections = observe(states[detector_id], event, profile)
-            states[detector_id] = state
-            if detections:
-                produced.extend(self._finding(profile, detection) for detection in detections)
-        if self._keyed_observers[kind]:
-            produced.extend(self._second(event, profile))
+        familiarity.arm(event, profile)  # the detectors share one familiarity of this event
+        try:
+            for detector_id, observe in observers:
+                state, detections = observe(states[detector_id], event, profile)
+                states[detector_id] = state
+                if detections:
+                    produced.extend(self._finding(profile, detection) for detection in detections)
+            if self._keyed_observers[kind]:
+                produced.extend(self._second(event, profile))
+        finally:
+            familiarity.disarm()
         profile.org = 0
         update_profile(profile, event, hashed)
         if self.org_learns and kind in SUCCESS_KINDS:
@@ -665,10 +670,31 @@ def keyed_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[tupl
 
 
 def _reordered(keyed: Iterator[tuple[Order, Event]]) -> Iterator[tuple[Order, Event]]:
-    """Through a heap of REORDER_BUFFER events: a file slightly out of order comes out in order."""
-    heap: list[tuple[Order, int, Event]] = []
-    counter = itertools.count()
+    """Through a heap of REORDER_BUFFER events: a file slightly out of order comes out in order.
+
+    While the file is in order (most are), the buffer is a queue: its oldest entry is then the heap's
+    smallest, equal keys in arrival order, so the output is the heap's without its pushes and pops. The
+    first entry out of order turns the queue into the heap for the rest of the file."""
+    queue: deque[tuple[Order, Event]] = deque()
+    last: Order | None = None
     for key, event in keyed:
+        if last is not None and key < last:
+            yield from _reordered_by_heap(queue, key, event, keyed)
+            return
+        last = key
+        queue.append((key, event))
+        if len(queue) > REORDER_BUFFER:
+            yield queue.popleft()
+    yield from queue
+
+
+def _reordered_by_heap(
+    queue: deque[tuple[Order, Event]], key: Order, event: Event, keyed: Iterator[tuple[Order, Event]]
+) -> Iterator[tuple[Order, Event]]:
+    # the queue is in order: as a list with increasing counters it is already a heap
+    heap: list[tuple[Order, int, Event]] = [(k, n, e) for n, (k, e) in enumerate(queue)]
+    counter = itertools.count(len(heap))
+    for key, event in itertools.chain(((key, event),), keyed):
         if len(heap) < REORDER_BUFFER:
             heapq.heappush(heap, (key, next(counter), event))
             continue

@@ -60,7 +60,19 @@ def agent_key(os: str | None, browser: str | None) -> str:
     """The requesting client's "os|browser" (families, no versions: browsers update weekly)."""
     if not os and not browser:
         return ""
-    return f"{_family(os)}|{_family(browser)}"
+    pair = (os, browser)
+    found = _AGENT_KEYS.get(pair)
+    if found is None:
+        if len(_AGENT_KEYS) >= _MAX_AGENT_KEYS:
+            _AGENT_KEYS.clear()
+        found = _AGENT_KEYS[pair] = f"{_family(os)}|{_family(browser)}"
+    return found
+
+
+# A tenant has a few hundred distinct (os, browser) pairs and asks for their key ~3 times an event: a
+# pure function's answers, kept (bounded: cleared when full).
+_AGENT_KEYS: dict[tuple[str | None, str | None], str] = {}
+_MAX_AGENT_KEYS = 4096
 
 
 def _family(name: str | None) -> str:
@@ -158,9 +170,40 @@ _NO_CONTEXT = Familiarity(
 )
 
 
+# The engine's one-event memo: ~3 detectors ask for the familiarity of the same event on the same profile,
+# which does not change between ``arm`` and ``disarm`` (the profile learns after every detector has seen
+# the event). One tuple, replaced whole, so a reader never sees half of another engine's entry.
+_EMPTY: tuple[object, object, Familiarity | None] = (None, None, None)
+_memo: tuple[object, object, Familiarity | None] = _EMPTY
+
+
+def arm(event: Event, profile: IdentityProfile) -> None:
+    """The engine hands ``event`` to detectors over ``profile``, unchanged until ``disarm``: ``assess``
+    may keep its answer for them."""
+    global _memo
+    _memo = (event, profile, None)
+
+
+def disarm() -> None:
+    global _memo
+    _memo = _EMPTY
+
+
 def assess(event: Event, profile: IdentityProfile) -> Familiarity:
     """The familiarity of ``event``'s requesting side to this identity and its organisation, judged
     before the profile learns from the event."""
+    global _memo
+    memo = _memo
+    if memo[0] is event and memo[1] is profile:
+        if memo[2] is not None:
+            return memo[2]
+        found = _assess(event, profile)
+        _memo = (event, profile, found)
+        return found
+    return _assess(event, profile)
+
+
+def _assess(event: Event, profile: IdentityProfile) -> Familiarity:
     now = event.ts
     thin = profile.active_days < THIN_DAYS
     ip = requester_ip(event)
