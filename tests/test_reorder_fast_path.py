@@ -38,11 +38,11 @@ def test_fast_path_matches_heap(seed: int, monkeypatch: pytest.MonkeyPatch) -> N
     for _ in range(rng.choice([0, 0, 1, 3])):  # a few entries out of place, some far
         if len(keys) > 1:
             keys.insert(rng.randrange(len(keys)), keys.pop(rng.randrange(len(keys))))
-    keyed = [(key, f"event{n}") for n, key in enumerate(keys)]  # equal keys: arrival order must hold
+    keyed: list[Any] = [(key, f"event{n}") for n, key in enumerate(keys)]  # equal keys: arrival order must hold
     assert list(pipeline._reordered(iter(keyed))) == list(_by_heap(keyed, size))
 
 
 def test_in_order_input_passes_through(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "REORDER_BUFFER", 4)
-    keyed = [((float(n // 2), "duo", "x"), n) for n in range(20)]
+    keyed: list[Any] = [((float(n // 2), "duo", "x"), n) for n in range(20)]
     assert list(pipeline._reordered(iter(keyed))) == keyed

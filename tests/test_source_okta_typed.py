@@ -17,6 +17,7 @@ import pytest
 from pushguard.model import Provider
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.okta import SOURCE as OKTA
+from pushguard.sources.okta_log_event import OktaLogEventLine, OktaTypeLine
 from pushguard.sources.readers import (
     Decoded,
     decode_json,
@@ -118,6 +119,12 @@ TAKEN: dict[str, bytes] = {
     "duplicate key": _line(PUSH_SENT)[:-1] + b', "uuid": "other"}',
     "unmapped eventType": _line({**PUSH_SENT, "eventType": "system.org.rate_limit.warning"}),
     "unmapped outcome": _line({**PUSH_SENT, "eventType": "user.session.start", "outcome": {"result": 1}}),
+    # the pre-filter takes these by their type alone, where the full decode would refuse the record
+    "unmapped, empty actor": _line({**PUSH_SENT, "eventType": "app.oauth2.as.token.grant", "actor": {}}),
+    "unmapped, odd client": _line({**PUSH_SENT, "eventType": "app.user_membership.add", "client": "x"}),
+    "unmapped policy outcome": _line(
+        {**PUSH_SENT, "eventType": "policy.evaluate_sign_on", "outcome": {"result": "ALLOW"}}
+    ),
 }
 
 
@@ -129,6 +136,16 @@ def test_lines_the_typed_decoder_refuses(name: str) -> None:
 @pytest.mark.parametrize("name", TAKEN)
 def test_odd_lines_the_typed_decoder_takes_parse_as_plain(name: str) -> None:
     assert _typed_equals_plain(TAKEN[name]) is True
+
+
+def test_unmapped_types_are_decoded_by_their_type_alone() -> None:
+    """The pre-filter: a record no mapping takes is decoded as its type and outcome only; one a mapping
+    takes (an MFA verification, a sign-on policy's challenge) as the whole record."""
+    assert isinstance(OKTA.decode_line(TAKEN["unmapped eventType"]), OktaTypeLine)
+    assert isinstance(OKTA.decode_line(TAKEN["unmapped policy outcome"]), OktaTypeLine)
+    challenge = {**PUSH_SENT, "eventType": "policy.evaluate_sign_on", "outcome": {"result": "CHALLENGE"}}
+    for mapped in (PUSH_SENT, challenge, {**PUSH_SENT, "eventType": "user.authentication.auth_via_mfa"}):
+        assert isinstance(OKTA.decode_line(_line(mapped)), OktaLogEventLine)
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])

@@ -56,6 +56,8 @@ from pushguard.sources.okta_log_event import (
     OktaDebugData,
     OktaLogEvent,
     OktaLogEventLine,
+    OktaOutcome,
+    OktaTypeLine,
 )
 from pushguard.sources.typed import convert_lenient, plain_checks_pass
 
@@ -219,8 +221,24 @@ class OktaSource:
             record = {key: value for key, value in record.items() if key != "actor"}
         return self.parse_decoded(convert_lenient(record, OktaLogEvent), ref)
 
-    def decode_line(self, line: bytes) -> OktaLogEventLine | None:
-        """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``)."""
+    def decode_line(self, line: bytes) -> OktaLogEventLine | OktaTypeLine | None:
+        """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``). A line
+        of an event type no mapping takes (SSO, policy, app events: most of a real log) comes as its
+        ``OktaTypeLine`` alone, decoded without the rest of the record."""
+        try:
+            head = _type_decoder.decode(line)
+        except (*NOT_JSON, RecursionError):
+            head = None
+        if (
+            head is not None
+            and head.event_type.__class__ is str
+            and head.event_type
+            and head.published is not msgspec.UNSET
+            and not (head.value or head.records or head.stat or head.data or head.class_uid)
+            and isinstance(_classify(head.event_type, head.outcome), Unmapped)
+            and plain_checks_pass(line)
+        ):
+            return head
         try:
             event = _line_decoder.decode(line)
         except (*NOT_JSON, RecursionError):
@@ -240,40 +258,20 @@ class OktaSource:
             return None
         return event if plain_checks_pass(line) else None
 
-    def parse_decoded(self, decoded: OktaLogEvent, ref: RawRef) -> ParseResult:
+    def parse_decoded(self, decoded: OktaLogEvent | OktaTypeLine, ref: RawRef) -> ParseResult:
         event_type = decoded.event_type
         if not isinstance(event_type, str) or not event_type:
             raise RecordError("eventType: missing or not a string")
-        kind = self._kind(event_type, decoded)
+        kind = _classify(event_type, decoded.outcome)
         if isinstance(kind, Unmapped):
             return kind
+        if isinstance(decoded, OktaTypeLine):  # decode_line gives these only for unmapped types
+            raise RecordError(f"eventType {event_type}: decoded without the record it needs")
+        if kind is None:
+            kind = self._mfa_kind(decoded, _result(decoded.outcome))
         return [self._event(decoded, event_type, kind, ref)]
 
     # -- classification -------------------------------------------------------------------------
-
-    def _kind(self, event_type: str, record: OktaLogEvent) -> EventKind | Unmapped:
-        result = str((record.outcome or NO_OUTCOME).result or "").upper()
-        simple = _SIMPLE.get(event_type)
-        if simple is not None:
-            return simple
-        low = event_type.lower()
-        if low == "user.authentication.auth_via_mfa":
-            return self._mfa_kind(record, result)
-        if low in _SIGNIN:
-            if result in ("SUCCESS", "ALLOW"):
-                return EventKind.SIGNIN_SUCCESS
-            if result in ("FAILURE", "DENY"):
-                return EventKind.SIGNIN_FAILURE
-            return Unmapped(f"okta: {event_type} with outcome {result or 'none'}")
-        if event_type in _PRIVILEGED:
-            return EventKind.PRIVILEGED_ACTION
-        if low == "policy.evaluate_sign_on":
-            if result == "DENY":
-                return EventKind.ACCESS_BLOCKED
-            if result == "CHALLENGE":
-                return EventKind.MFA_REQUIRED
-            return Unmapped(f"okta: policy.evaluate_sign_on with outcome {result or 'none'}")
-        return Unmapped(f"okta: eventType {event_type}")
 
     def _mfa_kind(self, record: OktaLogEvent, result: str) -> EventKind:
         debug = okta_parts.debug_data(record)
@@ -418,7 +416,39 @@ class OktaSource:
         )
 
 
+def _result(outcome: OktaOutcome | None) -> str:
+    return str((outcome or NO_OUTCOME).result or "").upper()
+
+
+def _classify(event_type: str, outcome: OktaOutcome | None) -> EventKind | Unmapped | None:
+    """The kind an event type and outcome give, why none (Unmapped), or None: an MFA verification, whose
+    kind the rest of the record tells (``_mfa_kind``)."""
+    simple = _SIMPLE.get(event_type)
+    if simple is not None:
+        return simple
+    low = event_type.lower()
+    if low == "user.authentication.auth_via_mfa":
+        return None
+    result = _result(outcome)
+    if low in _SIGNIN:
+        if result in ("SUCCESS", "ALLOW"):
+            return EventKind.SIGNIN_SUCCESS
+        if result in ("FAILURE", "DENY"):
+            return EventKind.SIGNIN_FAILURE
+        return Unmapped(f"okta: {event_type} with outcome {result or 'none'}")
+    if event_type in _PRIVILEGED:
+        return EventKind.PRIVILEGED_ACTION
+    if low == "policy.evaluate_sign_on":
+        if result == "DENY":
+            return EventKind.ACCESS_BLOCKED
+        if result == "CHALLENGE":
+            return EventKind.MFA_REQUIRED
+        return Unmapped(f"okta: policy.evaluate_sign_on with outcome {result or 'none'}")
+    return Unmapped(f"okta: eventType {event_type}")
+
+
 _line_decoder = msgspec.json.Decoder(OktaLogEventLine)
+_type_decoder = msgspec.json.Decoder(OktaTypeLine)
 
 
 SOURCE = OktaSource()

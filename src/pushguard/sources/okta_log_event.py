@@ -133,6 +133,21 @@ class OktaLogEventLine(OktaLogEvent, frozen=True):
     class_uid: msgspec.Raw = msgspec.field(default=msgspec.Raw(), name="class_uid")
 
 
+class OktaTypeLine(OktaRecordPart, frozen=True):
+    """What tells whether a mapping takes a line (its type and outcome) and whether the plain path would
+    read it as an Okta record (``OktaLogEventLine``'s keys): decoded first, the rest of the line skipped
+    unbuilt, so a record no mapping takes costs a fraction of a full decode."""
+
+    event_type: Any = None
+    published: Any = msgspec.UNSET
+    outcome: OktaOutcome | None = None
+    value: msgspec.Raw = msgspec.Raw()
+    records: msgspec.Raw = msgspec.Raw()
+    stat: msgspec.Raw = msgspec.Raw()
+    data: msgspec.Raw = msgspec.Raw()
+    class_uid: msgspec.Raw = msgspec.field(default=msgspec.Raw(), name="class_uid")
+
+
 # Absent parts read as empty ones (frozen: sharing them is safe).
 NO_ACTOR = OktaPrincipal()
 NO_DETAIL = OktaDetailEntry()
