@@ -22,6 +22,7 @@ Federated sign-ins (``user.authentication.auth_via_IDP``, ``auth_via_social``…
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import msgspec
 
@@ -426,6 +427,24 @@ def _classify(event_type: str, outcome: OktaOutcome | None) -> EventKind | Unmap
     simple = _SIMPLE.get(event_type)
     if simple is not None:
         return simple
+    result = None if outcome is None else outcome.result
+    if result is None or result.__class__ is str:  # a log has a few hundred (type, outcome) pairs
+        pair = (event_type, result)
+        found = _CLASSIFIED.get(pair, _NOT_YET)
+        if found is _NOT_YET:
+            if len(_CLASSIFIED) >= _MAX_CLASSIFIED:
+                _CLASSIFIED.clear()
+            found = _CLASSIFIED[pair] = _classify_type(event_type, outcome)
+        return cast(EventKind | Unmapped | None, found)
+    return _classify_type(event_type, outcome)
+
+
+_CLASSIFIED: dict[tuple[str, str | None], object] = {}
+_MAX_CLASSIFIED = 4096
+_NOT_YET = object()
+
+
+def _classify_type(event_type: str, outcome: OktaOutcome | None) -> EventKind | Unmapped | None:
     low = event_type.lower()
     if low == "user.authentication.auth_via_mfa":
         return None

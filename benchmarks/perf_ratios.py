@@ -1,0 +1,133 @@
+"""The performance ratios of issue 22, in one run on this machine:
+
+    python benchmarks/perf_ratios.py [--dir SIMULATED_DIR | --users 2000 --days 7] [--repeat 3]
+                                     [--jobs 2] [--workers]
+
+1. analyze / raw msgspec parsing on a simulated tenant (records/s of each; the ratio is the figure);
+2. the same on an Okta log where 9 records of 10 are of event types no source maps (SSO tokens, policy
+   allows, app membership: what most of a real System Log is), built from the tenant's Okta file;
+3. ``analyze --jobs N`` / one process on the tenant, with the findings compared;
+4. with ``--workers``: one and two Redis stream workers / in-process analyze
+   (``benchmarks/worker_throughput.py``, which this runs on the same tenant).
+
+Wall time, best of ``--repeat`` for the single-process lines. Only the ratios matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from pushguard.flow import analyze
+from pushguard.parallel import analyze_parallel
+from pushguard.simulate.scenario import simulate
+from pushguard.sources.readers import expand_paths
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from benchmarks.analyze import raw_parse
+
+# Okta event types no source maps (with the outcome a real log gives them)
+UNMAPPED_TYPES = (
+    ("app.oauth2.as.token.grant", "SUCCESS"),
+    ("policy.evaluate_sign_on", "ALLOW"),
+    ("application.user_membership.add", "SUCCESS"),
+    ("app.user_management.push_profile_success", "SUCCESS"),
+    ("app.oauth2.as.authorize", "SUCCESS"),
+    ("system.org.rate_limit.warning", "SUCCESS"),
+)
+
+
+def best(repeat: int, run: Callable[[], object]) -> float:
+    seconds = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        seconds = min(seconds, time.perf_counter() - began)
+    return seconds
+
+
+def mostly_unmapped(okta_log: Path, out: Path, per_mapped: int = 9) -> int:
+    """``okta_log`` with ``per_mapped`` records of unmapped types after each record (new uuids)."""
+    decoder, encoder = msgspec.json.Decoder(), msgspec.json.Encoder()
+    written = 0
+    with okta_log.open("rb") as source, out.open("wb") as sink:
+        for line in source:
+            if not line.strip():
+                continue
+            sink.write(line.rstrip(b"\n") + b"\n")
+            record = decoder.decode(line)
+            for n in range(per_mapped):
+                event_type, result = UNMAPPED_TYPES[(written + n) % len(UNMAPPED_TYPES)]
+                record["eventType"] = event_type
+                record["outcome"] = {"result": result}
+                record["uuid"] = f"{record.get('uuid', '')}-u{n}"
+                sink.write(encoder.encode(record) + b"\n")
+            written += 1 + per_mapped
+    return written
+
+
+def ratio_line(label: str, records: int, raw_s: float, analyze_s: float) -> None:
+    print(
+        f"{label:34} raw {records / raw_s:10,.0f} rec/s  analyze {records / analyze_s:9,.0f} rec/s  "
+        f"ratio {raw_s / analyze_s:6.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--dir", type=Path, help="an already simulated tenant")
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--workers", action="store_true", help="also run benchmarks/worker_throughput.py")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pushguard-ratios-") as tmp_name:
+        tmp = Path(tmp_name)
+        root = args.dir
+        if root is None:
+            root = tmp / "tenant"
+            simulate(args.seed, args.users, args.days, root)
+        paths = expand_paths([root])
+        analyze(paths[:1])  # geo databases and gazetteer loaded before anything is timed
+        raw_s, records = best(args.repeat, lambda: raw_parse(paths)), raw_parse(paths)[1]
+        one_s = best(args.repeat, lambda: analyze(paths))
+        ratio_line(f"tenant ({records:,} records)", records, raw_s, one_s)
+
+        okta = [p for p in paths if p.name == "system-log.jsonl"]
+        if okta:
+            noisy = tmp / "okta-90pct-unmapped.jsonl"
+            noisy_records = mostly_unmapped(okta[0], noisy)
+            noisy_raw = best(args.repeat, lambda: raw_parse([noisy]))
+            noisy_s = best(args.repeat, lambda: analyze([noisy]))
+            ratio_line(f"okta, 90% unmapped ({noisy_records:,})", noisy_records, noisy_raw, noisy_s)
+
+        if args.jobs > 1:
+            single = analyze(paths)
+            began = time.perf_counter()
+            many = analyze_parallel(paths, args.jobs)
+            many_s = time.perf_counter() - began
+            same = [f.id for f in many.findings] == [f.id for f in single.findings]
+            print(
+                f"{'--jobs ' + str(args.jobs) + ' / 1 process':34} {one_s / many_s:6.2f}x  "
+                f"(same findings: {'yes' if same else 'NO'})"
+            )
+        if args.workers:
+            script = Path(__file__).resolve().parent / "worker_throughput.py"
+            url = os.environ.get("REDIS_URL", f"redis://127.0.0.1:6379/{14}")
+            print(f"stream workers ({script.name}, run {uuid.uuid4().hex[:6]}):")
+            subprocess.run([sys.executable, str(script), "--dir", str(root), "--redis-url", url], check=True)
+
+
+if __name__ == "__main__":
+    main()
