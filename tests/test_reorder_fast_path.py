@@ -38,7 +38,9 @@ def test_fast_path_matches_heap(seed: int, monkeypatch: pytest.MonkeyPatch) -> N
     for _ in range(rng.choice([0, 0, 1, 3])):  # a few entries out of place, some far
         if len(keys) > 1:
             keys.insert(rng.randrange(len(keys)), keys.pop(rng.randrange(len(keys))))
-    keyed: list[Any] = [(key, f"event{n}") for n, key in enumerate(keys)]  # equal keys: arrival order must hold
+    keyed: list[Any] = [
+        (key, f"event{n}") for n, key in enumerate(keys)
+    ]  # equal keys: arrival order must hold
     assert list(pipeline._reordered(iter(keyed))) == list(_by_heap(keyed, size))
 
 

@@ -20,8 +20,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
-from pushguard.detect import Detection, Detector, to_finding
-from pushguard.detect import familiarity
+from pushguard.detect import Detection, Detector, familiarity, to_finding
 from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
 from pushguard.detect.org import ORG_STATE_KEY, OrgTable
 from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for flow, which builds the engines
@@ -689,12 +688,12 @@ def _reordered(keyed: Iterator[tuple[Order, Event]]) -> Iterator[tuple[Order, Ev
 
 
 def _reordered_by_heap(
-    queue: deque[tuple[Order, Event]], key: Order, event: Event, keyed: Iterator[tuple[Order, Event]]
+    queue: deque[tuple[Order, Event]], first: Order, first_event: Event, keyed: Iterator[tuple[Order, Event]]
 ) -> Iterator[tuple[Order, Event]]:
     # the queue is in order: as a list with increasing counters it is already a heap
     heap: list[tuple[Order, int, Event]] = [(k, n, e) for n, (k, e) in enumerate(queue)]
     counter = itertools.count(len(heap))
-    for key, event in itertools.chain(((key, event),), keyed):
+    for key, event in itertools.chain(((first, first_event),), keyed):
         if len(heap) < REORDER_BUFFER:
             heapq.heappush(heap, (key, next(counter), event))
             continue
