@@ -37,9 +37,9 @@ from pushguard.detect.base import rfc3339
 from pushguard.model import ConfigError, Decision, DecisionAction, DecisionRequest, Provider, stable_id
 from pushguard.model.enforcement import Control, ControlIntent
 from pushguard.model.files import read_yaml_file
+from pushguard.vendorapi.endpoints import shown
 
 __all__ = [
-    "API",
     "Account",
     "Control",
     "ControlIntent",
@@ -59,18 +59,6 @@ DEFAULT_TTL_S: Mapping[DecisionAction, int] = {
     DecisionAction.THROTTLE: 3600,
     DecisionAction.STEP_UP: 24 * 3600,
     DecisionAction.DENY: 24 * 3600,
-}
-# The request an executor makes, per vendor and control ({group}, {user}: ids; Entra's userIds and
-# $ref need the object id, Duo's paths the user_id).
-API: Mapping[tuple[Provider, str], str] = {
-    (Provider.OKTA, "add_to_group"): "PUT /api/v1/groups/{group}/users/{user}",
-    (Provider.OKTA, "remove_from_group"): "DELETE /api/v1/groups/{group}/users/{user}",
-    (Provider.ENTRA, "add_to_group"): "POST /v1.0/groups/{group}/members/$ref",
-    (Provider.ENTRA, "remove_from_group"): "DELETE /v1.0/groups/{group}/members/{user}/$ref",
-    (Provider.ENTRA, "confirm_compromised"): "POST /v1.0/identityProtection/riskyUsers/confirmCompromised",
-    (Provider.DUO, "add_to_group"): "POST /admin/v1/users/{user}/groups (group_id={group})",
-    (Provider.DUO, "remove_from_group"): "DELETE /admin/v1/users/{user}/groups/{group}",
-    (Provider.DUO, "set_user_status"): "POST /admin/v1/users/{user} (status={status})",
 }
 
 
@@ -152,8 +140,8 @@ def load_enforcement_config(path: Path) -> EnforcementConfig:
 
 
 def _api(provider: Provider, control: Control, group: str | None, user: str, status: str | None) -> str:
-    template = API.get((provider, control.value), "")
-    return template.format(group=group or "", user=user, status=status or "")
+    """The vendor request, from the one endpoint table the executor also sends from."""
+    return shown(provider.value, control.value, group=group or "", user=user, status=status or "")
 
 
 def _accounts(request: DecisionRequest, config: EnforcementConfig, given: Iterable[Account]) -> list[Account]:
