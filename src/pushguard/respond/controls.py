@@ -144,3 +144,24 @@ def apply_control(responder: Responder, intent: ControlIntent, user_id: str) -> 
     if isinstance(responder, DuoResponder) and control in _GROUP | {Control.SET_USER_STATUS}:
         return _duo(responder, intent, user_id)
     return ActionResult(outcome=Outcome.SKIPPED, detail=f"{responder.vendor} has no {control.value} control")
+
+
+def in_place(responder: Responder, intent: ControlIntent, user_id: str) -> bool | None:
+    """Whether the vendor already holds the intent's group membership (read back before applying an
+    intent a crash left unacknowledged); None when the control cannot be read back this way."""
+    if intent.control is not Control.ADD_TO_GROUP or intent.group_id is None:
+        return None
+    vendor, group, user = responder.vendor, intent.group_id, _q(user_id)
+    call = endpoint(vendor, "member_groups")
+    where = path(vendor, "member_groups", user=user)
+    if isinstance(responder, DuoResponder):
+        groups = responder.admin_response(call.method, where) or []
+        return any(str(g.get("group_id")) == group for g in groups)
+    if isinstance(responder, EntraResponder):
+        body = json.dumps({"groupIds": [group]}).encode()
+        answer = responder.http.call(call.method, where, body=body, content_type="application/json").json()
+        return group in answer.get("value", [])
+    if isinstance(responder, OktaResponder):
+        groups = responder.http.call(call.method, where).json()
+        return any(str(g.get("id")) == group for g in groups)
+    return None
