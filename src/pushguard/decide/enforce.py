@@ -81,7 +81,9 @@ class FindingRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The closed loop (``decide.closed_loop``): which findings become intents as they are found."""
 
     enabled: bool = True
-    min_severity: Severity = Severity.HIGH  # a finding (or revision) at least this severe acts
+    # a finding (or revision) at least this severe acts: medium, since a step-up costs a person one
+    # phishing-resistant sign-in, and bombing is medium from its 3rd prompt
+    min_severity: Severity = Severity.MEDIUM
     # detector → action for humans; unlisted detectors step up (a human under attack is never locked out:
     # deny is refused here for humans, see enforcement_config)
     detectors: dict[str, DecisionAction] = {}
