@@ -71,7 +71,9 @@ def _bombing() -> list[tuple[datetime, dict[str, Any], bool]]:
     return timeline
 
 
-def _replay(tmp_path: Path, fake: FakeIdp, *, execute: bool = True) -> tuple[list[dict[str, Any]], str, Clock]:
+def _replay(
+    tmp_path: Path, fake: FakeIdp, *, execute: bool = True
+) -> tuple[list[dict[str, Any]], str, Clock]:
     clock = Clock(T0 - timedelta(days=8))
     config = ServiceConfig(
         state=str(tmp_path / "state.sqlite"),
