@@ -25,11 +25,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import redis
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.detect import Detector
 from pushguard.enrich import AliasMap, Enricher
 from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
@@ -48,6 +49,7 @@ from pushguard.store.streams import (
 
 _record_decoder = msgspec.json.Decoder(dict[str, Any])
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
+E = TypeVar("E", bound=Engine)
 
 
 class Deferred(msgspec.Struct, array_like=True):
@@ -110,6 +112,9 @@ class WorkerOptions:
     enrichers: Sequence[Enricher] = ()
     org_learns: bool = True  # extend the organisation's table (shared through the store at commits)
     org_trust: OrgTrust | None = None  # the configured allow-list of networks
+    # The closed loop (api.closed_loop): findings planned into the outbox with their commit; the worker
+    # holding the "enforce" lease applies it after each turn.
+    closed_loop: ClosedLoop | None = None
 
 
 @dataclass
@@ -124,6 +129,7 @@ class WorkerStats:
     conflicts: int = 0
     stage2_events: int = 0
     advances: int = 0
+    enforced: int = 0  # closed-loop intents closed (applied, planned in a dry run, failed)
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -140,7 +146,9 @@ class StreamWorker:
         self._engine = self._new_engine()
         self._stage2_held = False
         self._stage2_store = RedisStore("", prefix, ttl_s=options.state_ttl_s, client=client)
-        self._stage2_engine = Engine(self._stage2_store, options.make_detectors(), commit_every=_NEVER)
+        self._stage2_engine = self._hooked(
+            Engine(self._stage2_store, options.make_detectors(), commit_every=_NEVER)
+        )
         self._stage2_heap: list[tuple[int, int, str, bytes]] = []
         self._stage2_cursor = "-"
 
@@ -151,9 +159,30 @@ class StreamWorker:
 
     def _new_engine(self) -> _DeferringEngine:
         options = self.options
-        return _DeferringEngine(
-            self._store, options.make_detectors(), self.bus.stage2, options.org_learns, options.org_trust
+        return self._hooked(
+            _DeferringEngine(
+                self._store, options.make_detectors(), self.bus.stage2, options.org_learns, options.org_trust
+            )
         )
+
+    def _hooked(self, engine: E) -> E:
+        """The engine with the closed loop's outbox hook, when there is one."""
+        loop = self.options.closed_loop
+        if loop is not None:
+            engine.outbox = loop.outbox_for
+        return engine
+
+    def _enforce(self) -> bool:
+        """Apply the outbox when this worker holds the enforce lease (one worker at a time)."""
+        loop = self.options.closed_loop
+        if loop is None or not self.bus.acquire("enforce", self.options.name, self.options.lease_ms):
+            return False
+        try:
+            closed = loop.run()
+        finally:
+            self.bus.release("enforce", self.options.name)
+        self.stats.enforced += len(closed)
+        return bool(closed)
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -175,7 +204,7 @@ class StreamWorker:
         busy = self._stage2() or busy
         if not busy:
             busy = self._advance()
-        return busy
+        return self._enforce() or busy
 
     def finished(self) -> bool:
         """Everything ingested is processed by both stages and silence has spoken at the watermark."""
@@ -240,6 +269,8 @@ class StreamWorker:
             entries = self.bus.read(self.options.name, sorted(self.held), self.options.batch, block or None)
         if not entries:
             return False
+        if self.options.closed_loop is not None:
+            self.options.closed_loop.received()  # read now: the time-to-control's "received" end
         engine, store = self._engine, self._store
         parsed = [self._parse(entry) for entry in entries]
         store.prefetch(event.identity for item in parsed for event in item.events if event.identity)
@@ -346,7 +377,9 @@ class StreamWorker:
 
     def _restart_stage2(self) -> None:
         self._stage2_store.reset()
-        self._stage2_engine = Engine(self._stage2_store, self.options.make_detectors(), commit_every=_NEVER)
+        self._stage2_engine = self._hooked(
+            Engine(self._stage2_store, self.options.make_detectors(), commit_every=_NEVER)
+        )
         self._stage2_heap = []
         self._stage2_cursor = "-"
 
@@ -362,7 +395,7 @@ class StreamWorker:
         if not self.bus.acquire("advance", self.options.name, self.options.lease_ms):
             return False
         store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
-        engine = Engine(store, self.options.make_detectors(), commit_every=_NEVER)
+        engine = self._hooked(Engine(store, self.options.make_detectors(), commit_every=_NEVER))
         engine.watermark = mark
         try:
             produced = engine.finish()
