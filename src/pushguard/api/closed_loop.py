@@ -22,7 +22,7 @@ from pushguard.respond.credentials import build_responder
 from pushguard.respond.enforcer import Enforcer, load_state
 from pushguard.respond.outbox import OutboxApplier, OutboxEntry, outbox_entries
 from pushguard.respond.vendor import Responder
-from pushguard.store import StateStore
+from pushguard.store import Commit, StateStore
 
 log = logging.getLogger("pushguard.closed_loop")
 RECENT_KEPT = 10_000  # planned intents remembered for the rate limits (an hour's worth, bounded)
@@ -97,13 +97,14 @@ class ClosedLoop:
         return outbox_entries(plan.intents, self._clock())
 
     def run(self) -> list[OutboxEntry]:
-        """Apply what is due in the outbox, then lift the controls whose expiry passed."""
-        closed = self.applier.run_once()
+        """Put the removals of controls whose expiry passed in the outbox, then apply what is due: a
+        removal gets the same retries and give-up as any intent, and is queued once (its key is the
+        applied intent's)."""
         now = self._clock()
-        undo = expired(self.enforcer.state.active, now)
+        undo = [i for i in expired(self.enforcer.state.active, now) if self.store.outbox_entry(i.key) is None]
         if undo:
-            self.enforcer.apply(undo, now)
-        return closed
+            self.store.commit(Commit(outbox=outbox_entries(undo, now)))
+        return self.applier.run_once()
 
     def _observe(self, entry: OutboxEntry) -> None:
         if entry.outcome == "failed":

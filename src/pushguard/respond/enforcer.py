@@ -277,7 +277,8 @@ def closed_loop_timing(intent: ControlIntent, now: datetime, outcome: Outcome) -
         "received_at": intent.received_at,
         "applied_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
-    if outcome is Outcome.PERFORMED:
+    lifting = intent.control is Control.REMOVE_FROM_GROUP or intent.status == "active"
+    if outcome is Outcome.PERFORMED and not lifting:  # a removal at expiry is no time to control
         timing["time_to_control_s"] = _seconds_between(intent.event_at, now)
         timing["since_received_s"] = _seconds_between(intent.received_at, now)
     return timing
