@@ -102,7 +102,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--victims", type=int, default=200)
-    parser.add_argument("--delivery-s", type=float, default=10.0, help="Okta event hook delay (mean)")
+    parser.add_argument("--delivery-s", type=float, default=10.0, help="log delivery delay, mean (Okta event hook ~10 s)")
     parser.add_argument("--jitter-s", type=float, default=5.0, help="delay uniform in mean ± this")
     parser.add_argument("--vendor-ms", type=float, default=150.0, help="simulated time per vendor call")
     parser.add_argument("--seed", type=int, default=7)
@@ -177,7 +177,7 @@ def main() -> None:
     to_control = [e.time_to_control_s for e in performed if e.time_to_control_s is not None]
     inside = [e.since_received_s for e in performed if e.since_received_s is not None]
     print(
-        f"{args.victims} bombings, Okta hook delay {args.delivery_s:g} ± {args.jitter_s:g} s, "
+        f"{args.victims} bombings, delivery delay {args.delivery_s:g} ± {args.jitter_s:g} s, "
         f"vendor call {args.vendor_ms:g} ms ± 50%"
     )
     print(f"step-ups applied: {len(performed)}, lifted at expiry: {lifted}; wall time {wall:.1f} s")
