@@ -102,7 +102,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--victims", type=int, default=200)
-    parser.add_argument("--delivery-s", type=float, default=10.0, help="log delivery delay, mean (Okta event hook ~10 s)")
+    parser.add_argument("--delivery-s", type=float, default=10.0, help="log delivery delay, mean")
     parser.add_argument("--jitter-s", type=float, default=5.0, help="delay uniform in mean ± this")
     parser.add_argument("--vendor-ms", type=float, default=150.0, help="simulated time per vendor call")
     parser.add_argument("--seed", type=int, default=7)

@@ -116,4 +116,6 @@ class ClosedLoop:
             observer(entry)
 
     def close(self) -> None:
+        """The vendor clients, and the store (a connection of the loop's own)."""
         self.enforcer.close()
+        self.store.close()

@@ -190,9 +190,11 @@ class Service:
         if config.enforcement and self.bus is None:  # with Redis the workers enforce
             settings = load_enforcement_config(Path(config.enforcement))
             settings = msgspec.structs.replace(settings, dry_run=not config.enforcement_execute)
+            # its own connection: the outbox is applied (vendor calls and all) without the Engine's lock
+            loop_store = self.store if isinstance(self.store, MemoryStore) else SqliteStore(config.state)
             self.closed_loop = ClosedLoop(
                 settings,
-                self.store,
+                loop_store,
                 state_path=Path(config.enforcement_state),
                 audit_path=Path(config.audit_log),
                 clock=clock,

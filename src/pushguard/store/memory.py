@@ -35,7 +35,8 @@ class MemoryStore:
         return sort_findings(self._findings.values())
 
     def outbox_open(self) -> list[tuple[str, bytes]]:
-        return [(key, entry) for key, (entry, closed) in self._outbox.items() if not closed]
+        # a copy first: the closed loop reads while the Engine's thread commits
+        return [(key, entry) for key, (entry, closed) in list(self._outbox.items()) if not closed]
 
     def outbox_entry(self, key: str) -> bytes | None:
         found = self._outbox.get(key)
