@@ -13,6 +13,7 @@ from pushguard.cli import (
     enforce,
     evaluate,
     policy,
+    posture,
     report,
     respond,
     review,
@@ -39,6 +40,7 @@ respond.register(app)
 enforce.register(app)
 worker.register(app)
 collect.register(app)
+posture.register(app)
 
 
 @app.callback(invoke_without_command=True)

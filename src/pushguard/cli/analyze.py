@@ -23,6 +23,7 @@ from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
 from pushguard.report.jsonl import write_findings
+from pushguard.report.posture import posture_config
 from pushguard.report.summary import print_summary
 from pushguard.sources.limits import ReadLimits
 from pushguard.sources.readers import expand_paths
@@ -62,7 +63,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    unknown = set(data) - {"detectors", "organisation"}
+    unknown = set(data) - {"detectors", "organisation", "posture"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
     detectors = data.get("detectors") or {}
@@ -72,7 +73,17 @@ def load_config(path: Path | None) -> dict[str, Any]:
         trust = OrgTrust.parse(data.get("organisation"), str(path))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return {"detectors": detectors, "organisation": trust}
+    return {"detectors": with_exceptions(detectors, data.get("posture")), "organisation": trust}
+
+
+def with_exceptions(detectors: dict[str, Any], posture: Any) -> dict[str, Any]:
+    """The posture section's approved exceptions (``report.posture``) exempt those accounts from
+    ``assurance_gap`` too, unless its own ``exempt_accounts`` is set."""
+    exceptions = posture_config(posture).exceptions
+    gap = detectors.get("assurance_gap", {})
+    if not exceptions or not isinstance(gap, dict) or "exempt_accounts" in gap:
+        return detectors
+    return {**detectors, "assurance_gap": {**gap, "exempt_accounts": ",".join(sorted(exceptions))}}
 
 
 @contextmanager

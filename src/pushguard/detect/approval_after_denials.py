@@ -133,6 +133,15 @@ META = DetectorMeta(
         "Call the user out of band: did they approve it? Reset the password they did not protect.",
         "Move the identity to number matching or a phishing-resistant factor.",
     ),
+    triage=(
+        "Look at the approved prompt's requesting IP, device and place next to the refused ones: "
+        "the same unfamiliar source for the refusals and the approval means the person gave in; a "
+        "refusal from their own phone's network followed by an approval at their desk is them."
+    ),
+    false_positives=(
+        "A person who refuses a prompt by mistake and approves the retry from the same place a minute later.",
+        "A new phone or laptop on its first days (new device, little history), retried after a timeout.",
+    ),
     watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS, SUCCESS_KINDS),
 )
 

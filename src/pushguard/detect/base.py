@@ -29,6 +29,10 @@ class DetectorMeta(msgspec.Struct, frozen=True, kw_only=True):
     frameworks: Mapping[str, tuple[str, ...]]
     tunables: Mapping[str, Tunable]
     actions: tuple[str, ...]  # what a responder should do
+    # How to confirm or dismiss a finding quickly, and the benign situations known to raise it: both are
+    # shown next to the detector's findings in the report.
+    triage: str = ""
+    false_positives: tuple[str, ...] = ()
     keys: tuple[str, ...] = ("user",)  # what the state is partitioned by
     # The event kinds ``observe`` acts on (None: every kind). The engine hands a detector no other kind,
     # so most events cost most detectors nothing; tests check that the others change nothing.

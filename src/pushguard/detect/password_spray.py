@@ -41,6 +41,14 @@ META = DetectorMeta(
         "Force a password change for targeted identities whose passwords appear in breach corpora.",
         "Require number matching or a phishing-resistant factor for the targeted identities.",
     ),
+    triage=(
+        "Check whether any targeted account later succeeded, got a push or enrolled a factor from "
+        "the source: those are the victims; block the source meanwhile."
+    ),
+    false_positives=(
+        "A misconfigured application or SSO connector failing for many users behind one egress address.",
+        "A shared office or school NAT address after a password policy change.",
+    ),
     keys=("source_ip",),
     watches=SPRAY_WATCHES,
 )

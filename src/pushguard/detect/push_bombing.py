@@ -100,6 +100,15 @@ META = DetectorMeta(
         "If a push was approved: revoke the sessions it opened and review what they did.",
         "Reset the password: the attacker who sends pushes already holds it.",
     ),
+    triage=(
+        "Check whether any prompt of the burst was approved and from where the prompts were "
+        "requested: an unfamiliar source that kept asking is an attacker holding the password; the "
+        "person's own office or home network is a broken client retrying."
+    ),
+    false_positives=(
+        "An app or mail client on the person's own device retrying a sign-in with a stale session.",
+        "Several browser tabs or devices of the same person asking at once after a password change.",
+    ),
     watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS),
 )
 

@@ -108,6 +108,15 @@ META = DetectorMeta(
         "Enforce number matching (or a phishing-resistant factor) for this identity now.",
         "If a prompt was approved: revoke sessions and tokens, remove factors enrolled since.",
     ),
+    triage=(
+        "Line up the unresolved prompts by requesting IP: one unfamiliar source spread over hours "
+        "is a low-and-slow attack; prompts from the person's usual networks at their working hours "
+        "are a noisy client."
+    ),
+    false_positives=(
+        "A device with a saved, expired session that prompts every few hours.",
+        "A person who ignores prompts while travelling and answers them later.",
+    ),
     watches=kinds(PROMPT_KINDS, SUCCESS_KINDS),
 )
 

@@ -106,6 +106,15 @@ META = DetectorMeta(
     frameworks=SPRAY_FRAMEWORKS,
     tunables=spray_tunables(min_identities=5, window_s=3600),
     actions=_ACTIONS,
+    triage=(
+        "List the targeted accounts that approved or got past the password from the source: those "
+        "need password resets and session revocation; the rest need a warning."
+    ),
+    false_positives=(
+        "A shared egress (office NAT, corporate proxy) where many people get prompts at the start of "
+        "the day.",
+        "An outage of the push service that leaves many prompts unanswered at once.",
+    ),
     keys=("source_ip",),
     watches=SPRAY_WATCHES,
 )
@@ -119,6 +128,14 @@ META_ASN = DetectorMeta(
     frameworks=SPRAY_FRAMEWORKS,
     tunables=spray_tunables(min_identities=8, window_s=3600),
     actions=_ACTIONS,
+    triage=(
+        "List the targeted accounts that approved or got past the password from the source: those "
+        "need password resets and session revocation; the rest need a warning."
+    ),
+    false_positives=(
+        "A cloud-hosted corporate VPN or secure web gateway whose ASN many staff egress through.",
+        "An outage of the push service that leaves many prompts unanswered at once.",
+    ),
     keys=("asn",),
     watches=SPRAY_WATCHES,
 )

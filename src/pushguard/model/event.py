@@ -183,6 +183,10 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=Fa
     factor: Factor | None = None
     factor_id: str | None = None  # vendor id of the factor / authenticator enrollment concerned
     number_challenge: bool | None = None
+    # True: the vendor says the sign-in needed one factor only (Entra authenticationRequirement
+    # singleFactorAuthentication); False: it says MFA was required and met. None: not said.
+    single_factor: bool | None = None
+    legacy_protocol: str | None = None  # a legacy-auth client / protocol (Entra clientAppUsed: IMAP4, …)
     reason: str | None = None  # vendor outcome reason, normalized where it matters
     vendor_risk: str | None = None  # none | low | medium | high
     behaviors: tuple[str, ...] = ()  # vendor behaviour flags that were positive (new_device, …)

@@ -22,6 +22,8 @@ from pushguard.simulate import campaigns as push
 from pushguard.simulate import campaigns_account as account
 from pushguard.simulate.benign import simulate_benign
 from pushguard.simulate.campaigns import Run
+from pushguard.simulate.campaigns_assurance import KIND as ASSURANCE_KIND
+from pushguard.simulate.campaigns_assurance import simulate_assurance
 from pushguard.simulate.campaigns_spray import spray, spray_then_push
 from pushguard.simulate.common import EPOCH, rfc3339
 from pushguard.simulate.labels import (
@@ -52,6 +54,7 @@ KINDS = (
     "requester_responder_mismatch",
     "nhi_push",
     "privileged_after_approval",
+    ASSURANCE_KIND,
 )
 
 
@@ -200,6 +203,8 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
     victims = _Victims(world)
     runs = _plan(world, victims)
     simulate_benign(world, world.tenant.users)
+    assurance_runs, exceptions = simulate_assurance(seed, world)  # its own random stream: written last
+    runs += assurance_runs
     times = {event_id: when for records in world.logs.records.values() for when, event_id, _ in records}
     labels = [_campaign_label(index, run, times) for index, run in enumerate(runs)]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,6 +236,7 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
         ],
         benign_rates=benign_rates,
         attack_rates=attack_rates,
+        assurance_exceptions=exceptions,
     )
     write_labels(out_dir / LABELS_FILE, result)
     return Manifest(out_dir=str(out_dir), labels=result, files=files)
