@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from pushguard.respond.enforcer import Enforcer, load_state
 from pushguard.respond.outbox import OutboxApplier, decode_entry, outbox_entries
 from pushguard.store import Commit, MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
-from tests.enforce_fakes import FakeIdp
+from tests.enforce_fakes import FakeIdp, Seen
 from tests.http_fakes import Reply
 from tests.redis_support import REDIS_URL, client, prefix  # noqa: F401 (fixtures)
 from tests.test_closed_loop import finding
@@ -181,9 +182,18 @@ def test_a_worker_killed_mid_enforcement_applies_each_intent_exactly_once(
     second = msgspec.structs.replace(first, key="second-finding-key", group_id="00g-other")
     store.commit(Commit(findings=[finding()], outbox=outbox_entries([first, second], NOW)))
     store.close()
-    child = _child(tmp_path, okta, "run" if kill.startswith("killed") else kill)
+    started: list[int] = []  # the worker's pid, known before any request can reach the fake
+    ready = threading.Event()
+
+    def kill_on_put(seen: Seen) -> None:
+        if seen.method == "PUT" and ready.wait(30):
+            os.kill(started[0], signal.SIGKILL)
+
     if kill.startswith("killed"):
-        okta.on_request = lambda seen: os.kill(child.pid, signal.SIGKILL) if seen.method == "PUT" else None
+        okta.on_request = kill_on_put  # the vendor applied the change; the worker never hears of it
+    child = _child(tmp_path, okta, "run" if kill.startswith("killed") else kill)
+    started.append(child.pid)
+    ready.set()
     assert child.wait(timeout=60) in (-signal.SIGKILL, 9)
     okta.on_request = None
     assert len(puts(okta)) == 1  # the first intent reached the vendor, the worker died
