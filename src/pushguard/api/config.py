@@ -54,6 +54,12 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     redis_url: str | None = None
     redis_prefix: str = "pg"
     redis_partitions: int | None = None  # fixed by the first ingest or worker; None: what is there
+    # The closed loop: findings become the IdPs' own controls as they are found (examples/enforcement.yaml,
+    # its ``findings`` rules). Dry run unless enforcement_execute, as `pushguard enforce --execute`.
+    enforcement: str | None = None
+    enforcement_execute: bool = False
+    enforcement_state: str = "pushguard-enforcement.json"  # the same state file `enforce` reads
+    audit_log: str = "pushguard-audit.jsonl"
 
     def pipeline(self, where: str = "service settings") -> PipelineConfig:
         """What builds the service's pipeline (``flow.Flow``): checked as ``analyze --config`` is."""

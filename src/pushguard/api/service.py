@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import redis
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.api.config import ServiceConfig
 from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
+from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import (
     ORG_STATE_KEY,
     TOO_DEEP,
@@ -46,6 +48,8 @@ from pushguard.flow import (
 )
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
 from pushguard.publish import publish_records
+from pushguard.respond.outbox import OutboxEntry
+from pushguard.respond.vendor import Responder
 from pushguard.store import MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
 from pushguard.store.streams import StreamBus
@@ -82,6 +86,10 @@ def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
             else:
                 items.append(RawItem(source, position, None, "record is not a JSON object", unit="record"))
     return items
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _rejected(stats: RunStats) -> dict[str, int]:
@@ -143,7 +151,14 @@ def _open_stores(config: ServiceConfig) -> tuple[StateStore, StateStore, StateSt
 
 
 class Service:
-    def __init__(self, config: ServiceConfig, enrichers: Sequence[Enricher] | None = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        enrichers: Sequence[Enricher] | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        responders: Callable[[str], Responder] | None = None,
+    ) -> None:
         self.config = config
         self.policy: Policy = load_policy(config.policy)  # first: a bad policy stops the start
         self.policy_error: str | None = None
@@ -172,6 +187,22 @@ class Service:
                 Path(config.decision_log), config.decision_log_max_bytes, config.decision_log_keep
             )
         self._advanced_to = 0.0
+        self.closed_loop: ClosedLoop | None = None
+        self.enforce_lock = threading.Lock()  # one pass over the outbox at a time
+        if config.enforcement and self.bus is None:  # with Redis the workers enforce
+            settings = load_enforcement_config(Path(config.enforcement))
+            settings = msgspec.structs.replace(settings, dry_run=not config.enforcement_execute)
+            # its own connection: the outbox is applied (vendor calls and all) without the Engine's lock
+            loop_store = self.store if isinstance(self.store, MemoryStore) else SqliteStore(config.state)
+            self.closed_loop = ClosedLoop(
+                settings,
+                loop_store,
+                state_path=Path(config.enforcement_state),
+                audit_path=Path(config.audit_log),
+                clock=clock,
+                responders=responders,
+            )
+            self.engine.outbox = self.closed_loop.outbox_for
 
     # -- policy ------------------------------------------------------------------------------------
 
@@ -196,6 +227,8 @@ class Service:
         if self.bus is not None:
             return self._publish(items, provider)
         stats = RunStats()
+        if self.closed_loop is not None:
+            self.closed_loop.received()
         events = list(self.flow.parse(items, stats, self.enrichers, provider))
         with self.ingest_lock:
             with self.lock:
@@ -203,6 +236,7 @@ class Service:
                 due = self.held.due()
             found = self._apply(due)
             held = len(self.held)
+        self.enforce()
         return IngestResult(
             stats.records,
             len(events),
@@ -274,7 +308,16 @@ class Service:
                 found.extend(self.engine.advance(mark))
                 self.engine.flush()
                 self._advanced_to = mark
+        self.enforce()
         return found
+
+    def enforce(self) -> list[OutboxEntry]:
+        """The closed loop: apply the outbox's due intents (committed with their findings), retries
+        and expiries included; nothing when no enforcement is configured."""
+        if self.closed_loop is None:
+            return []
+        with self.enforce_lock:
+            return self.closed_loop.run()
 
     # -- decisions ---------------------------------------------------------------------------------
 
@@ -372,6 +415,8 @@ class Service:
             return self.reader.ping()  # with Redis: the server the streams live on too
 
     def close(self) -> None:
+        if self.closed_loop is not None:
+            self.closed_loop.close()
         if self.decision_log is not None:
             self.decision_log.close()  # what is queued is written first
         with self.lock:

@@ -24,6 +24,13 @@ from pushguard.flow import RunResult, analyze
 from pushguard.model import PushguardError
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
 from pushguard.simulate.evaluate import Evaluation, pooled, score, to_json
+from pushguard.simulate.evaluate_containment import (
+    DEFAULT_ENFORCEMENT_S,
+    ContainmentScore,
+    containment_by_kind,
+    parse_delays,
+    print_containment,
+)
 from pushguard.simulate.evaluate_report import print_evaluation, print_side_by_side
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.simulate.scenario import simulate
@@ -108,6 +115,7 @@ class SeedsReport(msgspec.Struct, kw_only=True):
     history_days: int
     seeds: dict[str, Evaluation]
     all: Evaluation
+    containment: list[ContainmentScore] = []  # over all seeds: control in place before the approval
 
 
 def evaluate_command(
@@ -124,17 +132,33 @@ def evaluate_command(
     out: Annotated[
         Path | None, typer.Option(help="With --seeds: keep the tenants here (seed-N/), not in a temp dir.")
     ] = None,
+    delivery_delay: Annotated[
+        str,
+        typer.Option(
+            help="Containment: seconds from an IdP event to pushguard, per provider (over okta=10,duo=120,"
+            "entra=300)."
+        ),
+    ] = "",
+    enforcement_s: Annotated[
+        float, typer.Option(help="Containment: seconds from a finding to its control in effect.")
+    ] = DEFAULT_ENFORCEMENT_S,
 ) -> None:
-    """Analyze simulated tenants and score the findings against their labels."""
+    """Analyze simulated tenants and score the findings against their labels; and whether the closed
+    loop would have contained each approved attack before its approval."""
     if (directory is None) == (seeds is None):
         raise _fail("give a directory written by `pushguard simulate`, or --seeds (not both)")
     try:
+        delays = parse_delays(delivery_delay)
+        if enforcement_s < 0:
+            raise ValueError(f"--enforcement-s: not negative, got {enforcement_s:g}")
         if directory is not None:
             evaluation = evaluate_directory(directory)
             if as_json:
                 sys.stdout.write(to_json(evaluation).decode() + "\n")
             else:
                 print_evaluation(_console(), evaluation)
+                contained = containment_by_kind(evaluation.results, delays, enforcement_s)
+                print_containment(_console(), contained, delays, enforcement_s)
             return
         assert seeds is not None
         chosen = parse_seeds(seeds)
@@ -144,6 +168,7 @@ def evaluate_command(
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     total = pooled(list(per_seed.values()))
+    contained = containment_by_kind(total.results, delays, enforcement_s)
     if as_json:
         report = SeedsReport(
             users=users,
@@ -151,6 +176,7 @@ def evaluate_command(
             history_days=history_days,
             seeds={str(seed): evaluation for seed, evaluation in per_seed.items()},
             all=total,
+            containment=contained,
         )
         sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
         return
@@ -161,3 +187,4 @@ def evaluate_command(
     columns = {f"seed {seed}": evaluation for seed, evaluation in per_seed.items()}
     columns["all"] = total
     print_side_by_side(console, columns)
+    print_containment(console, contained, delays, enforcement_s)

@@ -12,6 +12,7 @@ import signal
 import socket
 import urllib.parse
 from contextlib import AbstractContextManager, ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -21,8 +22,10 @@ import redis
 import typer
 from rich.console import Console
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.cli.analyze import ProviderChoice, fail
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
+from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import Flow
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
@@ -149,6 +152,19 @@ def worker_command(
             "commit); --no-org-learning keeps the stored one (a baseline) as it is.",
         ),
     ] = True,
+    enforcement: Annotated[
+        Path | None,
+        typer.Option(help="Closed loop: enforcement YAML (as `enforce --config`); findings become controls."),
+    ] = None,
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Closed loop: send the changes (default: dry run).")
+    ] = False,
+    enforcement_state: Annotated[
+        Path, typer.Option(help="Closed loop: the enforcement state file (as `enforce --state`).")
+    ] = Path("pushguard-enforcement.json"),
+    audit_log: Annotated[Path, typer.Option(help="Closed loop: the audit log (JSON Lines).")] = Path(
+        "pushguard-audit.jsonl"
+    ),
 ) -> None:
     """Consume the partition streams: detection with state, findings and positions in Redis."""
     try:
@@ -156,6 +172,10 @@ def worker_command(
             config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn, provider=_provider(provider)
         )
     except (PushguardError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        rules = load_enforcement_config(enforcement) if enforcement is not None else None
+    except PushguardError as exc:
         raise fail(str(exc)) from None
 
     client = redis_client(redis_url)
@@ -172,6 +192,16 @@ def worker_command(
         for enricher in enrichers:
             if isinstance(enricher, AbstractContextManager):
                 closing.enter_context(enricher)
+        loop = None
+        if rules is not None:
+            loop = ClosedLoop(
+                msgspec.structs.replace(rules, dry_run=not execute),
+                RedisStore(redis_url, prefix, client=client),
+                state_path=enforcement_state,
+                audit_path=audit_log,
+                clock=lambda: datetime.now(UTC),
+            )
+            closing.callback(loop.close)
         options = WorkerOptions(
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             flow=flow,
@@ -181,6 +211,7 @@ def worker_command(
             drain=drain,
             enrichers=enrichers,
             org_learns=org_learning,
+            closed_loop=loop,
         )
         worker = StreamWorker(client, prefix, options)
         try:
@@ -204,7 +235,7 @@ def _report(stats: WorkerStats, name: str, as_json: bool) -> None:
         f"worker {name}: {stats.records} records, {stats.events} events, {stats.findings} finding revisions, "
         f"{stats.dead} dead-lettered, {sum(stats.unmapped.values())} not used, {stats.replayed} replayed, "
         f"{stats.reclaimed} reclaimed, {stats.conflicts} conflicts, {stats.stage2_events} second-stage "
-        f"events, {stats.advances} advances"
+        f"events, {stats.advances} advances, {stats.enforced} closed-loop intents"
     )
     for sample in stats.error_samples:
         console.print(f"  {sample}")

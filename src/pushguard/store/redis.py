@@ -201,6 +201,7 @@ class RedisStore:
         self.positions_key = f"{prefix}:pos"
         self._findings_key = f"{prefix}:f"
         self._revisions_key = f"{prefix}:frev"
+        self._outbox_key, self._outbox_open_key = f"{prefix}:ob", f"{prefix}:obopen"
         self._commit: Script = self.client.register_script(_COMMIT)
         self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
         self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
@@ -286,6 +287,43 @@ class RedisStore:
             self._versions[key] = version + 1
         for partition, value in batch.positions.items():
             self._positions[partition] = value
+        if batch.outbox:
+            self._outbox_add(batch.outbox)
+
+    # -- the closed loop's outbox ------------------------------------------------------------------
+    # Written right after the commit script, not inside it: a worker killed between the two loses the
+    # intents of that batch (their findings are kept). SQLite writes them in the same transaction.
+
+    def _outbox_add(self, entries: dict[str, bytes]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for key, entry in entries.items():
+            pipe.hsetnx(self._outbox_key, key, entry)
+        added = pipe.execute()
+        fresh = {
+            key: float(self.client.incr(f"{self.prefix}:obseq"))
+            for key, new in zip(entries, added, strict=True)
+            if new
+        }
+        if fresh:
+            self.client.zadd(self._outbox_open_key, fresh, nx=True)
+
+    def outbox_open(self) -> list[tuple[str, bytes]]:
+        keys = [_text(k) for k in self._any.zrange(self._outbox_open_key, 0, -1)]
+        if not keys:
+            return []
+        bodies = self._any.hmget(self._outbox_key, keys)
+        return [(key, _bytes(body)) for key, body in zip(keys, bodies, strict=True) if body is not None]
+
+    def outbox_entry(self, key: str) -> bytes | None:
+        body = self._any.hget(self._outbox_key, key)
+        return None if body is None else _bytes(body)
+
+    def outbox_update(self, key: str, entry: bytes, *, closed: bool) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self._outbox_key, key, entry)
+        if closed:
+            pipe.zrem(self._outbox_open_key, key)
+        pipe.execute()
 
     def state_keys(self) -> Iterator[str]:
         skip = len(self.state_key(""))
