@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,13 +17,14 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.detect import DETECTOR_TYPES
 from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.enrich.geo import open_mmdb
-from pushguard.model import ConfigError, InputError, Provider, PushguardError
+from pushguard.model import ConfigError, Finding, InputError, Provider, PushguardError
 from pushguard.model.files import read_yaml_file
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, analyze
+from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, RunStats, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.sources.limits import ReadLimits
@@ -40,11 +43,6 @@ class ProviderChoice(enum.StrEnum):
     ENTRA = "entra"
     DUO = "duo"
     OCSF = "ocsf"
-
-
-class OutputFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -183,15 +181,29 @@ def _run(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze_command)
-    app.command("findings")(findings_command)
-    app.command("detectors")(detectors_command)
+    app.command(
+        "analyze",
+        epilog=examples(
+            "pushguard analyze okta.jsonl entra/ duo.json.gz --out findings.jsonl",
+            "pushguard analyze day2/ --state pushguard.sqlite --format json",
+        ),
+    )(analyze_command)
+    app.command("findings", epilog=examples("pushguard findings --state pushguard.sqlite --out all.jsonl"))(
+        findings_command
+    )
+    app.command("detectors", epilog=examples("pushguard detectors --format json"))(detectors_command)
 
 
 def findings_command(
-    state: Annotated[Path, typer.Option(help="SQLite state file written by `analyze --state`.")],
+    state: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE", envvar="PUSHGUARD_STATE", help="SQLite state file written by `analyze --state`."
+        ),
+    ],
     out: Annotated[
-        Path | None, typer.Option(help="Write the findings here (default: standard output).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Write the findings here (default: standard output)."),
     ] = None,
 ) -> None:
     """Every finding a state file holds, at its highest revision, as JSON Lines (oldest first)."""
@@ -215,26 +227,57 @@ def findings_command(
 
 
 def analyze_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="LOG", help="Log files or directories (JSON, JSON Lines, gzip).")
+    ],
     provider: Annotated[
-        ProviderChoice, typer.Option(help="Vendor of the records; auto detects it per record.")
+        ProviderChoice,
+        typer.Option(envvar="PUSHGUARD_PROVIDER", help="Vendor of the records; auto detects it per record."),
     ] = ProviderChoice.AUTO,
-    out: Annotated[Path | None, typer.Option(help="Write findings here as JSON Lines.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write findings here as JSON Lines.")
+    ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="SQLite state file: history carries over between runs.")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_STATE",
+            help="SQLite state file: history carries over between runs.",
+        ),
     ] = None,
-    aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
+    aliases: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map (CSV alias,canonical or YAML)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", envvar="PUSHGUARD_CONFIG", help="YAML config: detector tunables."),
+    ] = None,
     geoip_city: Annotated[
-        Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
+        Path | None,
+        typer.Option(
+            metavar="MMDB",
+            envvar="PUSHGUARD_GEOIP_CITY",
+            help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).",
+        ),
     ] = None,
-    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
+    geoip_asn: Annotated[
+        Path | None,
+        typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
     commit_every: Annotated[
         int, typer.Option(min=1, help="Events per state transaction (a crash re-reads at most this many).")
     ] = COMMIT_EVERY,
     jobs: Annotated[
-        int, typer.Option(min=1, help="Processes; identities are split among them (same findings as 1).")
+        int,
+        typer.Option(
+            min=1,
+            envvar="PUSHGUARD_JOBS",
+            help="Processes; identities are split among them (same findings as 1).",
+        ),
     ] = 1,
     baseline: Annotated[
         bool,
@@ -244,6 +287,7 @@ def analyze_command(
             "organisation) without reporting findings: history before the first real run.",
         ),
     ] = False,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
@@ -262,8 +306,12 @@ def analyze_command(
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode(run_summary(result.stats, [] if baseline else result.findings, out)))
+        if baseline or out is None:
+            return
     if baseline:
-        if not quiet:
+        if not quiet and output is OutputFormat.TABLE:
             print_summary(console, result.stats, [])
             console.print(f"baseline learnt into {state}: no findings reported")
         return
@@ -272,14 +320,36 @@ def analyze_command(
             write_findings(out, result.findings)
         except OSError as exc:
             raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
-    if not quiet:
+    if not quiet and output is OutputFormat.TABLE:
         print_summary(console, result.stats, result.findings)
         if out is not None:
             console.print(f"findings written to {out}")
 
 
+def _key(key: object) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def run_summary(stats: RunStats, findings: list[Finding], out: Path | None) -> dict[str, Any]:
+    """What the summary table shows, as one JSON document (``--format json``)."""
+    by_detector = Counter(f.detector for f in findings)
+    by_severity = Counter(f.severity.value for f in findings)
+    return {
+        "input": {
+            # not dataclasses.asdict: it rebuilds a Counter from its items, counting them
+            name: {_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
+            for name, value in ((f.name, getattr(stats, f.name)) for f in fields(stats))
+        },
+        "findings": len(findings),
+        "by_detector": dict(by_detector.most_common()),
+        "by_severity": dict(by_severity.most_common()),
+        "top_identities": dict(Counter(f.user for f in findings).most_common(10)),
+        "out": str(out) if out is not None else None,
+    }
+
+
 def detectors_command(
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List every detector with its metadata and tunable defaults."""
     metas = [cls.meta for cls in DETECTOR_TYPES]
