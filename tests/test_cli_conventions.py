@@ -11,7 +11,8 @@ import sys
 
 import pytest
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer._click import Context  # Typer vendors click
+from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.testing import CliRunner
 
 from pushguard.cli import app
@@ -51,7 +52,7 @@ TYPE_NAMES = re.compile(r"<(bool|int|float|str|text|path|list\[[^>]*\]|[a-z]+ ra
 runner = CliRunner()
 
 
-def _walk(group: TyperGroup, ctx: typer.Context, prefix: str = "") -> dict[str, typer.core.TyperCommand]:
+def _walk(group: TyperGroup, ctx: Context, prefix: str = "") -> dict[str, TyperCommand]:
     found = {}
     commands = group.every_command(ctx) if isinstance(group, LazyGroup) else dict(group.commands)
     for name, command in commands.items():
@@ -63,10 +64,10 @@ def _walk(group: TyperGroup, ctx: typer.Context, prefix: str = "") -> dict[str, 
     return found
 
 
-def _commands() -> dict[str, typer.core.TyperCommand]:
+def _commands() -> dict[str, TyperCommand]:
     root = typer.main.get_command(app)
     assert isinstance(root, TyperGroup)
-    with typer.Context(root) as ctx:  # type: ignore[arg-type]
+    with Context(root) as ctx:
         return _walk(root, ctx)
 
 

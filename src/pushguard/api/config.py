@@ -161,6 +161,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         if name in env:
             raw[field] = _from_env(name, field, env[name])
             used.append(name)
+    if "PUSHGUARD_REDIS_URL" not in env and env.get("REDIS_URL"):  # the variable Redis hosts set
+        raw["redis_url"] = env["REDIS_URL"]
+        used.append("REDIS_URL")
     config = msgspec.convert(raw, ServiceConfig)  # each part was checked above
     where = " and ".join(([str(path)] if path is not None else []) + used) or "defaults"
     _check(config, where)

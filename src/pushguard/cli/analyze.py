@@ -197,9 +197,7 @@ def register(app: typer.Typer) -> None:
 def findings_command(
     state: Annotated[
         Path,
-        typer.Option(
-            metavar="FILE", envvar="PUSHGUARD_STATE", help="SQLite state file written by `analyze --state`."
-        ),
+        typer.Option(metavar="FILE", help="SQLite state file written by `analyze --state`."),
     ],
     out: Annotated[
         Path | None,
@@ -241,7 +239,6 @@ def analyze_command(
         Path | None,
         typer.Option(
             metavar="FILE",
-            envvar="PUSHGUARD_STATE",
             help="SQLite state file: history carries over between runs.",
         ),
     ] = None,

@@ -20,6 +20,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples
 from pushguard.model import PushguardError
 from pushguard.pipeline import RunResult, analyze
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
@@ -31,7 +32,13 @@ from pushguard.store import MemoryStore
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate_command)
+    app.command(
+        "evaluate",
+        epilog=examples(
+            "pushguard evaluate tenant/   # a directory written by pushguard simulate",
+            "pushguard evaluate --seeds 1-3 --users 300 --days 7 --format json",
+        ),
+    )(evaluate_command)
 
 
 def _console() -> Console:
@@ -60,7 +67,10 @@ def evaluate_directory(directory: Path, detector_config: dict[str, Any] | None =
     labels_path = directory / LABELS_FILE
     if not labels_path.is_file():
         raise PushguardError(
-            f"{labels_path}: no labels (write them with `pushguard simulate --out {directory}`)"
+            f"{directory}: no {LABELS_FILE} here. evaluate scores findings against the labels "
+            "`pushguard simulate` writes beside the logs it makes, so it needs a directory written by "
+            "simulate (or --seeds to make them). For your own logs use `pushguard analyze` or "
+            "`pushguard report`."
         )
     labels = read_labels(labels_path)
     result = analyze_simulated(directory, detector_config)
@@ -108,9 +118,13 @@ class SeedsReport(msgspec.Struct, kw_only=True):
 
 def evaluate_command(
     directory: Annotated[
-        Path | None, typer.Argument(help="A directory written by `pushguard simulate` (or use --seeds).")
+        Path | None,
+        typer.Argument(metavar="DIR", help="A directory written by `pushguard simulate` (or use --seeds)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+    output: FormatOption = OutputFormat.TABLE,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: the same as --format json.")
+    ] = False,
     seeds: Annotated[
         str | None, typer.Option(help="Simulate and evaluate these seeds (e.g. 1,2,3 or 1-5) instead.")
     ] = None,
@@ -122,6 +136,7 @@ def evaluate_command(
     ] = None,
 ) -> None:
     """Analyze simulated tenants and score the findings against their labels."""
+    as_json = as_json or output is OutputFormat.JSON
     if (directory is None) == (seeds is None):
         raise _fail("give a directory written by `pushguard simulate`, or --seeds (not both)")
     try:

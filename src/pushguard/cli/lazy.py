@@ -13,7 +13,6 @@ from typing import Any
 
 import typer
 from typer._click import Command, Context, HelpFormatter  # Typer vendors click: its own classes
-
 from typer.core import TyperCommand
 
 from pushguard.cli.conventions import ReadableGroup, make_readable

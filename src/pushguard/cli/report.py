@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import PolicyError, load_policy
 from pushguard.detect import META_BY_ID
 from pushguard.enrich import AliasMap, build_enrichers
@@ -24,13 +24,14 @@ from pushguard.sources.readers import expand_paths, read_paths
 console = Console(highlight=False)
 
 
-class ReportFormat(enum.StrEnum):
-    HTML = "html"
-    OCSF = "ocsf"
-
-
 def register(app: typer.Typer) -> None:
-    app.command("report")(report_command)
+    app.command(
+        "report",
+        epilog=examples(
+            "pushguard report logs/ --html report.html",
+            "pushguard report findings.jsonl --ocsf findings.ocsf.jsonl --format json",
+        ),
+    )(report_command)
 
 
 def _is_findings_file(path: Path) -> bool:
@@ -65,17 +66,27 @@ def policy_rule_infos(policy: Path | None) -> list[PolicyRuleInfo]:
 
 
 def report_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files/directories, or a findings .jsonl file.")],
-    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
-    output_format: Annotated[ReportFormat, typer.Option("--format", help="html or ocsf")] = ReportFormat.HTML,
-    out: Annotated[Path | None, typer.Option(help="With --format ocsf: write OCSF JSON Lines here.")] = None,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(metavar="LOG", help="Log files/directories, or a findings .jsonl file."),
+    ],
+    html: Annotated[Path | None, typer.Option(metavar="FILE", help="Write the HTML report here.")] = None,
+    ocsf: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Write the findings as OCSF Detection Findings (JSON Lines) here."),
+    ] = None,
     backtest: Annotated[
-        Path | None, typer.Option(help="Backtest JSON (`pushguard policy backtest --format json`).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Backtest JSON (`pushguard policy backtest --format json`)."),
     ] = None,
     policy: Annotated[
-        Path | None, typer.Option(help="Policy whose rules the framework section cites.")
+        Path | None,
+        typer.Option(
+            metavar="FILE", envvar="PUSHGUARD_POLICY", help="Policy whose rules the framework section cites."
+        ),
     ] = None,
     title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
     try:
@@ -87,16 +98,20 @@ def report_command(
             findings = analyze(paths).findings
             events = timeline_events(paths)
             enrollments = enrollment_rows(paths)
-        if output_format is ReportFormat.OCSF:
-            if out is None:
-                raise typer.BadParameter("--format ocsf needs --out FILE")
-            with out.open("wb") as handle:
+        if html is None and ocsf is None:
+            raise typer.BadParameter("give --html FILE, --ocsf FILE or both")
+        written: dict[str, Any] = {"findings": len(findings)}
+        if ocsf is not None:
+            with ocsf.open("wb") as handle:
                 for finding in findings:
                     handle.write(msgspec.json.encode(finding_to_ocsf(finding)) + b"\n")
-            console.print(f"{len(findings)} OCSF Detection Findings (2004) written to {out}")
-            return
+            written["ocsf"] = str(ocsf)
+            if output is OutputFormat.TABLE:
+                console.print(f"{len(findings)} OCSF Detection Findings (2004) written to {ocsf}")
         if html is None:
-            raise typer.BadParameter("give --html FILE (or --format ocsf --out FILE)")
+            if output is OutputFormat.JSON:
+                write_json(msgspec.json.encode(written))
+            return
         figures: dict[str, Any] | None = None
         if backtest is not None:
             try:
@@ -117,4 +132,7 @@ def report_command(
     except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode({**written, "html": str(html), "html_bytes": len(document)}))
+        return
     console.print(f"report: {html} ({len(findings)} findings, {len(document) / 1e6:.1f} MB, works offline)")

@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import examples
 from pushguard.cli.report import enrollment_rows, policy_rule_infos, timeline_events
 from pushguard.detect import META_BY_ID
 from pushguard.pipeline import analyze
 from pushguard.report.html import render_html, write_html
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
+from pushguard.simulate.evaluate import score
 from pushguard.simulate.labels import LABELS_FILE
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
@@ -26,8 +28,14 @@ DEMO_DAYS = 3
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_command)
-    app.command("demo")(demo_command)
+    app.command(
+        "simulate",
+        epilog=examples(
+            "pushguard simulate --out tenant --users 300 --days 7 --seed 3",
+            "pushguard simulate --out tenant --history-days 28   # history/ then scored/",
+        ),
+    )(simulate_command)
+    app.command("demo", epilog=examples("pushguard demo --out pushguard-demo"))(demo_command)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -36,7 +44,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def simulate_command(
-    out: Annotated[Path, typer.Option(help="Directory for the logs and labels.json.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "--out-dir", metavar="DIR", help="Directory for the logs and labels.json."),
+    ],
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
     users: Annotated[int, typer.Option(help="People in the tenant (service accounts come on top).")] = 300,
     days: Annotated[
@@ -62,14 +73,21 @@ def simulate_command(
 
 
 def demo_command(
-    out_dir: Annotated[Path, typer.Option(help="Where the demo logs and findings go.")] = Path(
-        "pushguard-demo"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "--out-dir",
+            metavar="DIR",
+            envvar="PUSHGUARD_DEMO_DIR",
+            help="Where the demo's logs, findings and report go.",
+        ),
+    ] = Path("pushguard-demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic organisation.")] = DEMO_SEED,
 ) -> None:
     """Simulate a small organisation with attacks and analyze it (no credentials, no network)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise _fail(f"{out_dir}: exists and is not a directory (give --out-dir a directory)")
+        raise _fail(f"{out_dir}: exists and is not a directory (give --out a directory)")
     try:
         run_demo(out_dir, seed)
     except OSError as exc:
@@ -104,4 +122,14 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
         ),
     )
     console.print(f"report: {report_path} (open it in a browser; works offline)")
-    console.print(f"detection quality against the labels: pushguard evaluate {logs}")
+    quality = score(manifest.labels, result.findings)
+    console.print(
+        f"[bold]caught {quality.detected} of {quality.campaigns} attacks, "
+        f"{quality.false_positives} false alarms[/bold] (medium or worse on benign people; "
+        f"{quality.low_false_positives} low)"
+    )
+    console.print(
+        f"where to look: the incidents at the top of {report_path}; every finding, one a line, in "
+        f"{findings_path}; the attacks behind them in {logs / LABELS_FILE}; "
+        f"per attack kind: pushguard evaluate {logs}"
+    )
