@@ -18,8 +18,9 @@ from pushguard.backtest import to_json as backtest_json
 from pushguard.backtest.replay import DEFAULT_TARGET
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
+from pushguard.decide.context import located
 from pushguard.decide.testing import TestReport
-from pushguard.enrich import AliasMap
+from pushguard.enrich import AliasMap, build_enrichers
 from pushguard.model import (
     ConfigError,
     Decision,
@@ -223,6 +224,7 @@ def decide_command(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     req = msgspec.structs.replace(req, identity=alias_map.canonical(req.identity))
+    req = located(req, build_enrichers())  # the address placed as the logs' addresses are
     try:
         policy = load_policy(policy_file)
     except PolicyError as exc:
