@@ -82,7 +82,7 @@ def test_the_example_detector_config_and_alias_map_load_and_run(tmp_path: Path) 
     assert aliases.canonical("alias") == "alias"  # the header is not an alias
     tenant = tmp_path / "tenant"
     assert (
-        runner.invoke(app, ["simulate", "--out", str(tenant), "--users", "30", "--days", "2"]).exit_code == 0
+        runner.invoke(app, ["simulate", "--out", str(tenant), "--users", "40", "--days", "2"]).exit_code == 0
     )
     plain = runner.invoke(app, ["analyze", str(tenant), "--format", "json"])
     assert "push_spray_asn" in json.loads(plain.stdout)["by_detector"]
