@@ -6,7 +6,7 @@ import enum
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +14,14 @@ from typing import Annotated, Any
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
@@ -27,6 +34,7 @@ from pushguard.parallel import analyze_parallel
 from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, RunStats, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
+from pushguard.sources import progress
 from pushguard.sources.limits import ReadLimits
 from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
@@ -134,50 +142,60 @@ def _run(
     for db in (geoip_city, geoip_asn):
         if db is not None:
             open_mmdb(db).close()  # here: a --jobs process would only fail later
-    if jobs > 1:
-        if state is not None:
-            raise InputError("--jobs keeps state in memory for the run: use it without --state")
-        return analyze_parallel(
-            paths,
-            jobs,
-            provider=chosen,
-            aliases=alias_map,
-            detector_config=settings.get("detectors"),
-            city_db=geoip_city,
-            asn_db=geoip_asn,
-            org_trust=trust,
-        )
-    enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
+    if jobs > 1 and state is not None:
+        raise InputError("--jobs keeps state in memory for the run: use it without --state")
     size = sum(p.stat().st_size for p in paths)
-    with open_store(state) as store, ExitStack() as progress_scope:
-        tick: Callable[[int], None] | None = None
-        if not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal):
-            progress = progress_scope.enter_context(
-                Progress(
-                    SpinnerColumn(),
-                    TextColumn("{task.description}"),
-                    TimeElapsedColumn(),
-                    console=err,
-                    transient=True,
-                )
+    show = not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal)
+    with open_store(state) as store, reading_progress(size if show else None) as on_bytes:
+        if jobs > 1:
+            return analyze_parallel(
+                paths,
+                jobs,
+                provider=chosen,
+                aliases=alias_map,
+                detector_config=settings.get("detectors"),
+                city_db=geoip_city,
+                asn_db=geoip_asn,
+                org_trust=trust,
+                on_bytes=on_bytes,
             )
-            task = progress.add_task("analyzing", total=None)
+        enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
+        previous = progress.listen(on_bytes)
+        try:
+            return analyze(
+                paths,
+                store=store,
+                provider=chosen,
+                aliases=alias_map,
+                detector_config=settings.get("detectors"),
+                enrichers=enrichers,
+                commit_every=commit_every,
+                org_trust=trust,
+                report=not baseline,
+            )
+        finally:
+            progress.listen(previous)
 
-            def tick(count: int) -> None:
-                progress.update(task, description=f"analyzing: {count:,} events")
 
-        return analyze(
-            paths,
-            store=store,
-            provider=chosen,
-            aliases=alias_map,
-            detector_config=settings.get("detectors"),
-            enrichers=enrichers,
-            on_event=tick,
-            commit_every=commit_every,
-            org_trust=trust,
-            report=not baseline,
-        )
+@contextmanager
+def reading_progress(total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar of the input read (bytes of the total, percent, time left), on stderr; None and no
+    bar when ``total`` is None. The bar is told bytes, from any thread."""
+    if total is None:
+        yield None
+        return
+    with Progress(
+        TextColumn("reading logs"),
+        BarColumn(),
+        DownloadColumn(),
+        TaskProgressColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading", total=total)
+        yield lambda count: bar.advance(task, count)
 
 
 def register(app: typer.Typer) -> None:
