@@ -321,24 +321,24 @@ def analyze_command(
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
-    if output is OutputFormat.JSON:
-        write_json(msgspec.json.encode(run_summary(result.stats, [] if baseline else result.findings, out)))
-        if baseline or out is None:
-            return
-    if baseline:
-        if not quiet and output is OutputFormat.TABLE:
-            print_summary(console, result.stats, [])
-            console.print(f"baseline learnt into {state}: no findings reported")
-        return
-    if out is not None:
+    if out is not None and not baseline:  # a baseline reports nothing
         try:
             write_findings(out, result.findings)
         except OSError as exc:
             raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
-    if not quiet and output is OutputFormat.TABLE:
-        print_summary(console, result.stats, result.findings)
-        if out is not None:
-            console.print(f"findings written to {out}")
+    if output is OutputFormat.JSON:
+        findings = [] if baseline else result.findings
+        write_json(msgspec.json.encode(run_summary(result.stats, findings, None if baseline else out)))
+        return
+    if quiet:
+        return
+    if baseline:
+        print_summary(console, result.stats, [])
+        console.print(f"baseline learnt into {state}: no findings reported")
+        return
+    print_summary(console, result.stats, result.findings)
+    if out is not None:
+        console.print(f"findings written to {out}")
 
 
 def _key(key: object) -> str:

@@ -46,11 +46,6 @@ def write_json(document: bytes) -> None:
     sys.stdout.write(document.decode() + "\n")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"pushguard: {message}", err=True)
-    return typer.Exit(code)
-
-
 # Placeholders by the value's type for parameters declared without a metavar: Typer's own are Python
 # type names (<bool>, <int range>, <list[Path]>), which mean nothing to an operator.
 _PLACEHOLDER = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}
