@@ -178,14 +178,16 @@ def _run(
 
 
 @contextmanager
-def reading_progress(total: int | None) -> Iterator[Callable[[int], None] | None]:
+def reading_progress(
+    total: int | None, label: str = "reading logs"
+) -> Iterator[Callable[[int], None] | None]:
     """A progress bar of the input read (bytes of the total, percent, time left), on stderr; None and no
     bar when ``total`` is None. The bar is told bytes, from any thread."""
     if total is None:
         yield None
         return
     with Progress(
-        TextColumn("reading logs"),
+        TextColumn(label),
         BarColumn(),
         DownloadColumn(),
         TaskProgressColumn(),
@@ -196,6 +198,21 @@ def reading_progress(total: int | None) -> Iterator[Callable[[int], None] | None
     ) as bar:
         task = bar.add_task("reading", total=total)
         yield lambda count: bar.advance(task, count)
+
+
+@contextmanager
+def progress_of_reading(paths: list[Path], passes: int = 1) -> Iterator[None]:
+    """The bar of :func:`reading_progress` over what this process's readers read: ``passes`` readings
+    of ``paths`` (on a terminal, from PROGRESS_MIN_BYTES of input)."""
+    size = sum(p.stat().st_size for p in paths)
+    show = size >= PROGRESS_MIN_BYTES and err.is_terminal
+    label = "reading logs" if passes == 1 else f"reading logs ({passes} passes)"
+    with reading_progress(size * passes if show else None, label) as on_bytes:
+        previous = progress.listen(on_bytes)
+        try:
+            yield
+        finally:
+            progress.listen(previous)
 
 
 def register(app: typer.Typer) -> None:

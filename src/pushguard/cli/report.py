@@ -9,6 +9,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.analyze import progress_of_reading
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import PolicyError, load_policy
 from pushguard.detect import META_BY_ID
@@ -95,9 +96,10 @@ def report_command(
             findings, events = read_findings(inputs[0]), []
         else:
             paths = expand_paths(inputs)
-            findings = analyze(paths).findings
-            events = timeline_events(paths)
-            enrollments = enrollment_rows(paths)
+            with progress_of_reading(paths, passes=3):  # findings, timelines, enrollment review
+                findings = analyze(paths).findings
+                events = timeline_events(paths)
+                enrollments = enrollment_rows(paths)
         if html is None and ocsf is None:
             raise typer.BadParameter("give --html FILE, --ocsf FILE or both")
         written: dict[str, Any] = {"findings": len(findings)}
