@@ -128,8 +128,10 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
         f"{quality.false_positives} false alarms[/bold] (medium or worse on benign people; "
         f"{quality.low_false_positives} low)"
     )
+    incidents = len({finding.incident for finding in result.findings})
     console.print(
-        f"where to look: the incidents at the top of {report_path}; every finding, one a line, in "
-        f"{findings_path}; the attacks behind them in {logs / LABELS_FILE}; "
-        f"per attack kind: pushguard evaluate {logs}"
+        f"where to look: {len(result.findings)} findings grouped into {incidents} incidents, the "
+        f"incidents first in {report_path}; every finding, one a line, in {findings_path} (its "
+        f"'incident' names the group); the labeled attacks in {logs / LABELS_FILE}; recall per attack "
+        f"kind: pushguard evaluate {logs}"
     )
