@@ -81,8 +81,8 @@ def serve_command(
         configure(settings.log_level)
         if workers > 1 and settings.redis_url is None:
             raise ConfigError(
-                f"--workers {workers} needs redis_url (PUSHGUARD_REDIS_URL): each process would keep a "
-                "state of its own"
+                f"--workers {workers} needs redis_url (PUSHGUARD_REDIS_URL or REDIS_URL): each process "
+                "would keep a state of its own"
             )
         service = Service(settings)  # also checks the policy and the store before any worker starts
         app = create_app(settings, service) if workers == 1 else None
