@@ -29,9 +29,9 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.registry import DETECTOR_TYPES
+from pushguard.flow import analyze
 from pushguard.model import Finding
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 from pushguard.store.redis import pack_state

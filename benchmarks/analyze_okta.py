@@ -22,7 +22,8 @@ from pathlib import Path
 import msgspec
 
 from pushguard.enrich import AliasMap
-from pushguard.pipeline import RunStats, analyze, parse_items
+from pushguard.flow import analyze
+from pushguard.pipeline import RunStats, parse_items
 from pushguard.simulate import okta_records as okta
 from pushguard.sources.readers import Decoded, RawItem, read_file, read_records
 

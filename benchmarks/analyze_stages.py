@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.pipeline import RunStats, analyze, merged_events, parse_items
+from pushguard.flow import analyze
+from pushguard.pipeline import RunStats, merged_events, parse_items
 from pushguard.sources.readers import expand_paths, read_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere

@@ -16,7 +16,7 @@ from pathlib import Path
 from pyinstrument import Profiler
 
 from pushguard.enrich import build_enrichers
-from pushguard.pipeline import analyze
+from pushguard.flow import analyze
 
 
 def main() -> None:

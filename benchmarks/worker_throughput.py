@@ -30,7 +30,7 @@ from pathlib import Path
 
 import redis
 
-from pushguard.pipeline import analyze
+from pushguard.flow import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 from pushguard.store import MemoryStore

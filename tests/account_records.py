@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pushguard.enrich import AliasMap
+from pushguard.flow import analyze
 from pushguard.model import Finding
-from pushguard.pipeline import analyze
 from tests.events import at
 
 Record = dict[str, Any]

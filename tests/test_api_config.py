@@ -42,7 +42,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ("sate: x.sqlite\n", "sate: unknown setting"),
         ("decide_fallback: maybe\n", "decide_fallback: Invalid enum value 'maybe'"),
         ("- a list\n", "expected a mapping"),
-        ("state: [unclosed\n", "not YAML"),
+        ("state: [unclosed\n", "invalid YAML"),
         ("max_body_bytes: 10\n", "max_body_bytes must be at least 1024"),
         ("log_level: chatty\n", "log_level must be one of"),
         ("okta_hook_secret: short\n", "okta_hook_secret must be at least 16 characters"),

@@ -13,10 +13,9 @@ import redis
 
 from pushguard.api import ServiceConfig, load_config
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions
-from pushguard.detect import build_detectors
 from pushguard.enrich import build_enrichers
+from pushguard.flow import Flow, analyze
 from pushguard.model import ConfigError
-from pushguard.pipeline import analyze
 from tests.api_env import DECIDE, VICTIM, bombing_records, running
 from tests.redis_support import REDIS_URL, client, prefix
 
@@ -25,9 +24,7 @@ __all__ = ["client", "prefix"]  # fixtures
 
 
 def _drain(client: redis.Redis, prefix: str, limit_s: float = 60) -> None:
-    options = WorkerOptions(
-        name="w1", make_detectors=build_detectors, enrichers=build_enrichers(), block_ms=5, batch=100
-    )
+    options = WorkerOptions(name="w1", flow=Flow(), enrichers=build_enrichers(), block_ms=5, batch=100)
     worker = StreamWorker(client, prefix, options)
     worker.bus.open(None)
     deadline = time.monotonic() + limit_s

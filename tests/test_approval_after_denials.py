@@ -11,8 +11,8 @@ import msgspec
 
 from pushguard.detect.approval_after_denials import ApprovalAfterDenials
 from pushguard.detect.episode import HABIT_CAP, HourHabit
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Finding, Geo, Severity
-from pushguard.pipeline import analyze
 from pushguard.simulate import okta_records as okta
 from tests.events import ABROAD, HOME, T0, colleagues, daily_approvals, ev, run_engine
 

@@ -22,6 +22,8 @@ from pushguard.cli.lazy import LAZY_COMMANDS, LazyGroup
 RESULT_COMMANDS = {
     "analyze",
     "detectors",
+    "identities",
+    "posture",
     "evaluate",
     "decide",
     "enrollments",

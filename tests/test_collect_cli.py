@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from pushguard.cli import collect
 from pushguard.cli.collect import redis_sink
 from pushguard.collect import LogOptions
-from pushguard.pipeline import analyze
+from pushguard.flow import analyze
 from pushguard.publish import ingest
 from pushguard.store.streams import StreamBus
 from tests.collect_support import Crash, collector, crash_at_commit, output

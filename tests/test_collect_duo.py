@@ -13,8 +13,8 @@ import pytest
 
 from pushguard.collect import CollectedFile, Collector, LogOptions
 from pushguard.collect.duo import DuoAdminLog
+from pushguard.flow import analyze
 from pushguard.model import ConfigError
-from pushguard.pipeline import analyze
 from pushguard.vendorapi import VendorApiError, vendor_http
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
 from tests.fake_vendors import BASE, FakeDuo, duo_adminlogs, duo_authlogs

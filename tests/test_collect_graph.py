@@ -13,8 +13,8 @@ import msal  # type: ignore[import-untyped]
 import pytest
 
 from pushguard.collect import LogOptions
+from pushguard.flow import analyze
 from pushguard.model import ConfigError
-from pushguard.pipeline import analyze
 from pushguard.vendorapi import VendorApiError
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
 from tests.fake_vendors import BASE, FakeGraph, graph_audits, graph_signins

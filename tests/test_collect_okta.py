@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pushguard.collect import LogOptions, Record
-from pushguard.pipeline import analyze
+from pushguard.flow import analyze
 from pushguard.vendorapi import VendorApiError
 from tests.collect_support import Crash, checkpoint, collector, crash_at_commit, ids, output
 from tests.fake_vendors import BASE, FakeOkta, okta_records

@@ -28,6 +28,7 @@ from pushguard.decide import (
 from pushguard.decide.check import check
 from pushguard.decide.signals import NEVER_MINUTES
 from pushguard.decide.testing import build_profile
+from pushguard.flow import Flow
 from pushguard.model import (
     Aal,
     DecisionAction,
@@ -38,7 +39,6 @@ from pushguard.model import (
     IdentityProfile,
     UserKind,
 )
-from pushguard.pipeline import Engine
 from pushguard.store import SqliteStore
 from tests.events import T0, ev
 
@@ -550,7 +550,7 @@ def test_cli_decide_text_and_json() -> None:
 def test_cli_decide_reads_the_identity_state(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     store = SqliteStore(state)
-    engine = Engine(store)
+    engine = Flow().engine(store)
     events = [ev(EventKind.PUSH_APPROVED, 0)]
     for n in range(8):  # a burst of pushes, denied
         events.append(ev(EventKind.PUSH_SENT, 3600 + 20 * n, ip="203.0.113.50"))

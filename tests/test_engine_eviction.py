@@ -10,7 +10,7 @@ import pytest
 
 from pushguard import pipeline
 from pushguard.enrich import AliasMap
-from pushguard.pipeline import analyze
+from pushguard.flow import Flow, analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 from pushguard.store import MemoryStore
@@ -39,8 +39,8 @@ def test_evicting_every_commit_finds_what_keeping_everything_finds(
 
 
 def test_the_engine_s_own_store_gets_no_state_until_one_is_dropped(tenant: Path) -> None:
-    engine = pipeline.Engine(commit_every=10)
-    given = pipeline.Engine(MemoryStore(), commit_every=10)
+    engine = Flow().engine(commit_every=10)
+    given = Flow().engine(MemoryStore(), commit_every=10)
     for event, _ in pipeline.merged_events(expand_paths([tenant]), pipeline.RunStats(), None, AliasMap()):
         engine.process(event)
         given.process(event)

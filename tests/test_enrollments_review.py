@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pushguard.cli import app
+from pushguard.flow import Flow
 from pushguard.model import Event, EventKind, Geo, GeoSource, Provider
 from pushguard.pipeline import Engine
 from pushguard.review import EnrollmentReview, Provenance, review_enrollments
@@ -30,7 +31,7 @@ ADMIN = "nils.helpdesk@corp.example"
 
 def review(events: list[Event]) -> list[Provenance]:
     engine = Engine(detectors=[])
-    reviewer = EnrollmentReview()
+    reviewer = EnrollmentReview(Flow().tuned_enrollment_abuse())
     for event in sorted(events, key=lambda e: e.sort_key()):
         reviewer.observe(event, engine.profile(event.identity))
         engine.process(event)
@@ -227,8 +228,8 @@ def test_helpdesk_accounts_can_be_named() -> None:
     other = "ops.anna@corp.example"
     events = [*history(), ev(EventKind.FACTOR_ENROLLED, 0, actor=other)]
     engine = Engine(detectors=[])
-    named = EnrollmentReview(helpdesk=frozenset({other.upper()}))
-    plain = EnrollmentReview()
+    named = EnrollmentReview(Flow().tuned_enrollment_abuse(), helpdesk=frozenset({other.upper()}))
+    plain = EnrollmentReview(Flow().tuned_enrollment_abuse())
     for event in events:
         named.observe(event, engine.profile(event.identity))
         plain.observe(event, engine.profile(event.identity))

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from pushguard.cli import app
 from pushguard.cli import evaluate as commands
+from pushguard.flow import analyze as real_analyze
 from pushguard.pipeline import RunResult, RunStats
-from pushguard.pipeline import analyze as real_analyze
 from pushguard.simulate.labels import read_labels
 from pushguard.simulate.scenario import simulate
 from pushguard.store import MemoryStore

@@ -9,8 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from pushguard.cli import app
-from pushguard.cli.analyze import load_config
-from pushguard.enrich import AliasMap
+from pushguard.flow import Flow
 from tests.api_env import running
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -75,9 +74,9 @@ def test_http_decide_without_geo_places_the_address(tmp_path: Path) -> None:
 
 
 def test_the_example_detector_config_and_alias_map_load_and_run(tmp_path: Path) -> None:
-    settings = load_config(EXAMPLES / "detectors.yaml")
-    assert settings["detectors"]["push_spray_asn"] is False
-    aliases = AliasMap.load(EXAMPLES / "aliases.csv")
+    flow = Flow.load(EXAMPLES / "detectors.yaml", aliases=EXAMPLES / "aliases.csv")
+    assert flow.config.detectors["push_spray_asn"] is False
+    aliases = flow.aliases
     assert aliases.canonical("amartin@example.onmicrosoft.com") == "ana.martin@example.com"
     assert aliases.canonical("alias") == "alias"  # the header is not an alias
     tenant = tmp_path / "tenant"

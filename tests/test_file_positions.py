@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from pushguard.pipeline import analyze
+from pushguard.flow import analyze
 from pushguard.simulate import okta_records as okta
 from pushguard.store.sqlite import SqliteStore
 

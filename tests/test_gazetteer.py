@@ -21,8 +21,8 @@ from pushguard.enrich.gazetteer import (
     gazetteer,
     normalise,
 )
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Geo, GeoSource, RawRef, Severity
-from pushguard.pipeline import analyze
 from pushguard.sources.duo import SOURCE
 from pushguard.sources.readers import read_file
 from tests.events import ev

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pushguard.detect.impossible_travel import ImpossibleTravel
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Finding, Geo, Provider, Severity
-from pushguard.pipeline import analyze
 from tests.events import ABROAD, HOME, T0, colleagues, daily_approvals, ev, run_engine
 
 HOUR = 3600.0

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from pushguard.detect.new_context import NewContext
+from pushguard.flow import analyze
 from pushguard.model import Device, Event, EventKind, Finding, Geo, Provider, Severity
-from pushguard.pipeline import analyze
 from tests.events import ABROAD, HOME, T0, daily_approvals, ev, run_engine
 
 DAY = 86400.0
@@ -154,7 +154,7 @@ def test_weights_are_tunable_and_checked() -> None:
     events = [*history(), ev(EventKind.PUSH_APPROVED, 0, ip="203.0.113.9", geo=MADRID, device_id=None)]
     assert run(events) == []  # a new country and network: a trip
     assert [f.severity for f in run(events, NewContext({"min_score": 4}))] == [Severity.LOW]
-    with pytest.raises(ValueError, match="tunable min_score must be int"):
+    with pytest.raises(ValueError, match=r"new_context\.min_score: tunable min_score must be int"):
         NewContext({"min_score": "high"})
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import msgspec
 
 from pushguard.detect.push_fatigue import PushFatigue
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Finding, Severity
-from pushguard.pipeline import Engine, analyze
+from pushguard.pipeline import Engine
 from pushguard.simulate import okta_records as okta
 from tests.events import ABROAD, T0, colleagues, daily_approvals, ev, run_engine
 

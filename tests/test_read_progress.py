@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pushguard.flow import analyze
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources import progress
 from pushguard.sources.readers import expand_paths, read_records_range

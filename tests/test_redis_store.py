@@ -11,8 +11,9 @@ import msgspec
 import pytest
 import redis
 
+from pushguard.flow import Flow, analyze
 from pushguard.model import EventKind, Finding, FindingStatus, Severity
-from pushguard.pipeline import Engine, StoredIdentity, analyze
+from pushguard.pipeline import StoredIdentity
 from pushguard.store import Commit, MemoryStore
 from pushguard.store.redis import RedisStore, StateConflictError, StoreDataError
 from tests.conftest import FIXTURES
@@ -98,7 +99,7 @@ def test_pipeline_over_redis_gives_the_memory_findings_and_replays_nothing(
 
 def test_state_per_identity_is_a_couple_of_kilobytes(client: redis.Redis, prefix: str) -> None:
     store = RedisStore(REDIS_URL, prefix, client=client)
-    engine = Engine(store)
+    engine = Flow().engine(store)
     for minute in range(200):  # a busy month of one person: prompts, answers, sign-ins
         kind = (EventKind.PUSH_SENT, EventKind.PUSH_APPROVED, EventKind.SIGNIN_SUCCESS)[minute % 3]
         engine.process(ev(kind, minute * 3 * 3600.0, ip=f"198.51.100.{minute % 20}"))
@@ -111,7 +112,7 @@ def test_state_per_identity_is_a_couple_of_kilobytes(client: redis.Redis, prefix
 
 def test_two_writers_of_one_identity_conflict_and_nothing_is_lost(client: redis.Redis, prefix: str) -> None:
     first, second = RedisStore(REDIS_URL, prefix, client=client), RedisStore(REDIS_URL, prefix, client=client)
-    engine_a, engine_b = Engine(first), Engine(second)
+    engine_a, engine_b = Flow().engine(first), Flow().engine(second)
     prompt_a = ev(EventKind.PUSH_SENT, 0)
     prompt_b = ev(EventKind.PUSH_SENT, 60)
     engine_a.process(prompt_a, "stream-a", "1")
@@ -125,7 +126,7 @@ def test_two_writers_of_one_identity_conflict_and_nothing_is_lost(client: redis.
     assert second.conflicts == 1
     # the loser reloads and reprocesses: both events are in the state
     second.reset()
-    retry = Engine(second)
+    retry = Flow().engine(second)
     retry.process(prompt_b, "stream-b", "1")
     retry.flush()
     stored = msgspec.msgpack.decode(

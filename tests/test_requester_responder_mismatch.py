@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 
 from pushguard.detect.requester_responder_mismatch import RequesterResponderMismatch
+from pushguard.flow import analyze
 from pushguard.model import Device, Event, EventKind, Finding, Geo, IdentityProfile, Provider, Severity
-from pushguard.pipeline import analyze
 from tests.events import ABROAD, HOME, T0, ev, run_engine
 
 HOUR = 3600.0

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from pushguard.cli.analyze import load_config
+from pushguard.config import load_pipeline_config
 from pushguard.decide.enforce import load_enforcement_config
 from pushguard.model import ConfigError
 from pushguard.respond.playbook import load_playbook
 
-LOADERS: list[Callable[[Path], Any]] = [load_config, load_playbook, load_enforcement_config]
+LOADERS: list[Callable[[Path], Any]] = [load_pipeline_config, load_playbook, load_enforcement_config]
 
 
 @pytest.mark.parametrize("loader", LOADERS)

@@ -13,8 +13,9 @@ import msgspec
 import pytest
 
 from pushguard.enrich import AliasMap
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Provider
-from pushguard.pipeline import RunStats, analyze, parse_items
+from pushguard.pipeline import RunStats, parse_items
 from pushguard.simulate.labels import Labels, read_labels
 from pushguard.simulate.networks import SWG_VENDORS
 from pushguard.simulate.places import HOME_NETWORKS
@@ -145,6 +146,8 @@ def test_benign_episodes_point_at_the_look_alikes_they_name(
         "new_phone",
         "new_hire",
         "admin_work",
+        "legacy_protocol_exception",  # simulate.campaigns_assurance
+        "password_only_test_account",
     }
     for episode in episodes:
         assert episode.start <= episode.end
@@ -169,6 +172,11 @@ def test_benign_episodes_point_at_the_look_alikes_they_name(
         elif episode.behaviour == "far_gateway":
             asns = {e.geo.asn for e in mine if e.geo is not None and e.geo.asn is not None}
             assert asns and asns <= gateway_asns
+        elif episode.behaviour == "legacy_protocol_exception":
+            assert mine and {e.legacy_protocol for e in mine} <= {"IMAP4", "Authenticated SMTP"}
+            assert episode.identity in labels.assurance_exceptions
+        elif episode.behaviour == "password_only_test_account":
+            assert all(e.single_factor for e in mine if e.kind is EventKind.SIGNIN_SUCCESS)
         elif episode.behaviour == "office_rush" and episode.identity.startswith("ip:"):
             ip = episode.identity[3:]
             people = {e.identity for e in scored if e.ip == ip and _time(episode.start) <= e.time}

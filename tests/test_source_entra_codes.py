@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from pushguard.enrich import AliasMap
+from pushguard.flow import analyze
 from pushguard.model import EventKind, PrincipalType, RawRef, UserKind
-from pushguard.pipeline import analyze
 from pushguard.sources.base import Unmapped
 from pushguard.sources.entra import SOURCE
 from pushguard.sources.entra_codes import SIGNIN_CODES

@@ -16,9 +16,9 @@ import msgspec
 
 from pushguard.detect.password_spray import PasswordSpray
 from pushguard.detect.push_spray import PushSpray, PushSprayAsn
+from pushguard.flow import analyze
 from pushguard.model import Event, EventKind, Factor, Finding, Provider, Severity
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import analyze
 from pushguard.report.jsonl import read_findings, write_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
 from pushguard.simulate import okta_records

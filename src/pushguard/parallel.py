@@ -1,4 +1,4 @@
-"""``analyze --jobs N``: the pipeline of ``pipeline.analyze`` split across processes by identity, with the
+"""``analyze --jobs N``: the pipeline of ``flow.Flow.run`` split across processes by identity, with the
 same findings as one process.
 
     1. parse (N processes): files, and byte ranges of large JSON Lines files, are parsed and enriched;
@@ -19,7 +19,6 @@ the findings are too (tested). State lives in memory for the run: ``--jobs`` doe
 
 from __future__ import annotations
 
-import functools
 import heapq
 import multiprocessing
 import os
@@ -38,12 +37,12 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from pushguard.detect import build_detectors
 from pushguard.detect.base import SUCCESS_KINDS
-from pushguard.detect.org import OrgKnowledge, OrgTable, OrgTrust
+from pushguard.detect.org import OrgKnowledge, OrgTable
 from pushguard.detect.profile import id_hash
-from pushguard.enrich import AliasMap, Enricher, build_enrichers
-from pushguard.model import Event, Finding, IdentityProfile, Provider
+from pushguard.enrich import Enricher
+from pushguard.flow import Flow
+from pushguard.model import Event, Finding, IdentityProfile
 from pushguard.pipeline import (
     MAX_ERRORS_KEPT,
     Engine,
@@ -52,7 +51,6 @@ from pushguard.pipeline import (
     event_order,
     not_an_identity,
     ordered_file_events,
-    parse_items,
 )
 from pushguard.sources import progress
 from pushguard.sources.readers import expand_paths, jsonl_ranges, read_records, read_records_range
@@ -85,10 +83,7 @@ class _ParseTask:
     byte_range: tuple[int, int] | None  # None: the whole file
     parts: int
     spill_dir: Path
-    provider: Provider | None
-    aliases: AliasMap
-    city_db: Path | None
-    asn_db: Path | None
+    flow: Flow
 
 
 def partition_of(identity: str, parts: int) -> int:
@@ -121,12 +116,17 @@ def _decoded_run(path: Path, decoder: msgspec.msgpack.Decoder[Any]) -> Iterator[
 # -- phase 1: parse --------------------------------------------------------------------------------
 
 
-@functools.cache
-def _worker_enrichers(city_db: Path | None, asn_db: Path | None) -> list[Enricher]:
+_worker_chains: dict[tuple[str | None, str | None], list[Enricher]] = {}
+
+
+def _worker_enrichers(flow: Flow) -> list[Enricher]:
     """One enrichment chain per worker process, kept for all the tasks it runs: the per-address lookups
     (a third of a millisecond each in the bundled database) are cached once, not once per task. The
     process's end closes the databases."""
-    return build_enrichers(city_db=city_db, asn_db=asn_db)
+    key = (flow.config.geoip_city, flow.config.geoip_asn)
+    if key not in _worker_chains:
+        _worker_chains[key] = flow.enrichers()
+    return _worker_chains[key]
 
 
 def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
@@ -134,14 +134,15 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
     what its events teach of the organisation (the tables of all tasks merge into the one-process one)."""
     stats = RunStats()
     org = OrgTable()
-    enrichers = _worker_enrichers(task.city_db, task.asn_db)
+    enrichers = _worker_enrichers(task.flow)
+    provider = task.flow.config.provider
     if task.byte_range is None:
         stats.files += 1
-        items = read_records(task.path, task.provider)
+        items = read_records(task.path, provider)
     else:
         stats.files += 1 if task.byte_range[0] == 0 else 0
-        items = read_records_range(task.path, *task.byte_range, task.provider)
-    parsed = parse_items(items, stats, task.provider, task.aliases, enrichers)
+        items = read_records_range(task.path, *task.byte_range, provider)
+    parsed = task.flow.parse(items, stats, enrichers)
     if task.byte_range is None:
         parsed = ordered_file_events(parsed, stats)  # counts late records as one process would
     runs: list[list[_Parsed]] = [[] for _ in range(task.parts)]
@@ -162,20 +163,20 @@ def _parse(task: _ParseTask) -> tuple[RunStats, float, OrgTable]:
 # -- phase 2: per-identity detection ---------------------------------------------------------------
 
 
-class _DeferringEngine(Engine):
-    """An Engine whose second stage is spilled, with the profile as it is now, instead of run here: to
-    the slice of every second-stage key the event has (the IP-keyed detectors share one)."""
+class SpillSecondStage:
+    """The second stage spilled, with the profile as it is now, instead of run here: to the slice of
+    every second-stage key the event has (the IP-keyed detectors share one). ``current``: the order of
+    the event being processed (None: nothing is spilled, e.g. while the engine finishes)."""
 
-    def __init__(self, detectors: Sequence[Any], slices: int, org: OrgKnowledge) -> None:
-        super().__init__(None, detectors, org=org, org_learns=False)
+    def __init__(self, slices: int) -> None:
         self.deferred: list[list[bytes]] = [[] for _ in range(slices)]
         self.current: Order | None = None
         self._encoder = msgspec.msgpack.Encoder()
 
-    def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+    def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
         if self.current is None:
             return []
-        parts, view = self.keyed_view(event, profile)
+        parts, view = engine.keyed_view(event, profile)
         if view is not None:
             frame = self._encoder.encode(_Deferred(self.current, event, view))
             for index in {partition_of(part, len(self.deferred)) for part in parts}:
@@ -188,21 +189,22 @@ def _detect(
     spill_dir: Path,
     tasks: int,
     jobs: int,
-    config: dict[str, Any] | None,
+    flow: Flow,
     watermark: float,
-    trust: OrgTrust | None = None,
 ) -> tuple[RunStats, list[Finding]]:
     decoder = msgspec.msgpack.Decoder(_Parsed)
     runs = [_decoded_run(spill_dir / f"p{part}-t{t}.run", decoder) for t in range(tasks)]
-    org = OrgKnowledge(msgspec.msgpack.decode((spill_dir / ORG_FILE).read_bytes(), type=OrgTable), trust)
-    engine = _DeferringEngine(build_detectors(config), slices=jobs, org=org)
+    table = msgspec.msgpack.decode((spill_dir / ORG_FILE).read_bytes(), type=OrgTable)
+    org = OrgKnowledge(table, flow.trust)
+    spill = SpillSecondStage(jobs)
+    engine = flow.engine(org=org, org_learns=False, second_stage=spill)
     for item in heapq.merge(*runs, key=lambda parsed: parsed.order):
-        engine.current = item.order
+        spill.current = item.order
         engine.process(item.event)
-    engine.current = None
+    spill.current = None
     engine.watermark = max(engine.watermark, watermark)  # silence speaks when the whole run ends
     engine.finish()
-    for index, frames in enumerate(engine.deferred):
+    for index, frames in enumerate(spill.deferred):
         _write_frames(spill_dir / f"second-p{part}-s{index}.run", frames)
     return engine.stats, list(engine.findings.values())
 
@@ -210,11 +212,9 @@ def _detect(
 # -- phase 3: second-stage detection, one slice of the keys each ---------------------------------
 
 
-def _second_stage(
-    index: int, spill_dir: Path, jobs: int, config: dict[str, Any] | None, watermark: float
-) -> list[Finding]:
+def _second_stage(index: int, spill_dir: Path, jobs: int, flow: Flow, watermark: float) -> list[Finding]:
     """Slice ``index`` of ``jobs``: the partitions' spilled events for its keys, in the one-process order."""
-    engine = Engine(None, build_detectors(config))
+    engine = flow.engine()
     engine.keeps_key = lambda key: partition_of(key, jobs) == index
     decoder = msgspec.msgpack.Decoder(_Deferred)
     runs = [_decoded_run(spill_dir / f"second-p{part}-s{index}.run", decoder) for part in range(jobs)]
@@ -278,17 +278,13 @@ def analyze_parallel(
     inputs: Sequence[str | Path],
     jobs: int,
     *,
-    provider: Provider | None = None,
-    aliases: AliasMap | None = None,
-    detector_config: dict[str, Any] | None = None,
-    city_db: Path | None = None,
-    asn_db: Path | None = None,
+    flow: Flow | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
-    org_trust: OrgTrust | None = None,
     on_bytes: progress.Listener | None = None,
 ) -> RunResult:
-    """Findings and counts of ``pipeline.analyze`` over the same inputs, computed by ``jobs`` processes.
+    """Findings and counts of ``Flow.run`` over the same inputs, computed by ``jobs`` processes.
     ``on_bytes``: told, from a thread of this process, of the input bytes the workers have read."""
+    flow = flow or Flow()
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     jobs = max(1, jobs)
@@ -314,10 +310,7 @@ def analyze_parallel(
                         byte_range,
                         jobs,
                         spill_dir,
-                        provider,
-                        aliases or AliasMap(),
-                        city_db,
-                        asn_db,
+                        flow,
                     )
                 )
         stats = RunStats(skipped_files=skipped)
@@ -331,17 +324,14 @@ def analyze_parallel(
         (spill_dir / ORG_FILE).write_bytes(msgspec.msgpack.encode(org))
         findings: dict[str, Finding] = {}
         futures = [
-            pool.submit(_detect, part, spill_dir, len(tasks), jobs, detector_config, watermark, org_trust)
-            for part in range(jobs)
+            pool.submit(_detect, part, spill_dir, len(tasks), jobs, flow, watermark) for part in range(jobs)
         ]
         for future in futures:
             detected_stats, detected = future.result()
             detected_stats.records = detected_stats.files = 0  # counted by the parse phase
             merge_stats(stats, detected_stats)
             keep_highest(findings, detected)
-        slices = [
-            pool.submit(_second_stage, i, spill_dir, jobs, detector_config, watermark) for i in range(jobs)
-        ]
+        slices = [pool.submit(_second_stage, i, spill_dir, jobs, flow, watermark) for i in range(jobs)]
         for sliced in slices:
             keep_highest(findings, sliced.result())
     ordered = sorted(findings.values(), key=lambda f: (f.detected_at, f.id))

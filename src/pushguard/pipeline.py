@@ -14,20 +14,21 @@ import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
-from pushguard.detect import Detection, Detector, build_detectors, to_finding
+from pushguard.detect import Detection, Detector, to_finding
 from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
 from pushguard.detect.org import ORG_STATE_KEY, OrgTable
-from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for the entry points that build engines
+from pushguard.detect.org import OrgKnowledge as OrgKnowledge  # for flow, which builds the engines
 from pushguard.detect.org import OrgTrust as OrgTrust  # the allow-list the entry points configure
 from pushguard.detect.profile import id_hash, new_profile, place_of, update_profile
-from pushguard.enrich import AliasMap, Enricher, build_enrichers
+from pushguard.enrich import AliasMap, Enricher
+from pushguard.enrich.resolver import STATE_KEY as IDENTITIES_KEY
+from pushguard.enrich.resolver import Conflict, IdentityResolver, Link
 from pushguard.model import (
     Event,
     EventKind,
@@ -51,7 +52,7 @@ from pushguard.sources import (
     detect_source,
 )
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_records
-from pushguard.store import Commit, MemoryStore, SqliteStore, StateStore
+from pushguard.store import Commit, MemoryStore, StateStore
 
 REORDER_BUFFER = 20_000  # records a file may be out of order by before they count as late
 DESCENDING_PROBE = 64  # records looked at to tell a newest-first file
@@ -116,6 +117,15 @@ def position_key(event: Event) -> str:
     return f"{micros:020d}|{event.provider.value}|{event.event_id}"
 
 
+class SecondStage(Protocol):
+    """Where an event goes for the detectors keyed by something else than the identity (IP, ASN), with
+    the identity's profile as it is now: run at once (``Engine.second_stage``, the default), spilled to
+    files for another process (``analyze --jobs``), or queued on a stream (the stream workers). A value
+    given to the Engine (``flow.Flow.engine``), not a subclass per caller."""
+
+    def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]: ...
+
+
 class Engine:
     """Per-identity detection over a store: decoded-state cache, detectors, batched commits."""
 
@@ -129,16 +139,22 @@ class Engine:
         org: OrgKnowledge | None = None,
         org_learns: bool = True,
         report: bool = True,
+        second_stage: SecondStage | None = None,
     ) -> None:
         """``by_kind=False``: every detector sees every event (the reference the kind table is tested
         against); by default a detector sees only the kinds its metadata ``watches``. ``org``: what the
         organisation knows (by default the stored table, learning as the run goes); ``org_learns=False``
-        for an engine handed a table computed up front from the whole input (a parallel run)."""
+        for an engine handed a table computed up front from the whole input (a parallel run).
+        ``second_stage``: where the keyed detectors' events go (None: run here). Engines are built by
+        ``flow.Flow``, the one composer."""
+        if detectors is None:
+            raise TypeError("Engine needs its detectors: build engines with flow.Flow.engine()")
         self.store: StateStore = store if store is not None else MemoryStore()
         # A store of its own (none given) is read back only after the decoded states are dropped: states
         # are encoded into it then, not at every commit.
         self._store_is_private = store is None
-        self.detectors = list(detectors) if detectors is not None else build_detectors()
+        self.detectors = list(detectors)
+        self._deferred = second_stage
         # First stage: state per identity. Second stage: state per the detector's own key (IP, ASN).
         self.user_detectors = [d for d in self.detectors if d.meta.keys == ("user",)]
         self.keyed_detectors = [
@@ -275,7 +291,7 @@ class Engine:
         produced: list[Finding] = []
         if not_an_identity(event):
             self.stats.not_a_user += 1  # keyed by address: only the second stage looks at it
-            produced.extend(self.second_stage(event, self._nobody))
+            produced.extend(self._second(event, self._nobody))
             self._tick()
             return produced
         identity = event.identity
@@ -301,7 +317,7 @@ class Engine:
             if detections:
                 produced.extend(self._finding(profile, detection) for detection in detections)
         if self._keyed_observers[kind]:
-            produced.extend(self.second_stage(event, profile))
+            produced.extend(self._second(event, profile))
         profile.org = 0
         update_profile(profile, event, hashed)
         if self.org_learns and kind in SUCCESS_KINDS:
@@ -310,6 +326,11 @@ class Engine:
         self._dirty.add(identity)
         self._tick()
         return produced
+
+    def _second(self, event: Event, profile: IdentityProfile) -> list[Finding]:
+        if self._deferred is None:
+            return self.second_stage(event, profile)
+        return self._deferred(self, event, profile)
 
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
         """The detectors keyed by something else than the identity (IP, ASN), given its profile."""
@@ -527,6 +548,56 @@ def _by_kind(detectors: Sequence[D], by_kind: bool) -> dict[EventKind, list[tupl
 # -- reading and ordering -------------------------------------------------------------------------
 
 
+UNKNOWN_SHAPE = "unknown record shape (no vendor recognised)"
+
+
+@dataclass
+class Parsed:
+    """What one record gave: events, or why none (unmapped: not a record we use; error: broken)."""
+
+    events: list[Event] = field(default_factory=list)
+    unmapped: str | None = None
+    error: str | None = None
+
+
+def parse_record(
+    record: Any,
+    ref: RawRef,
+    provider: Provider | None,
+    aliases: AliasMap,
+    enrichers: Sequence[Enricher] = (),
+) -> Parsed:
+    """One raw record (ingest, a stream worker): its linked, enriched events or why none; what
+    ``parse_items`` does for each record of a file."""
+    source = BY_PROVIDER[provider] if provider is not None else detect_source(record)
+    if source is None:
+        return Parsed(unmapped=UNKNOWN_SHAPE)
+    return _parsed(source, source.parse, record, ref, aliases, enrichers)
+
+
+def _parsed(
+    source: Source | LineSource,
+    parse: Callable[[Any, RawRef], ParseResult],
+    record: Any,
+    ref: RawRef,
+    aliases: AliasMap,
+    enrichers: Sequence[Enricher],
+) -> Parsed:
+    try:
+        result = parse(record, ref)
+    except RecordError as exc:
+        return Parsed(error=f"{source.provider.value}: {exc}")
+    if isinstance(result, Unmapped):
+        return Parsed(unmapped=result.reason)
+    events = []
+    for event in result:
+        event = aliases.apply(event)
+        for enrich in enrichers:
+            event = enrich(event)
+        events.append(event)
+    return Parsed(events)
+
+
 def parse_items(
     items: Iterable[RawItem | Decoded],
     stats: RunStats,
@@ -552,22 +623,18 @@ def parse_items(
                 continue
             source = forced or detect_source(record)
             if source is None:
-                stats.unmapped["unknown record shape (no vendor recognised)"] += 1
+                stats.unmapped[UNKNOWN_SHAPE] += 1
                 continue
             parse = source.parse
-        try:
-            result = parse(record, RawRef(source=item.source, position=item.position))
-        except RecordError as exc:
-            stats.error(item.where, f"{source.provider.value}: {exc}")
-            continue
-        if isinstance(result, Unmapped):
-            stats.unmapped[result.reason] += 1
-            continue
-        for event in result:
-            event = aliases.apply(event)
-            for enrich in enrichers:
-                event = enrich(event)
-            yield event
+        parsed = _parsed(
+            source, parse, record, RawRef(source=item.source, position=item.position), aliases, enrichers
+        )
+        if parsed.error is not None:
+            stats.error(item.where, parsed.error)
+        elif parsed.unmapped is not None:
+            stats.unmapped[parsed.unmapped] += 1
+        else:
+            yield from parsed.events
 
 
 Order = tuple[float, str, str]
@@ -629,8 +696,11 @@ def merged_events(
     provider: Provider | None,
     aliases: AliasMap,
     enrichers: Sequence[Enricher] = (),
+    resolver: IdentityResolver | None = None,
 ) -> Iterator[tuple[Event, str]]:
-    """Events of all files, merged by (time, provider, id), each with its partition (the file)."""
+    """Events of all files, merged by (time, provider, id), each with its partition (the file).
+    ``resolver``: accounts linked to their person in that order (a link counts from the record that
+    shows it on)."""
     streams = []
     for path in paths:
         stats.files += 1
@@ -638,7 +708,41 @@ def merged_events(
         # a generator function, not an expression: each stream keeps its own file as the partition
         streams.append(_in_partition(keyed_file_events(parsed, stats), str(path.resolve())))
     for _, event, partition in heapq.merge(*streams, key=operator.itemgetter(0)):
-        yield event, partition
+        yield (event if resolver is None else resolver(event)), partition
+
+
+def stored_resolver(
+    store: StateStore | None,
+    aliases: AliasMap | None = None,
+    directory: tuple[Sequence[Link], Sequence[Conflict]] = ((), ()),
+    vendor_fields: bool = True,
+) -> IdentityResolver:
+    """The identity resolver with the links a state file keeps (none without one), the alias map and the
+    directory's links and conflicts (``enrich.directory.load_directory``). ``vendor_fields=False``: no
+    link from the records' own fields (what ``--jobs`` does)."""
+    blob = None if store is None else store.load([IDENTITIES_KEY]).get(IDENTITIES_KEY)
+    links, conflicts = directory
+    state = IdentityResolver.decode_state(blob)
+    return IdentityResolver(aliases, state, links, conflicts, vendor_fields=vendor_fields)
+
+
+def resolve_identities(
+    inputs: Sequence[str | Path], resolver: IdentityResolver, provider: Provider | None = None
+) -> RunStats:
+    """Read logs only to link accounts (no detection, no enrichment): what ``pushguard identities``
+    lists. The links are those a run of ``analyze`` over the same logs makes."""
+    stats = RunStats()
+    paths = expand_paths(inputs, stats.skipped_files)
+    if not paths:
+        raise InputError("no log files found in " + ", ".join(str(p) for p in inputs))
+    for _ in merged_events(paths, stats, provider, resolver.aliases, (), resolver):
+        stats.events += 1
+    return stats
+
+
+def save_resolver(store: StateStore, resolver: IdentityResolver) -> None:
+    if resolver.learns:  # links, conflicts and the evidence they came from; nothing when it links nothing
+        store.commit(Commit(states={IDENTITIES_KEY: resolver.encode_state()}))
 
 
 @dataclass
@@ -646,60 +750,3 @@ class RunResult:
     stats: RunStats
     findings: list[Finding]
     revisions: list[Finding] | None = None  # every revision in report order (keep_revisions=True)
-
-
-def analyze(
-    inputs: Sequence[str | Path],
-    *,
-    store: StateStore | None = None,
-    provider: Provider | None = None,
-    aliases: AliasMap | None = None,
-    detector_config: dict[str, Any] | None = None,
-    enrichers: Sequence[Enricher] | None = None,
-    on_event: Callable[[int], None] | None = None,
-    commit_every: int = COMMIT_EVERY,
-    keep_revisions: bool = False,
-    org_learns: bool = True,
-    org_trust: OrgTrust | None = None,
-    report: bool = True,
-) -> RunResult:
-    """Analyze log files/directories; findings of this run at their final revision, in time order.
-
-    ``enrichers`` default to the standard chain with the bundled offline geo/ASN database.
-    ``keep_revisions``: also every revision as it was reported (for time-to-detect). ``org_learns=False``:
-    the organisation's table is read (stored, or empty) but not extended by this run. ``org_trust``: the
-    configured allow-list of networks. ``report=False`` (a baseline): detectors and profiles learn, no
-    finding is returned or stored.
-    With a SQLite ``store``, a run that resumes one killed on the same inputs also returns the findings
-    the killed process committed: the findings of one uninterrupted run (``SqliteStore.open_run``)."""
-    engine = Engine(
-        store,
-        build_detectors(detector_config),
-        commit_every=commit_every,
-        org=OrgKnowledge(trust=org_trust) if org_trust is not None else None,
-        org_learns=org_learns,
-        report=report,
-    )
-    paths = expand_paths(inputs, engine.stats.skipped_files)
-    ledger = store if isinstance(store, SqliteStore) and report else None
-    if ledger is not None:
-        ledger.open_run(stable_id("run", *sorted(str(path.resolve()) for path in paths)))
-    if keep_revisions:
-        engine.revisions = []
-    chain = build_enrichers() if enrichers is None else list(enrichers)
-    with ExitStack() as closing:
-        for enricher in chain:
-            if isinstance(enricher, AbstractContextManager):
-                closing.enter_context(enricher)
-        for count, (event, partition) in enumerate(
-            merged_events(paths, engine.stats, provider, aliases or AliasMap(), chain), start=1
-        ):
-            engine.process(event, partition)
-            if on_event is not None and count % 1000 == 0:
-                on_event(count)
-    engine.finish()
-    findings = sorted(engine.findings.values(), key=lambda f: (f.detected_at, f.id)) if report else []
-    if ledger is not None:
-        findings = ledger.run_findings()  # this process's findings and a killed one's, highest revision
-        ledger.close_run()
-    return RunResult(engine.stats, findings, engine.revisions if report else None)

@@ -15,49 +15,16 @@ from typing import Any
 
 import msgspec
 
-from pushguard.enrich import AliasMap, Enricher
+from pushguard.enrich import AliasMap
 from pushguard.model import Event, InputError, Provider, RawRef
-from pushguard.pipeline import RunStats, event_order, keyed_file_events
-from pushguard.sources import BY_PROVIDER, RecordError, Unmapped, detect_source
+from pushguard.pipeline import Parsed as Parsed  # one record's events, for the stream workers
+from pushguard.pipeline import RunStats, event_order, keyed_file_events, parse_record
+from pushguard.sources import BY_PROVIDER
 from pushguard.sources.readers import expand_paths, read_file
 from pushguard.store.streams import Outgoing, StreamBus
 
 PUBLISH_BATCH = 1000  # records per ingest transaction
 _json = msgspec.json.Encoder()
-
-
-@dataclass
-class Parsed:
-    """What one record gave: events, or why none (unmapped: not a record we use; error: broken)."""
-
-    events: list[Event] = field(default_factory=list)
-    unmapped: str | None = None
-    error: str | None = None
-
-
-def parse_record(
-    record: dict[str, Any],
-    ref: RawRef,
-    provider: Provider | None,
-    aliases: AliasMap,
-    enrichers: Sequence[Enricher] = (),
-) -> Parsed:
-    source = BY_PROVIDER[provider] if provider is not None else detect_source(record)
-    if source is None:
-        return Parsed(unmapped="unknown record shape (no vendor recognised)")
-    try:
-        result = source.parse(record, ref)
-    except RecordError as exc:
-        return Parsed(error=f"{source.provider.value}: {exc}")
-    if isinstance(result, Unmapped):
-        return Parsed(unmapped=result.reason)
-    events = []
-    for event in result:
-        event = aliases.apply(event)
-        for enrich in enrichers:
-            event = enrich(event)
-        events.append(event)
-    return Parsed(events)
 
 
 @dataclass

@@ -41,10 +41,10 @@ from pushguard.api.schemas import (
 )
 from pushguard.api.service import FindingQuery, Service
 from pushguard.decide import PolicyError
+from pushguard.flow import TOO_DEEP
 from pushguard.model import DecisionRequest, Severity
 from pushguard.model.decision import RFC3339_PATTERN as RFC3339
 from pushguard.model.decision import RequestTime
-from pushguard.sources.limits import TOO_DEEP
 
 _json = msgspec.json.Encoder()
 

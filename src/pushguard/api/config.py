@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
+from pushguard.config import PipelineConfig, load_settings, pipeline_config
 from pushguard.model import ConfigError, DecisionAction
-from pushguard.pipeline import OrgTrust
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # bytes: an Okta event-hook delivery is far smaller
 DEFAULT_READ_TIMEOUT_S = 30.0
@@ -31,6 +30,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     decision_log_max_bytes: int = 100 * 1024 * 1024  # then rotated: <file>.1, .2, …
     decision_log_keep: int = 5  # rotated files kept (the oldest is deleted)
     aliases: str | None = None  # alias map (CSV or YAML, as `analyze --aliases`) for ingestion and decide
+    geoip_city: str | None = None  # MaxMind City .mmdb, as `analyze --geoip-city`
+    geoip_asn: str | None = None  # MaxMind ASN .mmdb, as `analyze --geoip-asn`
     max_body_bytes: int = DEFAULT_MAX_BODY
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a request's head, then its body, must arrive in this
     max_connections: int = 1000  # open connections (and requests in progress) per process; then 503
@@ -55,6 +56,17 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     redis_prefix: str = "pg"
     redis_partitions: int | None = None  # fixed by the first ingest or worker; None: what is there
 
+    def pipeline(self, where: str = "service settings") -> PipelineConfig:
+        """What builds the service's pipeline (``flow.Flow``): checked as ``analyze --config`` is."""
+        return pipeline_config(
+            self.detectors,
+            self.organisation or None,
+            where,
+            aliases=self.aliases,
+            geoip_city=self.geoip_city,
+            geoip_asn=self.geoip_asn,
+        )
+
     def spool_dir(self) -> Path | None:
         """Where hook deliveries wait; None keeps them in memory (an in-memory state has nothing to
         resume anyway)."""
@@ -73,6 +85,8 @@ _ENV = {
     "PUSHGUARD_DECISION_LOG_MAX_BYTES": "decision_log_max_bytes",
     "PUSHGUARD_DECISION_LOG_KEEP": "decision_log_keep",
     "PUSHGUARD_ALIASES": "aliases",
+    "PUSHGUARD_GEOIP_CITY": "geoip_city",
+    "PUSHGUARD_GEOIP_ASN": "geoip_asn",
     "PUSHGUARD_MAX_BODY_BYTES": "max_body_bytes",
     "PUSHGUARD_READ_TIMEOUT_S": "read_timeout_s",
     "PUSHGUARD_MAX_CONNECTIONS": "max_connections",
@@ -90,16 +104,6 @@ _ENV = {
     "PUSHGUARD_REDIS_PREFIX": "redis_prefix",
     "PUSHGUARD_REDIS_PARTITIONS": "redis_partitions",
 }
-
-
-def _from_env(name: str, field: str, text: str) -> Any:
-    """One variable's value, typed as its setting (text → int, float, enum); the error names it."""
-    try:
-        typed = msgspec.convert({field: text}, ServiceConfig, strict=False)
-    except msgspec.ValidationError as exc:
-        shown = "" if field in SECRET_FIELDS else f"={text!r}"
-        raise ConfigError(f"environment {name}{shown}: {str(exc).split(' - at ')[0]}") from None
-    return getattr(typed, field)
 
 
 def _check(config: ServiceConfig, where: str) -> None:
@@ -128,53 +132,17 @@ def _check(config: ServiceConfig, where: str) -> None:
         problems.append("redis_partitions must be at least 1")
     if not config.okta_hook_header.strip():
         problems.append("okta_hook_header must name a header")
-    try:
-        OrgTrust.parse(config.organisation, "organisation")
-    except ValueError as exc:
-        problems.append(str(exc))
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
+    config.pipeline(where)  # the detectors' tunables and the organisation's networks, as --config's
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
     """The file's settings (if any), overridden by the environment; a precise error on a bad value."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings")
-        raw = dict(loaded or {})
-        try:
-            msgspec.convert(raw, ServiceConfig)  # the file alone: its errors name the file
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"{path}: {_field_error(exc)}") from None
     env = os.environ if environ is None else environ
-    used = []
-    for name, field in _ENV.items():
-        if name in env:
-            raw[field] = _from_env(name, field, env[name])
-            used.append(name)
+    names = dict(_ENV)
     if "PUSHGUARD_REDIS_URL" not in env and env.get("REDIS_URL"):  # the variable Redis hosts set
-        raw["redis_url"] = env["REDIS_URL"]
-        used.append("REDIS_URL")
-    config = msgspec.convert(raw, ServiceConfig)  # each part was checked above
-    where = " and ".join(([str(path)] if path is not None else []) + used) or "defaults"
+        names["REDIS_URL"] = "redis_url"
+    config, where = load_settings(ServiceConfig, path, names, env, SECRET_FIELDS)
     _check(config, where)
     return config
-
-
-def _field_error(exc: msgspec.ValidationError) -> str:
-    """msgspec says 'Expected `int`, got `str` - at `$.max_body_bytes`': put the setting first."""
-    message, _, at = str(exc).partition(" - at ")
-    setting = at.strip("`").removeprefix("$.")
-    if "Object contains unknown field" in message:
-        known = ", ".join(ServiceConfig.__struct_fields__)
-        return f"{message.split('`')[1] if '`' in message else message}: unknown setting (known: {known})"
-    return f"{setting}: {message}" if setting else message

@@ -26,9 +26,9 @@ import msgspec
 
 from pushguard.api.metrics import Metrics
 from pushguard.api.service import Service
+from pushguard.flow import TOO_DEEP
 from pushguard.model import Provider
 from pushguard.model.files import open_private, private_dir
-from pushguard.sources.limits import TOO_DEEP
 
 log = logging.getLogger("pushguard.api.hooks")
 SOURCE = "okta-hook"

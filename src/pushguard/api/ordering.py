@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 import msgspec
 
+from pushguard.flow import position_key
 from pushguard.model import Event
-from pushguard.pipeline import position_key
 from pushguard.store import SqliteStore, StateStore
 
 PARTITION = "http"  # the Engine partition of everything ingested over HTTP

@@ -32,14 +32,21 @@ from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
 from pushguard.decide.context import located
-from pushguard.detect import build_detectors
-from pushguard.detect.org import ORG_STATE_KEY, OrgTable
-from pushguard.enrich import AliasMap, Enricher, build_enrichers
+from pushguard.flow import (
+    ORG_STATE_KEY,
+    TOO_DEEP,
+    Enricher,
+    Flow,
+    OrgKnowledge,
+    OrgTable,
+    OrgTrust,
+    RawItem,
+    RunStats,
+    unwrap_records,
+    value_too_deep,
+)
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
-from pushguard.pipeline import Engine, OrgKnowledge, OrgTrust, RunStats, parse_items
 from pushguard.publish import publish_records
-from pushguard.sources.limits import TOO_DEEP, value_too_deep
-from pushguard.sources.readers import RawItem, unwrap_records
 from pushguard.store import MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
 from pushguard.store.streams import StreamBus
@@ -145,17 +152,12 @@ class Service:
         self.bus: StreamBus | None = None
         if config.redis_url is not None:
             self.bus = StreamBus(redis.Redis.from_url(config.redis_url), config.redis_prefix)
-        trust = OrgTrust.parse(config.organisation, "organisation")  # checked when the config was loaded
-        self.engine = Engine(
-            self.store,
-            build_detectors(config.detectors),
-            commit_every=config.commit_every,
-            org=OrgKnowledge(trust=trust) if trust.networks or trust.asns else None,
-        )
-        self.org_trust = trust
+        self.flow = Flow.build(config.pipeline())  # checked when the config was loaded
+        self.engine = self.flow.engine(self.store, commit_every=config.commit_every)
+        self.org_trust = self.flow.trust or OrgTrust()
         self._decide_org_cache: tuple[float, OrgKnowledge | None] | None = None  # (loaded at, table)
-        self.enrichers = list(enrichers) if enrichers is not None else build_enrichers()
-        self.aliases = AliasMap.load(config.aliases) if config.aliases else AliasMap()
+        self.enrichers = list(enrichers) if enrichers is not None else self.flow.enrichers()
+        self.aliases = self.flow.aliases
         self.lock = threading.Lock()  # the Engine and the writing connection
         self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
         # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
@@ -195,7 +197,7 @@ class Service:
         if self.bus is not None:
             return self._publish(items, provider)
         stats = RunStats()
-        events = list(parse_items(items, stats, provider, self.aliases, self.enrichers))
+        events = list(self.flow.parse(items, stats, self.enrichers, provider))
         with self.ingest_lock:
             with self.lock:
                 late, duplicates = self.held.add(events)

@@ -27,10 +27,8 @@ from pathlib import Path
 import msgspec
 
 from pushguard.decide.record import DecisionRecord, action_of, operation_of
-from pushguard.enrich import AliasMap
+from pushguard.flow import Flow, RunStats, expand_paths, read_paths
 from pushguard.model import DecisionAction, Event, EventKind, Operation
-from pushguard.pipeline import RunStats, parse_items
-from pushguard.sources.readers import expand_paths, read_paths
 
 _PUSH_KINDS = frozenset(
     {
@@ -138,13 +136,13 @@ def join_decisions(
     *,
     window_s: float = 120.0,
     skew_s: float = 5.0,
-    aliases: AliasMap | None = None,
+    flow: Flow | None = None,
 ) -> list[Joined]:
-    """One ``Joined`` per decision, in the order given."""
+    """One ``Joined`` per decision, in the order given; ``flow`` links identities (its alias map)."""
     items = [d if isinstance(d, Decided) else decided(d) for d in decisions]
     vendor: dict[tuple[str, Operation], list[Event]] = defaultdict(list)
     stats = RunStats()
-    for event in parse_items(read_paths(expand_paths(logs)), stats, None, aliases or AliasMap()):
+    for event in (flow or Flow()).parse(read_paths(expand_paths(logs)), stats):
         for operation, kinds in _KINDS.items():
             if event.kind in kinds:
                 vendor[(event.identity, operation)].append(event)

@@ -54,7 +54,7 @@ import msgspec
 
 from pushguard.backtest.whatif import WhatIf, cheapest_rules
 from pushguard.decide import Policy, evaluate
-from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.flow import BeforeEvent, Flow
 from pushguard.model import (
     Decision,
     DecisionAction,
@@ -62,12 +62,10 @@ from pushguard.model import (
     Event,
     EventKind,
     Factor,
+    Finding,
     Operation,
-    Provider,
 )
-from pushguard.pipeline import Engine, merged_events
 from pushguard.simulate.labels import Labels
-from pushguard.sources.readers import expand_paths
 
 ESCALATIONS = frozenset({DecisionAction.THROTTLE, DecisionAction.STEP_UP, DecisionAction.DENY})
 _OUTCOMES = frozenset(
@@ -191,29 +189,57 @@ def request_for(event: Event, operation: Operation) -> DecisionRequest:
     )
 
 
+class _Replay:
+    """The backtest as an observer of one ``Flow`` pass: each decision point is decided on the state just
+    before its event, by every policy."""
+
+    def __init__(self, tallies: list[_Tally], campaign_of: dict[str, str]) -> None:
+        self.tallies = tallies
+        self.campaign_of = campaign_of
+        self.last_send: dict[str, float] = {}
+        self.points = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+
+    def before_event(self, event: Event, state: BeforeEvent) -> None:
+        operation = _decision_point(event, self.last_send)
+        if operation is not None and event.identity:
+            self.points += 1
+            self.first_ts = event.ts if self.first_ts is None else self.first_ts
+            self.last_ts = event.ts
+            campaign = self.campaign_of.get(event.event_id)
+            profile = state.profile(event.identity)  # the state before this event
+            request = request_for(event, operation)
+            org = state.org_bits(event)  # as the engine shows its detectors
+            for tally in self.tallies:
+                decision = evaluate(request, profile, tally.policy, org=org)
+                _count(tally, decision, operation, event, campaign)
+        if event.kind is EventKind.PUSH_APPROVED:
+            _approved(self.tallies, self.campaign_of.get(event.event_id))
+
+    def after_event(self, event: Event, findings: list[Finding]) -> None:
+        pass
+
+
 def backtest(
     inputs: Sequence[str | Path],
     policies: Sequence[Policy],
     *,
     labels: Labels | None = None,
-    provider: Provider | None = None,
-    aliases: AliasMap | None = None,
     history: Sequence[str | Path] = (),
     target: float = DEFAULT_TARGET,
+    flow: Flow | None = None,
 ) -> BacktestResult:
     """``history``: logs of the period before, replayed first to build the state (profiles, the
     organisation's table, findings) without being decided or counted. ``target``: the catch rate the
-    what-if (``cheapest``) reaches with the fewest benign escalations."""
+    what-if (``cheapest``) reaches with the fewest benign escalations. ``flow``: the pipeline as
+    ``--config`` builds it (detector tunables, MaxMind files, the organisation's networks)."""
     if not 0.0 < target <= 1.0:
         raise ValueError(f"target catch rate must be in (0, 1], not {target}")
-    paths = expand_paths(inputs)
-    engine = Engine()
-    enrichers = build_enrichers()
+    flow = flow or Flow()
+    engine = flow.engine()
     if history:
-        for event, partition in merged_events(
-            expand_paths(history), engine.stats, provider, aliases or AliasMap(), enrichers
-        ):
-            engine.process(event, partition)
+        flow.run(history, engine=engine, finish=False)
     tallies = [_Tally(p, PolicyFigures(source=p.source, version=p.version)) for p in policies]
     campaign_of: dict[str, str] = {}
     for label in labels.campaigns if labels is not None else ():
@@ -223,38 +249,19 @@ def backtest(
             tally.campaigns[label.id] = CampaignFigures(
                 id=label.id, kind=label.kind, identity=label.identity, provider=label.provider
             )
-    last_send: dict[str, float] = {}
-    points = 0
-    first_ts = last_ts = None
-    for event, partition in merged_events(paths, engine.stats, provider, aliases or AliasMap(), enrichers):
-        operation = _decision_point(event, last_send)
-        if operation is not None and event.identity:
-            points += 1
-            first_ts = event.ts if first_ts is None else first_ts
-            last_ts = event.ts
-            campaign = campaign_of.get(event.event_id)
-            profile = engine.profile(event.identity)  # the state before this event
-            request = request_for(event, operation)
-            org = engine.org.bits(event) if event.ip else 0  # as the engine shows its detectors
-            for tally in tallies:
-                decision = evaluate(request, profile, tally.policy, org=org)
-                _count(tally, decision, operation, event, campaign)
-        if event.kind is EventKind.PUSH_APPROVED:
-            _approved(tallies, campaign_of.get(event.event_id))
-        engine.process(event, partition)
-    engine.finish()
-    weeks = max(((last_ts or 0.0) - (first_ts or 0.0)) / (7 * 86400.0), 1 / 7)
+    replay = _Replay(tallies, campaign_of)
+    stats = flow.run(inputs, engine=engine, observers=[replay]).stats
+    weeks = max(((replay.last_ts or 0.0) - (replay.first_ts or 0.0)) / (7 * 86400.0), 1 / 7)
     for tally in tallies:
         tally.figures.escalated_identities = len(tally.identities)
         if labels is not None:
             tally.figures.labeled = _labeled(tally, weeks, target)
-    stats = engine.stats
     return BacktestResult(
         records=stats.records,
         events=stats.events,
         errors=stats.errors,
         error_samples=list(stats.error_samples),
-        decision_points=points,
+        decision_points=replay.points,
         policies=[t.figures for t in tallies],
     )
 

@@ -50,6 +50,14 @@ lazy(
     keys="Create, list and revoke API keys (stored hashed).",
 )
 lazy(
+    "pushguard.cli.identities",
+    identities="The people the identity resolver sees: accounts per IdP, each link's evidence, conflicts.",
+)
+lazy(
+    "pushguard.cli.posture",
+    posture="Which factors guard which applications and groups (SP 800-63B AAL), and what to change first.",
+)
+lazy(
     "pushguard.cli.review",
     enrollments="Every factor registration and removal with its provenance, ranked by risk.",
 )

@@ -25,18 +25,19 @@ from rich.progress import (
 from rich.table import Table
 
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
-from pushguard.detect import DETECTOR_TYPES
-from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.enrich.geo import open_mmdb
-from pushguard.model import ConfigError, Finding, InputError, Provider, PushguardError
-from pushguard.model.files import read_yaml_file
+from pushguard.flow import (
+    COMMIT_EVERY,
+    META_BY_ID,
+    Flow,
+    RunResult,
+    RunStats,
+    expand_paths,
+    listen_to_reading,
+)
+from pushguard.model import Finding, InputError, Provider, PushguardError
 from pushguard.parallel import analyze_parallel
-from pushguard.pipeline import COMMIT_EVERY, OrgTrust, RunResult, RunStats, analyze
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
-from pushguard.sources import progress
-from pushguard.sources.limits import ReadLimits
-from pushguard.sources.readers import expand_paths
 from pushguard.store import SqliteStore, StateStore
 
 console = Console()
@@ -53,32 +54,53 @@ class ProviderChoice(enum.StrEnum):
     OCSF = "ocsf"
 
 
+# The pipeline's files, for every command that builds one (build_flow). The variables are those
+# config.load_pipeline_config reads too (PIPELINE_ENV), named here so each command's help shows them.
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_CONFIG",
+        help="YAML config: detector tunables, organisation, MaxMind files, posture.",
+    ),
+]
+AliasesOpt = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map (CSV alias,canonical or YAML)."),
+]
+DirectoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_DIRECTORY",
+        help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts.",
+    ),
+]
+GeoipCityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="MMDB",
+        envvar="PUSHGUARD_GEOIP_CITY",
+        help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).",
+    ),
+]
+GeoipAsnOpt = Annotated[
+    Path | None,
+    typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
+]
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"pushguard: {message}", err=True)
     return typer.Exit(code)
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
-    """The YAML config file: ``detectors: {id: {tunable: value} | false}`` and ``organisation:
-    {trusted_networks: [CIDR], trusted_asns: [ASN]}`` (offices and gateways known from the first day)."""
-    if path is None:
-        return {}
-    data = read_yaml_file(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    unknown = set(data) - {"detectors", "organisation"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
-    detectors = data.get("detectors") or {}
-    if not isinstance(detectors, dict):
-        raise ConfigError(f"{path}: 'detectors' must be a mapping of detector id to settings")
-    try:
-        trust = OrgTrust.parse(data.get("organisation"), str(path))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return {"detectors": detectors, "organisation": trust}
+def build_flow(config: Path | None, provider: ProviderChoice = ProviderChoice.AUTO, **given: Any) -> Flow:
+    """The one pipeline of a command: ``--config`` (detector tunables, organisation, MaxMind files,
+    posture), ``PUSHGUARD_*`` and the command's own options (``given``: aliases, geoip_city, geoip_asn,
+    directory, link) over both."""
+    chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
+    return Flow.load(config, provider=chosen, **given)
 
 
 @contextmanager
@@ -106,8 +128,9 @@ def run_analysis(
     commit_every: int = COMMIT_EVERY,
     jobs: int = 1,
     baseline: bool = False,
+    directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
-    ReadLimits.from_env()  # a bad size cap is named now, not by the first reader (or --jobs process)
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     if not paths:
@@ -116,7 +139,19 @@ def run_analysis(
     if baseline and state is None:
         raise InputError("--baseline learns into a state file: give it --state FILE")
     result = _run(
-        paths, provider, state, aliases, config, quiet, geoip_city, geoip_asn, commit_every, jobs, baseline
+        paths,
+        provider,
+        state,
+        aliases,
+        config,
+        quiet,
+        geoip_city,
+        geoip_asn,
+        commit_every,
+        jobs,
+        baseline,
+        directory=directory,
+        link=link,
     )
     result.stats.skipped_files.extend(skipped)  # the run was given the files, not the directories
     return result
@@ -134,47 +169,34 @@ def _run(
     commit_every: int,
     jobs: int,
     baseline: bool,
+    *,
+    directory: Path | None = None,
+    link: bool = True,
 ) -> RunResult:
-    settings = load_config(config)
-    trust: OrgTrust | None = settings.get("organisation")
-    alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-    chosen = None if provider is ProviderChoice.AUTO else Provider(provider.value)
-    for db in (geoip_city, geoip_asn):
-        if db is not None:
-            open_mmdb(db).close()  # here: a --jobs process would only fail later
-    if jobs > 1 and state is not None:
-        raise InputError("--jobs keeps state in memory for the run: use it without --state")
+    flow = build_flow(
+        config,
+        provider,
+        aliases=aliases,
+        geoip_city=geoip_city,
+        geoip_asn=geoip_asn,
+        directory=directory,
+        link=link,
+    )
+    if jobs > 1:
+        if state is not None:
+            raise InputError("--jobs keeps state in memory for the run: use it without --state")
+        if directory is not None:
+            raise InputError("--directory links identities as records stream: use it without --jobs")
     size = sum(p.stat().st_size for p in paths)
     show = not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal)
     with open_store(state) as store, reading_progress(size if show else None) as on_bytes:
         if jobs > 1:
-            return analyze_parallel(
-                paths,
-                jobs,
-                provider=chosen,
-                aliases=alias_map,
-                detector_config=settings.get("detectors"),
-                city_db=geoip_city,
-                asn_db=geoip_asn,
-                org_trust=trust,
-                on_bytes=on_bytes,
-            )
-        enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
-        previous = progress.listen(on_bytes)
+            return analyze_parallel(paths, jobs, flow=flow, on_bytes=on_bytes)
+        previous = listen_to_reading(on_bytes)
         try:
-            return analyze(
-                paths,
-                store=store,
-                provider=chosen,
-                aliases=alias_map,
-                detector_config=settings.get("detectors"),
-                enrichers=enrichers,
-                commit_every=commit_every,
-                org_trust=trust,
-                report=not baseline,
-            )
+            return flow.run(paths, store=store, commit_every=commit_every, report=not baseline)
         finally:
-            progress.listen(previous)
+            listen_to_reading(previous)
 
 
 @contextmanager
@@ -208,11 +230,11 @@ def progress_of_reading(paths: list[Path], passes: int = 1) -> Iterator[None]:
     show = size >= PROGRESS_MIN_BYTES and err.is_terminal
     label = "reading logs" if passes == 1 else f"reading logs ({passes} passes)"
     with reading_progress(size * passes if show else None, label) as on_bytes:
-        previous = progress.listen(on_bytes)
+        previous = listen_to_reading(on_bytes)
         try:
             yield
         finally:
-            progress.listen(previous)
+            listen_to_reading(previous)
 
 
 def register(app: typer.Typer) -> None:
@@ -272,33 +294,21 @@ def analyze_command(
     ] = None,
     state: Annotated[
         Path | None,
+        typer.Option(metavar="FILE", help="SQLite state file: history carries over between runs."),
+    ] = None,
+    aliases: AliasesOpt = None,
+    directory: DirectoryOpt = None,
+    link: Annotated[
+        bool,
         typer.Option(
-            metavar="FILE",
-            help="SQLite state file: history carries over between runs.",
+            "--link/--no-link",
+            help="Link one person's accounts across IdPs from the records' own fields (emails, immutable "
+            "ids). Not with --jobs, which links by the alias map only.",
         ),
-    ] = None,
-    aliases: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map (CSV alias,canonical or YAML)."
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(metavar="FILE", envvar="PUSHGUARD_CONFIG", help="YAML config: detector tunables."),
-    ] = None,
-    geoip_city: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="MMDB",
-            envvar="PUSHGUARD_GEOIP_CITY",
-            help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).",
-        ),
-    ] = None,
-    geoip_asn: Annotated[
-        Path | None,
-        typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
-    ] = None,
+    ] = True,
+    config: ConfigOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
     commit_every: Annotated[
         int, typer.Option(min=1, help="Events per state transaction (a crash re-reads at most this many).")
@@ -335,6 +345,8 @@ def analyze_command(
             commit_every=commit_every,
             jobs=jobs,
             baseline=baseline,
+            directory=directory,
+            link=link,
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -354,6 +366,8 @@ def analyze_command(
         console.print(f"baseline learnt into {state}: no findings reported")
         return
     print_summary(console, result.stats, result.findings)
+    if jobs > 1 and link:
+        console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
     if out is not None:
         console.print(f"findings written to {out}")
 
@@ -384,7 +398,7 @@ def detectors_command(
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List every detector with its metadata and tunable defaults."""
-    metas = [cls.meta for cls in DETECTOR_TYPES]
+    metas = list(META_BY_ID.values())
     if output is OutputFormat.JSON:
         sys.stdout.write(msgspec.json.encode(metas).decode() + "\n")
         return
@@ -392,9 +406,10 @@ def detectors_command(
         table = Table(title=f"{meta.id} — {meta.title} ({meta.severity.value})", title_justify="left")
         table.add_column("tunable")
         table.add_column("default", justify="right")
+        table.add_column("allowed")  # what the config loader accepts (config.check_detectors)
         table.add_column("meaning")
         for name, tunable in meta.tunables.items():
-            table.add_row(name, str(tunable.default), tunable.description)
+            table.add_row(name, str(tunable.default), tunable.range_text(name), tunable.description)
         console.print(table)
         console.print(meta.description)
         console.print("ATT&CK: " + ", ".join(meta.techniques))

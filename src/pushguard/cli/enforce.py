@@ -16,12 +16,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
-from pushguard.decide.enforce import EnforcementConfig, expired, load_enforcement_config, plan_enforcement
+from pushguard.decide.enforce import (
+    Account,
+    EnforcementConfig,
+    expired,
+    load_enforcement_config,
+    person_accounts,
+    plan_enforcement,
+)
 from pushguard.decide.record import DecisionRecord
+from pushguard.flow import Flow, IdentityResolver
 from pushguard.model import InputError, PushguardError
 from pushguard.respond.audit import AuditLog, audit_key
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.enforcer import Enforcer, load_state, state_lock
+from pushguard.store import SqliteStore
 
 console = Console(highlight=False, soft_wrap=True)
 _STYLE = {"performed": "green", "planned": "cyan", "skipped": "yellow", "failed": "bold red"}
@@ -33,6 +42,7 @@ def register(app: typer.Typer) -> None:
         "enforce",
         epilog=examples(
             "pushguard enforce decisions.jsonl --config examples/enforcement.yaml",
+            "pushguard enforce decisions.jsonl --config examples/enforcement.yaml --identities state.sqlite",
             "pushguard enforce --expire --execute --config examples/enforcement.yaml --format json",
         ),
     )(enforce_command)
@@ -76,13 +86,35 @@ def _now(text: str | None) -> datetime:
     return moment
 
 
+def _linked(resolver: IdentityResolver | None, record: DecisionRecord) -> list[Account]:
+    """The person's accounts on every IdP (none known: the request's own account, as before)."""
+    if resolver is None:
+        return []
+    request = record.request
+    account = (
+        f"{request.provider.value}|{request.identity}" if request.provider is not None else request.identity
+    )
+    return person_accounts(resolver.accounts_of(resolver.person(account)))
+
+
 def _run(
-    enforcer: Enforcer, records: list[DecisionRecord], config: EnforcementConfig, expire: bool, now: datetime
+    enforcer: Enforcer,
+    records: list[DecisionRecord],
+    config: EnforcementConfig,
+    expire: bool,
+    now: datetime,
+    resolver: IdentityResolver | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     entries: list[dict[str, Any]] = []
     skipped: list[tuple[str, str, str]] = []
     for record in records:
-        plan = plan_enforcement(record.request, record.decision, config, active=enforcer.state.active)
+        plan = plan_enforcement(
+            record.request,
+            record.decision,
+            config,
+            accounts=_linked(resolver, record),
+            active=enforcer.state.active,
+        )
         skipped += [(s.identity, s.provider.value if s.provider else "-", s.reason) for s in plan.skipped]
         entries += enforcer.apply(plan.intents, now)
     if expire:  # after the decisions: a membership they just extended is not removed and re-added
@@ -152,6 +184,13 @@ def enforce_command(
         str | None,
         typer.Option(metavar="TIME", help="The time expiry is judged at (ISO 8601 with zone; default: now)."),
     ] = None,
+    identities: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="STATE",
+            help="State file of `analyze --state`: act on each of the person's linked accounts.",
+        ),
+    ] = None,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Plan (or, with --execute, apply) the IdP controls that carry out logged decisions.
@@ -164,6 +203,15 @@ def enforce_command(
         settings = msgspec.structs.replace(settings, dry_run=not execute)  # the command line decides
         records, problems = read_decisions(decisions or [])
         moment = _now(now)
+        resolver = None
+        if identities is not None:
+            if not identities.exists():
+                raise InputError(f"{identities}: no such state file")
+            linked = SqliteStore(identities)
+            try:
+                resolver = Flow.build().resolver(linked)
+            finally:
+                linked.close()
         audit = AuditLog(audit_log, key=audit_key())
         with state_lock(state) if execute else contextlib.nullcontext():
             enforcer = Enforcer(
@@ -175,7 +223,7 @@ def enforce_command(
                 clock=lambda: datetime.now(UTC),
             )
             try:
-                entries, skipped = _run(enforcer, records, settings, expire, moment)
+                entries, skipped = _run(enforcer, records, settings, expire, moment, resolver)
             finally:
                 enforcer.close()
     except PushguardError as exc:

@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples
+from pushguard.flow import RunResult, analyze
 from pushguard.model import PushguardError
-from pushguard.pipeline import RunResult, analyze
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
 from pushguard.simulate.evaluate import Evaluation, pooled, score, to_json
 from pushguard.simulate.evaluate_report import print_evaluation, print_side_by_side
@@ -73,6 +73,10 @@ def evaluate_directory(directory: Path, detector_config: dict[str, Any] | None =
             "`pushguard report`."
         )
     labels = read_labels(labels_path)
+    if labels.assurance_exceptions and detector_config is None:
+        # the tenant's approved exceptions, as its operator's config would list them
+        exempt = ",".join(labels.assurance_exceptions)
+        detector_config = {"assurance_gap": {"exempt_accounts": exempt}}
     result = analyze_simulated(directory, detector_config)
     return score(labels, result.findings, result.revisions)
 

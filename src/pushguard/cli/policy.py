@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -16,11 +17,12 @@ from rich.table import Table
 from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
 from pushguard.backtest.replay import DEFAULT_TARGET
+from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, build_flow
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
 from pushguard.decide.context import located
 from pushguard.decide.testing import TestReport
-from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.flow import OrgKnowledge
 from pushguard.model import (
     ConfigError,
     Decision,
@@ -29,7 +31,6 @@ from pushguard.model import (
     IdentityProfile,
     PushguardError,
 )
-from pushguard.pipeline import Engine, OrgKnowledge
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.store import SqliteStore
 
@@ -220,16 +221,24 @@ def decide_command(
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _fail(f"invalid request: {exc}") from None
     try:
-        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
+        flow = build_flow(None, aliases=aliases)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    req = msgspec.structs.replace(req, identity=alias_map.canonical(req.identity))
-    req = located(req, build_enrichers())  # the address placed as the logs' addresses are
+    req = msgspec.structs.replace(req, identity=flow.aliases.canonical(req.identity))
+    req = located(req, flow.enrichers())  # the address placed as the logs' addresses are
     try:
         policy = load_policy(policy_file)
     except PolicyError as exc:
         raise _fail(str(exc)) from None
     store: SqliteStore | None = None
+    if state is not None and state.exists():  # the account's person, as analyze linked it
+        account = f"{req.provider.value}|{req.identity}" if req.provider is not None else req.identity
+        with contextlib.suppress(PushguardError):  # an unreadable state: the store's fallback says so below
+            linked = SqliteStore(state)
+            try:
+                req = msgspec.structs.replace(req, identity=flow.resolver(linked).person(account))
+            finally:
+                linked.close()
 
     def load_profile(identity: str) -> IdentityProfile | None:
         nonlocal store
@@ -238,11 +247,11 @@ def decide_command(
         if not state.exists():
             raise FileNotFoundError(f"{state}: no such state file")
         store = SqliteStore(state)
-        return Engine(store, detectors=[]).profile(identity)
+        return flow.engine(store, detectors=[]).profile(identity)
 
     def load_org() -> OrgKnowledge | None:
         # the store load_profile opened (None without --state): the organisation's stored table
-        return Engine(store, detectors=[]).org if store is not None else None
+        return flow.engine(store, detectors=[]).org if store is not None else None
 
     try:
         decision = decide(req, policy, load_profile, fallback=fallback, load_org=load_org)
@@ -313,15 +322,20 @@ def backtest_command(
             "first approval) for which the cheapest set of each policy's rules is shown."
         ),
     ] = DEFAULT_TARGET,
+    config: ConfigOpt = None,
+    aliases: AliasesOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
 ) -> None:
     """Replay logs and count what each policy would have decided at every prompt and enrollment."""
     try:
+        flow = build_flow(config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn)
         policies = [load_policy(p) for p in policy_files] if policy_files else [load_policy(None)]
         label_set = read_labels(labels) if labels is not None else None
         if labels is None:
             found = [p / LABELS_FILE for p in inputs if p.is_dir() and (p / LABELS_FILE).is_file()]
             label_set = read_labels(found[0]) if len(found) == 1 else None
-        result = backtest(inputs, policies, labels=label_set, history=history or (), target=target)
+        result = backtest(inputs, policies, labels=label_set, history=history or (), target=target, flow=flow)
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.JSON:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,18 +10,15 @@ import msgspec
 import typer
 from rich.console import Console
 
-from pushguard.cli.analyze import progress_of_reading
+from pushguard.cli.analyze import ConfigOpt, build_flow, progress_of_reading
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import PolicyError, load_policy
-from pushguard.detect import META_BY_ID
-from pushguard.enrich import AliasMap, build_enrichers
+from pushguard.flow import META_BY_ID, BeforeEvent, Flow, RunResult, expand_paths
 from pushguard.model import Event, Finding, InputError, PushguardError
-from pushguard.pipeline import RunStats, analyze, parse_items
 from pushguard.report.html import PolicyRuleInfo, render_html, write_html
 from pushguard.report.jsonl import read_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
-from pushguard.review import review_enrollments
-from pushguard.sources.readers import expand_paths, read_paths
+from pushguard.review import EnrollmentReview
 
 console = Console(highlight=False)
 
@@ -47,15 +45,30 @@ def _is_findings_file(path: Path) -> bool:
     return True
 
 
-def timeline_events(paths: list[Path]) -> list[Event]:
-    """The parsed, enriched events of the logs, for the report's timelines and charts."""
-    stats = RunStats()
-    return list(parse_items(read_paths(paths), stats, None, AliasMap(), build_enrichers()))
+class Timeline:
+    """Every event of the pass, as the engine sees it, for the report's timelines and charts."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def before_event(self, event: Event, state: BeforeEvent) -> None:
+        self.events.append(event)
+
+    def after_event(self, event: Event, findings: list[Finding]) -> None:
+        pass
 
 
-def enrollment_rows(paths: list[Path]) -> list[dict[str, Any]]:
-    """The enrollment review (highest risk first) as plain rows for the report's section."""
-    return [msgspec.to_builtins(row) for row in review_enrollments(paths)]
+def analyze_for_report(
+    paths: Sequence[str | Path], flow: Flow | None = None
+) -> tuple[RunResult, list[Event], list[dict[str, Any]]]:
+    """One pass over the logs: the run (findings, counts), the events for the timelines and the
+    enrollment review (highest risk first, as plain rows), each file read and parsed once."""
+    flow = flow or Flow.load(None)
+    timeline = Timeline()
+    review = EnrollmentReview(flow.tuned_enrollment_abuse())
+    result = flow.run(paths, observers=[timeline, review])
+    rows = [msgspec.to_builtins(row) for row in review.ranked()]
+    return result, timeline.events, rows
 
 
 def policy_rule_infos(policy: Path | None) -> list[PolicyRuleInfo]:
@@ -87,19 +100,23 @@ def report_command(
         ),
     ] = None,
     title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
+    config: ConfigOpt = None,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
     try:
         enrollments: list[dict[str, Any]] = []
+        events: list[Event] = []
+        posture = None
         if len(inputs) == 1 and _is_findings_file(inputs[0]):
-            findings, events = read_findings(inputs[0]), []
+            findings = read_findings(inputs[0])
         else:
+            flow = build_flow(config)
             paths = expand_paths(inputs)
-            with progress_of_reading(paths, passes=3):  # findings, timelines, enrollment review
-                findings = analyze(paths).findings
-                events = timeline_events(paths)
-                enrollments = enrollment_rows(paths)
+            with progress_of_reading(paths):  # one pass: findings, timelines and the enrollment review
+                result, events, enrollments = analyze_for_report(paths, flow)
+            findings = result.findings
+            posture = flow.config.posture
         if html is None and ocsf is None:
             raise typer.BadParameter("give --html FILE, --ocsf FILE or both")
         written: dict[str, Any] = {"findings": len(findings)}
@@ -129,6 +146,7 @@ def report_command(
             backtest=figures,
             policy_rules=rules,
             enrollments=enrollments,
+            posture_config=posture,
         )
         write_html(html, document)
     except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:

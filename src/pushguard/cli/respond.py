@@ -13,10 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
-from pushguard.detect import META_BY_ID
-from pushguard.enrich import AliasMap
+from pushguard.flow import META_BY_ID, Flow, RunStats, expand_paths
 from pushguard.model import Event, PushguardError
-from pushguard.pipeline import RunStats, merged_events
 from pushguard.respond.audit import KEY_ENV, AuditKeyError, AuditLog, Head, audit_key, verify_head
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.notify import Syslog, Webhook
@@ -24,7 +22,6 @@ from pushguard.respond.planner import plan
 from pushguard.respond.playbook import load_playbook
 from pushguard.respond.runner import Runner
 from pushguard.respond.targets import build_targets, read_findings_file
-from pushguard.sources.readers import expand_paths
 
 console = Console()
 _STYLE = {"performed": "green", "planned": "cyan", "skipped": "yellow", "failed": "bold red"}
@@ -55,8 +52,9 @@ def _events(logs: list[Path], aliases: Path | None) -> list[Event]:
     paths = expand_paths(logs)
     if not paths:
         raise PushguardError("no log files found in " + ", ".join(map(str, logs)))
-    alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-    return [event for event, _ in merged_events(paths, RunStats(), None, alias_map)]
+    flow = Flow.load(None, aliases=aliases)
+    # linked as analyze links them: an incident's person acts through each of their accounts
+    return [event for event, _ in flow.events(paths, RunStats(), (), flow.resolver())]
 
 
 def respond_command(

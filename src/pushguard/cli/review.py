@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, build_flow
 from pushguard.cli.conventions import FormatOption, OutputFormat, examples
 from pushguard.model import PushguardError
 from pushguard.review import Provenance, review_enrollments
@@ -46,10 +47,15 @@ def enrollments_command(
             help="Login of a helpdesk account (repeat); logins reading 'helpdesk'/'support' count too.",
         ),
     ] = None,
+    config: ConfigOpt = None,
+    aliases: AliasesOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
 ) -> None:
     """Every factor registration and removal with its provenance, ranked by risk."""
     try:
-        ranked = review_enrollments(inputs, since_days=since, helpdesk=frozenset(helpdesk or ()))
+        flow = build_flow(config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn)
+        ranked = review_enrollments(inputs, since_days=since, helpdesk=frozenset(helpdesk or ()), flow=flow)
     except (PushguardError, ValueError, OSError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None

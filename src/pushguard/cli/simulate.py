@@ -9,16 +9,14 @@ import typer
 from rich.console import Console
 
 from pushguard.cli.conventions import examples
-from pushguard.cli.report import enrollment_rows, policy_rule_infos, timeline_events
-from pushguard.detect import META_BY_ID
-from pushguard.pipeline import analyze
+from pushguard.cli.report import analyze_for_report, policy_rule_infos
+from pushguard.flow import META_BY_ID
 from pushguard.report.html import render_html, write_html
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
 from pushguard.simulate.evaluate import score
 from pushguard.simulate.labels import LABELS_FILE
 from pushguard.simulate.scenario import simulate
-from pushguard.sources.readers import expand_paths
 
 console = Console()
 
@@ -98,7 +96,7 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
     """Simulate a small organisation, analyze it, write the findings and print the summary."""
     logs = out_dir / "logs"
     manifest = simulate(seed, DEMO_USERS, DEMO_DAYS, logs)
-    result = analyze([logs])
+    result, events, enrollments = analyze_for_report([logs])
     findings_path = out_dir / "findings.jsonl"
     out_dir.mkdir(parents=True, exist_ok=True)
     write_findings(findings_path, result.findings)
@@ -114,11 +112,11 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
         report_path,
         render_html(
             result.findings,
-            timeline_events(expand_paths([logs])),
+            events,
             META_BY_ID,
             title="pushguard demo",
             policy_rules=policy_rule_infos(None),
-            enrollments=enrollment_rows(expand_paths([logs])),
+            enrollments=enrollments,
         ),
     )
     console.print(f"report: {report_path} (open it in a browser; works offline)")

@@ -30,11 +30,8 @@ from typing import Any
 import msgspec
 import redis
 
-from pushguard.detect import Detector
-from pushguard.enrich import AliasMap, Enricher
-from pushguard.model import Event, Finding, IdentityProfile, Provider, RawRef
-from pushguard.pipeline import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, OrgKnowledge, OrgTrust
-from pushguard.publish import parse_record
+from pushguard.flow import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, Enricher, Flow, parse_record
+from pushguard.model import Event, Finding, IdentityProfile, RawRef
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,
@@ -61,27 +58,17 @@ _deferred_encoder = msgspec.msgpack.Encoder()
 _deferred_decoder = msgspec.msgpack.Decoder(Deferred)
 
 
-class _DeferringEngine(Engine):
-    """First stage: the second stage's events are queued on the stage2 stream in the next commit."""
+class QueueSecondStage:
+    """First stage: the second stage's events are queued on the stage2 stream in the next commit.
+    ``current``: (record sequence, event index) of the event being processed."""
 
-    def __init__(
-        self,
-        store: RedisStore,
-        detectors: Sequence[Detector[Any]],
-        stage2: str,
-        org_learns: bool = True,
-        org_trust: OrgTrust | None = None,
-    ) -> None:
-        # What the organisation learns is merged into the stored table at each commit (and the merged
-        # table read back): workers share it, a commit late (a one-process run sees it at once).
-        org = OrgKnowledge(trust=org_trust) if org_trust is not None else None
-        super().__init__(store, detectors, commit_every=_NEVER, org=org, org_learns=org_learns)
+    def __init__(self, store: RedisStore, stage2: str) -> None:
         self.redis = store
         self.stage2 = stage2
         self.current: tuple[int, int] = (0, 0)
 
-    def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
-        _, view = self.keyed_view(event, profile)
+    def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
+        _, view = engine.keyed_view(event, profile)
         if view is not None:
             payload = _deferred_encoder.encode(Deferred(*self.current, event, view))
             self.redis.pending.ops.append(("add", self.stage2, payload))
@@ -99,17 +86,14 @@ class _Parsed:
 @dataclass
 class WorkerOptions:
     name: str
-    make_detectors: Callable[[], list[Detector[Any]]]  # a fresh set per engine (detectors hold settings)
+    flow: Flow = field(default_factory=Flow)  # detectors, alias map, provider, the organisation's networks
     batch: int = 500  # records read per partition read
     block_ms: int = 200  # how long a read waits for new records
     lease_ms: int = 10_000  # a dead worker's partitions move after this long
     state_ttl_s: int = DEFAULT_TTL_S  # a state unused this long expires (0: never)
     drain: bool = False  # exit once everything ingested is processed and advanced
-    provider: Provider | None = None
-    aliases: AliasMap = field(default_factory=AliasMap)
-    enrichers: Sequence[Enricher] = ()
+    enrichers: Sequence[Enricher] = ()  # the flow's chain, opened (and closed) by the caller
     org_learns: bool = True  # extend the organisation's table (shared through the store at commits)
-    org_trust: OrgTrust | None = None  # the configured allow-list of networks
 
 
 @dataclass
@@ -140,7 +124,7 @@ class StreamWorker:
         self._engine = self._new_engine()
         self._stage2_held = False
         self._stage2_store = RedisStore("", prefix, ttl_s=options.state_ttl_s, client=client)
-        self._stage2_engine = Engine(self._stage2_store, options.make_detectors(), commit_every=_NEVER)
+        self._stage2_engine = options.flow.engine(self._stage2_store, commit_every=_NEVER)
         self._stage2_heap: list[tuple[int, int, str, bytes]] = []
         self._stage2_cursor = "-"
 
@@ -149,10 +133,12 @@ class StreamWorker:
         store.pending.group, store.pending.consumer = GROUP, self.options.name
         return store
 
-    def _new_engine(self) -> _DeferringEngine:
-        options = self.options
-        return _DeferringEngine(
-            self._store, options.make_detectors(), self.bus.stage2, options.org_learns, options.org_trust
+    def _new_engine(self) -> Engine:
+        # What the organisation learns is merged into the stored table at each commit (and the merged
+        # table read back): workers share it, a commit late (a one-process run sees it at once).
+        self._queue = QueueSecondStage(self._store, self.bus.stage2)
+        return self.options.flow.engine(
+            self._store, commit_every=_NEVER, org_learns=self.options.org_learns, second_stage=self._queue
         )
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -273,17 +259,18 @@ class StreamWorker:
             return _Parsed(entry, error=f"not a JSON object: {exc}")
         ref = RawRef(source=entry.stream, position=entry.seq)
         options = self.options
-        parsed = parse_record(record, ref, options.provider, options.aliases, options.enrichers)
+        flow = options.flow
+        parsed = parse_record(record, ref, flow.config.provider, flow.aliases, options.enrichers)
         return _Parsed(entry, parsed.events, parsed.error, parsed.unmapped)
 
-    def _apply(self, item: _Parsed, engine: _DeferringEngine, store: RedisStore, tally: WorkerStats) -> None:
+    def _apply(self, item: _Parsed, engine: Engine, store: RedisStore, tally: WorkerStats) -> None:
         """Process one record (or dead-letter it); its progress mark and ack join the next commit."""
         entry = item.entry
         if item.unmapped is not None:
             tally.unmapped[item.unmapped] += 1
         position = sortable_id(entry.id)
         for index, event in enumerate(item.events):
-            engine.current = (entry.seq, index)
+            self._queue.current = (entry.seq, index)
             tally.findings += len(engine.process(event, entry.stream, f"{position}|{index:04d}"))
             tally.events += 1
         if item.error is not None:
@@ -346,7 +333,7 @@ class StreamWorker:
 
     def _restart_stage2(self) -> None:
         self._stage2_store.reset()
-        self._stage2_engine = Engine(self._stage2_store, self.options.make_detectors(), commit_every=_NEVER)
+        self._stage2_engine = self.options.flow.engine(self._stage2_store, commit_every=_NEVER)
         self._stage2_heap = []
         self._stage2_cursor = "-"
 
@@ -362,7 +349,7 @@ class StreamWorker:
         if not self.bus.acquire("advance", self.options.name, self.options.lease_ms):
             return False
         store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
-        engine = Engine(store, self.options.make_detectors(), commit_every=_NEVER)
+        engine = self.options.flow.engine(store, commit_every=_NEVER)
         engine.watermark = mark
         try:
             produced = engine.finish()

@@ -14,19 +14,17 @@ import urllib.parse
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import redis
 import typer
 from rich.console import Console
 
-from pushguard.cli.analyze import ProviderChoice, fail, load_config
+from pushguard.cli.analyze import ProviderChoice, fail
 from pushguard.cli.conventions import REDIS_URL_ENV, FormatOption, OutputFormat, examples, write_json
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
-from pushguard.detect import Detector, build_detectors
-from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.enrich.geo import open_mmdb
+from pushguard.flow import Flow
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
 from pushguard.report.jsonl import write_findings
@@ -134,8 +132,8 @@ def ingest_command(
     try:
         bus = StreamBus(client, prefix)
         count = bus.open(partitions)
-        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-        stats = ingest(inputs, bus, provider=_provider(provider), aliases=alias_map)
+        flow = Flow.load(None, aliases=aliases, provider=_provider(provider))
+        stats = ingest(inputs, bus, provider=flow.config.provider, aliases=flow.aliases)
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -219,17 +217,11 @@ def worker_command(
 ) -> None:
     """Consume the partition streams: detection with state, findings and positions in Redis."""
     try:
-        settings = load_config(config)
-        alias_map = AliasMap.load(aliases) if aliases else AliasMap()
-        for db in (geoip_city, geoip_asn):
-            if db is not None:
-                open_mmdb(db).close()
+        flow = Flow.load(
+            config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn, provider=_provider(provider)
+        )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
-    overrides: dict[str, Any] | None = settings.get("detectors")
-
-    def make_detectors() -> list[Detector[Any]]:
-        return build_detectors(overrides)
 
     client = redis_client(redis_url)
     stopping: list[int] = []
@@ -241,22 +233,19 @@ def worker_command(
         closing.callback(client.close)
         for signum in (signal.SIGTERM, signal.SIGINT):
             closing.callback(signal.signal, signum, signal.signal(signum, on_signal))
-        enrichers = build_enrichers(city_db=geoip_city, asn_db=geoip_asn)
+        enrichers = flow.enrichers()
         for enricher in enrichers:
             if isinstance(enricher, AbstractContextManager):
                 closing.enter_context(enricher)
         options = WorkerOptions(
             name=name or f"{socket.gethostname()}-{os.getpid()}",
-            make_detectors=make_detectors,
+            flow=flow,
             batch=batch,
             lease_ms=lease_ms,
             state_ttl_s=int(state_ttl_days * 86400),
             drain=drain,
-            provider=_provider(provider),
-            aliases=alias_map,
             enrichers=enrichers,
             org_learns=org_learning,
-            org_trust=settings.get("organisation"),
         )
         worker = StreamWorker(client, prefix, options)
         try:

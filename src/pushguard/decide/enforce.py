@@ -164,6 +164,14 @@ def _accounts(request: DecisionRequest, config: EnforcementConfig, given: Iterab
     return [Account(provider=p, login=request.identity) for p in providers if config.controls(p) is not None]
 
 
+def person_accounts(linked: Iterable[tuple[str, str]]) -> list[Account]:
+    """A person's accounts as the identity resolver linked them ((provider, login) pairs,
+    ``IdentityResolver.accounts_of``): a decision on one IdP is carried out on each of them, through
+    that IdP's own controls."""
+    enforced = {p.value: p for p in ENFORCED_PROVIDERS}
+    return [Account(provider=enforced[p], login=login) for p, login in linked if p in enforced]
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 

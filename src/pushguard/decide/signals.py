@@ -22,6 +22,7 @@ from pushguard.model import (
     SignalValue,
     UserKind,
 )
+from pushguard.model.assurance import AAL_OF, factor_class
 
 NEVER_MINUTES: Final = 10_000_000  # "minutes since" when there is no such event (≈ 19 years)
 OPEN_FINDING_WINDOW_S: Final = 24 * 3600.0  # a finding reported this long before the request still counts
@@ -45,6 +46,17 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     "factor_phishing_resistant": (
         "bool",
         "the factor is phishing resistant (WebAuthn, Hello, PKI, FastPass)",
+    ),
+    "factor_class": (
+        "string",
+        "class of the factor (model.assurance): password_only | email_code | sms_voice | push_approve | "
+        "push_number_match | totp | phishing_resistant | unknown; a push is push_approve until number "
+        "matching is applied ('' when no factor is given)",
+    ),
+    "factor_aal": (
+        "string",
+        "the SP 800-63B-4 AAL the session reaches with this factor after a password: AAL1 | AAL2 ('' when "
+        "not known); an approve-only push is AAL1 (no secret binds the prompt to the sign-in)",
     ),
     "ip": ("string", "client IP of the request; '' when not given"),
     "country": ("string", "ISO country of the request's geo; '' when unknown"),
@@ -150,6 +162,8 @@ def compute_signals(
     asn = (geo.asn or 0) if geo is not None else 0
     hosting = bool(geo is not None and (geo.is_hosting or geo.is_proxy))
     factor = request.factor
+    assurance_class = factor_class(factor)
+    aal = AAL_OF[assurance_class]
     history = _has_history(profile, now)
     last_success = _last_success(profile, now)
     prompts = profile.prompts
@@ -179,6 +193,8 @@ def compute_signals(
         "factor": factor.value if factor is not None else "",
         "factor_is_push": factor in PUSH_FACTORS,
         "factor_phishing_resistant": factor in PHISHING_RESISTANT_FACTORS,
+        "factor_class": assurance_class.value if factor is not None else "",
+        "factor_aal": aal.value if factor is not None and aal is not None else "",
         "ip": request.ip or "",
         "country": country,
         "asn": asn,

@@ -39,13 +39,16 @@ from pushguard.detect.base import (
     settings,
 )
 from pushguard.detect.episode import (
+    IDP_NAMES,
     REFUSAL_WEIGHT,
     UNANSWERED_WEIGHT,
     Episode,
     HourHabit,
     Refusal,
+    across_idps,
     live,
     refusal_counts,
+    tally,
 )
 from pushguard.detect.familiarity import Level, assess, requester_ip
 from pushguard.model import (
@@ -87,6 +90,7 @@ class AfterDenialsState(msgspec.Struct, kw_only=True, omit_defaults=True):
     pending_ts: float = 0.0  # the last prompt not answered yet (0: none)
     pending_id: str = ""
     pending_source: str = ""
+    pending_provider: str = ""
     episode: Episode | None = None
     habit: HourHabit = msgspec.field(default_factory=HourHabit)
 
@@ -133,6 +137,15 @@ META = DetectorMeta(
         "Call the user out of band: did they approve it? Reset the password they did not protect.",
         "Move the identity to number matching or a phishing-resistant factor.",
     ),
+    triage=(
+        "Look at the approved prompt's requesting IP, device and place next to the refused ones: "
+        "the same unfamiliar source for the refusals and the approval means the person gave in; a "
+        "refusal from their own phone's network followed by an approval at their desk is them."
+    ),
+    false_positives=(
+        "A person who refuses a prompt by mistake and approves the retry from the same place a minute later.",
+        "A new phone or laptop on its first days (new device, little history), retried after a timeout.",
+    ),
     watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS, SUCCESS_KINDS),
 )
 
@@ -172,14 +185,22 @@ class ApprovalAfterDenials:
         if kind is EventKind.PUSH_SENT:
             if state.pending_ts:
                 self._refuse(
-                    state, state.pending_ts, state.pending_id, UNANSWERED_WEIGHT, state.pending_source
+                    state,
+                    state.pending_ts,
+                    state.pending_id,
+                    UNANSWERED_WEIGHT,
+                    state.pending_source,
+                    state.pending_provider,
                 )
             state.pending_ts, state.pending_id = now, event.event_id
             state.pending_source = requester_ip(event) or ""
+            state.pending_provider = event.provider.value
             return state, []
         weight = REFUSAL_WEIGHT.get(kind)
         if weight is not None:
-            self._refuse(state, now, event.event_id, weight, self._requester(state, event))
+            self._refuse(
+                state, now, event.event_id, weight, self._requester(state, event), event.provider.value
+            )
             state.pending_ts, state.pending_id, state.pending_source = 0.0, "", ""
             return state, []
         if kind is EventKind.MFA_SUCCESS:
@@ -249,8 +270,10 @@ class ApprovalAfterDenials:
             state.habit.learn(now)
 
     @staticmethod
-    def _refuse(state: AfterDenialsState, ts: float, event_id: str, weight: int, source: str) -> None:
-        append_bounded(state.refusals, Refusal(int(ts), weight, event_id, source), _MAX_REFUSALS)
+    def _refuse(
+        state: AfterDenialsState, ts: float, event_id: str, weight: int, source: str, provider: str
+    ) -> None:
+        append_bounded(state.refusals, Refusal(int(ts), weight, event_id, source, provider), _MAX_REFUSALS)
 
     def _severity(
         self, level: Level, weight: int, said_no: bool, hostile: bool, thin: bool
@@ -292,6 +315,13 @@ class ApprovalAfterDenials:
             f"{fraud} reported as fraud; weight {weight})",
             f"the approved sign-in came from {context.describe()}",
         ]
+        refused_on = tally(r.provider for r in refusals)
+        if len(set(refused_on) | {event.provider.value}) > 1:
+            split = across_idps(refused_on, "refused") or ", ".join(
+                f"{n} refused on {IDP_NAMES.get(p, p)}" for p, n in refused_on.items()
+            )
+            approved_on = IDP_NAMES.get(event.provider.value, event.provider.value)
+            reasons.insert(1, f"across the person's IdPs: {split}; approved on {approved_on}")
         bumps = 0
         if prompt_ts and event.ts - prompt_ts <= self.fast_s:
             reasons.append(f"approved {event.ts - prompt_ts:.1f} s after the prompt: a reflex, not a read")

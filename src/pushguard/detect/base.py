@@ -16,8 +16,46 @@ from pushguard.model import Event, EventKind, Finding, FindingStatus, IdentityPr
 
 
 class Tunable(msgspec.Struct, frozen=True):
+    """A detector's setting: its default, what it means, its unit and the values it accepts.
+
+    Unit and range left out follow the name: ``*_s`` seconds, ``*_km`` kilometres, ``*_kmh`` km/h,
+    ``*_ratio`` a share in [0, 1]; any number is at least 0 (a negative window or count means nothing)."""
+
     default: float | int | str | bool
     description: str
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def limits(self, name: str) -> tuple[str, float | None, float | None]:
+        """(unit, lowest, highest) accepted: the declared ones, else the naming convention's."""
+        if isinstance(self.default, bool | str):
+            return self.unit or "", self.min, self.max
+        unit = self.unit
+        if unit is None:
+            unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), "")
+        low = self.min if self.min is not None else 0
+        high = self.max if self.max is not None else (1 if name.endswith("_ratio") else None)
+        return unit, low, high
+
+    def range_text(self, name: str) -> str:
+        """The accepted values as a reader sees them: ``>= 1 prompts``, ``0 to 1``."""
+        unit, low, high = self.limits(name)
+        shown = f" {unit}" if unit else ""
+        if low is not None and high is not None:
+            return f"{_num(low)} to {_num(high)}{shown}"
+        if low is not None:
+            return f">= {_num(low)}{shown}"
+        if high is not None:
+            return f"<= {_num(high)}{shown}"
+        return "any" + shown
+
+
+_UNITS = (("_kmh", "km/h"), ("_km", "km"), ("_s", "s"), ("_ratio", "ratio"))
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class DetectorMeta(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +67,10 @@ class DetectorMeta(msgspec.Struct, frozen=True, kw_only=True):
     frameworks: Mapping[str, tuple[str, ...]]
     tunables: Mapping[str, Tunable]
     actions: tuple[str, ...]  # what a responder should do
+    # How to confirm or dismiss a finding quickly, and the benign situations known to raise it: both are
+    # shown next to the detector's findings in the report.
+    triage: str = ""
+    false_positives: tuple[str, ...] = ()
     keys: tuple[str, ...] = ("user",)  # what the state is partitioned by
     # The event kinds ``observe`` acts on (None: every kind). The engine hands a detector no other kind,
     # so most events cost most detectors nothing; tests check that the others change nothing.
@@ -103,15 +145,24 @@ class KeyedDetector(Detector[S], Protocol):
 
 
 def settings(meta: DetectorMeta, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The tunables' defaults with overrides applied; an unknown name or a wrong type is refused."""
+    """The tunables' defaults with overrides applied; an unknown name, a wrong type or a value out of
+    the tunable's range is refused, naming the key (``detectors.<id>.<tunable>``) and what is allowed."""
     values: dict[str, Any] = {name: tunable.default for name, tunable in meta.tunables.items()}
     for name, value in (overrides or {}).items():
+        key = f"detectors.{meta.id}.{name}"
         if name not in meta.tunables:
             known = ", ".join(sorted(meta.tunables))
-            raise ValueError(f"detector {meta.id}: unknown tunable {name!r} (known: {known})")
-        default = meta.tunables[name].default
+            raise ValueError(f"{key}: unknown tunable {name!r} (known: {known})")
+        tunable = meta.tunables[name]
+        default = tunable.default
         if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default) | int):
-            raise ValueError(f"detector {meta.id}: tunable {name} must be {type(default).__name__}")
+            raise ValueError(f"{key}: tunable {name} must be {type(default).__name__}, not {value!r}")
+        _, low, high = tunable.limits(name)
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is not None and (
+            (low is not None and number < low) or (high is not None and number > high)
+        ):
+            raise ValueError(f"{key}: {value!r} is out of range (allowed: {tunable.range_text(name)})")
         values[name] = value
     return values
 

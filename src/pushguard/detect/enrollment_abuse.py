@@ -129,6 +129,15 @@ META = DetectorMeta(
         "Confirm with the user, out of band and through a known channel, whether they enrolled it.",
         "Require an existing phishing-resistant factor or a second person's approval for re-enrollment.",
     ),
+    triage=(
+        "Check who enrolled the factor, from where, and what the account did in the hour after: an "
+        "enrollment from the session that followed refused prompts, or from hosting nobody here "
+        "uses, is the attacker's; a re-enrollment at home after a lost phone is not."
+    ),
+    false_positives=(
+        "A traveller's new phone enrolled abroad after a refused prompt.",
+        "A device replacement day when IT re-enrolls many phones from a staging network.",
+    ),
     watches=kinds(SUCCESS_KINDS, REFUSAL_WEIGHT, (EventKind.FACTOR_ENROLLED,)),
 )
 

@@ -9,7 +9,7 @@ not matter): the user's time, never a fixed UTC "night"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -35,6 +35,7 @@ class Refusal(msgspec.Struct, array_like=True):
     weight: int
     event_id: str = ""
     source: str = ""
+    provider: str = ""  # the IdP whose record it was (one person's accounts on several IdPs)
 
 
 def refusal_counts(refusals: Iterable[Refusal]) -> tuple[int, int, int, int]:
@@ -49,6 +50,28 @@ def refusal_counts(refusals: Iterable[Refusal]) -> tuple[int, int, int, int]:
         else:
             fraud += 1
     return weight, denied, missed, fraud
+
+
+IDP_NAMES = {"okta": "Okta", "entra": "Entra ID", "duo": "Duo", "ocsf": "OCSF"}
+
+
+def tally(providers: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for provider in providers:
+        if provider:
+            counts[provider] = counts.get(provider, 0) + 1
+    return counts
+
+
+def across_idps(counts: Mapping[str, int], noun: str = "prompts") -> str | None:
+    """ "3 prompts on Okta, 3 on Duo" when the items came from more than one IdP (the person's accounts,
+    linked by the identity resolver), None from one: a single-IdP finding reads as before."""
+    if len(counts) < 2:
+        return None
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    named = [f"{count} on {IDP_NAMES.get(provider, provider)}" for provider, count in ranked]
+    named[0] = f"{ranked[0][1]} {noun} on {IDP_NAMES.get(ranked[0][0], ranked[0][0])}"
+    return ", ".join(named)
 
 
 class Episode(msgspec.Struct, kw_only=True):

@@ -89,6 +89,13 @@ META = DetectorMeta(
         "Block or watch the disowned request's source IP; look for it against other identities (spray).",
         "Check what the vendor did automatically (Entra blocks the user for MFA, Duo may lock the user).",
     ),
+    triage=(
+        "Read the disowned request's source IP and whether any push was approved around the report; "
+        "a report with an approval nearby means the attacker may be in."
+    ),
+    false_positives=(
+        "A person who taps 'report' on a prompt they started by mistake (e.g. on a second device).",
+    ),
     watches=kinds((EventKind.PUSH_APPROVED, EventKind.FRAUD_REPORTED)),
 )
 

@@ -86,6 +86,15 @@ META = DetectorMeta(
         "Check what the session from the new place did (mail rules, file downloads, admin actions).",
         "Require a phishing-resistant factor for the identity until explained.",
     ),
+    triage=(
+        "Check both sign-ins' networks: one of them on a mobile carrier, a VPN or a cloud proxy "
+        "usually explains the jump; two residential or office networks far apart within minutes do "
+        "not."
+    ),
+    false_positives=(
+        "A VPN or mobile carrier that egresses far from the device.",
+        "Inaccurate geolocation of a newly allocated address block.",
+    ),
     watches=kinds(SUCCESS_KINDS),
 )
 

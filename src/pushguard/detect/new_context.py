@@ -96,6 +96,14 @@ META = DetectorMeta(
         "Confirm with the user that the new device / place is theirs.",
         "If not: revoke the session, remove any factor enrolled from that context, reset the password.",
     ),
+    triage=(
+        "Ask whether the new device or place is the person's own (new phone, trip, new home "
+        "network); weigh it higher when refusals or other findings came just before."
+    ),
+    false_positives=(
+        "Business travel, a new phone or laptop, a new home internet provider.",
+        "A person on their first weeks, before the profile knows their usual places.",
+    ),
     watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS, SUCCESS_KINDS),
 )
 

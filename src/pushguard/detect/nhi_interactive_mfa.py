@@ -140,6 +140,15 @@ META = DetectorMeta(
         "Restrict the NHI to non-interactive flows (workload identity / service account sign-in policy).",
         "If nobody owns up to it, treat the NHI as compromised and review what it did.",
     ),
+    triage=(
+        "Find who owns the service account and who signed in with it interactively: a named admin "
+        "doing a one-off setup is a policy breach to fix; nobody owning up means a stolen "
+        "credential."
+    ),
+    false_positives=(
+        "An administrator setting up or repairing the service account by signing in as it.",
+        "A shared or break-glass account misnamed like a service account (adjust the naming patterns).",
+    ),
     watches=kinds(_PROMPTED, _ENROLLED, SUCCESS_KINDS, (EventKind.MFA_FAILURE,)),
 )
 

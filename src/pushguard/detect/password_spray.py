@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pushguard.detect.base import DetectorMeta
-from pushguard.detect.push_spray import SPRAY_FRAMEWORKS, SPRAY_WATCHES, PushSpray, spray_tunables
+from pushguard.detect.spray_base import SPRAY_WATCHES
+from pushguard.detect.spray_ip import SPRAY_FRAMEWORKS, IpSpray, spray_tunables
 from pushguard.model import Severity
 
 META = DetectorMeta(
@@ -41,12 +42,20 @@ META = DetectorMeta(
         "Force a password change for targeted identities whose passwords appear in breach corpora.",
         "Require number matching or a phishing-resistant factor for the targeted identities.",
     ),
+    triage=(
+        "Check whether any targeted account later succeeded, got a push or enrolled a factor from "
+        "the source: those are the victims; block the source meanwhile."
+    ),
+    false_positives=(
+        "A misconfigured application or SSO connector failing for many users behind one egress address.",
+        "A shared office or school NAT address after a password policy change.",
+    ),
     keys=("source_ip",),
     watches=SPRAY_WATCHES,
 )
 
 
-class PasswordSpray(PushSpray):
+class PasswordSpray(IpSpray):
     """Per source IP, password failures counted on their own."""
 
     meta: ClassVar[DetectorMeta] = META

@@ -93,6 +93,15 @@ META = DetectorMeta(
         "Hunt for what the new privilege was used for (audit log after the action).",
         "Require a phishing-resistant factor for privileged roles (AAL3).",
     ),
+    triage=(
+        "Identify the privileged change (role, token, credential, consent) in the admin audit log "
+        "and ask the admin's manager whether it was planned; a change made from the same unfamiliar "
+        "session as the risky approval is the attacker's."
+    ),
+    false_positives=(
+        "An administrator who refused a stray prompt, then approved their own and did planned work.",
+        "Change windows where admins sign in from a new jump host.",
+    ),
     watches=kinds(REFUSAL_WEIGHT, (EventKind.PUSH_APPROVED, EventKind.PRIVILEGED_ACTION)),
 )
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from pushguard.detect.base import Detection, DetectorMeta, Tunable, kinds, prune_before, settings
-from pushguard.detect.episode import Episode
+from pushguard.detect.episode import Episode, across_idps
 from pushguard.detect.familiarity import Familiarity, Level, assess
 from pushguard.model import PROMPT_KINDS, PUSH_OUTCOME_KINDS, Event, EventKind, IdentityProfile, Severity
 
@@ -57,6 +57,7 @@ class Burst(msgspec.Struct, kw_only=True):
     context: Familiarity | None = None  # the least familiar requesting context
     approved_ts: float | None = None
     reported_prompts: int = 0
+    idps: dict[str, int] = {}  # prompts counted per IdP (one person's accounts, linked)
 
 
 class BombingState(msgspec.Struct, kw_only=True):
@@ -84,12 +85,24 @@ META = DetectorMeta(
         "owasp_nhi": (),
     },
     tunables={
-        "window_s": Tunable(1200, "sliding window over which unresolved prompts are counted (seconds)"),
-        "min_prompts": Tunable(3, "unresolved prompts from an unfamiliar context that are a burst"),
-        "partly_min_prompts": Tunable(5, "from a partly familiar context, with at least one denial"),
-        "partly_quiet_prompts": Tunable(8, "from a partly familiar context, on count alone"),
-        "familiar_prompts": Tunable(10, "from the person's own context: an info finding, never an alarm"),
-        "high_prompts": Tunable(8, "unresolved prompts in the episode that make it high severity"),
+        "window_s": Tunable(
+            1200, "sliding window over which unresolved prompts are counted (seconds)", min=1
+        ),
+        "min_prompts": Tunable(
+            3, "unresolved prompts from an unfamiliar context that are a burst", unit="prompts", min=1
+        ),
+        "partly_min_prompts": Tunable(
+            5, "from a partly familiar context, with at least one denial", unit="prompts", min=1
+        ),
+        "partly_quiet_prompts": Tunable(
+            8, "from a partly familiar context, on count alone", unit="prompts", min=1
+        ),
+        "familiar_prompts": Tunable(
+            10, "from the person's own context: an info finding, never an alarm", unit="prompts", min=1
+        ),
+        "high_prompts": Tunable(
+            8, "unresolved prompts in the episode that make it high severity", unit="prompts", min=1
+        ),
         "push_lifetime_s": Tunable(300, "how long a sent push waits for its answer before it timed out"),
         "approval_grace_s": Tunable(1800, "an approval this soon after the burst escalates to critical"),
         "episode_gap_s": Tunable(3600, "silence after which the next burst is a new episode"),
@@ -99,6 +112,15 @@ META = DetectorMeta(
         "Require a phishing-resistant factor (or number matching) for this identity until resolved.",
         "If a push was approved: revoke the sessions it opened and review what they did.",
         "Reset the password: the attacker who sends pushes already holds it.",
+    ),
+    triage=(
+        "Check whether any prompt of the burst was approved and from where the prompts were "
+        "requested: an unfamiliar source that kept asking is an attacker holding the password; the "
+        "person's own office or home network is a broken client retrying."
+    ),
+    false_positives=(
+        "An app or mail client on the person's own device retrying a sign-in with a stale session.",
+        "Several browser tabs or devices of the same person asking at once after a password change.",
     ),
     watches=kinds(PROMPT_KINDS, PUSH_OUTCOME_KINDS),
 )
@@ -197,6 +219,7 @@ class PushBombing:
             state.episode.add(event)
         burst = state.burst
         burst.prompts += 1
+        burst.idps[event.provider.value] = burst.idps.get(event.provider.value, 0) + 1
         context = assess(event, profile)
         if context.network != "none" or context.device != "none":  # a phone-only record says nothing
             self._note_context(burst, context)
@@ -287,6 +310,9 @@ class PushBombing:
             f"({burst.denials} denied, {burst.timeouts} timed out, {max(0, unanswered)} unanswered so far)",
             f"requested from {burst.context.describe() if burst.context else 'an unknown context'}",
         ]
+        split = across_idps(burst.idps)
+        if split is not None:
+            reasons.insert(1, f"across the person's IdPs: {split} in {minutes:.0f} min")
         title = f"Push bombing: {burst.prompts} unanswered prompts in {minutes:.0f} min"
         level = Level(burst.level)
         confidence = {Level.FAMILIAR: 0.2, Level.PARTLY: 0.5, Level.UNFAMILIAR: 0.6}[level]

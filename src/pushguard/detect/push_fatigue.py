@@ -36,7 +36,7 @@ from pushguard.detect.base import (
     prune_before,
     settings,
 )
-from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, live
+from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, across_idps, live, tally
 from pushguard.detect.familiarity import Familiarity, Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
@@ -52,6 +52,7 @@ class Unresolved(msgspec.Struct, array_like=True):
     level: int
     hostile: bool
     thin: bool
+    provider: str = ""  # the IdP whose record it was (one person's accounts on several IdPs)
 
 
 class Pending(msgspec.Struct, array_like=True):
@@ -61,6 +62,7 @@ class Pending(msgspec.Struct, array_like=True):
     event_id: str
     source: str
     context: Familiarity
+    provider: str = ""
 
 
 class FatigueState(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -108,6 +110,15 @@ META = DetectorMeta(
         "Enforce number matching (or a phishing-resistant factor) for this identity now.",
         "If a prompt was approved: revoke sessions and tokens, remove factors enrolled since.",
     ),
+    triage=(
+        "Line up the unresolved prompts by requesting IP: one unfamiliar source spread over hours "
+        "is a low-and-slow attack; prompts from the person's usual networks at their working hours "
+        "are a noisy client."
+    ),
+    false_positives=(
+        "A device with a saved, expired session that prompts every few hours.",
+        "A person who ignores prompts while travelling and answers them later.",
+    ),
     watches=kinds(PROMPT_KINDS, SUCCESS_KINDS),
 )
 
@@ -139,7 +150,9 @@ class PushFatigue:
         if kind is EventKind.PUSH_SENT:
             found = self._spend_pending(state, now, event)
             context = assess(event, profile)
-            state.pending = Pending(now, event.event_id, requester_ip(event) or "", context)
+            state.pending = Pending(
+                now, event.event_id, requester_ip(event) or "", context, event.provider.value
+            )
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
             pending = state.pending
@@ -148,7 +161,7 @@ class PushFatigue:
                 return state, self._spend(state, pending, now, event)
             # Entra, Duo: the record is the prompt, with its requester
             context = assess(event, profile)
-            prompt = Pending(now, event.event_id, requester_ip(event) or "", context)
+            prompt = Pending(now, event.event_id, requester_ip(event) or "", context, event.provider.value)
             return state, self._spend(state, prompt, now, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending = None
@@ -216,7 +229,15 @@ class PushFatigue:
             state.context = context
         append_bounded(
             state.unresolved,
-            Unresolved(prompt.ts, prompt.event_id, prompt.source, level, context.hostile, context.thin),
+            Unresolved(
+                prompt.ts,
+                prompt.event_id,
+                prompt.source,
+                level,
+                context.hostile,
+                context.thin,
+                prompt.provider,
+            ),
             _MAX_PROMPTS,
         )
         prune_before(state.unresolved, now - self.window_s)
@@ -257,6 +278,9 @@ class PushFatigue:
             f"burst, above a budget of {budget})",
             f"requested from {state.context.describe() if state.context else 'an unknown context'}",
         ]
+        split = across_idps(tally(u.provider for u in runs))
+        if split is not None:
+            reasons.insert(1, f"across the person's IdPs: {split} in {hours:.1f} h")
         if odd:
             reasons.append(
                 f"{len(odd)} of them at hours this identity never signs in at, the first at "
@@ -265,6 +289,11 @@ class PushFatigue:
         title = f"Push fatigue: {count} unresolved prompts over {hours:.1f} h"
         confidence = 0.55 + 0.04 * min(count, 10) - (0.3 if level is Level.FAMILIAR else 0.0)
         return [episode.report(self.meta.id, state.identity, severity, confidence, title, reasons, now)]
+
+    @staticmethod
+    def _split(unresolved: list[Unresolved]) -> list[str]:
+        split = across_idps(tally(u.provider for u in unresolved))
+        return [] if split is None else [f"across the person's IdPs: {split}"]
 
     def _approved(self, state: FatigueState, event: Event, profile: IdentityProfile) -> list[Detection]:
         episode = state.episode
@@ -282,6 +311,7 @@ class PushFatigue:
         reasons = [
             f"a push was approved after {count} prompts had been left unresolved, {len(asked)} of them asked "
             f"by the same address",
+            *self._split(state.unresolved),
             f"approved from {source}: the fatigue probably worked",
         ]
         title = f"Push fatigue ended in an approval after {count} unresolved prompts"

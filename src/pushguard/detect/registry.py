@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pushguard.detect.approval_after_denials import ApprovalAfterDenials
+from pushguard.detect.assurance_gap import AssuranceGap
 from pushguard.detect.base import Detector, DetectorMeta
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.detect.fraud_report import FraudReport
@@ -35,6 +36,7 @@ DETECTOR_TYPES: tuple[type[Any], ...] = (
     PushSpray,
     PushSprayAsn,
     PasswordSpray,
+    AssuranceGap,
 )
 META_BY_ID: dict[str, DetectorMeta] = {cls.meta.id: cls.meta for cls in DETECTOR_TYPES}
 

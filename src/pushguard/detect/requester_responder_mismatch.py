@@ -107,6 +107,16 @@ META = DetectorMeta(
         "Reset the password: the requester held it.",
         "Turn on number matching or a phishing-resistant factor: a remote attacker cannot read the number.",
     ),
+    triage=(
+        "Compare the requesting client's place and network with the phone's: a hosting or VPN "
+        "requester far from a phone at the person's home is someone else signing in; a corporate "
+        "VPN or a traveller's hotel Wi-Fi explains many."
+    ),
+    false_positives=(
+        "A corporate VPN or secure web gateway whose egress is in another country (add its ASN to "
+        "trusted_gateway_asns).",
+        "The person signing in on a remote desktop or jump host located elsewhere.",
+    ),
     watches=kinds((EventKind.PUSH_SENT,), _ANSWERS),
 )
 

@@ -144,6 +144,14 @@ META = DetectorMeta(
         "Review what the session did after the enrollment, privileged actions first.",
         "Require identity verification (video, manager approval) before helpdesk resets.",
     ),
+    triage=(
+        "Call the person back on the directory's number and ask whether they asked for the reset; "
+        "then check where the new factor was enrolled and used from."
+    ),
+    false_positives=(
+        "Re-enrollment from a hotel abroad after a lost phone and a helpdesk reset.",
+        "A new hire's first days: account set up by IT, then a factor enrolled from an unfamiliar place.",
+    ),
     watches=kinds(_RESET_KINDS, SUCCESS_KINDS, (EventKind.FACTOR_ENROLLED, EventKind.PRIVILEGED_ACTION)),
 )
 _WATCHED = frozenset(META.watches or ())

@@ -20,6 +20,10 @@ class AliasMap:
     def __len__(self) -> int:
         return len(self._map)
 
+    def covers(self, name: str) -> bool:
+        """The map names this account (or vendor id): the identity resolver leaves it alone."""
+        return name in self._map
+
     def canonical(self, name: str) -> str:
         return self._map.get(name, name)
 

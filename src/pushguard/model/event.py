@@ -126,6 +126,9 @@ class Principal(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, g
     display_name: str | None = None
     type: PrincipalType = PrincipalType.USER
     tenant: str | None = None
+    # the address a record gives beside a login that differs from it (Duo ``email`` beside a short
+    # ``user.name``): what the identity resolver (enrich.resolver) links the account by
+    email: str | None = None
 
 
 class Geo(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False):
@@ -183,6 +186,10 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=Fa
     factor: Factor | None = None
     factor_id: str | None = None  # vendor id of the factor / authenticator enrollment concerned
     number_challenge: bool | None = None
+    # True: the vendor says the sign-in needed one factor only (Entra authenticationRequirement
+    # singleFactorAuthentication); False: it says MFA was required and met. None: not said.
+    single_factor: bool | None = None
+    legacy_protocol: str | None = None  # a legacy-auth client / protocol (Entra clientAppUsed: IMAP4, …)
     reason: str | None = None  # vendor outcome reason, normalized where it matters
     vendor_risk: str | None = None  # none | low | medium | high
     behaviors: tuple[str, ...] = ()  # vendor behaviour flags that were positive (new_device, …)

@@ -1,14 +1,18 @@
-"""One self-contained HTML report a security lead reads: incidents first (each with its timeline of
-prompts, denials, approvals and enrollments and the reasons), the findings with their evidence, charts
-(prompts per hour, denials vs approvals per day, countries of approvals), policy backtest figures when
-given, and the framework section: for each NIST CSF 2.0 outcome, SP 800-63B requirement and OWASP NHI
-risk, which detectors and policy rules give evidence of it and how many findings they raised.
+"""One self-contained HTML report a security lead acts on: an executive summary (people affected,
+attackers' approvals, attackers' authenticators, the first steps), then the incidents worst first (each
+with what to do, its findings in plain words with the detector's triage note and known false positives,
+and its timeline), charts (prompts per hour, denials vs approvals per day, countries of approvals), the
+findings, the enrollment review, policy backtest figures when given, and the framework section: for each
+NIST CSF 2.0 outcome, SP 800-63B requirement and OWASP NHI risk, which detectors and policy rules give
+evidence of it and how many findings they raised.
 
-Works offline: plotly.js is inlined once (the file is larger, but opens anywhere), no CDN, no fonts."""
+Works offline and on a phone: no script library, no CDN, no fonts; charts are inline SVG; one small
+script shows times in the reader's local time (UTC on hover)."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,32 +20,15 @@ from typing import Any
 
 import jinja2
 import msgspec
-import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
 from pushguard.detect.base import DetectorMeta
-from pushguard.model import Event, EventKind, Finding, Severity
+from pushguard.model import Event, Finding, Severity
+from pushguard.report.charts import charts
+from pushguard.report.incidents import build_incidents
+from pushguard.report.overview import executive_summary, flag_enrollments
+from pushguard.report.posture import PostureConfig, compute_posture
+from pushguard.report.present import FACTOR_NAMES, PROVIDER_NAMES, breakable, plain, times, when
 
-_TIMELINE_KINDS = frozenset(
-    {
-        EventKind.PUSH_SENT,
-        EventKind.PUSH_APPROVED,
-        EventKind.PUSH_DENIED,
-        EventKind.PUSH_TIMEOUT,
-        EventKind.FRAUD_REPORTED,
-        EventKind.FACTOR_ENROLLED,
-        EventKind.FACTOR_REMOVED,
-        EventKind.FACTORS_RESET,
-        EventKind.BYPASS_ISSUED,
-        EventKind.PASSWORD_RESET,
-        EventKind.PRIVILEGED_ACTION,
-        EventKind.SIGNIN_SUCCESS,
-    }
-)
-_MAX_TIMELINE = 60
-_ANSWERS = frozenset(
-    {EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED}
-)
 FRAMEWORK_NAMES = {
     "nist_csf_2": "NIST CSF 2.0",
     "sp800_63b": "NIST SP 800-63B",
@@ -68,100 +55,6 @@ class PolicyRuleInfo(msgspec.Struct, kw_only=True):
     code: str
     action: str
     report_only: bool = False
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _incidents(findings: Sequence[Finding], events: Sequence[Event]) -> list[dict[str, Any]]:
-    by_incident: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        by_incident[finding.incident].append(finding)
-    by_identity: dict[str, list[Event]] = defaultdict(list)
-    for event in events:
-        if event.kind in _TIMELINE_KINDS:
-            by_identity[event.identity].append(event)
-    incidents = []
-    for incident, members in by_incident.items():
-        members.sort(key=lambda f: (f.detected_at, f.id))
-        worst = max(members, key=lambda f: (f.severity.rank, f.confidence))
-        start = min(_time(f.first_seen) for f in members)
-        end = max(_time(f.last_seen) for f in members)
-        evidence = {e for f in members for e in f.evidence}
-        timeline = [
-            e
-            for e in by_identity.get(worst.user, [])
-            if start.timestamp() - 3600 <= e.ts <= end.timestamp() + 3600 or e.event_id in evidence
-        ]
-        timeline.sort(key=lambda e: e.ts)
-        entry: dict[str, Any] = {
-            "id": incident,
-            "user": worst.user,
-            "severity": worst.severity.value,
-            "rank": worst.severity.rank,
-            "title": worst.title,
-            "start": start.isoformat().replace("+00:00", "Z"),
-            "end": end.isoformat().replace("+00:00", "Z"),
-            "findings": members,
-            "detectors": sorted({f.detector for f in members}),
-            "timeline": [
-                {
-                    "time": e.time.isoformat().replace("+00:00", "Z"),
-                    "kind": e.kind.value.replace("_", " "),
-                    "ip": e.ip or "",
-                    "place": ", ".join(x for x in ((e.geo.city, e.geo.country) if e.geo else ()) if x),
-                    "evidence": e.event_id in evidence,
-                }
-                for e in timeline[:_MAX_TIMELINE]
-            ],
-            "timeline_more": max(0, len(timeline) - _MAX_TIMELINE),
-        }
-        incidents.append(entry)
-    incidents.sort(key=lambda i: (-int(i["rank"]), str(i["start"])))
-    return incidents
-
-
-def _charts(events: Sequence[Event]) -> dict[str, str]:
-    hours: Counter[str] = Counter()
-    denials: Counter[str] = Counter()
-    approvals: Counter[str] = Counter()
-    countries: Counter[str] = Counter()
-    # Duo and Entra log only the answer to a push: for a vendor that never logs the send, an answer
-    # (approved, denied, timed out, reported) stands for its prompt.
-    sending = {e.provider for e in events if e.kind is EventKind.PUSH_SENT}
-    for event in events:
-        if event.kind is EventKind.PUSH_SENT or (event.kind in _ANSWERS and event.provider not in sending):
-            hours[event.time.strftime("%Y-%m-%d %H:00")] += 1
-        day = event.time.strftime("%Y-%m-%d")
-        if event.kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT, EventKind.FRAUD_REPORTED):
-            denials[day] += 1
-        elif event.kind is EventKind.PUSH_APPROVED:
-            approvals[day] += 1
-            countries[(event.geo.country if event.geo else None) or "unknown"] += 1
-    layout = {"margin": {"l": 40, "r": 10, "t": 30, "b": 40}, "height": 280}
-    figures = {
-        "prompts_per_hour": go.Figure(
-            go.Bar(x=sorted(hours), y=[hours[h] for h in sorted(hours)], name="prompts"),
-            {**layout, "title": "Push prompts per hour (UTC)"},
-        ),
-        "denials_vs_approvals": go.Figure(
-            [
-                go.Bar(x=sorted(approvals), y=[approvals[d] for d in sorted(approvals)], name="approved"),
-                go.Bar(
-                    x=sorted(denials),
-                    y=[denials[d] for d in sorted(denials)],
-                    name="denied / timed out / fraud",
-                ),
-            ],
-            {**layout, "title": "Denials vs approvals per day", "barmode": "group"},
-        ),
-        "approval_countries": go.Figure(
-            go.Bar(x=[c for c, _ in countries.most_common(20)], y=[n for _, n in countries.most_common(20)]),
-            {**layout, "title": "Countries of approvals"},
-        ),
-    }
-    return {name: figure.to_json() for name, figure in figures.items()}
 
 
 def _frameworks(
@@ -194,6 +87,54 @@ def _frameworks(
 
 
 MAX_ENROLLMENT_ROWS = 50
+_FIRST_USE = re.compile(r"^([A-Z]{2}) first used by this identity ")
+_NAMED_DEVICE = re.compile(r"from a (browser|device) this person never used")
+_AFTER_COUNT = re.compile(r"^(.*?) (\d+ min after)$")
+
+
+def _collapse_after(lines: Sequence[str]) -> list[str]:
+    """ "push approved 111 min after", "signin success 111 min after" twice → one line per moment."""
+    moments: dict[str, Counter[str]] = {}
+    other: list[str] = []
+    for line in lines:
+        match = _AFTER_COUNT.match(line)
+        if match:
+            moments.setdefault(match.group(2), Counter())[match.group(1).replace("signin", "sign-in")] += 1
+        else:
+            other.append(line)
+    collapsed = [
+        ", ".join(f"{what} x{n}" if n > 1 else what for what, n in counts.items()) + f" {moment}"
+        for moment, counts in moments.items()
+    ]
+    return collapsed + other
+
+
+def _distinct(lines: Sequence[str]) -> list[str]:
+    """The review's "before" lines, each fact once: a country's first use is dropped when another line
+    says the approval from it was new, the generic "device or browser" when a line names the browser."""
+    texts = [plain(line) for line in lines]
+    joined = " | ".join(texts)
+    named_device = _NAMED_DEVICE.search(joined) is not None
+    kept: list[str] = []
+    for text in texts:
+        first_use = _FIRST_USE.match(text)
+        if first_use and f"from {first_use.group(1)}, new to this identity" in joined:
+            continue
+        if named_device:
+            text = text.replace("; a device or browser the person never used", "")
+        if text not in kept:
+            kept.append(text)
+    return kept
+
+
+def _enrollment_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "factor_name": FACTOR_NAMES.get(str(row.get("factor")), str(row.get("factor") or "")),
+        "provider_name": PROVIDER_NAMES.get(str(row.get("provider")), str(row.get("provider") or "")),
+        "before": _distinct(row.get("before") or ()),
+        "after": _collapse_after(row.get("after") or ()),
+    }
 
 
 def render_html(
@@ -206,30 +147,44 @@ def render_html(
     policy_rules: Sequence[PolicyRuleInfo] = (),
     enrollments: Sequence[Mapping[str, Any]] = (),
     generated_at: datetime | None = None,
+    posture_config: PostureConfig | None = None,
 ) -> str:
     """The whole report as one HTML document. ``enrollments``: the enrollment review's rows (plain
-    mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown."""
+    mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown. Without
+    ``events`` (a report from a findings file) the sections that need the logs say so instead."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("pushguard.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
+    environment.filters["when"] = when
+    environment.filters["plain"] = plain
+    environment.filters["times"] = times
+    environment.filters["breakable"] = breakable
     template = environment.get_template("report.html.j2")
     severities = Counter(f.severity.value for f in findings)
+    incidents = build_incidents(findings, events, metas)
+    flagged = flag_enrollments(enrollments, findings)
+    shown = [_enrollment_view(row) for row in flagged[:MAX_ENROLLMENT_ROWS]]
+    titles = {meta.id: meta.title for meta in metas.values()}
     return template.render(
         title=title,
-        generated=(generated_at or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        incidents=_incidents(findings, events),
+        generated=generated_at or datetime.now(UTC),
+        has_logs=bool(events),
+        summary=executive_summary(incidents, flagged),
+        incidents=incidents,
         findings=sorted(findings, key=lambda f: (-f.severity.rank, f.detected_at)),
         severities=[(s.value, severities.get(s.value, 0)) for s in reversed(list(Severity))],
-        detectors=Counter(f.detector for f in findings).most_common(),
+        detectors=[(titles.get(d, d), d, n) for d, n in Counter(f.detector for f in findings).most_common()],
+        titles=titles,
         events=len(events),
-        charts=_charts(events),
-        plotly_js=get_plotlyjs(),
+        charts=charts(events) if events else {},
         frameworks=_frameworks(findings, metas, policy_rules),
         backtest=backtest,
-        enrollments=list(enrollments[:MAX_ENROLLMENT_ROWS]),
+        enrollments=shown,
         enrollments_total=len(enrollments),
+        enrollments_flagged=sum(1 for row in flagged if row["flagged"]),
+        posture=compute_posture(events, posture_config) if events else None,
     )
 
 

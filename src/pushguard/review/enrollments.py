@@ -26,10 +26,8 @@ import msgspec
 from pushguard.detect.enrollment_abuse import EnrollmentAbuse
 from pushguard.detect.familiarity import THIN_DAYS, assess
 from pushguard.detect.geo import is_hosting, place_text
-from pushguard.enrich import AliasMap, build_enrichers
-from pushguard.model import Event, EventKind, Geo, GeoSource, IdentityProfile, Provider
-from pushguard.pipeline import Engine, merged_events
-from pushguard.sources.readers import expand_paths
+from pushguard.flow import BeforeEvent, Flow
+from pushguard.model import Event, EventKind, Finding, Geo, GeoSource, IdentityProfile
 
 AFTER_S = 24 * 3600.0
 BEFORE_S = 24 * 3600.0
@@ -105,11 +103,14 @@ def _who(event: Event, helpdesk: frozenset[str] = frozenset()) -> str:
 
 
 class EnrollmentReview:
-    """Streaming: ``observe`` each event *before* the pipeline applies it; ``finish`` returns the ranking."""
+    """Streaming: ``observe`` each event *before* the pipeline applies it; ``finish`` returns the ranking.
+    An observer of a ``Flow`` pass (``before_event``), so the report reads the logs once. ``scorer``: the
+    enrollment_abuse detector as the flow tunes it (``Flow.tuned_enrollment_abuse``, ``--config``)."""
 
-    def __init__(self, helpdesk: frozenset[str] = frozenset()) -> None:
+    def __init__(self, scorer: EnrollmentAbuse, helpdesk: frozenset[str] = frozenset()) -> None:
         self.helpdesk = frozenset(h.lower() for h in helpdesk)
-        self.scorer = EnrollmentAbuse()
+        self.scorer = scorer
+        self.last = 0.0  # the latest event time seen (``since_days`` counts back from it)
         self.factors: dict[str, int] = {}
         self.open: dict[str, list[_Open]] = {}
         self.done: list[Provenance] = []
@@ -123,6 +124,17 @@ class EnrollmentReview:
         # approval just before the enrollment makes the place known, but not old
         self.first_seen: dict[str, dict[str, float]] = {}
         self.identity_since: dict[str, float] = {}
+
+    def before_event(self, event: Event, state: BeforeEvent) -> None:
+        if event.identity:
+            profile = state.profile(event.identity)
+            profile.org = state.org_bits(event)  # as the engine shows its detectors
+            self.observe(event, profile)
+            profile.org = 0
+        self.last = max(self.last, event.ts)
+
+    def after_event(self, event: Event, findings: list[Finding]) -> None:
+        pass
 
     def observe(self, event: Event, profile: IdentityProfile) -> None:
         identity = event.identity
@@ -385,6 +397,15 @@ class EnrollmentReview:
         record.after.append(sentence)
         record.score += _WEIGHTS.get(signal, 1)
 
+    def ranked(self, since_days: float | None = None) -> list[Provenance]:
+        """``finish``, only the last ``since_days`` (counted back from the latest event) when given."""
+        ranked = self.finish()
+        if since_days is not None:
+            cutoff = datetime.fromtimestamp(self.last - since_days * 86400.0, UTC)
+            text = cutoff.isoformat().replace("+00:00", "Z")
+            ranked = [r for r in ranked if r.time >= text]
+        return ranked
+
     def finish(self) -> list[Provenance]:
         for pending in self.open.values():
             self.done.extend(item.record for item in pending)
@@ -397,25 +418,10 @@ def review_enrollments(
     *,
     since_days: float | None = None,
     helpdesk: frozenset[str] = frozenset(),
-    provider: Provider | None = None,
-    aliases: AliasMap | None = None,
+    flow: Flow | None = None,
 ) -> list[Provenance]:
     """Every enrollment and removal in the logs, ranked by risk (highest first)."""
-    engine = Engine()
-    review = EnrollmentReview(helpdesk)
-    last = 0.0
-    for event, partition in merged_events(
-        expand_paths(inputs), engine.stats, provider, aliases or AliasMap(), build_enrichers()
-    ):
-        if event.identity:
-            profile = engine.profile(event.identity)
-            profile.org = engine.org.bits(event) if event.ip else 0  # as the engine shows its detectors
-            review.observe(event, profile)
-            profile.org = 0
-        last = max(last, event.ts)
-        engine.process(event, partition)
-    ranked = review.finish()
-    if since_days is not None:
-        cutoff = datetime.fromtimestamp(last - since_days * 86400.0, UTC).isoformat().replace("+00:00", "Z")
-        ranked = [r for r in ranked if r.time >= cutoff]
-    return ranked
+    flow = flow or Flow()
+    review = EnrollmentReview(flow.tuned_enrollment_abuse(), helpdesk)
+    flow.run(inputs, observers=[review])
+    return review.ranked(since_days)

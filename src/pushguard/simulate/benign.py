@@ -139,7 +139,7 @@ def _special_day(world: World, user: User, per_week: float, weekend: bool) -> in
     return rng.choice(days) if days else None
 
 
-def simulate_benign(world: World, users: list[User]) -> None:
+def simulate_benign(world: World, users: list[User], with_services: bool = True) -> None:
     """Everyone's ordinary life over every simulated day (history included); ``users`` are the people
     (campaign victims included: they live too)."""
     rates = world.rates
@@ -164,4 +164,5 @@ def simulate_benign(world: World, users: list[User]) -> None:
             record_trip(world, user, trip)
     for (identity, _), (start, end) in sorted(rush_windows.items()):
         world.episode(identity, "office_rush", start, end)
-    services(world)
+    if with_services:
+        services(world)

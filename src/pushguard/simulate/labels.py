@@ -55,6 +55,8 @@ class Labels(msgspec.Struct, kw_only=True):
     benign_episodes: list[BenignEpisode] = []  # look-alikes in the scored period (some began before it)
     benign_rates: BenignRates | None = None  # what this seed drew
     attack_rates: AttackRates | None = None
+    # logins with an approved exception to MFA (a shared mailbox on IMAP): the operator's config lists them
+    assurance_exceptions: list[str] = []
 
 
 class Manifest(msgspec.Struct, kw_only=True):

@@ -107,7 +107,7 @@ class DuoWriter:
             "timestamp": int(when.timestamp()),
             "trusted_endpoint_status": "not trusted" if attacker or not laptop.managed else "trusted",
             "txid": txid,
-            "user": {"groups": list(user.groups), "key": user.duo_key, "name": user.login},
+            "user": {"groups": list(user.groups), "key": user.duo_key, "name": user.duo_login},
         }
         return self.logs.add(DUO_AUTH, when, txid, record)
 
@@ -191,7 +191,7 @@ class DuoWriter:
         return Written([txid])
 
     def remove_factors(self, user: User, when: datetime, admin: User, src: Net) -> Written:
-        event = self._admin(when, "user_update", admin, user.login, {"phones": ""})
+        event = self._admin(when, "user_update", admin, user.duo_login, {"phones": ""})
         return Written([event])
 
     def delete_authenticator(self, user: User, when: datetime, admin: User, src: Net) -> Written:
@@ -212,7 +212,7 @@ class DuoWriter:
             "user_id": user.duo_key,
             "bypass_code_ids": ["DB" + upper_token(self.rng, 18)],
         }
-        return Written([self._admin(when, "bypass_create", admin, user.login, description)])
+        return Written([self._admin(when, "bypass_create", admin, user.duo_login, description)])
 
     def use_bypass(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
         txid = self._auth(

@@ -87,6 +87,7 @@ class EntraWriter(EntraAuditWriter):
         mfa_method: str | None = None,
         interactive: bool = True,
         failure: str | None = None,
+        client_app: str | None = None,
     ) -> str:
         rng = self.rng
         event_id = new_uuid(rng)
@@ -124,7 +125,7 @@ class EntraWriter(EntraAuditWriter):
             "appDisplayName": app,
             "ipAddress": src.ip,
             "autonomousSystemNumber": src.network.asn,
-            "clientAppUsed": "Browser" if interactive else "Mobile Apps and Desktop clients",
+            "clientAppUsed": client_app or ("Browser" if interactive else "Mobile Apps and Desktop clients"),
             "userAgent": ATTACKER_UA
             if attacker
             else "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36",
@@ -248,6 +249,24 @@ class EntraWriter(EntraAuditWriter):
             steps=[_password(when, ok=False)],
             attacker=attacker,
             failure="Error validating credentials due to invalid username or password.",
+        )
+        return Written([event])
+
+    def password_alone(
+        self, user: User, when: datetime, src: Net, *, app: str, attacker: bool, client_app: str = "Browser"
+    ) -> Written:
+        """A success with the password only (singleFactorAuthentication): no Conditional Access policy asked
+        for more, or a legacy client (``client_app`` "IMAP4", "Authenticated SMTP") that cannot do MFA."""
+        event = self._signin(
+            user,
+            when,
+            src,
+            app=app,
+            code=0,
+            details=None,
+            steps=[_password(when)],
+            attacker=attacker,
+            client_app=client_app,
         )
         return Written([event])
 

@@ -8,7 +8,9 @@ boundary). Without, everything is written under ``out_dir`` and day 0 is the det
 
 Each seed draws its own rates (``rates``): how flaky the phones are, how many people sit behind a
 gateway abroad, how attackers pick their infrastructure. Deterministic: one ``random.Random(seed)``
-drives everything, no clock is read, and the files are byte-identical for the same arguments."""
+drives everything, no clock is read, and the files are byte-identical for the same arguments. The
+people with a short Duo username and the attacks split across their two IdPs (``split_idp``) come last,
+from a stream of their own: the other records are those of a simulation without them."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from pushguard.simulate import campaigns as push
 from pushguard.simulate import campaigns_account as account
 from pushguard.simulate.benign import simulate_benign
 from pushguard.simulate.campaigns import Run
+from pushguard.simulate.campaigns_assurance import KIND as ASSURANCE_KIND
+from pushguard.simulate.campaigns_assurance import simulate_assurance
 from pushguard.simulate.campaigns_spray import spray, spray_then_push
 from pushguard.simulate.common import EPOCH, rfc3339
 from pushguard.simulate.labels import (
@@ -33,6 +37,7 @@ from pushguard.simulate.labels import (
     write_labels,
 )
 from pushguard.simulate.rates import draw_attacks, draw_benign
+from pushguard.simulate.split_idp import SPLIT_KIND, add_split_idp
 from pushguard.simulate.tenant import User, build_tenant
 from pushguard.simulate.world import World
 
@@ -52,6 +57,8 @@ KINDS = (
     "requester_responder_mismatch",
     "nhi_push",
     "privileged_after_approval",
+    ASSURANCE_KIND,
+    SPLIT_KIND,
 )
 
 
@@ -199,11 +206,18 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
     victims = _Victims(world)
     runs = _plan(world, victims)
     simulate_benign(world, world.tenant.users)
+    # after everything else, each from a stream of its own: the records above stay what they were
+    assurance_runs, exceptions = simulate_assurance(seed, world)
+    runs += assurance_runs
+    split_people, split_runs = add_split_idp(world, seed)
+    runs += split_runs
+    victims.victims.update(run.identity for run in split_runs)
     times = {event_id: when for records in world.logs.records.values() for when, event_id, _ in records}
     labels = [_campaign_label(index, run, times) for index, run in enumerate(runs)]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = world.logs.write(out_dir, split_at=world.scored_start if history_days else None)
-    benign = sorted(u.login for u in world.tenant.users if u.login not in victims.victims)
+    people = [*world.tenant.users, *split_people]
+    benign = sorted(u.login for u in people if u.login not in victims.victims)
     episodes = sorted(
         (e for e in world.episodes if e.end >= world.scored_start),
         key=lambda e: (e.start, e.identity, e.behaviour),
@@ -230,6 +244,7 @@ def simulate(seed: int, users: int, days: int, out_dir: Path, history_days: int 
         ],
         benign_rates=benign_rates,
         attack_rates=attack_rates,
+        assurance_exceptions=exceptions,
     )
     write_labels(out_dir / LABELS_FILE, result)
     return Manifest(out_dir=str(out_dir), labels=result, files=files)

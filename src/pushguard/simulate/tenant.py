@@ -83,6 +83,13 @@ class User:
     gateway: tuple[str, Network] | None = None  # secure web gateway: node place, vendor network
     gateway_parity: int = 0  # gateway on days of this parity, home network on the others
     consumer_vpn: tuple[str, Network] | None = None  # exit place, VPN provider
+    duo_name: str | None = (
+        None  # a Duo username other than the address (``jsmith``); its records carry the address
+    )
+
+    @property
+    def duo_login(self) -> str:
+        return self.duo_name or self.login
 
     @property
     def tz(self) -> float:
@@ -234,6 +241,21 @@ SERVICE_NAMES = (
     "svc-print",
     "svc-etl",
 )
+
+
+def new_person(
+    rng: random.Random, index: int, taken: set[str], rates: BenignRates, idps: tuple[Provider, ...]
+) -> User:
+    """One more person on ``idps``, networks included (the people of ``simulate.split_idp``)."""
+    user = _person(rng, index, taken, rates)
+    user.idps = idps
+    primary = idps[0]
+    apps_from = (
+        OKTA_APPS if primary is Provider.OKTA else ENTRA_APPS if primary is Provider.ENTRA else DUO_APPS
+    )
+    user.apps = tuple(rng.sample(apps_from, rng.randint(2, 4)))
+    _networks(rng, user, rates)
+    return user
 
 
 def build_tenant(rng: random.Random, people: int, rates: BenignRates | None = None) -> Tenant:

@@ -52,6 +52,9 @@ it sets ``number_challenge``):
   access_blocked. Everything else that failed → mfa_failure with the reason kept.
 - event_type enrollment with success (v1: new_enrollment true) → factor_enrolled; a failed enrollment is
   Unmapped. Telephony records only count SMS/voice credits (no outcome): Unmapped.
+- The identity is ``user.name`` (``email`` when the name is missing). An ``email`` that differs from the
+  name (a short ``jsmith`` beside the address) is kept as ``subject.email``: the identity resolver
+  (``enrich.resolver``) links the Duo account to the person by it; ``user.key`` is ``subject.id``.
 """
 
 from __future__ import annotations
@@ -254,8 +257,12 @@ class DuoSource:
             return verdict
         when = record_time(record, "isotimestamp", "timestamp")
         kind, factor, reason, challenge = verdict
+        email = lower_or_none(record.get("email"))
         subject = Principal(
-            id=text_or_none(user.get("key")), login=login, tenant=text_or_none(record.get("host"))
+            id=text_or_none(user.get("key")),
+            login=login,
+            tenant=text_or_none(record.get("host")),
+            email=email if email != login else None,
         )
         access = mapping(record.get("access_device"))
         auth = mapping(record.get("auth_device"))

@@ -45,6 +45,7 @@ from pushguard.model import (
     RawRef,
     UserKind,
 )
+from pushguard.model.assurance import is_legacy_client
 from pushguard.sources.base import (
     NOT_JSON,
     ParseResult,
@@ -225,10 +226,31 @@ def _signin(
         interactive=_interactive(body, category),
         factor=factor,
         number_challenge=number_challenge,
+        single_factor=_single_factor(body.authentication_requirement, steps),
+        legacy_protocol=_legacy_protocol(body.client_app_used),
         reason=reason,
         vendor_risk=None if risk in _NO_RISK else risk,
         raw=RawRef(source=ref.source, position=ref.position, vendor_type=category or "signIn"),
     )
+
+
+def _single_factor(requirement: Any, steps: Sequence[EntraAuthenticationStep]) -> bool | None:
+    """authenticationRequirement: singleFactorAuthentication | multiFactorAuthentication. A single-factor
+    record counts as a password alone only when a password step is in it: SSO ("Previously satisfied")
+    and token refreshes (no step) show nothing presented now, and an earlier MFA may stand behind them."""
+    text = lower_or_none(requirement)
+    if text == "singlefactorauthentication":
+        methods = [lower_or_none(step.authentication_method) or "" for step in steps]
+        return True if "password" in methods else None
+    if text == "multifactorauthentication":
+        return False
+    return None
+
+
+def _legacy_protocol(client_app: Any) -> str | None:
+    """clientAppUsed, kept only when it names a legacy-auth client (basic auth: no MFA possible)."""
+    text = text_or_none(client_app)
+    return text if is_legacy_client(text) else None
 
 
 def _interactive(body: EntraSignIn, category: str | None) -> bool | None:

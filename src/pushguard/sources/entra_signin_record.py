@@ -71,6 +71,8 @@ class EntraSignIn(EntraRecordPart, frozen=True, gc=False):
     correlation_id: Any = None
     is_interactive: Any = None
     sign_in_event_types: Any = None
+    authentication_requirement: Any = None
+    client_app_used: Any = None
 
 
 def _key(name: str) -> Any:

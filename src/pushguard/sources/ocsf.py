@@ -187,6 +187,7 @@ class OcsfSource:
             factor=chosen.factor if chosen else None,
             factor_id=text_or_none(hints.get("factor_id")),
             number_challenge=bool_or_none(hints.get("number_challenge")),
+            single_factor=_single_factor(record, factors),
             reason=reason,
             vendor_risk=_lower(record.get("risk_level")) or _lower(hints.get("vendor_risk")),
             detail=detail,
@@ -259,6 +260,19 @@ def _kind(record: Record, class_uid: int, activity_id: int, factors: list[_Facto
             return EventKind.MFA_REQUIRED
         return EventKind.MFA_FAILURE if mfa else EventKind.SIGNIN_FAILURE
     return None
+
+
+def _single_factor(record: Record, factors: list[_FactorSeen]) -> bool | None:
+    """``is_mfa`` (``mfa`` in 1.0.0-rc.2): false with no factor but a password named is one factor alone;
+    true is MFA met, whether or not ``auth_factors`` names the second factor."""
+    is_mfa = bool_or_none(record.get("is_mfa"))
+    if is_mfa is None:
+        is_mfa = bool_or_none(record.get("mfa"))
+    if is_mfa is None:
+        return None
+    if is_mfa:
+        return False
+    return True if all(f.factor is Factor.PASSWORD for f in factors) else None
 
 
 def _factors(record: Record) -> list[_FactorSeen]:

@@ -112,6 +112,7 @@ _PRIVILEGED = frozenset(
         "policy.lifecycle.update",
         "policy.rule.update",
         "user.mfa.factor.reset_all",  # also mapped as factors_reset; listed here for the detail text
+        "app.oauth2.as.consent.grant",  # a user granted an OAuth app scopes (Okta Workflows event card)
     }
 )
 _SIGNIN = frozenset(
