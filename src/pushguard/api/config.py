@@ -6,6 +6,7 @@ secret's value."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,10 @@ def _check(config: ServiceConfig, where: str) -> None:
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
     """The file's settings (if any), overridden by the environment; a precise error on a bad value."""
-    config, where = load_settings(ServiceConfig, path, _ENV, environ, SECRET_FIELDS)
+    env = os.environ if environ is None else environ
+    names = dict(_ENV)
+    if "PUSHGUARD_REDIS_URL" not in env and env.get("REDIS_URL"):  # the variable Redis hosts set
+        names["REDIS_URL"] = "redis_url"
+    config, where = load_settings(ServiceConfig, path, names, env, SECRET_FIELDS)
     _check(config, where)
     return config

@@ -32,6 +32,7 @@ from pushguard.api.config import ServiceConfig
 from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
+from pushguard.decide.context import located
 from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import (
     ORG_STATE_KEY,
@@ -358,6 +359,7 @@ class Service:
         canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
         if canonical != request.identity:
             request = msgspec.structs.replace(request, identity=canonical)
+        request = located(request, self.enrichers)  # the address placed as the logs' addresses are
         decision = decide(
             request,
             self.policy,

@@ -20,6 +20,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples
 from pushguard.flow import RunResult, analyze
 from pushguard.model import PushguardError
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
@@ -38,7 +39,13 @@ from pushguard.store import MemoryStore
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate_command)
+    app.command(
+        "evaluate",
+        epilog=examples(
+            "pushguard evaluate tenant/   # a directory written by pushguard simulate",
+            "pushguard evaluate --seeds 1-3 --users 300 --days 7 --format json",
+        ),
+    )(evaluate_command)
 
 
 def _console() -> Console:
@@ -67,7 +74,10 @@ def evaluate_directory(directory: Path, detector_config: dict[str, Any] | None =
     labels_path = directory / LABELS_FILE
     if not labels_path.is_file():
         raise PushguardError(
-            f"{labels_path}: no labels (write them with `pushguard simulate --out {directory}`)"
+            f"{directory}: no {LABELS_FILE} here. evaluate scores findings against the labels "
+            "`pushguard simulate` writes beside the logs it makes, so it needs a directory written by "
+            "simulate (or --seeds to make them). For your own logs use `pushguard analyze` or "
+            "`pushguard report`."
         )
     labels = read_labels(labels_path)
     if labels.assurance_exceptions and detector_config is None:
@@ -120,9 +130,13 @@ class SeedsReport(msgspec.Struct, kw_only=True):
 
 def evaluate_command(
     directory: Annotated[
-        Path | None, typer.Argument(help="A directory written by `pushguard simulate` (or use --seeds).")
+        Path | None,
+        typer.Argument(metavar="DIR", help="A directory written by `pushguard simulate` (or use --seeds)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+    output: FormatOption = OutputFormat.TABLE,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: the same as --format json.")
+    ] = False,
     seeds: Annotated[
         str | None, typer.Option(help="Simulate and evaluate these seeds (e.g. 1,2,3 or 1-5) instead.")
     ] = None,
@@ -143,8 +157,8 @@ def evaluate_command(
         float, typer.Option(help="Containment: seconds from a finding to its control in effect.")
     ] = DEFAULT_ENFORCEMENT_S,
 ) -> None:
-    """Analyze simulated tenants and score the findings against their labels; and whether the closed
-    loop would have contained each approved attack before its approval."""
+    """Analyze simulated tenants and score the findings against their labels."""
+    as_json = as_json or output is OutputFormat.JSON
     if (directory is None) == (seeds is None):
         raise _fail("give a directory written by `pushguard simulate`, or --seeds (not both)")
     try:
