@@ -12,9 +12,11 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
+import redis
 
 from pushguard.decide.closed_loop import plan_for_finding
 from pushguard.decide.enforce import enforcement_config
@@ -24,7 +26,7 @@ from pushguard.respond.credentials import build_responder
 from pushguard.respond.enforcer import Enforcer, load_state
 from pushguard.respond.outbox import OutboxApplier, decode_entry, outbox_entries
 from pushguard.store import Commit, MemoryStore, SqliteStore, StateStore
-from pushguard.store.redis import RedisStore
+from pushguard.store.redis import RedisStore, StateConflictError
 from tests.enforce_fakes import FakeIdp, Seen
 from tests.http_fakes import Reply
 from tests.redis_support import REDIS_URL, client, prefix  # noqa: F401 (fixtures)
@@ -96,6 +98,39 @@ def test_the_outbox_is_committed_with_the_findings_and_a_replay_does_not_reopen_
     assert store.outbox_open() == []
     assert decode_entry(store.outbox_entry(key) or b"").state == "done"
     store.close()
+
+
+def test_a_redis_commit_that_loses_its_race_writes_neither_findings_nor_intents(
+    client: redis.Redis,  # noqa: F811 (fixture)
+    prefix: str,  # noqa: F811 (fixture)
+) -> None:
+    # The outbox is written by the same script as the findings: a worker whose commit is refused (another
+    # worker moved the state on) must not leave intents behind for findings that were never stored.
+    mine = RedisStore(REDIS_URL, prefix, client=client)
+    theirs = RedisStore(REDIS_URL, prefix, client=client)
+    assert mine.load(["u:victim"]) == {} and theirs.load(["u:victim"]) == {}
+    theirs.commit(Commit(states={"u:victim": b"theirs"}))
+    with pytest.raises(StateConflictError):
+        mine.commit(
+            Commit(states={"u:victim": b"mine"}, findings=[finding()], outbox=outbox_entries([intent()], NOW))
+        )
+    assert mine.outbox_open() == [] and mine.findings() == []
+    # killed right after the commit script returns: the findings and their intents are both stored
+    real = mine._commit
+
+    def commit_then_die(**given: Any) -> Any:
+        real(**given)
+        raise SystemExit("killed right after the commit script")
+
+    mine._commit = commit_then_die  # type: ignore[assignment]
+    mine.load(["u:victim"])
+    with pytest.raises(SystemExit):
+        mine.commit(
+            Commit(states={"u:victim": b"mine"}, findings=[finding()], outbox=outbox_entries([intent()], NOW))
+        )
+    after = RedisStore(REDIS_URL, prefix, client=client)
+    ((key, _),) = after.outbox_open()
+    assert key == intent().key and len(after.findings()) == 1
 
 
 def test_vendor_errors_are_retried_with_backoff_honouring_retry_after(tmp_path: Path, okta: FakeIdp) -> None:

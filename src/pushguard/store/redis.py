@@ -147,6 +147,17 @@ for j = 1, ops do
     redis.call('XDEL', stream, value)
   else redis.call('XDEL', stream, value) end
 end
+at = at + 3 * ops + 1
+local o = tonumber(ARGV[at])
+if o > 0 then
+  local hash, open, seq = KEYS[4 + n + ops], KEYS[5 + n + ops], KEYS[6 + n + ops]
+  for j = 1, o do
+    local key, entry = ARGV[at + 2 * j - 1], ARGV[at + 2 * j]
+    if redis.call('HSETNX', hash, key, entry) == 1 then
+      redis.call('ZADD', open, 'NX', redis.call('INCR', seq), key)
+    end
+  end
+end
 return {1}
 """
 
@@ -202,6 +213,7 @@ class RedisStore:
         self._findings_key = f"{prefix}:f"
         self._revisions_key = f"{prefix}:frev"
         self._outbox_key, self._outbox_open_key = f"{prefix}:ob", f"{prefix}:obopen"
+        self._outbox_seq_key = f"{prefix}:obseq"  # the open set's order: first planned, first applied
         self._commit: Script = self.client.register_script(_COMMIT)
         self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
         self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
@@ -275,6 +287,13 @@ class RedisStore:
         for op, stream, payload in extra.ops:
             keys.append(stream)
             args.extend((op, stream, payload))
+        # the closed loop's intents in the same script as the findings that planned them: a worker
+        # killed after the commit has them all, one killed before has neither
+        args.append(len(batch.outbox))
+        for intent, entry in batch.outbox.items():
+            args.extend((intent, entry))
+        if batch.outbox:
+            keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
         reply = self._commit(keys=keys, args=args)
         if int(reply[0]) != 1:
             flat = [_text(item) for item in reply[1]]
@@ -287,25 +306,8 @@ class RedisStore:
             self._versions[key] = version + 1
         for partition, value in batch.positions.items():
             self._positions[partition] = value
-        if batch.outbox:
-            self._outbox_add(batch.outbox)
 
     # -- the closed loop's outbox ------------------------------------------------------------------
-    # Written right after the commit script, not inside it: a worker killed between the two loses the
-    # intents of that batch (their findings are kept). SQLite writes them in the same transaction.
-
-    def _outbox_add(self, entries: dict[str, bytes]) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        for key, entry in entries.items():
-            pipe.hsetnx(self._outbox_key, key, entry)
-        added = pipe.execute()
-        fresh = {
-            key: float(self.client.incr(f"{self.prefix}:obseq"))
-            for key, new in zip(entries, added, strict=True)
-            if new
-        }
-        if fresh:
-            self.client.zadd(self._outbox_open_key, fresh, nx=True)
 
     def outbox_open(self) -> list[tuple[str, bytes]]:
         keys = [_text(k) for k in self._any.zrange(self._outbox_open_key, 0, -1)]
