@@ -82,6 +82,7 @@ __all__ = [
     "parse_record",
     "position_key",
     "read_paths",
+    "save_resolver",
     "unwrap_records",
     "value_too_deep",
 ]

@@ -39,11 +39,13 @@ from pushguard.flow import (
     TOO_DEEP,
     Enricher,
     Flow,
+    IdentityResolver,
     OrgKnowledge,
     OrgTable,
     OrgTrust,
     RawItem,
     RunStats,
+    save_resolver,
     unwrap_records,
     value_too_deep,
 )
@@ -173,6 +175,10 @@ class Service:
         self._decide_org_cache: tuple[float, OrgKnowledge | None] | None = None  # (loaded at, table)
         self.enrichers = list(enrichers) if enrichers is not None else self.flow.enrichers()
         self.aliases = self.flow.aliases
+        # a person's accounts linked as records are applied (with Redis the workers keep to the alias
+        # map: they partition records by account before any link could be seen)
+        self.resolver: IdentityResolver | None = self.flow.resolver(self.store) if self.bus is None else None
+        self._links_saved = 0
         self.lock = threading.Lock()  # the Engine and the writing connection
         self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
         # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
@@ -256,12 +262,17 @@ class Service:
             self._give_way()
             with self.lock:
                 for key, event in due[start : start + WRITE_CHUNK]:
+                    if self.resolver is not None:
+                        event = self.resolver(event)
                     for finding in self.engine.process(event, PARTITION, key):
                         found[finding.id] = finding
         if due:
             with self.lock:
                 self.engine.flush()
                 self.held.applied(due[-1][0])
+                if self.resolver is not None and self.resolver.revision != self._links_saved:
+                    save_resolver(self.store, self.resolver)
+                    self._links_saved = self.resolver.revision
         return found
 
     def _publish(self, items: list[RawItem], provider: Provider | None) -> IngestResult:
@@ -357,6 +368,9 @@ class Service:
 
     def decide(self, request: DecisionRequest) -> Decision:
         canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
+        if self.resolver is not None:  # the account's person, as ingestion linked it
+            account = f"{request.provider.value}|{canonical}" if request.provider is not None else canonical
+            canonical = self.resolver.person(account)
         if canonical != request.identity:
             request = msgspec.structs.replace(request, identity=canonical)
         request = located(request, self.enrichers)  # the address placed as the logs' addresses are
