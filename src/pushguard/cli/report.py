@@ -15,9 +15,11 @@ from pushguard.cli.conventions import FormatOption, OutputFormat, examples, writ
 from pushguard.decide import PolicyError, load_policy
 from pushguard.flow import META_BY_ID, BeforeEvent, Flow, RunResult, expand_paths
 from pushguard.model import Event, Finding, InputError, PushguardError
+from pushguard.report.controls import controls_by_finding
 from pushguard.report.html import PolicyRuleInfo, render_html, write_html
 from pushguard.report.jsonl import read_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
+from pushguard.respond.audit import audit_key, read_chain
 from pushguard.review import EnrollmentReview
 
 console = Console(highlight=False)
@@ -29,6 +31,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "pushguard report logs/ --html report.html",
             "pushguard report findings.jsonl --ocsf findings.ocsf.jsonl --format json",
+            "pushguard report logs/ --html report.html --audit-log pushguard-audit.jsonl",
         ),
     )(report_command)
 
@@ -101,6 +104,15 @@ def report_command(
     ] = None,
     title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
     config: ConfigOpt = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_AUDIT_LOG",
+            help="The closed loop's audit log (serve/worker --audit-log): each incident's controls and "
+            "the time from the IdP event to each control in place.",
+        ),
+    ] = None,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
@@ -138,6 +150,7 @@ def report_command(
             except (OSError, msgspec.DecodeError, RecursionError) as exc:
                 raise InputError(f"{backtest}: not a backtest JSON file: {exc}") from None
         rules = policy_rule_infos(policy)
+        controls = controls_by_finding(read_chain(audit_log, audit_key())) if audit_log is not None else None
         document = render_html(
             findings,
             events,
@@ -147,6 +160,7 @@ def report_command(
             policy_rules=rules,
             enrollments=enrollments,
             posture_config=posture,
+            controls=controls,
         )
         write_html(html, document)
     except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:
