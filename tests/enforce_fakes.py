@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +51,8 @@ class FakeIdp:
         self.compromised: list[str] = []
         self.faults: list[Reply] = []
         self.seen: list[Seen] = []
+        # called with each request before it is answered (the closed-loop tests kill a worker there)
+        self.on_request: Callable[[Seen], None] | None = None
         self._lock = threading.Lock()
         fake = self
 
@@ -62,6 +65,8 @@ class FakeIdp:
                 with fake._lock:
                     fake.seen.append(seen)
                     reply = fake.faults.pop(0) if fake.faults else fake.handle(seen)
+                if fake.on_request is not None:
+                    fake.on_request(seen)
                 send_reply(self, reply)
 
             do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 (http.server names)
@@ -106,6 +111,9 @@ class FakeIdp:
             return Reply(401, {"errorCode": "E0000011", "errorSummary": "Invalid token provided"})
         if seen.method == "GET" and unquote(seen.path) == f"/api/v1/users/{LOGIN}":
             return Reply(200, {"id": self.user_id, "status": "ACTIVE"})
+        if seen.method == "GET" and seen.path == f"/api/v1/users/{self.user_id}/groups":
+            held = [{"id": g, "type": "OKTA_GROUP"} for g, m in self.members.items() if self.user_id in m]
+            return Reply(200, held)
         member = re.fullmatch(r"/api/v1/groups/([^/]+)/users/([^/]+)", seen.path)
         if member and member.group(2) == self.user_id:
             group = self.members.setdefault(member.group(1), set())
@@ -131,6 +139,9 @@ class FakeIdp:
         if seen.method == "POST" and seen.path == "/v1.0/identityProtection/riskyUsers/confirmCompromised":
             self.compromised += seen.json()["userIds"]
             return Reply(204)
+        if seen.method == "POST" and seen.path == f"/v1.0/users/{self.user_id}/checkMemberGroups":
+            asked = seen.json()["groupIds"]
+            return Reply(200, {"value": [g for g in asked if self.user_id in self.members.get(g, set())]})
         add = re.fullmatch(r"/v1.0/groups/([^/]+)/members/\$ref", seen.path)
         if add and seen.method == "POST":
             user = seen.json()["@odata.id"].rsplit("/", 1)[1]
@@ -174,6 +185,9 @@ class FakeIdp:
         if seen.path == base and seen.method == "POST":
             self.status = seen.json()["status"]
             return Reply(200, {"stat": "OK", "response": {"status": self.status}})
+        if seen.path == f"{base}/groups" and seen.method == "GET":
+            held = [{"group_id": g, "name": g} for g, m in self.members.items() if self.user_id in m]
+            return Reply(200, {"stat": "OK", "response": held})
         if seen.path == f"{base}/groups" and seen.method == "POST":
             self.members.setdefault(seen.json()["group_id"], set()).add(self.user_id)
             return ok

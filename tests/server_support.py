@@ -29,7 +29,8 @@ def serving(root: Path, settings: dict[str, str], *args: str) -> Iterator[tuple[
     port = free_port()
     log = root / "server.log"
     env = {
-        **os.environ,
+        # REDIS_URL (the tests' own Redis) would move the service's state to Redis: only settings may
+        **{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
         "PUSHGUARD_STATE": str(root / "state.sqlite"),
         "PUSHGUARD_KEYS_FILE": str(root / "keys.json"),
         **settings,

@@ -295,3 +295,34 @@ def test_identities_command_lists_people_links_and_conflicts(tmp_path: Path) -> 
     assert [c["subject"] for c in listed["conflicts"]] == ["duo|bmartin"]
     table = CliRunner().invoke(app, ["identities", str(logs), str(okta_log)])
     assert table.exit_code == 0 and "duo email" in table.output and "Conflicts" in table.output
+
+
+# -- the service links as it ingests ------------------------------------------------------------------
+
+
+def test_the_service_links_accounts_as_it_ingests_and_decides_for_the_person(tmp_path: Path) -> None:
+    from pushguard.api import Service, ServiceConfig
+    from pushguard.store import SqliteStore
+
+    config = ServiceConfig(
+        state=str(tmp_path / "state.sqlite"), keys_file=str(tmp_path / "k.json"), reorder_window_s=0
+    )
+    service = Service(config)
+    found = []
+    # as the hook and the collectors deliver them: one vendor's batch at a time, in time order
+    for provider, record in (
+        (Provider.OKTA, okta(0, n=1)),
+        (Provider.DUO, duo(90, "amartin", ALICE, n=2)),
+        (Provider.OKTA, okta(180, n=3)),
+        (Provider.DUO, duo(270, "amartin", ALICE, n=4)),
+    ):
+        found += service.ingest([record], provider, "test").findings
+    assert [f.user for f in found if f.detector == "push_bombing"][-1:] == [ALICE]
+    at = T0 + timedelta(seconds=300)
+    # the Duo name is decided on the person's history: every prompt on both IdPs
+    assert service.decide(request(Provider.DUO, "amartin", time=at)).signals["denials_last_day"] == 4
+    assert service.decide(request(Provider.DUO, "someone-else", time=at)).signals["denials_last_day"] == 0
+    service.close()
+    kept = SqliteStore(tmp_path / "state.sqlite")  # the links outlive the process
+    assert stored_resolver(kept).person("duo|amartin") == ALICE
+    kept.close()

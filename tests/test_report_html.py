@@ -133,12 +133,10 @@ def test_findings_file_input_and_ocsf(tenant: Path, tmp_path: Path) -> None:
     assert 'id="needs-logs"' in text and "timelines, charts and the enrollment review need the logs" in text
     assert "Timeline (" not in text and "<h2>Charts</h2>" not in text and "<svg" not in text
     ocsf = tmp_path / "ocsf.jsonl"
-    assert (
-        runner.invoke(app, ["report", str(findings), "--format", "ocsf", "--out", str(ocsf)]).exit_code == 0
-    )
+    assert runner.invoke(app, ["report", str(findings), "--ocsf", str(ocsf)]).exit_code == 0
     records = [json.loads(line) for line in ocsf.read_text().splitlines()]
     assert records and all(r["class_uid"] == 2004 and r["category_uid"] == 2 for r in records)
-    assert runner.invoke(app, ["report", str(findings)]).exit_code == 2  # neither --html nor --format ocsf
+    assert runner.invoke(app, ["report", str(findings)]).exit_code == 2  # neither --html nor --ocsf
 
 
 def test_ocsf_detection_finding_fields() -> None:

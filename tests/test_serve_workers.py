@@ -24,7 +24,9 @@ __all__ = ["client", "prefix"]  # fixtures
 
 def test_several_workers_need_a_shared_state(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["serve", "--workers", "2"], env={"PUSHGUARD_STATE": str(tmp_path / "s.sqlite")}
+        app,
+        ["serve", "--workers", "2"],
+        env={"PUSHGUARD_STATE": str(tmp_path / "s.sqlite"), "REDIS_URL": None, "PUSHGUARD_REDIS_URL": None},
     )
     assert result.exit_code == 2 and "needs redis_url" in result.output
 

@@ -46,6 +46,7 @@ from pushguard.pipeline import (
     stored_resolver,
 )
 from pushguard.sources.limits import TOO_DEEP, ReadLimits, value_too_deep
+from pushguard.sources.progress import listen as listen_to_reading
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_paths, unwrap_records
 from pushguard.store import SqliteStore, StateStore
 
@@ -76,10 +77,12 @@ __all__ = [
     "RunStats",
     "analyze",
     "expand_paths",
+    "listen_to_reading",
     "load_pipeline_config",
     "parse_record",
     "position_key",
     "read_paths",
+    "save_resolver",
     "unwrap_records",
     "value_too_deep",
 ]

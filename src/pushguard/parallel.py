@@ -20,14 +20,18 @@ the findings are too (tested). State lives in memory for the run: ``--jobs`` doe
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import os
 import struct
 import tempfile
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -48,6 +52,7 @@ from pushguard.pipeline import (
     not_an_identity,
     ordered_file_events,
 )
+from pushguard.sources import progress
 from pushguard.sources.readers import expand_paths, jsonl_ranges, read_records, read_records_range
 from pushguard.store.base import keep_highest
 
@@ -234,19 +239,63 @@ def merge_stats(into: RunStats, other: RunStats) -> None:
             setattr(into, spec.name, mine + theirs)
 
 
+def _count_bytes(read: Synchronized[int]) -> None:
+    """In each worker: add the bytes its readers read to the counter the parent shares."""
+
+    def add(count: int) -> None:
+        with read.get_lock():
+            read.value += count
+
+    progress.listen(add)
+
+
+@contextmanager
+def _relay(read: Synchronized[int], on_bytes: progress.Listener, every_s: float = 0.2) -> Iterator[None]:
+    """Pass the workers' byte count on to ``on_bytes`` from a thread, until the block ends."""
+    done = threading.Event()
+
+    def relay() -> None:
+        told = 0
+        while True:
+            stop = done.wait(every_s)
+            now = read.value
+            if now > told:
+                on_bytes(now - told)
+                told = now
+            if stop:
+                return
+
+    thread = threading.Thread(target=relay, name="pushguard-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def analyze_parallel(
     inputs: Sequence[str | Path],
     jobs: int,
     *,
     flow: Flow | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
+    on_bytes: progress.Listener | None = None,
 ) -> RunResult:
-    """Findings and counts of ``Flow.run`` over the same inputs, computed by ``jobs`` processes."""
+    """Findings and counts of ``Flow.run`` over the same inputs, computed by ``jobs`` processes.
+    ``on_bytes``: told, from a thread of this process, of the input bytes the workers have read."""
     flow = flow or Flow()
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
     jobs = max(1, jobs)
-    with tempfile.TemporaryDirectory(prefix="pushguard-jobs-") as tmp, ProcessPoolExecutor(jobs) as pool:
+    with ExitStack() as scope:
+        tmp = scope.enter_context(tempfile.TemporaryDirectory(prefix="pushguard-jobs-"))
+        if on_bytes is None:
+            pool = scope.enter_context(ProcessPoolExecutor(jobs))
+        else:
+            read = multiprocessing.Value("q", 0)
+            pool = scope.enter_context(ProcessPoolExecutor(jobs, initializer=_count_bytes, initargs=(read,)))
+            scope.enter_context(_relay(read, on_bytes))
         spill_dir = Path(tmp)
         tasks: list[_ParseTask] = []
         for file_index, path in enumerate(paths):

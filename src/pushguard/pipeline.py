@@ -195,6 +195,8 @@ class Engine:
         self.org_learns = org_learns
         self._org_dirty = False
         self.report = report  # False: a baseline; findings update the profiles but are not stored
+        # The closed loop: finding → outbox entries (intent key → entry), committed with the finding
+        self.outbox: Callable[[Finding], dict[str, bytes]] | None = None
 
     @property
     def org(self) -> OrgKnowledge:
@@ -463,6 +465,9 @@ class Engine:
 
     def flush(self) -> None:
         batch = Commit(findings=self._pending_findings if self.report else [])
+        if self.outbox is not None and self.report:
+            for finding in self._pending_findings:
+                batch.outbox.update(self.outbox(finding))
         evict = len(self._cache) + len(self._keyed) > MAX_CACHED
         if evict or not self._store_is_private:
             for key in self._dirty:

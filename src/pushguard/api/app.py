@@ -112,6 +112,12 @@ def create_app(
     service = service or Service(config)
     keys = keys or KeyStore(config.keys_file)
     metrics = Metrics()
+    if service.closed_loop is not None:  # each closed-loop intent: outcome, time to control
+        service.closed_loop.observers.append(
+            lambda e: metrics.controlled(
+                e.intent.provider.value, e.outcome or "", e.time_to_control_s, e.since_received_s
+            )
+        )
     hooks = HookWorker(service, metrics, config.spool_dir(), config.advance_every_s)
 
     @asynccontextmanager

@@ -6,6 +6,7 @@ secret's value."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,12 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     redis_url: str | None = None
     redis_prefix: str = "pg"
     redis_partitions: int | None = None  # fixed by the first ingest or worker; None: what is there
+    # The closed loop: findings become the IdPs' own controls as they are found (examples/enforcement.yaml,
+    # its ``findings`` rules). Dry run unless enforcement_execute, as `pushguard enforce --execute`.
+    enforcement: str | None = None
+    enforcement_execute: bool = False
+    enforcement_state: str = "pushguard-enforcement.json"  # the same state file `enforce` reads
+    audit_log: str = "pushguard-audit.jsonl"
 
     def pipeline(self, where: str = "service settings") -> PipelineConfig:
         """What builds the service's pipeline (``flow.Flow``): checked as ``analyze --config`` is."""
@@ -138,6 +145,10 @@ def _check(config: ServiceConfig, where: str) -> None:
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
     """The file's settings (if any), overridden by the environment; a precise error on a bad value."""
-    config, where = load_settings(ServiceConfig, path, _ENV, environ, SECRET_FIELDS)
+    env = os.environ if environ is None else environ
+    names = dict(_ENV)
+    if "PUSHGUARD_REDIS_URL" not in env and env.get("REDIS_URL"):  # the variable Redis hosts set
+        names["REDIS_URL"] = "redis_url"
+    config, where = load_settings(ServiceConfig, path, names, env, SECRET_FIELDS)
     _check(config, where)
     return config

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pushguard.model import Finding, Provider
 
 _PROVIDERS = frozenset(p.value for p in Provider)
+# seconds from the IdP event to its control in place: hook delivery (~10 s), polling (~2 min), Entra (~5 min)
+CONTROL_BUCKETS = (1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1800.0, 3600.0)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -53,6 +55,34 @@ class Metrics:
         self.hook_queue = Gauge(
             "pushguard_hook_queue", "Okta event-hook deliveries accepted, not yet processed", registry=r
         )
+
+        self.time_to_control = Histogram(
+            "pushguard_time_to_control_seconds",
+            "Closed loop: from the IdP event that raised a finding to its control in place at the vendor",
+            ["vendor"],
+            buckets=CONTROL_BUCKETS,
+            registry=r,
+        )
+        self.received_to_control = Histogram(
+            "pushguard_received_to_control_seconds",
+            "Closed loop: from receiving that event to its control in place",
+            ["vendor"],
+            buckets=CONTROL_BUCKETS,
+            registry=r,
+        )
+        self.intents = Counter(
+            "pushguard_enforcement_intents", "closed-loop intents closed, by outcome", ["outcome"], registry=r
+        )
+
+    def controlled(
+        self, vendor: str, outcome: str, since_event: float | None, since_received: float | None
+    ) -> None:
+        """One closed-loop intent closed (performed, planned in a dry run, skipped, failed)."""
+        self.intents.labels(outcome).inc()
+        if since_event is not None:
+            self.time_to_control.labels(vendor).observe(max(since_event, 0.0))
+        if since_received is not None:
+            self.received_to_control.labels(vendor).observe(max(since_received, 0.0))
 
     def ingested(self, source: str, records: int, rejected: dict[str, int], findings: list[Finding]) -> None:
         self.records.labels(source).inc(records)

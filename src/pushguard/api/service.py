@@ -18,34 +18,41 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import redis
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.api.config import ServiceConfig
 from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
+from pushguard.decide.context import located
+from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import (
     ORG_STATE_KEY,
     TOO_DEEP,
     Enricher,
     Flow,
+    IdentityResolver,
     OrgKnowledge,
     OrgTable,
     OrgTrust,
     RawItem,
     RunStats,
+    save_resolver,
     unwrap_records,
     value_too_deep,
 )
 from pushguard.model import Decision, DecisionRequest, Event, Finding, IdentityProfile, Provider, Severity
 from pushguard.publish import publish_records
+from pushguard.respond.outbox import OutboxEntry
+from pushguard.respond.vendor import Responder
 from pushguard.store import MemoryStore, SqliteStore, StateStore
 from pushguard.store.redis import RedisStore
 from pushguard.store.streams import StreamBus
@@ -82,6 +89,10 @@ def _raw_items(records: Sequence[Any], source: str) -> list[RawItem]:
             else:
                 items.append(RawItem(source, position, None, "record is not a JSON object", unit="record"))
     return items
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _rejected(stats: RunStats) -> dict[str, int]:
@@ -143,7 +154,14 @@ def _open_stores(config: ServiceConfig) -> tuple[StateStore, StateStore, StateSt
 
 
 class Service:
-    def __init__(self, config: ServiceConfig, enrichers: Sequence[Enricher] | None = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        enrichers: Sequence[Enricher] | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        responders: Callable[[str], Responder] | None = None,
+    ) -> None:
         self.config = config
         self.policy: Policy = load_policy(config.policy)  # first: a bad policy stops the start
         self.policy_error: str | None = None
@@ -157,6 +175,10 @@ class Service:
         self._decide_org_cache: tuple[float, OrgKnowledge | None] | None = None  # (loaded at, table)
         self.enrichers = list(enrichers) if enrichers is not None else self.flow.enrichers()
         self.aliases = self.flow.aliases
+        # a person's accounts linked as records are applied (with Redis the workers keep to the alias
+        # map: they partition records by account before any link could be seen)
+        self.resolver: IdentityResolver | None = self.flow.resolver(self.store) if self.bus is None else None
+        self._links_saved = 0
         self.lock = threading.Lock()  # the Engine and the writing connection
         self.ingest_lock = threading.Lock()  # one release at a time: events reach the Engine in order
         # with Redis the workers order what they consume: nothing is held here (nor read from Redis now)
@@ -172,6 +194,22 @@ class Service:
                 Path(config.decision_log), config.decision_log_max_bytes, config.decision_log_keep
             )
         self._advanced_to = 0.0
+        self.closed_loop: ClosedLoop | None = None
+        self.enforce_lock = threading.Lock()  # one pass over the outbox at a time
+        if config.enforcement and self.bus is None:  # with Redis the workers enforce
+            settings = load_enforcement_config(Path(config.enforcement))
+            settings = msgspec.structs.replace(settings, dry_run=not config.enforcement_execute)
+            # its own connection: the outbox is applied (vendor calls and all) without the Engine's lock
+            loop_store = self.store if isinstance(self.store, MemoryStore) else SqliteStore(config.state)
+            self.closed_loop = ClosedLoop(
+                settings,
+                loop_store,
+                state_path=Path(config.enforcement_state),
+                audit_path=Path(config.audit_log),
+                clock=clock,
+                responders=responders,
+            )
+            self.engine.outbox = self.closed_loop.outbox_for
 
     # -- policy ------------------------------------------------------------------------------------
 
@@ -196,6 +234,8 @@ class Service:
         if self.bus is not None:
             return self._publish(items, provider)
         stats = RunStats()
+        if self.closed_loop is not None:
+            self.closed_loop.received()
         events = list(self.flow.parse(items, stats, self.enrichers, provider))
         with self.ingest_lock:
             with self.lock:
@@ -203,6 +243,7 @@ class Service:
                 due = self.held.due()
             found = self._apply(due)
             held = len(self.held)
+        self.enforce()
         return IngestResult(
             stats.records,
             len(events),
@@ -221,12 +262,17 @@ class Service:
             self._give_way()
             with self.lock:
                 for key, event in due[start : start + WRITE_CHUNK]:
+                    if self.resolver is not None:
+                        event = self.resolver(event)
                     for finding in self.engine.process(event, PARTITION, key):
                         found[finding.id] = finding
         if due:
             with self.lock:
                 self.engine.flush()
                 self.held.applied(due[-1][0])
+                if self.resolver is not None and self.resolver.revision != self._links_saved:
+                    save_resolver(self.store, self.resolver)
+                    self._links_saved = self.resolver.revision
         return found
 
     def _publish(self, items: list[RawItem], provider: Provider | None) -> IngestResult:
@@ -274,7 +320,16 @@ class Service:
                 found.extend(self.engine.advance(mark))
                 self.engine.flush()
                 self._advanced_to = mark
+        self.enforce()
         return found
+
+    def enforce(self) -> list[OutboxEntry]:
+        """The closed loop: apply the outbox's due intents (committed with their findings), retries
+        and expiries included; nothing when no enforcement is configured."""
+        if self.closed_loop is None:
+            return []
+        with self.enforce_lock:
+            return self.closed_loop.run()
 
     # -- decisions ---------------------------------------------------------------------------------
 
@@ -313,8 +368,12 @@ class Service:
 
     def decide(self, request: DecisionRequest) -> Decision:
         canonical = self.aliases.canonical(request.identity)  # lowercased by DecisionRequest itself
+        if self.resolver is not None:  # the account's person, as ingestion linked it
+            account = f"{request.provider.value}|{canonical}" if request.provider is not None else canonical
+            canonical = self.resolver.person(account)
         if canonical != request.identity:
             request = msgspec.structs.replace(request, identity=canonical)
+        request = located(request, self.enrichers)  # the address placed as the logs' addresses are
         decision = decide(
             request,
             self.policy,
@@ -372,6 +431,8 @@ class Service:
             return self.reader.ping()  # with Redis: the server the streams live on too
 
     def close(self) -> None:
+        if self.closed_loop is not None:
+            self.closed_loop.close()
         if self.decision_log is not None:
             self.decision_log.close()  # what is queued is written first
         with self.lock:

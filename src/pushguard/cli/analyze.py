@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from pushguard.flow import COMMIT_EVERY, META_BY_ID, Flow, RunResult, expand_paths
-from pushguard.model import InputError, Provider, PushguardError
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
+from pushguard.flow import (
+    COMMIT_EVERY,
+    META_BY_ID,
+    Flow,
+    RunResult,
+    RunStats,
+    expand_paths,
+    listen_to_reading,
+)
+from pushguard.model import Finding, InputError, Provider, PushguardError
 from pushguard.parallel import analyze_parallel
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
@@ -36,18 +54,40 @@ class ProviderChoice(enum.StrEnum):
     OCSF = "ocsf"
 
 
-class OutputFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-# The pipeline's files, for the commands that build one (build_flow); analyze spells its own out.
+# The pipeline's files, for every command that builds one (build_flow). The variables are those
+# config.load_pipeline_config reads too (PIPELINE_ENV), named here so each command's help shows them.
 ConfigOpt = Annotated[
-    Path | None, typer.Option(help="YAML config: detector tunables, organisation, MaxMind files.")
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_CONFIG",
+        help="YAML config: detector tunables, organisation, MaxMind files, posture.",
+    ),
 ]
-AliasesOpt = Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")]
-GeoipCityOpt = Annotated[Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb.")]
-GeoipAsnOpt = Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")]
+AliasesOpt = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map (CSV alias,canonical or YAML)."),
+]
+DirectoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_DIRECTORY",
+        help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts.",
+    ),
+]
+GeoipCityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="MMDB",
+        envvar="PUSHGUARD_GEOIP_CITY",
+        help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).",
+    ),
+]
+GeoipAsnOpt = Annotated[
+    Path | None,
+    typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -147,38 +187,78 @@ def _run(
             raise InputError("--jobs keeps state in memory for the run: use it without --state")
         if directory is not None:
             raise InputError("--directory links identities as records stream: use it without --jobs")
-        return analyze_parallel(paths, jobs, flow=flow)
     size = sum(p.stat().st_size for p in paths)
-    with open_store(state) as store, ExitStack() as progress_scope:
-        tick: Callable[[int], None] | None = None
-        if not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal):
-            progress = progress_scope.enter_context(
-                Progress(
-                    SpinnerColumn(),
-                    TextColumn("{task.description}"),
-                    TimeElapsedColumn(),
-                    console=err,
-                    transient=True,
-                )
-            )
-            task = progress.add_task("analyzing", total=None)
+    show = not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal)
+    with open_store(state) as store, reading_progress(size if show else None) as on_bytes:
+        if jobs > 1:
+            return analyze_parallel(paths, jobs, flow=flow, on_bytes=on_bytes)
+        previous = listen_to_reading(on_bytes)
+        try:
+            return flow.run(paths, store=store, commit_every=commit_every, report=not baseline)
+        finally:
+            listen_to_reading(previous)
 
-            def tick(count: int) -> None:
-                progress.update(task, description=f"analyzing: {count:,} events")
 
-        return flow.run(paths, store=store, on_event=tick, commit_every=commit_every, report=not baseline)
+@contextmanager
+def reading_progress(
+    total: int | None, label: str = "reading logs"
+) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar of the input read (bytes of the total, percent, time left), on stderr; None and no
+    bar when ``total`` is None. The bar is told bytes, from any thread."""
+    if total is None:
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TaskProgressColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading", total=total)
+        yield lambda count: bar.advance(task, count)
+
+
+@contextmanager
+def progress_of_reading(paths: list[Path], passes: int = 1) -> Iterator[None]:
+    """The bar of :func:`reading_progress` over what this process's readers read: ``passes`` readings
+    of ``paths`` (on a terminal, from PROGRESS_MIN_BYTES of input)."""
+    size = sum(p.stat().st_size for p in paths)
+    show = size >= PROGRESS_MIN_BYTES and err.is_terminal
+    label = "reading logs" if passes == 1 else f"reading logs ({passes} passes)"
+    with reading_progress(size * passes if show else None, label) as on_bytes:
+        previous = listen_to_reading(on_bytes)
+        try:
+            yield
+        finally:
+            listen_to_reading(previous)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze_command)
-    app.command("findings")(findings_command)
-    app.command("detectors")(detectors_command)
+    app.command(
+        "analyze",
+        epilog=examples(
+            "pushguard analyze okta.jsonl entra/ duo.json.gz --out findings.jsonl",
+            "pushguard analyze day2/ --state pushguard.sqlite --format json",
+        ),
+    )(analyze_command)
+    app.command("findings", epilog=examples("pushguard findings --state pushguard.sqlite --out all.jsonl"))(
+        findings_command
+    )
+    app.command("detectors", epilog=examples("pushguard detectors --format json"))(detectors_command)
 
 
 def findings_command(
-    state: Annotated[Path, typer.Option(help="SQLite state file written by `analyze --state`.")],
+    state: Annotated[
+        Path,
+        typer.Option(metavar="FILE", help="SQLite state file written by `analyze --state`."),
+    ],
     out: Annotated[
-        Path | None, typer.Option(help="Write the findings here (default: standard output).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Write the findings here (default: standard output)."),
     ] = None,
 ) -> None:
     """Every finding a state file holds, at its highest revision, as JSON Lines (oldest first)."""
@@ -202,19 +282,22 @@ def findings_command(
 
 
 def analyze_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="LOG", help="Log files or directories (JSON, JSON Lines, gzip).")
+    ],
     provider: Annotated[
-        ProviderChoice, typer.Option(help="Vendor of the records; auto detects it per record.")
+        ProviderChoice,
+        typer.Option(envvar="PUSHGUARD_PROVIDER", help="Vendor of the records; auto detects it per record."),
     ] = ProviderChoice.AUTO,
-    out: Annotated[Path | None, typer.Option(help="Write findings here as JSON Lines.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write findings here as JSON Lines.")
+    ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="SQLite state file: history carries over between runs.")
-    ] = None,
-    aliases: Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML).")] = None,
-    directory: Annotated[
         Path | None,
-        typer.Option(help="Directory export (CSV/JSON: person, emails, usernames per IdP) to link accounts."),
+        typer.Option(metavar="FILE", help="SQLite state file: history carries over between runs."),
     ] = None,
+    aliases: AliasesOpt = None,
+    directory: DirectoryOpt = None,
     link: Annotated[
         bool,
         typer.Option(
@@ -223,17 +306,20 @@ def analyze_command(
             "ids). Not with --jobs, which links by the alias map only.",
         ),
     ] = True,
-    config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
-    geoip_city: Annotated[
-        Path | None, typer.Option(help="MaxMind GeoIP2/GeoLite2 City .mmdb (city-level coordinates).")
-    ] = None,
-    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
+    config: ConfigOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
     commit_every: Annotated[
         int, typer.Option(min=1, help="Events per state transaction (a crash re-reads at most this many).")
     ] = COMMIT_EVERY,
     jobs: Annotated[
-        int, typer.Option(min=1, help="Processes; identities are split among them (same findings as 1).")
+        int,
+        typer.Option(
+            min=1,
+            envvar="PUSHGUARD_JOBS",
+            help="Processes; identities are split among them (same findings as 1).",
+        ),
     ] = 1,
     baseline: Annotated[
         bool,
@@ -243,6 +329,7 @@ def analyze_command(
             "organisation) without reporting findings: history before the first real run.",
         ),
     ] = False,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Analyze IdP logs and report push-MFA attack findings."""
     try:
@@ -263,26 +350,52 @@ def analyze_command(
         )
     except (PushguardError, ValueError) as exc:
         raise fail(str(exc)) from None
-    if baseline:
-        if not quiet:
-            print_summary(console, result.stats, [])
-            console.print(f"baseline learnt into {state}: no findings reported")
-        return
-    if out is not None:
+    if out is not None and not baseline:  # a baseline reports nothing
         try:
             write_findings(out, result.findings)
         except OSError as exc:
             raise fail(f"{out}: cannot write findings: {exc.strerror or exc}") from None
-    if not quiet:
-        print_summary(console, result.stats, result.findings)
-        if jobs > 1 and link:
-            console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
-        if out is not None:
-            console.print(f"findings written to {out}")
+    if output is OutputFormat.JSON:
+        findings = [] if baseline else result.findings
+        write_json(msgspec.json.encode(run_summary(result.stats, findings, None if baseline else out)))
+        return
+    if quiet:
+        return
+    if baseline:
+        print_summary(console, result.stats, [])
+        console.print(f"baseline learnt into {state}: no findings reported")
+        return
+    print_summary(console, result.stats, result.findings)
+    if jobs > 1 and link:
+        console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
+    if out is not None:
+        console.print(f"findings written to {out}")
+
+
+def _key(key: object) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def run_summary(stats: RunStats, findings: list[Finding], out: Path | None) -> dict[str, Any]:
+    """What the summary table shows, as one JSON document (``--format json``)."""
+    by_detector = Counter(f.detector for f in findings)
+    by_severity = Counter(f.severity.value for f in findings)
+    return {
+        "input": {
+            # not dataclasses.asdict: it rebuilds a Counter from its items, counting them
+            name: {_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
+            for name, value in ((f.name, getattr(stats, f.name)) for f in fields(stats))
+        },
+        "findings": len(findings),
+        "by_detector": dict(by_detector.most_common()),
+        "by_severity": dict(by_severity.most_common()),
+        "top_identities": dict(Counter(f.user for f in findings).most_common(10)),
+        "out": str(out) if out is not None else None,
+    }
 
 
 def detectors_command(
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List every detector with its metadata and tunable defaults."""
     metas = list(META_BY_ID.values())

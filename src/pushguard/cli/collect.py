@@ -2,7 +2,7 @@
 
 pushguard collect okta --out okta.jsonl --days 7 --once        # catch up, then exit
 pushguard collect entra --out entra.jsonl --interval 60         # keep polling
-pushguard collect duo --out duo.jsonl --redis-url redis://127.0.0.1:6379/0   # also feed the workers
+REDIS_URL=redis://127.0.0.1:6379/0 pushguard collect duo --out duo.jsonl   # also feed the workers
 
 Credentials come from the environment (see ``pushguard.vendorapi.credentials``). The checkpoint makes a
 restart resume where the last run stopped, with nothing missed and nothing written twice."""
@@ -19,11 +19,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import msgspec
 import redis
 import typer
 from rich.console import Console
 
 from pushguard.cli.analyze import fail
+from pushguard.cli.conventions import REDIS_URL_ENV, FormatOption, OutputFormat, examples
 from pushguard.cli.worker import Partitions, Prefix, redacted, redis_client
 from pushguard.collect import CollectedFile, Collector, LogOptions, PageSink, Record, build_logs
 from pushguard.collect.collector import RoundStats
@@ -47,7 +49,14 @@ class GraphVersion(enum.StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("collect")(collect_command)
+    app.command(
+        "collect",
+        epilog=examples(
+            "pushguard collect okta --out okta.jsonl --days 7 --once   # catch up, then exit",
+            "pushguard collect entra --out entra.jsonl --interval 60   # keep polling",
+            "REDIS_URL=redis://127.0.0.1:6379/0 pushguard collect duo --out duo.jsonl   # feeds the workers",
+        ),
+    )(collect_command)
 
 
 def parse_since(text: str) -> datetime:
@@ -77,27 +86,48 @@ def redis_sink(
 
 
 def collect_command(
-    vendor: Annotated[VendorChoice, typer.Argument(help="The vendor whose logs to poll.")],
+    vendor: Annotated[
+        VendorChoice, typer.Argument(metavar="okta|entra|duo", help="The vendor whose logs to poll.")
+    ],
     out: Annotated[
-        Path, typer.Option(help="JSON Lines output: one vendor record a line, as the API gave it.")
+        Path,
+        typer.Option(metavar="FILE", help="JSON Lines output: one vendor record a line, as the API gave it."),
     ],
     checkpoint: Annotated[
-        Path | None, typer.Option(help="Checkpoint file (default: OUT with .checkpoint added).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Checkpoint file (default: OUT with .checkpoint added)."),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="First run only: start at this time (ISO 8601, UTC if no zone).")
+        str | None,
+        typer.Option(metavar="TIME", help="First run only: start at this time (ISO 8601, UTC if no zone)."),
     ] = None,
-    days: Annotated[float, typer.Option(min=0, help="First run only, without --since: days back.")] = 1.0,
+    days: Annotated[
+        float, typer.Option(min=0, metavar="DAYS", help="First run only, without --since: days back.")
+    ] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="Exit once every log is caught up.")] = False,
-    interval: Annotated[float, typer.Option(min=1, help="Seconds between polling rounds.")] = 60.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            metavar="SECONDS",
+            envvar="PUSHGUARD_COLLECT_INTERVAL_S",
+            help="Seconds between polling rounds.",
+        ),
+    ] = 60.0,
     log: Annotated[
         list[str] | None,
-        typer.Option(help="Only this log (okta: system; entra: signins, audits; duo: auth, admin)."),
+        typer.Option(
+            metavar="LOG", help="Only this log (okta: system; entra: signins, audits; duo: auth, admin)."
+        ),
     ] = None,
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Records asked per request.")] = 500,
     lag: Annotated[
         float | None,
-        typer.Option(min=0, help="Seconds a time window trails the clock (default Entra 300, Duo 120)."),
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="Seconds a time window trails the clock (default Entra 300, Duo 120).",
+        ),
     ] = None,
     graph_version: Annotated[
         GraphVersion, typer.Option(help="Graph version (beta sign-ins carry authenticationDetails).")
@@ -105,13 +135,15 @@ def collect_command(
     redis_url: Annotated[
         str | None,
         typer.Option(
-            envvar="PUSHGUARD_COLLECT_REDIS_URL",
+            metavar="URL",
+            envvar=["PUSHGUARD_COLLECT_REDIS_URL", *REDIS_URL_ENV],
             help="Also put every page on the partition streams, as ingest does (give a URL with a "
             "password through the environment: a command line is visible to every local user).",
         ),
     ] = None,
     prefix: Prefix = "pg",
     partitions: Partitions = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Poll a vendor's log API into a JSON Lines file, resuming from its checkpoint."""
     checkpoint_path = checkpoint or out.with_name(out.name + ".checkpoint")
@@ -143,7 +175,8 @@ def collect_command(
             raise fail(f"Redis at {redacted(redis_url or '')}: {exc}") from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             closing.callback(signal.signal, signum, signal.signal(signum, on_signal))
-        _report_start(files, vendor.value, [lg.name for lg in logs])
+        if output is OutputFormat.TABLE:
+            _report_start(files, vendor.value, [lg.name for lg in logs])
         failures = 0
         while not stopping.is_set():
             try:
@@ -163,7 +196,10 @@ def collect_command(
                 raise fail(f"{out}: cannot write: {exc.strerror or exc}", 1) from None
             else:
                 failures = 0
-                _report_round(stats, files)
+                if output is OutputFormat.JSON:  # one JSON document a polling round
+                    _json_round(stats, files)
+                else:
+                    _report_round(stats, files)
             if once:
                 break
             stopping.wait(interval)
@@ -181,6 +217,12 @@ def _report_start(files: CollectedFile, vendor: str, names: list[str]) -> None:
         console.print(f"{vendor}: starting {', '.join(names)} into {files.output}", markup=False)
     if files.dropped_bytes:
         console.print(f"  cut {files.dropped_bytes} bytes written after the last checkpoint (fetched again)")
+
+
+def _json_round(stats: RoundStats, files: CollectedFile) -> None:
+    logs = {name: {"records": s.records, "pages": s.pages} for name, s in stats.logs.items()}
+    round_ = {"logs": logs, "output": str(files.output), "output_lines": files.checkpoint.output_lines}
+    typer.echo(msgspec.json.encode(round_).decode())
 
 
 def _report_round(stats: RoundStats, files: CollectedFile) -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide.enforce import (
     Account,
     EnforcementConfig,
@@ -37,7 +38,14 @@ _decoder = msgspec.json.Decoder(DecisionRecord)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("enforce")(enforce_command)
+    app.command(
+        "enforce",
+        epilog=examples(
+            "pushguard enforce decisions.jsonl --config examples/enforcement.yaml",
+            "pushguard enforce decisions.jsonl --config examples/enforcement.yaml --identities state.sqlite",
+            "pushguard enforce --expire --execute --config examples/enforcement.yaml --format json",
+        ),
+    )(enforce_command)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -135,35 +143,59 @@ def _table(entries: list[dict[str, Any]], skipped: list[tuple[str, str, str]], e
 
 def enforce_command(
     config: Annotated[
-        Path, typer.Option("--config", help="Enforcement YAML: the group bound to each action, per vendor.")
+        Path,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            envvar="PUSHGUARD_ENFORCEMENT_CONFIG",
+            help="Enforcement YAML: the group bound to each action, per vendor.",
+        ),
     ],
     decisions: Annotated[
         list[Path] | None,
-        typer.Argument(help="Decision logs (JSON Lines of request + decision, as `serve` writes them)."),
+        typer.Argument(
+            metavar="DECISIONS",
+            help="Decision logs (JSON Lines of request + decision, as `serve` writes them).",
+        ),
     ] = None,
     execute: Annotated[
         bool, typer.Option("--execute", help="Send the changes (default: dry run, no request sent).")
     ] = False,
     state: Annotated[
         Path,
-        typer.Option(help="Applied intents and memberships still to expire (JSON, replaced atomically)."),
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_ENFORCEMENT_STATE",
+            help="Applied intents and memberships still to expire (JSON, replaced atomically).",
+        ),
     ] = Path("pushguard-enforcement.json"),
-    audit_log: Annotated[Path, typer.Option(help="Append-only, hash-chained audit log (JSON Lines).")] = Path(
-        "pushguard-audit.jsonl"
-    ),
+    audit_log: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_AUDIT_LOG",
+            help="Append-only, hash-chained audit log (JSON Lines).",
+        ),
+    ] = Path("pushguard-audit.jsonl"),
     expire: Annotated[
         bool, typer.Option("--expire", help="Also remove memberships (and Duo statuses) whose expiry passed.")
     ] = False,
     now: Annotated[
-        str | None, typer.Option(help="The time expiry is judged at (ISO 8601 with zone; default: now).")
+        str | None,
+        typer.Option(metavar="TIME", help="The time expiry is judged at (ISO 8601 with zone; default: now)."),
     ] = None,
     identities: Annotated[
         Path | None,
-        typer.Option(help="State file of `analyze --state`: act on each of the person's linked accounts."),
+        typer.Option(
+            metavar="STATE",
+            help="State file of `analyze --state`: act on each of the person's linked accounts.",
+        ),
     ] = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Plan (or, with --execute, apply) the IdP controls that carry out logged decisions; --expire
-    undoes those whose time is up. Exit 1 when any change failed, 2 on a usage or file error."""
+    """Plan (or, with --execute, apply) the IdP controls that carry out logged decisions.
+
+    --expire undoes those whose time is up. Exit 1 when any change failed, 2 on a usage or file error."""
     if not decisions and not expire:
         raise _fail("give decision logs to enforce, or --expire (or both)")
     try:
@@ -198,6 +230,21 @@ def enforce_command(
         raise _fail(str(exc)) from None
     for problem in problems:
         typer.echo(f"pushguard: skipped {problem}", err=True)
+    if output is OutputFormat.JSON:
+        summary = {
+            "executed": execute,
+            "decisions": len(records),
+            "malformed_lines": len(problems),
+            "counts": dict(enforcer.counts),
+            "changes": entries,
+            "not_planned": [{"identity": i, "vendor": v, "reason": r} for i, v, r in skipped],
+            "memberships_to_expire": len(enforcer.state.active),
+            "audit_log": str(audit_log),
+        }
+        write_json(msgspec.json.encode(summary))
+        if enforcer.counts.get("failed"):
+            raise typer.Exit(1)
+        return
     console.print(_table(entries, skipped, execute))
     counts = ", ".join(f"{n} {k}" for k, n in sorted(enforcer.counts.items())) or "nothing to do"
     console.print(

@@ -20,10 +20,18 @@ import msgspec
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples
 from pushguard.flow import RunResult, analyze
 from pushguard.model import PushguardError
 from pushguard.simulate.common import HISTORY_DIR, SCORED_DIR
 from pushguard.simulate.evaluate import Evaluation, pooled, score, to_json
+from pushguard.simulate.evaluate_containment import (
+    DEFAULT_ENFORCEMENT_S,
+    ContainmentScore,
+    containment_by_kind,
+    parse_delays,
+    print_containment,
+)
 from pushguard.simulate.evaluate_report import print_evaluation, print_side_by_side
 from pushguard.simulate.labels import LABELS_FILE, read_labels
 from pushguard.simulate.scenario import simulate
@@ -31,7 +39,13 @@ from pushguard.store import MemoryStore
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate_command)
+    app.command(
+        "evaluate",
+        epilog=examples(
+            "pushguard evaluate tenant/   # a directory written by pushguard simulate",
+            "pushguard evaluate --seeds 1-3 --users 300 --days 7 --format json",
+        ),
+    )(evaluate_command)
 
 
 def _console() -> Console:
@@ -60,7 +74,10 @@ def evaluate_directory(directory: Path, detector_config: dict[str, Any] | None =
     labels_path = directory / LABELS_FILE
     if not labels_path.is_file():
         raise PushguardError(
-            f"{labels_path}: no labels (write them with `pushguard simulate --out {directory}`)"
+            f"{directory}: no {LABELS_FILE} here. evaluate scores findings against the labels "
+            "`pushguard simulate` writes beside the logs it makes, so it needs a directory written by "
+            "simulate (or --seeds to make them). For your own logs use `pushguard analyze` or "
+            "`pushguard report`."
         )
     labels = read_labels(labels_path)
     if labels.assurance_exceptions and detector_config is None:
@@ -108,13 +125,18 @@ class SeedsReport(msgspec.Struct, kw_only=True):
     history_days: int
     seeds: dict[str, Evaluation]
     all: Evaluation
+    containment: list[ContainmentScore] = []  # over all seeds: control in place before the approval
 
 
 def evaluate_command(
     directory: Annotated[
-        Path | None, typer.Argument(help="A directory written by `pushguard simulate` (or use --seeds).")
+        Path | None,
+        typer.Argument(metavar="DIR", help="A directory written by `pushguard simulate` (or use --seeds)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+    output: FormatOption = OutputFormat.TABLE,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: the same as --format json.")
+    ] = False,
     seeds: Annotated[
         str | None, typer.Option(help="Simulate and evaluate these seeds (e.g. 1,2,3 or 1-5) instead.")
     ] = None,
@@ -124,17 +146,33 @@ def evaluate_command(
     out: Annotated[
         Path | None, typer.Option(help="With --seeds: keep the tenants here (seed-N/), not in a temp dir.")
     ] = None,
+    delivery_delay: Annotated[
+        str,
+        typer.Option(
+            help="Containment: seconds from an IdP event to pushguard, per provider (over okta=10,duo=120,"
+            "entra=300)."
+        ),
+    ] = "",
+    enforcement_s: Annotated[
+        float, typer.Option(help="Containment: seconds from a finding to its control in effect.")
+    ] = DEFAULT_ENFORCEMENT_S,
 ) -> None:
     """Analyze simulated tenants and score the findings against their labels."""
+    as_json = as_json or output is OutputFormat.JSON
     if (directory is None) == (seeds is None):
         raise _fail("give a directory written by `pushguard simulate`, or --seeds (not both)")
     try:
+        delays = parse_delays(delivery_delay)
+        if enforcement_s < 0:
+            raise ValueError(f"--enforcement-s: not negative, got {enforcement_s:g}")
         if directory is not None:
             evaluation = evaluate_directory(directory)
             if as_json:
                 sys.stdout.write(to_json(evaluation).decode() + "\n")
             else:
                 print_evaluation(_console(), evaluation)
+                contained = containment_by_kind(evaluation.results, delays, enforcement_s)
+                print_containment(_console(), contained, delays, enforcement_s)
             return
         assert seeds is not None
         chosen = parse_seeds(seeds)
@@ -144,6 +182,7 @@ def evaluate_command(
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     total = pooled(list(per_seed.values()))
+    contained = containment_by_kind(total.results, delays, enforcement_s)
     if as_json:
         report = SeedsReport(
             users=users,
@@ -151,6 +190,7 @@ def evaluate_command(
             history_days=history_days,
             seeds={str(seed): evaluation for seed, evaluation in per_seed.items()},
             all=total,
+            containment=contained,
         )
         sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
         return
@@ -161,3 +201,4 @@ def evaluate_command(
     columns = {f"seed {seed}": evaluation for seed, evaluation in per_seed.items()}
     columns["all"] = total
     print_side_by_side(console, columns)
+    print_containment(console, contained, delays, enforcement_s)

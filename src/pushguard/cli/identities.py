@@ -3,8 +3,6 @@ was made, and the links it refused to guess (conflicts)."""
 
 from __future__ import annotations
 
-import enum
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,16 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pushguard.cli.analyze import AliasesOpt, DirectoryOpt
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.flow import Conflict, Flow, IdentityResolver, Link
 from pushguard.model import PushguardError
 from pushguard.store import SqliteStore
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-class IdentitiesFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 class Person(msgspec.Struct, kw_only=True):
@@ -39,7 +34,13 @@ class Identities(msgspec.Struct, kw_only=True):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("identities")(identities_command)
+    app.command(
+        "identities",
+        epilog=examples(
+            "pushguard identities okta.jsonl entra/ duo.json.gz --directory people.csv",
+            "pushguard identities --state pushguard.sqlite --format json",
+        ),
+    )(identities_command)
 
 
 def identities_of(resolver: IdentityResolver) -> Identities:
@@ -51,19 +52,20 @@ def identities_of(resolver: IdentityResolver) -> Identities:
 
 
 def identities_command(
-    inputs: Annotated[list[Path] | None, typer.Argument(help="Log files or directories.")] = None,
+    inputs: Annotated[
+        list[Path] | None, typer.Argument(metavar="LOG", help="Log files or directories.")
+    ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="State file of `analyze --state`: the links it keeps (read only).")
+        Path | None,
+        typer.Option(metavar="FILE", help="State file of `analyze --state`: the links it keeps (read only)."),
     ] = None,
-    output: Annotated[
-        IdentitiesFormat, typer.Option("--format", help="table or json")
-    ] = IdentitiesFormat.TABLE,
-    aliases: Annotated[Path | None, typer.Option(help="Alias map (as `analyze --aliases`).")] = None,
-    directory: Annotated[
-        Path | None, typer.Option(help="Directory export (CSV/JSON), as `analyze --directory`.")
-    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
+    aliases: AliasesOpt = None,
+    directory: DirectoryOpt = None,
 ) -> None:
-    """The resolved people: their accounts per IdP, each link's evidence, and conflicts."""
+    """The people the identity resolver sees: accounts per IdP, each link's evidence, conflicts.
+
+    A link counts from the record that shows it; the links of --state are read, never written."""
     if not inputs and state is None:
         typer.echo("pushguard: give log files or directories, or --state FILE", err=True)
         raise typer.Exit(2)
@@ -83,8 +85,8 @@ def identities_command(
         raise typer.Exit(2) from None
     result = identities_of(resolver)
     result.events = events
-    if output is IdentitiesFormat.JSON:
-        sys.stdout.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode(result))
         return
     print_identities(result)
 

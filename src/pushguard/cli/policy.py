@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import enum
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +18,10 @@ from pushguard.backtest import BacktestResult, backtest
 from pushguard.backtest import to_json as backtest_json
 from pushguard.backtest.replay import DEFAULT_TARGET
 from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, build_flow
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import VARIABLES, Policy, PolicyError, decide, lint, load_policy, run_tests
+from pushguard.decide.context import located
+from pushguard.decide.testing import TestReport
 from pushguard.flow import OrgKnowledge
 from pushguard.model import (
     ConfigError,
@@ -33,17 +36,23 @@ from pushguard.store import SqliteStore
 
 console = Console(highlight=False, soft_wrap=True)
 
-policy_app = typer.Typer(help="Lint and test decision policies (YAML + CEL).", no_args_is_help=True)
-
-
-class DecisionFormat(enum.StrEnum):
-    TEXT = "text"
-    JSON = "json"
+policy_app = typer.Typer(
+    help="Lint, test and backtest decision policies (YAML + CEL).",
+    epilog=examples("pushguard policy lint examples/policy.yaml"),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(policy_app, name="policy")
-    app.command("decide")(decide_command)
+    app.command(
+        "decide",
+        epilog=examples(
+            "pushguard decide --request @examples/decide-request.json",
+            "pushguard decide --request @req.json --policy examples/policy.yaml --state pushguard.sqlite "
+            "--format json",
+        ),
+    )(decide_command)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -60,12 +69,10 @@ def _read(path: Path) -> str:
         raise _fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-@policy_app.command("signals")
-def signals_command(
-    output: Annotated[DecisionFormat, typer.Option("--format", help="text or json")] = DecisionFormat.TEXT,
-) -> None:
+@policy_app.command("signals", epilog=examples("pushguard policy signals --format json"))
+def signals_command(output: FormatOption = OutputFormat.TABLE) -> None:
     """List the variables a rule's condition (and its message, as {name}) can read, with their types."""
-    if output is DecisionFormat.JSON:
+    if output is OutputFormat.JSON:
         rows = [{"name": n, "type": t, "description": d} for n, (t, d) in VARIABLES.items()]
         sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
         return
@@ -75,29 +82,76 @@ def signals_command(
     console.print(table)
 
 
-@policy_app.command("lint")
-def lint_command(file: Annotated[Path, typer.Argument(help="Policy file (YAML).")]) -> None:
-    """Parse, compile and type-check every rule; exit 1 on any error."""
-    issues = lint(_read(file), str(file))
-    for issue in issues:
-        typer.echo(str(issue), err=issue.severity == "error")
-    errors = sum(1 for i in issues if i.severity == "error")
-    if errors:
+PolicyFiles = Annotated[list[Path], typer.Argument(metavar="FILE", help="Policy files (YAML).")]
+
+
+@policy_app.command(
+    "lint", epilog=examples("pushguard policy lint examples/policy.yaml my-policy.yaml --format json")
+)
+def lint_command(files: PolicyFiles, output: FormatOption = OutputFormat.TABLE) -> None:
+    """Parse, compile and type-check every rule of each file; exit 1 on any error."""
+    results: list[dict[str, object]] = []
+    for file in files:
+        issues = lint(_read(file), str(file))
+        errors = [i for i in issues if i.severity == "error"]
+        result: dict[str, object] = {
+            "file": str(file),
+            "ok": not errors,
+            "issues": [{**dataclasses.asdict(i), "text": str(i)} for i in issues],
+        }
+        if not errors:
+            policy = load_policy(file)
+            result.update(rules=len(policy.rules), tests=len(policy.tests), version=policy.version)
+        results.append(result)
+        if output is OutputFormat.TABLE:
+            for issue in issues:
+                typer.echo(str(issue), err=issue.severity == "error")
+            if not errors:
+                typer.echo(
+                    f"{file}: ok: {result['rules']} rules, {result['tests']} test cases, "
+                    f"version {result['version']}"
+                )
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode(results))
+    if not all(r["ok"] for r in results):
         raise typer.Exit(1)
-    policy = load_policy(file)
-    typer.echo(
-        f"{file}: ok: {len(policy.rules)} rules, {len(policy.tests)} test cases, version {policy.version}"
-    )
 
 
-@policy_app.command("test")
-def test_command(file: Annotated[Path, typer.Argument(help="Policy file with a 'tests:' list.")]) -> None:
-    """Run the policy's own test cases; exit 1 when one fails or is malformed."""
-    try:
-        policy = load_policy(file)
-    except PolicyError as exc:
-        raise _fail(str(exc), 1) from None
-    report = run_tests(policy)
+@policy_app.command("test", epilog=examples("pushguard policy test examples/policy.yaml"))
+def policy_test_command(files: PolicyFiles, output: FormatOption = OutputFormat.TABLE) -> None:
+    """Run each policy's own test cases; exit 1 when one fails or is malformed."""
+    results: list[dict[str, object]] = []
+    for file in files:
+        try:
+            policy = load_policy(file)
+        except PolicyError as exc:
+            results.append({"file": str(file), "error": str(exc), "passed": 0, "failed": 1})
+            if output is OutputFormat.TABLE:
+                typer.echo(f"pushguard: {exc}", err=True)
+            continue
+        report = run_tests(policy)
+        failed = sum(1 for c in report.cases if not c.passed)
+        results.append(
+            {
+                "file": str(file),
+                "cases": [
+                    {"name": c.name, "line": c.line, "passed": c.passed, "problems": c.problems}
+                    for c in report.cases
+                ],
+                "uncovered_rules": report.uncovered,
+                "passed": len(report.cases) - failed,
+                "failed": failed,
+            }
+        )
+        if output is OutputFormat.TABLE:
+            _print_test_report(file, report)
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode(results))
+    if any(r["failed"] for r in results):
+        raise typer.Exit(1)
+
+
+def _print_test_report(file: Path, report: TestReport) -> None:
     for case in report.cases:
         where = f"{file}:{case.line}" if case.line else str(file)
         status = "PASS" if case.passed else "FAIL"
@@ -110,8 +164,6 @@ def test_command(file: Annotated[Path, typer.Argument(help="Policy file with a '
     typer.echo(f"{len(report.cases) - failed} passed, {failed} failed")
     if not report.cases:
         typer.echo(f"{file}: warning: no test cases")
-    if failed:
-        raise typer.Exit(1)
 
 
 def _request_text(value: str) -> bytes:
@@ -128,21 +180,39 @@ def _request_text(value: str) -> bytes:
 
 def decide_command(
     request: Annotated[
-        str, typer.Option("--request", help="The request as JSON text, @FILE, or - for stdin.")
+        str,
+        typer.Option(
+            "--request", metavar="JSON|@FILE|-", help="The request as JSON text, @FILE, or - for stdin."
+        ),
     ],
     policy_file: Annotated[
-        Path | None, typer.Option("--policy", help="Policy file; the bundled default policy otherwise.")
+        Path | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE",
+            envvar="PUSHGUARD_POLICY",
+            help="Policy file; the bundled default policy otherwise.",
+        ),
     ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="SQLite state file (from analyze --state): the identity's history.")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="SQLite state file (from analyze --state): the identity's history.",
+        ),
     ] = None,
     fallback: Annotated[
         DecisionAction | None,
         typer.Option(help="Answer on a store or rule failure; the policy's 'fallback' otherwise."),
     ] = None,
-    output: Annotated[DecisionFormat, typer.Option("--format", help="text or json")] = DecisionFormat.TEXT,
+    output: FormatOption = OutputFormat.TABLE,
     aliases: Annotated[
-        Path | None, typer.Option(help="Alias map (as `analyze --aliases`): the identity's canonical name.")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_ALIASES",
+            help="Alias map (as `analyze --aliases`): the identity's canonical name.",
+        ),
     ] = None,
 ) -> None:
     """Decide one push or enrollment request and explain the decision."""
@@ -155,6 +225,7 @@ def decide_command(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     req = msgspec.structs.replace(req, identity=flow.aliases.canonical(req.identity))
+    req = located(req, flow.enrichers())  # the address placed as the logs' addresses are
     try:
         policy = load_policy(policy_file)
     except PolicyError as exc:
@@ -187,7 +258,7 @@ def decide_command(
     finally:
         if store is not None:
             store.close()
-    if output is DecisionFormat.JSON:
+    if output is OutputFormat.JSON:
         sys.stdout.write(msgspec.json.encode(decision).decode() + "\n")
         return
     print_decision(decision, policy)
@@ -216,27 +287,32 @@ def print_decision(decision: Decision, policy: Policy) -> None:
             console.print(f"  {name} = {escape(repr(value))}")
 
 
-class BacktestFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-@policy_app.command("backtest")
+@policy_app.command(
+    "backtest",
+    epilog=examples(
+        "pushguard policy backtest logs/ --policy examples/policy.yaml",
+        "pushguard policy backtest tenant/ --policy a.yaml --policy b.yaml --format json > backtest.json",
+    ),
+)
 def backtest_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories to replay.")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="LOG", help="Log files or directories to replay.")],
     policy_files: Annotated[
         list[Path] | None,
-        typer.Option("--policy", help="Policy file (repeat to compare); the bundled default otherwise."),
+        typer.Option(
+            "--policy", metavar="FILE", help="Policy file (repeat to compare); the bundled default otherwise."
+        ),
     ] = None,
     labels: Annotated[
-        Path | None, typer.Option(help="labels.json (from `pushguard simulate` or your own incidents).")
+        Path | None,
+        typer.Option(metavar="FILE", help="labels.json (from `pushguard simulate` or your own incidents)."),
     ] = None,
-    output: Annotated[BacktestFormat, typer.Option("--format", help="table or json")] = BacktestFormat.TABLE,
+    output: FormatOption = OutputFormat.TABLE,
     history: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="LOG",
             help="Logs of the period before (e.g. simulate's OUT/history): replayed first to build the "
-            "identities' and the organisation's state, not decided or counted. Repeatable."
+            "identities' and the organisation's state, not decided or counted. Repeatable.",
         ),
     ] = None,
     target: Annotated[
@@ -262,7 +338,7 @@ def backtest_command(
         result = backtest(inputs, policies, labels=label_set, history=history or (), target=target, flow=flow)
     except (PushguardError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    if output is BacktestFormat.JSON:
+    if output is OutputFormat.JSON:
         sys.stdout.write(backtest_json(result).decode() + "\n")
         return
     print_backtest(result)

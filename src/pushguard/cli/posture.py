@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pushguard.cli.analyze import ConfigOpt
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.flow import Flow, RunStats, expand_paths, read_paths
 from pushguard.model import PushguardError
 from pushguard.report.posture import Posture, Share, compute_posture
@@ -18,13 +19,14 @@ from pushguard.report.posture import Posture, Share, compute_posture
 console = Console(highlight=False)
 
 
-class PostureFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
 def register(app: typer.Typer) -> None:
-    app.command("posture")(posture_command)
+    app.command(
+        "posture",
+        epilog=examples(
+            "pushguard posture okta.jsonl entra/ duo.json.gz",
+            "pushguard posture logs/ --config examples/detectors.yaml --format json",
+        ),
+    )(posture_command)
 
 
 def posture_of(inputs: list[Path], config: Path | None = None) -> tuple[Posture, RunStats]:
@@ -38,24 +40,24 @@ def posture_of(inputs: list[Path], config: Path | None = None) -> tuple[Posture,
 
 
 def posture_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories.")],
-    config: Annotated[
-        Path | None, typer.Option(help="YAML with posture: {privileged_apps, admins, exceptions}.")
-    ] = None,
-    output_format: Annotated[
-        PostureFormat, typer.Option("--format", help="table or json")
-    ] = PostureFormat.TABLE,
+    inputs: Annotated[list[Path], typer.Argument(metavar="LOG", help="Log files or directories.")],
+    config: ConfigOpt = None,
+    output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Share of successful sign-ins by factor class and AAL, per application and group; privileged access
-    by push or password alone; single-factor accounts; who has no phishing-resistant factor; what to
-    change first."""
+    """Which factors guard which applications and groups (SP 800-63B AAL), and what to change first.
+
+    Per application and group: successful sign-ins by factor class and AAL.
+
+    Also: privileged access by push or password alone, single-factor accounts, no phishing resistance.
+
+    The posture: section of --config names privileged apps, admins and approved exceptions."""
     try:
         posture, stats = posture_of(inputs, config)
     except PushguardError as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None
-    if output_format is PostureFormat.JSON:
-        typer.echo(msgspec.json.encode(posture).decode())
+    if output_format is OutputFormat.JSON:
+        write_json(msgspec.json.encode(posture))
         return
     _print(posture)
     if stats.errors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,25 +10,30 @@ import msgspec
 import typer
 from rich.console import Console
 
-from pushguard.cli.analyze import ConfigOpt, build_flow
+from pushguard.cli.analyze import ConfigOpt, build_flow, progress_of_reading
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.decide import PolicyError, load_policy
 from pushguard.flow import META_BY_ID, BeforeEvent, Flow, RunResult, expand_paths
 from pushguard.model import Event, Finding, InputError, PushguardError
+from pushguard.report.controls import controls_by_finding
 from pushguard.report.html import PolicyRuleInfo, render_html, write_html
 from pushguard.report.jsonl import read_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
+from pushguard.respond.audit import audit_key, read_chain
 from pushguard.review import EnrollmentReview
 
 console = Console(highlight=False)
 
 
-class ReportFormat(enum.StrEnum):
-    HTML = "html"
-    OCSF = "ocsf"
-
-
 def register(app: typer.Typer) -> None:
-    app.command("report")(report_command)
+    app.command(
+        "report",
+        epilog=examples(
+            "pushguard report logs/ --html report.html",
+            "pushguard report findings.jsonl --ocsf findings.ocsf.jsonl --format json",
+            "pushguard report logs/ --html report.html --audit-log pushguard-audit.jsonl",
+        ),
+    )(report_command)
 
 
 def _is_findings_file(path: Path) -> bool:
@@ -79,18 +83,37 @@ def policy_rule_infos(policy: Path | None) -> list[PolicyRuleInfo]:
 
 
 def report_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files/directories, or a findings .jsonl file.")],
-    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
-    output_format: Annotated[ReportFormat, typer.Option("--format", help="html or ocsf")] = ReportFormat.HTML,
-    out: Annotated[Path | None, typer.Option(help="With --format ocsf: write OCSF JSON Lines here.")] = None,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(metavar="LOG", help="Log files/directories, or a findings .jsonl file."),
+    ],
+    html: Annotated[Path | None, typer.Option(metavar="FILE", help="Write the HTML report here.")] = None,
+    ocsf: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Write the findings as OCSF Detection Findings (JSON Lines) here."),
+    ] = None,
     backtest: Annotated[
-        Path | None, typer.Option(help="Backtest JSON (`pushguard policy backtest --format json`).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Backtest JSON (`pushguard policy backtest --format json`)."),
     ] = None,
     policy: Annotated[
-        Path | None, typer.Option(help="Policy whose rules the framework section cites.")
+        Path | None,
+        typer.Option(
+            metavar="FILE", envvar="PUSHGUARD_POLICY", help="Policy whose rules the framework section cites."
+        ),
     ] = None,
     title: Annotated[str, typer.Option(help="Report title.")] = "pushguard report",
     config: ConfigOpt = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_AUDIT_LOG",
+            help="The closed loop's audit log (serve/worker --audit-log): each incident's controls and "
+            "the time from the IdP event to each control in place.",
+        ),
+    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """An offline HTML report (incidents, timelines, charts, frameworks) or OCSF Detection Findings."""
     try:
@@ -101,19 +124,25 @@ def report_command(
             findings = read_findings(inputs[0])
         else:
             flow = build_flow(config)
-            result, events, enrollments = analyze_for_report(expand_paths(inputs), flow)
+            paths = expand_paths(inputs)
+            with progress_of_reading(paths):  # one pass: findings, timelines and the enrollment review
+                result, events, enrollments = analyze_for_report(paths, flow)
             findings = result.findings
             posture = flow.config.posture
-        if output_format is ReportFormat.OCSF:
-            if out is None:
-                raise typer.BadParameter("--format ocsf needs --out FILE")
-            with out.open("wb") as handle:
+        if html is None and ocsf is None:
+            raise typer.BadParameter("give --html FILE, --ocsf FILE or both")
+        written: dict[str, Any] = {"findings": len(findings)}
+        if ocsf is not None:
+            with ocsf.open("wb") as handle:
                 for finding in findings:
                     handle.write(msgspec.json.encode(finding_to_ocsf(finding)) + b"\n")
-            console.print(f"{len(findings)} OCSF Detection Findings (2004) written to {out}")
-            return
+            written["ocsf"] = str(ocsf)
+            if output is OutputFormat.TABLE:
+                console.print(f"{len(findings)} OCSF Detection Findings (2004) written to {ocsf}")
         if html is None:
-            raise typer.BadParameter("give --html FILE (or --format ocsf --out FILE)")
+            if output is OutputFormat.JSON:
+                write_json(msgspec.json.encode(written))
+            return
         figures: dict[str, Any] | None = None
         if backtest is not None:
             try:
@@ -121,6 +150,7 @@ def report_command(
             except (OSError, msgspec.DecodeError, RecursionError) as exc:
                 raise InputError(f"{backtest}: not a backtest JSON file: {exc}") from None
         rules = policy_rule_infos(policy)
+        controls = controls_by_finding(read_chain(audit_log, audit_key())) if audit_log is not None else None
         document = render_html(
             findings,
             events,
@@ -130,9 +160,13 @@ def report_command(
             policy_rules=rules,
             enrollments=enrollments,
             posture_config=posture,
+            controls=controls,
         )
         write_html(html, document)
     except (PushguardError, PolicyError, ValueError, OSError, msgspec.DecodeError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None
+    if output is OutputFormat.JSON:
+        write_json(msgspec.json.encode({**written, "html": str(html), "html_bytes": len(document)}))
+        return
     console.print(f"report: {html} ({len(findings)} findings, {len(document) / 1e6:.1f} MB, works offline)")

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
 from pushguard.flow import META_BY_ID, Flow, RunStats, expand_paths
 from pushguard.model import Event, PushguardError
 from pushguard.respond.audit import KEY_ENV, AuditKeyError, AuditLog, Head, audit_key, verify_head
@@ -26,8 +28,19 @@ _STYLE = {"performed": "green", "planned": "cyan", "skipped": "yellow", "failed"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("respond")(respond_command)
-    app.command("audit-verify")(audit_verify_command)
+    app.command(
+        "respond",
+        epilog=examples(
+            "pushguard respond findings.jsonl --playbook examples/playbook.yaml --logs logs/",
+            "pushguard respond findings.jsonl --playbook examples/playbook.yaml --execute --format json",
+        ),
+    )(respond_command)
+    app.command(
+        "audit-verify",
+        epilog=examples(
+            "PUSHGUARD_AUDIT_KEY=... pushguard audit-verify pushguard-audit.jsonl --head 42:9f3c..."
+        ),
+    )(audit_verify_command)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -45,19 +58,42 @@ def _events(logs: list[Path], aliases: Path | None) -> list[Event]:
 
 
 def respond_command(
-    findings: Annotated[Path, typer.Argument(help="Findings (JSON Lines, as written by analyze --out).")],
-    playbook: Annotated[Path, typer.Option(help="Playbook YAML: rules, limits, break-glass, notify.")],
+    findings: Annotated[
+        Path, typer.Argument(metavar="FINDINGS", help="Findings (JSON Lines, as written by analyze --out).")
+    ],
+    playbook: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_PLAYBOOK",
+            help="Playbook YAML: rules, limits, break-glass, notify.",
+        ),
+    ],
     execute: Annotated[
         bool, typer.Option("--execute", help="Perform the actions (default: dry run, no request sent).")
     ] = False,
-    audit_log: Annotated[Path, typer.Option(help="Append-only, hash-chained audit log (JSON Lines).")] = Path(
-        "pushguard-audit.jsonl"
-    ),
+    audit_log: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_AUDIT_LOG",
+            help="Append-only, hash-chained audit log (JSON Lines).",
+        ),
+    ] = Path("pushguard-audit.jsonl"),
     logs: Annotated[
         list[Path] | None,
-        typer.Option(help="The logs the findings came from: vendor user ids and the enrolled factors."),
+        typer.Option(
+            metavar="LOG",
+            help="The logs the findings came from: vendor user ids and the enrolled factors (repeat).",
+        ),
     ] = None,
-    aliases: Annotated[Path | None, typer.Option(help="Alias map used when analyzing the logs.")] = None,
+    aliases: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map used when analyzing the logs."
+        ),
+    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Plan (or, with --execute, perform) the playbook's response actions for the findings' incidents."""
     try:
@@ -89,6 +125,21 @@ def respond_command(
         runner.close()
         if webhook is not None:
             webhook.close()
+    failed = bool(runner.counts.get("failed") or runner.counts.get("notify_failed"))
+    if output is OutputFormat.JSON:
+        summary = {
+            "executed": execute,
+            "findings": len(read.findings),
+            "incidents": len(targets),
+            "malformed_lines": read.bad,
+            "counts": dict(runner.counts),
+            "actions": entries,
+            "audit_log": str(audit_log),
+        }
+        write_json(msgspec.json.encode(summary))
+        if failed:
+            raise typer.Exit(1)
+        return
     table = Table(title=f"Response ({'EXECUTE' if execute else 'dry run'})", title_justify="left")
     for column in ("identity", "vendor", "action", "outcome", "detail"):
         table.add_column(column)
@@ -109,19 +160,30 @@ def respond_command(
     )
     if not execute and entries:
         console.print("dry run: nothing was changed; run again with --execute to perform the planned actions")
-    if runner.counts.get("failed") or runner.counts.get("notify_failed"):
+    if failed:
         raise typer.Exit(1)
 
 
 def audit_verify_command(
-    path: Annotated[Path, typer.Argument(help="An audit log written by `pushguard respond`.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", envvar="PUSHGUARD_AUDIT_LOG", help="An audit log written by `pushguard respond`."
+        ),
+    ],
     head: Annotated[
         str | None,
-        typer.Option(help="SEQ:HASH, the latest head a notification carried: the log must still hold it."),
+        typer.Option(
+            metavar="SEQ:HASH",
+            help="The latest head a notification carried: the log must still hold it.",
+        ),
     ] = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Check the audit log's hash chain (keyed with PUSHGUARD_AUDIT_KEY when set) and print its head;
-    exit 1 naming the first altered line, or when the log no longer holds ``--head``."""
+    """Check the audit log's hash chain and print its head.
+
+    The chain is keyed with PUSHGUARD_AUDIT_KEY when set. Exit 1 naming the first altered line, or
+    when the log no longer holds --head."""
     try:
         key = audit_key()
         anchor = Head.parse(head) if head is not None else None
@@ -137,6 +199,17 @@ def audit_verify_command(
         typer.echo(f"pushguard: TAMPERED: {exc}", err=True)
         raise typer.Exit(1) from None
     how = "HMAC-keyed" if key is not None else f"not keyed: anyone can hash an edit again; set {KEY_ENV}"
+    if output is OutputFormat.JSON:
+        verdict = {
+            "file": str(path),
+            "entries": checked.seq,
+            "intact": True,
+            "keyed": key is not None,
+            "head": str(checked),
+            "anchor_found": str(anchor) if anchor is not None else None,
+        }
+        write_json(msgspec.json.encode(verdict))
+        return
     console.print(f"{path}: {checked.seq} entries, chain intact ({how}); head {checked}", soft_wrap=True)
     if anchor is not None:
         console.print(f"the head {anchor} sent with a notification is in the log", soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,32 +13,38 @@ from rich.markup import escape
 from rich.table import Table
 
 from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, build_flow
+from pushguard.cli.conventions import FormatOption, OutputFormat, examples
 from pushguard.model import PushguardError
 from pushguard.review import Provenance, review_enrollments
 
 console = Console(highlight=False)
 
 
-class ReviewFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
 def register(app: typer.Typer) -> None:
-    app.command("enrollments")(enrollments_command)
+    app.command(
+        "enrollments",
+        epilog=examples(
+            "pushguard enrollments logs/ --since 30 --helpdesk helpdesk@example.com",
+            "pushguard enrollments logs/ --format json",
+        ),
+    )(enrollments_command)
 
 
 def enrollments_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories.")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="LOG", help="Log files or directories.")],
     since: Annotated[
-        float | None, typer.Option(help="Only the last DAYS of the logs (the history before still counts).")
+        float | None,
+        typer.Option(
+            metavar="DAYS", help="Only the last DAYS of the logs (the history before still counts)."
+        ),
     ] = None,
-    output: Annotated[ReviewFormat, typer.Option("--format", help="table or json")] = ReviewFormat.TABLE,
+    output: FormatOption = OutputFormat.TABLE,
     top: Annotated[int, typer.Option(help="Rows in the table (JSON lists all).")] = 50,
     helpdesk: Annotated[
         list[str] | None,
         typer.Option(
-            help="Login of a helpdesk account (repeat); logins reading 'helpdesk'/'support' count too."
+            metavar="LOGIN",
+            help="Login of a helpdesk account (repeat); logins reading 'helpdesk'/'support' count too.",
         ),
     ] = None,
     config: ConfigOpt = None,
@@ -54,7 +59,7 @@ def enrollments_command(
     except (PushguardError, ValueError, OSError) as exc:
         typer.echo(f"pushguard: {exc}", err=True)
         raise typer.Exit(2) from None
-    if output is ReviewFormat.JSON:
+    if output is OutputFormat.JSON:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(ranked)).decode() + "\n")
         return
     print_review(ranked[:top], len(ranked))

@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pushguard.cli.conventions import examples
 from pushguard.cli.report import analyze_for_report, policy_rule_infos
 from pushguard.flow import META_BY_ID
 from pushguard.report.html import render_html, write_html
 from pushguard.report.jsonl import write_findings
 from pushguard.report.summary import print_summary
+from pushguard.simulate.evaluate import score
 from pushguard.simulate.labels import LABELS_FILE
 from pushguard.simulate.scenario import simulate
 
@@ -24,8 +26,14 @@ DEMO_DAYS = 3
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_command)
-    app.command("demo")(demo_command)
+    app.command(
+        "simulate",
+        epilog=examples(
+            "pushguard simulate --out tenant --users 300 --days 7 --seed 3",
+            "pushguard simulate --out tenant --history-days 28   # history/ then scored/",
+        ),
+    )(simulate_command)
+    app.command("demo", epilog=examples("pushguard demo --out pushguard-demo"))(demo_command)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -34,7 +42,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def simulate_command(
-    out: Annotated[Path, typer.Option(help="Directory for the logs and labels.json.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "--out-dir", metavar="DIR", help="Directory for the logs and labels.json."),
+    ],
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
     users: Annotated[int, typer.Option(help="People in the tenant (service accounts come on top).")] = 300,
     days: Annotated[
@@ -60,14 +71,21 @@ def simulate_command(
 
 
 def demo_command(
-    out_dir: Annotated[Path, typer.Option(help="Where the demo logs and findings go.")] = Path(
-        "pushguard-demo"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "--out-dir",
+            metavar="DIR",
+            envvar="PUSHGUARD_DEMO_DIR",
+            help="Where the demo's logs, findings and report go.",
+        ),
+    ] = Path("pushguard-demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic organisation.")] = DEMO_SEED,
 ) -> None:
     """Simulate a small organisation with attacks and analyze it (no credentials, no network)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise _fail(f"{out_dir}: exists and is not a directory (give --out-dir a directory)")
+        raise _fail(f"{out_dir}: exists and is not a directory (give --out a directory)")
     try:
         run_demo(out_dir, seed)
     except OSError as exc:
@@ -102,4 +120,16 @@ def run_demo(out_dir: Path, seed: int = DEMO_SEED) -> None:
         ),
     )
     console.print(f"report: {report_path} (open it in a browser; works offline)")
-    console.print(f"detection quality against the labels: pushguard evaluate {logs}")
+    quality = score(manifest.labels, result.findings)
+    console.print(
+        f"[bold]caught {quality.detected} of {quality.campaigns} attacks, "
+        f"{quality.false_positives} false alarms[/bold] (medium or worse on benign people; "
+        f"{quality.low_false_positives} low)"
+    )
+    incidents = len({finding.incident for finding in result.findings})
+    console.print(
+        f"where to look: {len(result.findings)} findings grouped into {incidents} incidents, the "
+        f"incidents first in {report_path}; every finding, one a line, in {findings_path} (its "
+        f"'incident' names the group); the labeled attacks in {logs / LABELS_FILE}; recall per attack "
+        f"kind: pushguard evaluate {logs}"
+    )

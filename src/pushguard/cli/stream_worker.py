@@ -25,11 +25,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import redis
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.flow import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, Enricher, Flow, parse_record
 from pushguard.model import Event, Finding, IdentityProfile, RawRef
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
@@ -45,6 +46,7 @@ from pushguard.store.streams import (
 
 _record_decoder = msgspec.json.Decoder(dict[str, Any])
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
+E = TypeVar("E", bound=Engine)
 
 
 class Deferred(msgspec.Struct, array_like=True):
@@ -94,6 +96,9 @@ class WorkerOptions:
     drain: bool = False  # exit once everything ingested is processed and advanced
     enrichers: Sequence[Enricher] = ()  # the flow's chain, opened (and closed) by the caller
     org_learns: bool = True  # extend the organisation's table (shared through the store at commits)
+    # The closed loop (api.closed_loop): findings planned into the outbox with their commit; the worker
+    # holding the "enforce" lease applies it after each turn.
+    closed_loop: ClosedLoop | None = None
 
 
 @dataclass
@@ -108,6 +113,7 @@ class WorkerStats:
     conflicts: int = 0
     stage2_events: int = 0
     advances: int = 0
+    enforced: int = 0  # closed-loop intents closed (applied, planned in a dry run, failed)
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -124,7 +130,7 @@ class StreamWorker:
         self._engine = self._new_engine()
         self._stage2_held = False
         self._stage2_store = RedisStore("", prefix, ttl_s=options.state_ttl_s, client=client)
-        self._stage2_engine = options.flow.engine(self._stage2_store, commit_every=_NEVER)
+        self._stage2_engine = self._hooked(options.flow.engine(self._stage2_store, commit_every=_NEVER))
         self._stage2_heap: list[tuple[int, int, str, bytes]] = []
         self._stage2_cursor = "-"
 
@@ -137,9 +143,30 @@ class StreamWorker:
         # What the organisation learns is merged into the stored table at each commit (and the merged
         # table read back): workers share it, a commit late (a one-process run sees it at once).
         self._queue = QueueSecondStage(self._store, self.bus.stage2)
-        return self.options.flow.engine(
-            self._store, commit_every=_NEVER, org_learns=self.options.org_learns, second_stage=self._queue
+        return self._hooked(
+            self.options.flow.engine(
+                self._store, commit_every=_NEVER, org_learns=self.options.org_learns, second_stage=self._queue
+            )
         )
+
+    def _hooked(self, engine: E) -> E:
+        """The engine with the closed loop's outbox hook, when there is one."""
+        loop = self.options.closed_loop
+        if loop is not None:
+            engine.outbox = loop.outbox_for
+        return engine
+
+    def _enforce(self) -> bool:
+        """Apply the outbox when this worker holds the enforce lease (one worker at a time)."""
+        loop = self.options.closed_loop
+        if loop is None or not self.bus.acquire("enforce", self.options.name, self.options.lease_ms):
+            return False
+        try:
+            closed = loop.run()
+        finally:
+            self.bus.release("enforce", self.options.name)
+        self.stats.enforced += len(closed)
+        return bool(closed)
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -161,7 +188,7 @@ class StreamWorker:
         busy = self._stage2() or busy
         if not busy:
             busy = self._advance()
-        return busy
+        return self._enforce() or busy
 
     def finished(self) -> bool:
         """Everything ingested is processed by both stages and silence has spoken at the watermark."""
@@ -226,6 +253,8 @@ class StreamWorker:
             entries = self.bus.read(self.options.name, sorted(self.held), self.options.batch, block or None)
         if not entries:
             return False
+        if self.options.closed_loop is not None:
+            self.options.closed_loop.received()  # read now: the time-to-control's "received" end
         engine, store = self._engine, self._store
         parsed = [self._parse(entry) for entry in entries]
         store.prefetch(event.identity for item in parsed for event in item.events if event.identity)
@@ -333,7 +362,7 @@ class StreamWorker:
 
     def _restart_stage2(self) -> None:
         self._stage2_store.reset()
-        self._stage2_engine = self.options.flow.engine(self._stage2_store, commit_every=_NEVER)
+        self._stage2_engine = self._hooked(self.options.flow.engine(self._stage2_store, commit_every=_NEVER))
         self._stage2_heap = []
         self._stage2_cursor = "-"
 
@@ -349,7 +378,7 @@ class StreamWorker:
         if not self.bus.acquire("advance", self.options.name, self.options.lease_ms):
             return False
         store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
-        engine = self.options.flow.engine(store, commit_every=_NEVER)
+        engine = self._hooked(self.options.flow.engine(store, commit_every=_NEVER))
         engine.watermark = mark
         try:
             produced = engine.finish()

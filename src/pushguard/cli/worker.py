@@ -1,6 +1,6 @@
 """``pushguard ingest`` and ``pushguard worker``: records on Redis Streams, state in Redis.
 
-pushguard ingest logs/ --redis-url redis://127.0.0.1:6379/0
+REDIS_URL=redis://127.0.0.1:6379/0 pushguard ingest logs/
 pushguard worker --name w1 &  pushguard worker --name w2 &   # share the partitions
 pushguard worker --drain                                     # exit once everything is processed
 """
@@ -12,6 +12,7 @@ import signal
 import socket
 import urllib.parse
 from contextlib import AbstractContextManager, ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -21,8 +22,11 @@ import redis
 import typer
 from rich.console import Console
 
+from pushguard.api.closed_loop import ClosedLoop
 from pushguard.cli.analyze import ProviderChoice, fail
+from pushguard.cli.conventions import REDIS_URL_ENV, FormatOption, OutputFormat, examples, write_json
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
+from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import Flow
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
@@ -33,21 +37,55 @@ from pushguard.store.streams import StreamBus
 console = Console(stderr=True)
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
-RedisUrl = Annotated[str, typer.Option(envvar="REDIS_URL", help="Redis server (state and streams).")]
-Prefix = Annotated[str, typer.Option(help="Key prefix: one deployment's streams and state.")]
+RedisUrl = Annotated[
+    str,
+    typer.Option(
+        metavar="URL",
+        envvar=REDIS_URL_ENV,
+        help="Redis server (state and streams); give one with a password through the environment.",
+    ),
+]
+Prefix = Annotated[
+    str,
+    typer.Option(
+        metavar="PREFIX",
+        envvar="PUSHGUARD_REDIS_PREFIX",
+        help="Key prefix: one deployment's streams and state.",
+    ),
+]
 Partitions = Annotated[
     int | None,
-    typer.Option(min=1, help="Partition streams (fixed by the first ingest or worker; default 8)."),
+    typer.Option(
+        min=1,
+        envvar="PUSHGUARD_REDIS_PARTITIONS",
+        help="Partition streams (fixed by the first ingest or worker; default 8).",
+    ),
 ]
 ProviderOpt = Annotated[
-    ProviderChoice, typer.Option(help="Vendor of the records; auto detects it per record.")
+    ProviderChoice,
+    typer.Option(envvar="PUSHGUARD_PROVIDER", help="Vendor of the records; auto detects it per record."),
 ]
-Aliases = Annotated[Path | None, typer.Option(help="Alias map (CSV alias,canonical or YAML); same for all.")]
+Aliases = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_ALIASES",
+        help="Alias map (CSV alias,canonical or YAML); same for all.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest_command)
-    app.command("worker")(worker_command)
+    app.command(
+        "ingest", epilog=examples("REDIS_URL=redis://127.0.0.1:6379/0 pushguard ingest logs/ --partitions 8")
+    )(ingest_command)
+    app.command(
+        "worker",
+        epilog=examples(
+            "pushguard worker --name w1 &  pushguard worker --name w2 &   # share the partitions",
+            "pushguard worker --drain --out findings.jsonl --format json",
+        ),
+    )(worker_command)
 
 
 def redacted(url: str) -> str:
@@ -82,12 +120,15 @@ def _provider(choice: ProviderChoice) -> Provider | None:
 
 
 def ingest_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Log files or directories (JSON, JSON Lines, gzip).")],
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="LOG", help="Log files or directories (JSON, JSON Lines, gzip).")
+    ],
     redis_url: RedisUrl = DEFAULT_URL,
     prefix: Prefix = "pg",
     partitions: Partitions = None,
     provider: ProviderOpt = ProviderChoice.AUTO,
     aliases: Aliases = None,
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Put the records of log files on the partition streams, in event-time order, by identity."""
     client = redis_client(redis_url)
@@ -101,6 +142,20 @@ def ingest_command(
     finally:
         client.close()
     run = stats.run
+    if output is OutputFormat.JSON:
+        counts = {
+            "files": run.files,
+            "records": run.records,
+            "published": stats.published,
+            "partitions": count,
+            "sent_before": stats.duplicates,
+            "not_used": sum(run.unmapped.values()),
+            "dead_lettered": stats.dead,
+            "late": run.late,
+            "errors": run.error_samples,
+        }
+        write_json(msgspec.json.encode(counts))
+        return
     console.print(
         f"{run.files} file(s), {run.records} records: {stats.published} put on {count} partitions, "
         f"{stats.duplicates} sent before, {sum(run.unmapped.values())} not used, "
@@ -116,30 +171,42 @@ def worker_command(
     prefix: Prefix = "pg",
     partitions: Partitions = None,
     name: Annotated[
-        str | None, typer.Option(help="Consumer name (default host-pid); unique per worker.")
+        str | None,
+        typer.Option(metavar="NAME", help="Consumer name (default host-pid); unique per worker."),
     ] = None,
     drain: Annotated[
         bool, typer.Option("--drain", help="Exit once every ingested record is processed.")
     ] = False,
     provider: ProviderOpt = ProviderChoice.AUTO,
     aliases: Aliases = None,
-    config: Annotated[Path | None, typer.Option(help="YAML config: detector tunables.")] = None,
-    geoip_city: Annotated[
-        Path | None, typer.Option(help="MaxMind City .mmdb (city-level coordinates).")
+    config: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", envvar="PUSHGUARD_CONFIG", help="YAML config: detector tunables."),
     ] = None,
-    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind GeoLite2 ASN .mmdb.")] = None,
+    geoip_city: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="MMDB", envvar="PUSHGUARD_GEOIP_CITY", help="MaxMind City .mmdb (city-level coordinates)."
+        ),
+    ] = None,
+    geoip_asn: Annotated[
+        Path | None,
+        typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Records per read and commit.")] = 500,
     lease_ms: Annotated[
         int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
     ] = 10_000,
     state_ttl_days: Annotated[
-        float, typer.Option(min=0, help="Identity state unused this long expires (0: never).")
+        float,
+        typer.Option(min=0, metavar="DAYS", help="Identity state unused this long expires (0: never)."),
     ] = DEFAULT_TTL_S / 86400,
     out: Annotated[
-        Path | None, typer.Option(help="With --drain: write every stored finding here (JSONL).")
+        Path | None,
+        typer.Option(metavar="FILE", help="With --drain: write every stored finding here (JSONL)."),
     ] = None,
     stats_json: Annotated[
-        bool, typer.Option("--stats-json", help="Print the counts as JSON on stdout.")
+        bool, typer.Option("--stats-json", hidden=True, help="Deprecated: the same as --format json.")
     ] = False,
     org_learning: Annotated[
         bool,
@@ -149,6 +216,25 @@ def worker_command(
             "commit); --no-org-learning keeps the stored one (a baseline) as it is.",
         ),
     ] = True,
+    enforcement: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            envvar="PUSHGUARD_ENFORCEMENT",
+            help="Closed loop: enforcement YAML (as `enforce --config`); findings become controls.",
+        ),
+    ] = None,
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Closed loop: send the changes (default: dry run).")
+    ] = False,
+    enforcement_state: Annotated[
+        Path,
+        typer.Option(metavar="FILE", help="Closed loop: the enforcement state file (as `enforce --state`)."),
+    ] = Path("pushguard-enforcement.json"),
+    audit_log: Annotated[
+        Path, typer.Option(metavar="FILE", help="Closed loop: the audit log (JSON Lines).")
+    ] = Path("pushguard-audit.jsonl"),
+    output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Consume the partition streams: detection with state, findings and positions in Redis."""
     try:
@@ -156,6 +242,10 @@ def worker_command(
             config, aliases=aliases, geoip_city=geoip_city, geoip_asn=geoip_asn, provider=_provider(provider)
         )
     except (PushguardError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        rules = load_enforcement_config(enforcement) if enforcement is not None else None
+    except PushguardError as exc:
         raise fail(str(exc)) from None
 
     client = redis_client(redis_url)
@@ -172,6 +262,16 @@ def worker_command(
         for enricher in enrichers:
             if isinstance(enricher, AbstractContextManager):
                 closing.enter_context(enricher)
+        loop = None
+        if rules is not None:
+            loop = ClosedLoop(
+                msgspec.structs.replace(rules, dry_run=not execute),
+                RedisStore(redis_url, prefix, client=client),
+                state_path=enforcement_state,
+                audit_path=audit_log,
+                clock=lambda: datetime.now(UTC),
+            )
+            closing.callback(loop.close)
         options = WorkerOptions(
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             flow=flow,
@@ -181,6 +281,7 @@ def worker_command(
             drain=drain,
             enrichers=enrichers,
             org_learns=org_learning,
+            closed_loop=loop,
         )
         worker = StreamWorker(client, prefix, options)
         try:
@@ -191,7 +292,7 @@ def worker_command(
             raise fail(
                 f"Redis at {redacted(redis_url)} failed: {exc} (uncommitted records stay pending)"
             ) from None
-        _report(worker.stats, options.name, stats_json)
+        _report(worker.stats, options.name, stats_json or output is OutputFormat.JSON)
         if out is not None:
             write_findings(out, RedisStore(redis_url, prefix, client=client).findings())
 
@@ -204,7 +305,7 @@ def _report(stats: WorkerStats, name: str, as_json: bool) -> None:
         f"worker {name}: {stats.records} records, {stats.events} events, {stats.findings} finding revisions, "
         f"{stats.dead} dead-lettered, {sum(stats.unmapped.values())} not used, {stats.replayed} replayed, "
         f"{stats.reclaimed} reclaimed, {stats.conflicts} conflicts, {stats.stage2_events} second-stage "
-        f"events, {stats.advances} advances"
+        f"events, {stats.advances} advances, {stats.enforced} closed-loop intents"
     )
     for sample in stats.error_samples:
         console.print(f"  {sample}")

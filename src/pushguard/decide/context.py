@@ -9,6 +9,7 @@ that drifts from theirs."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -67,6 +68,21 @@ def request_event(request: DecisionRequest) -> Event:
         app=request.app,
         factor=request.factor,
     )
+
+
+def located(request: DecisionRequest, enrichers: Sequence[Callable[[Event], Event]]) -> DecisionRequest:
+    """The request with its address placed by the enrichers ingestion uses (geo/ASN and hosting from the
+    user's MaxMind files or the bundled database, country codes, the gazetteer), so that the new-country
+    and hosting rules see what the detectors see. A ``geo`` the caller sent is completed, as a vendor's
+    is (its ASN added when missing), never replaced. The same request when there is nothing to add."""
+    if request.ip is None and request.geo is None:
+        return request
+    event = msgspec.structs.replace(request_event(request), device=None)  # only the place is wanted
+    for enrich in enrichers:
+        event = enrich(event)
+    if event.geo == request.geo:
+        return request
+    return msgspec.structs.replace(request, geo=event.geo)
 
 
 def org_bits(request: DecisionRequest, org: OrgKnowledge | None) -> int:

@@ -34,17 +34,26 @@ from typing import Any
 import msgspec
 
 from pushguard.detect.base import rfc3339
-from pushguard.model import ConfigError, Decision, DecisionAction, DecisionRequest, Provider, stable_id
+from pushguard.model import (
+    ConfigError,
+    Decision,
+    DecisionAction,
+    DecisionRequest,
+    Provider,
+    Severity,
+    stable_id,
+)
 from pushguard.model.enforcement import Control, ControlIntent
 from pushguard.model.files import read_yaml_file
+from pushguard.vendorapi.endpoints import shown
 
 __all__ = [
-    "API",
     "Account",
     "Control",
     "ControlIntent",
     "EnforcementConfig",
     "EnforcementPlan",
+    "FindingRules",
     "Skipped",
     "VendorControls",
     "enforcement_config",
@@ -60,24 +69,35 @@ DEFAULT_TTL_S: Mapping[DecisionAction, int] = {
     DecisionAction.STEP_UP: 24 * 3600,
     DecisionAction.DENY: 24 * 3600,
 }
-# The request an executor makes, per vendor and control ({group}, {user}: ids; Entra's userIds and
-# $ref need the object id, Duo's paths the user_id).
-API: Mapping[tuple[Provider, str], str] = {
-    (Provider.OKTA, "add_to_group"): "PUT /api/v1/groups/{group}/users/{user}",
-    (Provider.OKTA, "remove_from_group"): "DELETE /api/v1/groups/{group}/users/{user}",
-    (Provider.ENTRA, "add_to_group"): "POST /v1.0/groups/{group}/members/$ref",
-    (Provider.ENTRA, "remove_from_group"): "DELETE /v1.0/groups/{group}/members/{user}/$ref",
-    (Provider.ENTRA, "confirm_compromised"): "POST /v1.0/identityProtection/riskyUsers/confirmCompromised",
-    (Provider.DUO, "add_to_group"): "POST /admin/v1/users/{user}/groups (group_id={group})",
-    (Provider.DUO, "remove_from_group"): "DELETE /admin/v1/users/{user}/groups/{group}",
-    (Provider.DUO, "set_user_status"): "POST /admin/v1/users/{user} (status={status})",
-}
 
 
 class VendorControls(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     groups: dict[DecisionAction, str] = {}  # action → id of the group bound to the control carrying it
     confirm_compromised_min_risk: int | None = None  # Entra only: also confirm compromised at this risk
     disable_on_deny: bool = False  # Duo only: status disabled on deny (a lock-out: off by default)
+
+
+class FindingRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The closed loop (``decide.closed_loop``): which findings become intents as they are found."""
+
+    enabled: bool = True
+    # a finding (or revision) at least this severe acts: medium, since a step-up costs a person one
+    # phishing-resistant sign-in, and bombing is medium from its 3rd prompt
+    min_severity: Severity = Severity.MEDIUM
+    # detector → action for humans; unlisted detectors step up (a human under attack is never locked out:
+    # deny is refused here for humans, see enforcement_config)
+    detectors: dict[str, DecisionAction] = {}
+    ignore_detectors: frozenset[str] = frozenset()
+    # Non-human identities (fnmatch patterns of the canonical identity), plus every identity a finding
+    # of ``service_account_detectors`` names: no person to lock out, so ``service_account_action``.
+    service_accounts: tuple[str, ...] = ()
+    service_account_detectors: frozenset[str] = frozenset({"nhi_interactive_mfa"})
+    service_account_action: DecisionAction = DecisionAction.DENY
+    report_only_controls: frozenset[Control] = frozenset()  # planned and audited, never applied
+    dry_run_controls: frozenset[Control] = frozenset()  # sent as dry runs (the request shown, not sent)
+    max_per_identity_per_hour: int = 4  # intents planned for one identity; then reported, not planned
+    max_per_hour: int = 200  # intents planned for the whole tenant; a flood of findings stops here
+    max_targets: int = 50  # a finding about a source (a spray) acts on at most this many of its targets
 
 
 class EnforcementConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -88,6 +108,7 @@ class EnforcementConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     break_glass: frozenset[str] = frozenset()  # identities never enforced on (emergency access)
     enforce_report_only: bool = False
     dry_run: bool = True  # carried on every intent: the executor only plans unless told otherwise
+    findings: FindingRules = FindingRules()  # the closed loop's rules (service and workers)
 
     def controls(self, provider: Provider) -> VendorControls | None:
         found: VendorControls | None = getattr(self, provider.value, None)
@@ -137,6 +158,16 @@ def enforcement_config(data: Mapping[str, Any], source: str = "enforcement confi
             )
         if controls.disable_on_deny and provider is not Provider.DUO:
             raise ConfigError(f"{source}: {provider.value}.disable_on_deny: only Duo users have a status")
+    rules = config.findings
+    for detector, chosen in rules.detectors.items():
+        if chosen in (DecisionAction.ALLOW, DecisionAction.DENY):
+            raise ConfigError(
+                f"{source}: findings.detectors.{detector}: {chosen.value} is not an action for a person "
+                "under attack (step_up, number_match or throttle; never a lock-out)"
+            )
+    for name in ("max_per_identity_per_hour", "max_per_hour", "max_targets"):
+        if getattr(rules, name) < 1:
+            raise ConfigError(f"{source}: findings.{name}: must be at least 1")
     for action, seconds in config.ttl_s.items():
         if seconds <= 0:
             raise ConfigError(f"{source}: ttl_s.{action.value}: must be positive seconds, got {seconds}")
@@ -152,8 +183,8 @@ def load_enforcement_config(path: Path) -> EnforcementConfig:
 
 
 def _api(provider: Provider, control: Control, group: str | None, user: str, status: str | None) -> str:
-    template = API.get((provider, control.value), "")
-    return template.format(group=group or "", user=user, status=status or "")
+    """The vendor request, from the one endpoint table the executor also sends from."""
+    return shown(provider.value, control.value, group=group or "", user=user, status=status or "")
 
 
 def _accounts(request: DecisionRequest, config: EnforcementConfig, given: Iterable[Account]) -> list[Account]:

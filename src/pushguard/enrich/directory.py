@@ -15,6 +15,7 @@ from typing import Any
 
 from pushguard.enrich.resolver import Conflict, Link
 from pushguard.model import ConfigError, Provider
+from pushguard.model.files import read_text_file
 
 _IDPS = tuple(p.value for p in (Provider.OKTA, Provider.ENTRA, Provider.DUO, Provider.OCSF))
 DIRECTORY_HOW = "directory"
@@ -63,12 +64,7 @@ def _rows_from_csv(file: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
 def load_directory(path: str | Path) -> tuple[list[Link], list[Conflict]]:
     """The directory's links (account or address → person) and the claims two people make."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read directory: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{file}: directory is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text_file(file, "directory")
     rows = _rows_from_csv(file, text) if file.suffix.lower() == ".csv" else _rows_from_json(file, text)
     owners: dict[str, set[str]] = {}  # account or address → the people who list it
     for where, row in rows:

@@ -11,6 +11,7 @@ import msgspec
 import yaml
 
 from pushguard.model import ConfigError, Event
+from pushguard.model.files import read_text_file
 
 
 class AliasMap:
@@ -41,13 +42,7 @@ class AliasMap:
     @classmethod
     def load(cls, path: str | Path) -> AliasMap:
         file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read alias map: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            why = f"alias map is not UTF-8 text ({exc.reason} at byte {exc.start})"
-            raise ConfigError(f"{file}: {why}") from None
+        text = read_text_file(file, "alias map")
         if file.suffix.lower() == ".csv":
             return cls(_from_csv(file, text))
         try:

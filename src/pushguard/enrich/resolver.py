@@ -94,6 +94,7 @@ class IdentityResolver:
         self.aliases = aliases or AliasMap()
         self.state = state if state is not None else ResolverState()
         self.vendor_fields = vendor_fields
+        self.revision = 0  # moves on with every change to the state: a long-running caller saves on change
         self._blocked = set(self.state.blocked)
         directory, directory_conflicts = list(directory), list(directory_conflicts)
         # whether it links anything (else there is nothing to keep in the state)
@@ -143,7 +144,7 @@ class IdentityResolver:
         provider = event.provider.value
         account = f"{provider}|{login}"
         if self.aliases.covers(login) or (subject.id and self.aliases.covers(subject.id.lower())):
-            self.state.accounts[account] = event.identity
+            self._account(account, event.identity)
             return event
         if self.vendor_fields:
             if subject.id and subject.login:
@@ -151,7 +152,7 @@ class IdentityResolver:
             if subject.email and subject.email != login:
                 self._claim(provider, login, subject.email, event)
         person = self.person(account)
-        self.state.accounts[account] = person
+        self._account(account, person)
         if person == event.identity:
             return event
         return msgspec.structs.replace(event, identity=person)
@@ -165,7 +166,13 @@ class IdentityResolver:
         where = f"{raw.source}:{raw.position}" if raw.position else raw.source
         return event.time.isoformat(), where
 
+    def _account(self, account: str, person: str) -> None:
+        if self.state.accounts.get(account) != person:
+            self.state.accounts[account] = person
+            self.revision += 1
+
     def _conflict(self, subject: str, claims: list[str], how: str, when: str, where: str) -> None:
+        self.revision += 1
         key = f"{subject}|{how}"
         found = self.state.conflicts.get(key)
         if found is None:
@@ -179,6 +186,7 @@ class IdentityResolver:
         """The account stays its own from now on (a vendor link it had is dropped; the directory's stays,
         the directory being the stronger word)."""
         self._blocked.add(account)
+        self.revision += 1
         link = self.state.links.get(account)
         if link is not None and link.how != "directory":
             del self.state.links[account]
@@ -198,6 +206,7 @@ class IdentityResolver:
         self.state.links[account] = Link(
             account=account, person=person, how=how, first_seen=when, record=where
         )
+        self.revision += 1
 
     def _claim(self, provider: str, login: str, address: str, event: Event) -> None:
         """The account's record gives ``address`` beside its login."""

@@ -39,6 +39,11 @@ class ControlIntent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     decided_at: str
     api: str  # the vendor request an executor makes, with {group}/{user} placeholders filled
     dry_run: bool  # always written: the executor must never guess
+    # The closed loop (an intent planned from a finding as it is found): the finding, and the IdP event
+    # that raised it (event time, and when pushguard received it), for the time-to-control measure.
+    finding: str | None = None
+    event_at: str | None = None
+    received_at: str | None = None
 
     @property
     def slot(self) -> tuple[Provider, str, Control, str | None, str | None]:

@@ -13,14 +13,23 @@ import yaml
 from pushguard.model.errors import ConfigError
 
 
+def read_text_file(path: Path, what: str = "") -> str:
+    """A settings file's text; ``what`` names it in the error ("alias map": "cannot read alias map")."""
+    named = f" {what}" if what else ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read{named}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        subject = f"{what} is not" if what else "not"
+        raise ConfigError(f"{path}: {subject} UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def read_yaml_file(path: Path) -> Any:
     """The file's YAML document (None when empty)."""
+    text = read_text_file(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
 

@@ -24,6 +24,7 @@ import msgspec
 from pushguard.detect.base import DetectorMeta
 from pushguard.model import Event, Finding, Severity
 from pushguard.report.charts import charts
+from pushguard.report.controls import time_to_control
 from pushguard.report.incidents import build_incidents
 from pushguard.report.overview import executive_summary, flag_enrollments
 from pushguard.report.posture import PostureConfig, compute_posture
@@ -148,6 +149,7 @@ def render_html(
     enrollments: Sequence[Mapping[str, Any]] = (),
     generated_at: datetime | None = None,
     posture_config: PostureConfig | None = None,
+    controls: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> str:
     """The whole report as one HTML document. ``enrollments``: the enrollment review's rows (plain
     mappings, highest risk first), of which the first ``MAX_ENROLLMENT_ROWS`` are shown. Without
@@ -163,7 +165,7 @@ def render_html(
     environment.filters["breakable"] = breakable
     template = environment.get_template("report.html.j2")
     severities = Counter(f.severity.value for f in findings)
-    incidents = build_incidents(findings, events, metas)
+    incidents = build_incidents(findings, events, metas, controls)
     flagged = flag_enrollments(enrollments, findings)
     shown = [_enrollment_view(row) for row in flagged[:MAX_ENROLLMENT_ROWS]]
     titles = {meta.id: meta.title for meta in metas.values()}
@@ -172,6 +174,7 @@ def render_html(
         generated=generated_at or datetime.now(UTC),
         has_logs=bool(events),
         summary=executive_summary(incidents, flagged),
+        time_to_control=time_to_control(row for incident in incidents for row in incident["controls"]),
         incidents=incidents,
         findings=sorted(findings, key=lambda f: (-f.severity.rank, f.detected_at)),
         severities=[(s.value, severities.get(s.value, 0)) for s in reversed(list(Severity))],

@@ -19,6 +19,7 @@ from pushguard.report.actions import (
     situation,
     specific_actions,
 )
+from pushguard.report.controls import control_rows
 from pushguard.report.present import (
     PROVIDER_NAMES,
     confidence_words,
@@ -97,9 +98,13 @@ def _finding_view(finding: Finding, metas: Mapping[str, DetectorMeta]) -> dict[s
 
 
 def build_incidents(
-    findings: Sequence[Finding], events: Sequence[Event], metas: Mapping[str, DetectorMeta]
+    findings: Sequence[Finding],
+    events: Sequence[Event],
+    metas: Mapping[str, DetectorMeta],
+    controls: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per incident, worst first (then earliest)."""
+    """One entry per incident, worst first (then earliest). ``controls``: the closed loop's audit
+    entries by finding id (``report.controls``), shown as the controls each incident led to."""
     by_incident: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_incident[finding.incident].append(finding)
@@ -169,6 +174,7 @@ def build_incidents(
                     for d in detectors
                     if d in metas and metas[d].triage
                 ],
+                "controls": control_rows([f.id for f in members], controls or {}),
                 "timeline": [_row(e, evidence, source) for e in timeline[:MAX_TIMELINE]],
                 "timeline_more": max(0, len(timeline) - MAX_TIMELINE),
                 "targets": found.targets,

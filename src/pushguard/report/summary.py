@@ -9,6 +9,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.table import Table
 
+from pushguard.detect import META_BY_ID
 from pushguard.model import Finding, Severity
 
 _SEVERITY_STYLE = {
@@ -69,11 +70,14 @@ def print_summary(console: Console, stats: Stats, findings: Sequence[Finding], t
             console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     by_detector: Counter[tuple[str, Severity]] = Counter((f.detector, f.severity) for f in findings)
     table = Table(title=f"Findings: {len(findings)}", title_justify="left")
-    table.add_column("detector")
+    table.add_column("what")
+    table.add_column("detector", style="dim")
     for severity in reversed(Severity):
         table.add_column(severity.value, justify="right", style=_SEVERITY_STYLE[severity])
     for detector in sorted({d for d, _ in by_detector}):
-        table.add_row(detector, *(str(by_detector[(detector, s)] or "") for s in reversed(Severity)))
+        meta = META_BY_ID.get(detector)
+        title = meta.title if meta is not None else detector
+        table.add_row(title, detector, *(str(by_detector[(detector, s)] or "") for s in reversed(Severity)))
     console.print(table)
     if findings:
         users = Table(title="Top identities", title_justify="left")

@@ -27,6 +27,7 @@ from pushguard.respond.entra import EntraResponder
 from pushguard.respond.okta import OktaResponder
 from pushguard.respond.vendor import Responder
 from pushguard.vendorapi.auth import duo_body
+from pushguard.vendorapi.endpoints import endpoint, path
 from pushguard.vendorapi.http import VendorApiError, vendor_message
 
 ALREADY_MEMBER = "added object references already exist"  # Graph's 400 text for an existing member
@@ -52,12 +53,14 @@ def _performed(detail: str, undo: str | None = None) -> ActionResult:
 
 
 def _okta(responder: OktaResponder, intent: ControlIntent, user: str) -> ActionResult:
-    path = f"/api/v1/groups/{_q(intent.group_id or '')}/users/{_q(user)}"
+    add = endpoint("okta", Control.ADD_TO_GROUP)
+    remove = endpoint("okta", Control.REMOVE_FROM_GROUP)
+    where = path("okta", intent.control, group=_q(intent.group_id or ""), user=_q(user))
     if intent.control is Control.ADD_TO_GROUP:
-        responder.http.call("PUT", path, ok=frozenset({204}))  # 204 also when already a member
-        return _performed(f"added {intent.login} to Okta group {intent.group_id}", f"DELETE {path}")
-    responder.http.call("DELETE", path, ok=frozenset({204}))
-    return _performed(f"removed {intent.login} from Okta group {intent.group_id}", f"PUT {path}")
+        responder.http.call(add.method, where, ok=frozenset({204}))  # 204 also when already a member
+        return _performed(f"added {intent.login} to Okta group {intent.group_id}", f"{remove.method} {where}")
+    responder.http.call(remove.method, where, ok=frozenset({204}))
+    return _performed(f"removed {intent.login} from Okta group {intent.group_id}", f"{add.method} {where}")
 
 
 # -- Entra (Microsoft Graph) --------------------------------------------------------------------
@@ -69,48 +72,62 @@ def _entra(responder: EntraResponder, intent: ControlIntent, user: str) -> Actio
         return responder.confirm_compromised(user, _account(intent, user), _target(intent, user))
     group = _q(intent.group_id or "")
     label = f"{intent.login} in Entra group {intent.group_id}"
+    add = endpoint("entra", Control.ADD_TO_GROUP)
+    remove = endpoint("entra", Control.REMOVE_FROM_GROUP)
+    add_path = path("entra", Control.ADD_TO_GROUP, group=group)
+    remove_path = path("entra", Control.REMOVE_FROM_GROUP, group=group, user=_q(user))
     if intent.control is Control.ADD_TO_GROUP:
-        path = f"/groups/{group}/members/$ref"
         # The reference names the user under the same Graph endpoint (national clouds differ).
         body = json.dumps({"@odata.id": f"{http.base_url}/directoryObjects/{user}"}).encode()
         response = http.call(
-            "POST", path, body=body, content_type="application/json", ok=frozenset({204, 400})
+            add.method, add_path, body=body, content_type="application/json", ok=frozenset({204, 400})
         )
-        undo = f"DELETE /groups/{group}/members/{user}/$ref"
+        undo = f"{remove.method} {remove_path}"
         if response.status_code == 400:
             why = vendor_message(response)
             if ALREADY_MEMBER not in why.lower():
-                raise VendorApiError(f"entra: POST {path}: HTTP 400: {why}", 400, tuple(http.requests))
+                raise VendorApiError(
+                    f"entra: {add.method} {add_path}: HTTP 400: {why}", 400, tuple(http.requests)
+                )
             return _performed(f"{label}: already a member ({why})", undo)
         return _performed(f"added {label}", undo)
-    path = f"/groups/{group}/members/{_q(user)}/$ref"
-    response = http.call("DELETE", path, ok=frozenset({204, 404}))
+    response = http.call(remove.method, remove_path, ok=frozenset({204, 404}))
     if response.status_code == 404:
         return _performed(f"{label}: not a member any more ({vendor_message(response)})")
-    return _performed(f"removed {label}", f"POST /groups/{group}/members/$ref")
+    return _performed(f"removed {label}", f"{add.method} {add_path}")
 
 
 # -- Duo Admin API ------------------------------------------------------------------------------
 
 
 def _duo(responder: DuoResponder, intent: ControlIntent, user: str) -> ActionResult:
-    base = f"/admin/v1/users/{_q(user)}"
+    quoted = _q(user)
+    status_call = endpoint("duo", Control.SET_USER_STATUS)
+    add = endpoint("duo", Control.ADD_TO_GROUP)
+    remove = endpoint("duo", Control.REMOVE_FROM_GROUP)
     if intent.control is Control.SET_USER_STATUS:
         if intent.status == "disabled":
             # The responder's own disable: an already disabled user is left alone (and not re-enabled
             # at expiry, since nothing was applied), and the undo restores the status it had.
             return responder.disable(user, _account(intent, user), _target(intent, user))
         status = intent.status or "active"
-        responder.admin_response("POST", base, body=duo_body({"status": status}), content_type=FORM)
+        responder.admin_response(
+            status_call.method,
+            path("duo", Control.SET_USER_STATUS, user=quoted),
+            body=duo_body({"status": status}),
+            content_type=FORM,
+        )
         return _performed(f"set Duo status of {intent.login} to {status}")
     group = intent.group_id or ""
+    add_path = path("duo", Control.ADD_TO_GROUP, user=quoted)
+    remove_path = path("duo", Control.REMOVE_FROM_GROUP, user=quoted, group=_q(group))
     if intent.control is Control.ADD_TO_GROUP:
         body = duo_body({"group_id": group})
-        responder.admin_response("POST", f"{base}/groups", body=body, content_type=FORM)
-        return _performed(f"added {intent.login} to Duo group {group}", f"DELETE {base}/groups/{_q(group)}")
-    responder.admin_response("DELETE", f"{base}/groups/{_q(group)}")
+        responder.admin_response(add.method, add_path, body=body, content_type=FORM)
+        return _performed(f"added {intent.login} to Duo group {group}", f"{remove.method} {remove_path}")
+    responder.admin_response(remove.method, remove_path)
     return _performed(
-        f"removed {intent.login} from Duo group {group}", f"POST {base}/groups group_id={group}"
+        f"removed {intent.login} from Duo group {group}", f"{add.method} {add_path} group_id={group}"
     )
 
 
@@ -127,3 +144,24 @@ def apply_control(responder: Responder, intent: ControlIntent, user_id: str) -> 
     if isinstance(responder, DuoResponder) and control in _GROUP | {Control.SET_USER_STATUS}:
         return _duo(responder, intent, user_id)
     return ActionResult(outcome=Outcome.SKIPPED, detail=f"{responder.vendor} has no {control.value} control")
+
+
+def in_place(responder: Responder, intent: ControlIntent, user_id: str) -> bool | None:
+    """Whether the vendor already holds the intent's group membership (read back before applying an
+    intent a crash left unacknowledged); None when the control cannot be read back this way."""
+    if intent.control is not Control.ADD_TO_GROUP or intent.group_id is None:
+        return None
+    vendor, group, user = responder.vendor, intent.group_id, _q(user_id)
+    call = endpoint(vendor, "member_groups")
+    where = path(vendor, "member_groups", user=user)
+    if isinstance(responder, DuoResponder):
+        groups = responder.admin_response(call.method, where) or []
+        return any(str(g.get("group_id")) == group for g in groups)
+    if isinstance(responder, EntraResponder):
+        body = json.dumps({"groupIds": [group]}).encode()
+        answer = responder.http.call(call.method, where, body=body, content_type="application/json").json()
+        return group in answer.get("value", [])
+    if isinstance(responder, OktaResponder):
+        groups = responder.http.call(call.method, where).json()
+        return any(str(g.get("id")) == group for g in groups)
+    return None

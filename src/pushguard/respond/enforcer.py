@@ -27,7 +27,7 @@ from pushguard.model import Control, ControlIntent, InputError
 from pushguard.model.files import open_private, private_dir
 from pushguard.respond.actions import ActionResult, CannotTargetError, Outcome, VendorAccount
 from pushguard.respond.audit import AuditLog
-from pushguard.respond.controls import apply_control
+from pushguard.respond.controls import apply_control, in_place
 from pushguard.respond.vendor import Responder, ResponderPool, parse_time
 from pushguard.vendorapi.http import VendorApiError
 
@@ -142,6 +142,7 @@ class Enforcer:
         self._rejected: dict[str, str] = {}  # vendor → the 401/403 that stopped it
         self._clock = clock
         self.counts: Counter[str] = Counter()
+        self.last_error: VendorApiError | None = None  # the vendor error of the last failed send
 
     def close(self) -> None:
         self._responders.close()
@@ -200,12 +201,30 @@ class Enforcer:
             )
         except VendorApiError as exc:
             responder.http.take_requests()
+            self.last_error = exc
             if exc.credentials_rejected:
                 self._rejected[vendor] = f"{vendor} rejected the credentials earlier in this run ({exc})"
             return ActionResult(
                 outcome=Outcome.FAILED, detail=str(exc), requests=exc.requests, status=exc.status
             )
         return msgspec.structs.replace(result, requests=responder.http.take_requests())
+
+    def in_place(self, intent: ControlIntent) -> bool | None:
+        """Whether the vendor already holds the intent (read back: is the user in the group?); None
+        when it cannot tell (no read-back for that control, vendor unreachable)."""
+        responder = self._responders.get(intent.provider.value)
+        if isinstance(responder, str):
+            return None
+        try:
+            account = VendorAccount(
+                provider=intent.provider.value, login=intent.login, user_id=intent.user_id
+            )
+            user_id = intent.user_id or responder.resolve_user(account)
+            return in_place(responder, intent, user_id)
+        except (VendorApiError, CannotTargetError):
+            return None
+        finally:
+            responder.http.take_requests()
 
     def _entry(self, intent: ControlIntent, result: ActionResult, mode: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -239,4 +258,27 @@ class Enforcer:
             entry["undo_at"] = intent.expires_at
         if intent.control is Control.REMOVE_FROM_GROUP or intent.status == "active":
             entry["lifts"] = intent.action.value
+        if intent.finding is not None:  # the closed loop: when the control landed after the IdP event
+            entry.update(closed_loop_timing(intent, self._clock(), result.outcome))
         return entry
+
+
+def _seconds_between(start: str | None, end: datetime) -> float | None:
+    began = parse_time(start) if start else None
+    return None if began is None else round((end - began).total_seconds(), 3)
+
+
+def closed_loop_timing(intent: ControlIntent, now: datetime, outcome: Outcome) -> dict[str, Any]:
+    """The finding, the IdP event's time and when it was received, and (for a control now in place)
+    the seconds from each to ``now``: the time-to-control a report shows per incident."""
+    timing: dict[str, Any] = {
+        "finding": intent.finding,
+        "event_at": intent.event_at,
+        "received_at": intent.received_at,
+        "applied_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    lifting = intent.control is Control.REMOVE_FROM_GROUP or intent.status == "active"
+    if outcome is Outcome.PERFORMED and not lifting:  # a removal at expiry is no time to control
+        timing["time_to_control_s"] = _seconds_between(intent.event_at, now)
+        timing["since_received_s"] = _seconds_between(intent.received_at, now)
+    return timing

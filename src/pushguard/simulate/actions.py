@@ -35,10 +35,12 @@ class Written:
 
     ids: list[str] = field(default_factory=list)
     prompts: list[datetime] = field(default_factory=list)
+    approvals: list[datetime] = field(default_factory=list)  # the prompts among them that were approved
 
     def extend(self, other: Written) -> Written:
         self.ids.extend(other.ids)
         self.prompts.extend(other.prompts)
+        self.approvals.extend(other.approvals)
         return self
 
 

@@ -52,16 +52,7 @@ def _account(template: User, rng: random.Random, login: str, display: str) -> Us
 
 def _sub_world(seed: int, world: World) -> World:
     """The same tenant, logs and episode list, with writers drawing from the assurance stream."""
-    return World(
-        rng=random.Random(f"{seed}:assurance"),
-        tenant=world.tenant,
-        days=world.days,
-        history_days=world.history_days,
-        benign_rates=world.rates,
-        attack_rates=world.attacks,
-        logs=world.logs,
-        episodes=world.episodes,
-    )
+    return world.drawing_from(random.Random(f"{seed}:assurance"))
 
 
 def simulate_assurance(seed: int, world: World) -> tuple[list[Run], list[str]]:

@@ -128,6 +128,7 @@ def _campaign_result(
         provider=campaign.provider,
         infrastructure=campaign.infrastructure,
         detected_low=bool(touching) and not hits,
+        approved_prompt_at=campaign.approved_prompt_at,
     )
     if hits:
         at = _detection_time(campaign, hits, ids, revisions)

@@ -69,6 +69,9 @@ class CampaignResult(msgspec.Struct, kw_only=True):
     provider: str = ""
     infrastructure: str = ""
     detected_low: bool = False
+    # the attacker's first approved prompt ("" when none was approved): the closed loop's deadline
+    # (simulate.evaluate_containment)
+    approved_prompt_at: str = ""
 
 
 class FindingOutcome(msgspec.Struct, kw_only=True):

@@ -29,6 +29,7 @@ class CampaignLabel(msgspec.Struct, kw_only=True):
     # finding on them only is related to the attack, neither a detection of this campaign nor a false
     # positive.
     context_event_ids: list[str] = []
+    approved_prompt_at: str = ""  # RFC 3339: the first of the attacker's prompts that was approved
 
 
 class BenignEpisode(msgspec.Struct, kw_only=True):

@@ -153,7 +153,8 @@ class DuoWriter:
             phone_name=None,
             attacker=attacker,
         )
-        return Written([txid], [] if outcome is Outcome.BLOCKED else [when])
+        approved = [when] if outcome is Outcome.APPROVED else []
+        return Written([txid], [] if outcome is Outcome.BLOCKED else [when], approved)
 
     def password_failure(self, user: User, when: datetime, src: Net, *, app: str, attacker: bool) -> Written:
         return Written()  # the application checks the password; Duo logs nothing

@@ -203,7 +203,7 @@ class EntraWriter(EntraAuditWriter):
             mfa_method="Mobile app notification",
             failure=None if ok else _MFA_FAILED,
         )
-        return Written([event], [when])
+        return Written([event], [when], [when] if outcome is Outcome.APPROVED else [])
 
     def interrupt(self, user: User, when: datetime, src: Net, *, app: str) -> Written:
         """50074: the sign-in asks for MFA (an interrupt, not a prompt)."""

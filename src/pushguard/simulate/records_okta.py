@@ -223,6 +223,8 @@ class OktaWriter:
             )
         )
         out.prompts.append(when)
+        if outcome is Outcome.APPROVED:
+            out.approvals.append(when)
         answered = when + timedelta(seconds=answer_s) + jitter(self.rng, 0, 1)
         if outcome in (Outcome.TIMEOUT, Outcome.BLOCKED):
             return out

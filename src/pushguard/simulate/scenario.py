@@ -180,6 +180,7 @@ def _campaign_label(index: int, run: Run, times: dict[str, datetime]) -> Campaig
         outcome="access" if run.access else "none",
         infrastructure=run.infrastructure,
         context_event_ids=run.context,
+        approved_prompt_at=rfc3339(min(run.written.approvals)) if run.written.approvals else "",
     )
 
 

@@ -92,16 +92,7 @@ def split_fatigue(world: World, victim: User) -> Run:
 def add_split_idp(world: World, seed: int) -> tuple[list[User], list[Run]]:
     """The split-IdP people, their ordinary life and the campaigns against them, written into the same
     logs as ``world`` from the split stream. Returns (people, campaigns)."""
-    split = World(
-        rng=stream(seed),
-        tenant=world.tenant,
-        days=world.days,
-        history_days=world.history_days,
-        benign_rates=world.rates,
-        attack_rates=world.attacks,
-        logs=world.logs,
-        episodes=world.episodes,
-    )
+    split = world.drawing_from(stream(seed))
     campaigns = world.attacks.per_kind
     people = split_people(split, max(2 * campaigns, len(world.tenant.users) // PEOPLE_PER_USERS))
     short = [u for u in people if u.duo_name]

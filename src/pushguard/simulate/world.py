@@ -59,6 +59,20 @@ class World:
         assert self.attack_rates is not None  # set in __post_init__
         return self.attack_rates
 
+    def drawing_from(self, rng: random.Random) -> World:
+        """The same tenant, logs, rates and episode list, with writers drawing from ``rng``: a stream of
+        its own, so what it adds leaves every record the main stream writes as it was."""
+        return World(
+            rng=rng,
+            tenant=self.tenant,
+            days=self.days,
+            history_days=self.history_days,
+            benign_rates=self.rates,
+            attack_rates=self.attacks,
+            logs=self.logs,
+            episodes=self.episodes,
+        )
+
     def idp(self, provider: Provider) -> IdP:
         if provider is Provider.OKTA:
             return self.okta

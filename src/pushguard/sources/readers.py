@@ -29,6 +29,7 @@ from pushguard.model import InputError, Provider
 from pushguard.sources import LineSource, line_source
 from pushguard.sources.base import NOT_JSON
 from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP, ReadLimits, too_deep, value_too_deep
+from pushguard.sources.progress import Meter, listening, metered
 
 _decoder = msgspec.json.Decoder()
 _READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)  # zlib.error: a corrupt gzip stream
@@ -165,47 +166,60 @@ def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[bytes]:
 
 
 def _read_file(path: Path, typed: bool, provider: Provider | None) -> Iterator[RawItem | Decoded]:
+    with _open_binary(path) as handle:
+        lines = _bounded_lines(handle, ReadLimits.from_env().max_line_bytes)
+        if not listening():
+            yield from _read_opened(path, handle, lines, typed, provider)
+            return
+        meter = Meter(handle)
+        try:
+            yield from _read_opened(path, handle, metered(lines, meter), typed, provider)
+        finally:  # a document read whole (not by lines) is counted here
+            meter.update()
+
+
+def _read_opened(
+    path: Path, handle: IO[bytes], lines: Iterator[bytes], typed: bool, provider: Provider | None
+) -> Iterator[RawItem | Decoded]:
     source = str(path)
     limits = ReadLimits.from_env()
-    with _open_binary(path) as handle:
-        lines = _bounded_lines(handle, limits.max_line_bytes)
-        skipped = 0  # blank lines before the first record: line numbers count them
-        try:
+    skipped = 0  # blank lines before the first record: line numbers count them
+    try:
+        first = next(lines, b"")
+        while first and not first.strip():
+            skipped += 1
             first = next(lines, b"")
-            while first and not first.strip():
-                skipped += 1
-                first = next(lines, b"")
-        except _READ_ERRORS as exc:
-            raise InputError(f"{path}: cannot read: {exc}") from exc
-        if not first:
-            return
-        try:
-            head: Any = decode_json(first)
-        except NOT_JSON:
-            head = None
-        if head is not None:
-            parser = line_source(head, provider) if typed else None
-            if parser is not None:
-                yield from _read_decoded_lines(lines, source, first, skipped, parser)
-            else:
-                yield from _read_lines(lines, source, first, head, skipped=skipped)
-            return
-        # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
-        # line is broken. An array opens a document; otherwise a second line that is a whole object
-        # means JSON Lines.
-        try:
-            second = next(lines, b"")
-        except _READ_ERRORS as exc:
-            raise InputError(f"{path}: cannot read: {exc}") from exc
-        start = first.lstrip()
-        if second is _OVERSIZED and (start.startswith((b"[", b"{"))):
-            cap = limits.max_line_bytes
-            error = f"JSON document with a line longer than {cap} bytes (PUSHGUARD_MAX_LINE_BYTES)"
-            yield RawItem(source, 1, None, error, unit="record")
-        elif start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
-            yield from _read_document(handle, source, first + second, limits.max_document_bytes)
+    except _READ_ERRORS as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    if not first:
+        return
+    try:
+        head: Any = decode_json(first)
+    except NOT_JSON:
+        head = None
+    if head is not None:
+        parser = line_source(head, provider) if typed else None
+        if parser is not None:
+            yield from _read_decoded_lines(lines, source, first, skipped, parser)
         else:
-            yield from _read_lines(lines, source, first, None, second, skipped=skipped)
+            yield from _read_lines(lines, source, first, head, skipped=skipped)
+        return
+    # The first line is not JSON on its own: a pretty-printed document, or JSON Lines whose first
+    # line is broken. An array opens a document; otherwise a second line that is a whole object
+    # means JSON Lines.
+    try:
+        second = next(lines, b"")
+    except _READ_ERRORS as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    start = first.lstrip()
+    if second is _OVERSIZED and (start.startswith((b"[", b"{"))):
+        cap = limits.max_line_bytes
+        error = f"JSON document with a line longer than {cap} bytes (PUSHGUARD_MAX_LINE_BYTES)"
+        yield RawItem(source, 1, None, error, unit="record")
+    elif start.startswith(b"[") or (start.startswith(b"{") and not _is_object(second)):
+        yield from _read_document(handle, source, first + second, limits.max_document_bytes)
+    else:
+        yield from _read_lines(lines, source, first, None, second, skipped=skipped)
 
 
 def _is_object(line: bytes) -> bool:
@@ -424,7 +438,11 @@ def _read_range(
             remaining -= len(chunk)
         offset = start
         parser: LineSource | None = None
-        for line in _bounded_lines(handle, ReadLimits.from_env().max_line_bytes):
+        lines = _bounded_lines(handle, ReadLimits.from_env().max_line_bytes)
+        meter = Meter(handle, start, end) if listening() else None
+        if meter is not None:
+            lines = metered(lines, meter)
+        for line in lines:
             if offset >= end:
                 break
             offset = handle.tell() if line is _OVERSIZED else offset + len(line)
@@ -441,6 +459,8 @@ def _read_range(
                 typed = False
                 parser = line_source(items[0].record if items else None, provider)
             yield from items
+        if meter is not None:
+            meter.update()  # the range's last lines (the loop may stop before the meter's next report)
 
 
 def read_paths(paths: Iterable[Path]) -> Iterator[RawItem]:

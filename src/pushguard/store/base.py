@@ -23,9 +23,12 @@ class Commit:
     states: dict[str, bytes] = field(default_factory=dict)
     positions: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The closed loop's outbox: intent key → entry, written with the findings that planned them; a key
+    # already there is left as it is (a replayed finding does not re-open an intent applied since).
+    outbox: dict[str, bytes] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.states or self.positions or self.findings)
+        return bool(self.states or self.positions or self.findings or self.outbox)
 
 
 class StateStore(Protocol):
@@ -48,6 +51,18 @@ class StateStore(Protocol):
         ...
 
     def ping(self) -> bool: ...
+
+    def outbox_open(self) -> list[tuple[str, bytes]]:
+        """The outbox entries not yet closed (applied and acknowledged, or given up), oldest first."""
+        ...
+
+    def outbox_entry(self, key: str) -> bytes | None:
+        """One outbox entry, open or closed; None when there is none."""
+        ...
+
+    def outbox_update(self, key: str, entry: bytes, *, closed: bool) -> None:
+        """Replace an entry (an attempt, its outcome); ``closed`` takes it off the open list."""
+        ...
 
     def close(self) -> None: ...
 

@@ -13,6 +13,7 @@ class MemoryStore:
         self._states: dict[str, bytes] = {}
         self._positions: dict[str, str] = {}
         self._findings: dict[str, Finding] = {}
+        self._outbox: dict[str, tuple[bytes, bool]] = {}  # key → (entry, closed), in insertion order
 
     def load(self, keys: Sequence[str]) -> dict[str, bytes]:
         return {key: self._states[key] for key in keys if key in self._states}
@@ -21,6 +22,8 @@ class MemoryStore:
         self._states.update(batch.states)
         self._positions.update(batch.positions)
         keep_highest(self._findings, batch.findings)
+        for key, entry in batch.outbox.items():
+            self._outbox.setdefault(key, (entry, False))
 
     def state_keys(self) -> Iterator[str]:
         return iter(list(self._states))
@@ -30,6 +33,17 @@ class MemoryStore:
 
     def findings(self) -> list[Finding]:
         return sort_findings(self._findings.values())
+
+    def outbox_open(self) -> list[tuple[str, bytes]]:
+        # a copy first: the closed loop reads while the Engine's thread commits
+        return [(key, entry) for key, (entry, closed) in list(self._outbox.items()) if not closed]
+
+    def outbox_entry(self, key: str) -> bytes | None:
+        found = self._outbox.get(key)
+        return None if found is None else found[0]
+
+    def outbox_update(self, key: str, entry: bytes, *, closed: bool) -> None:
+        self._outbox[key] = (entry, closed)
 
     def ping(self) -> bool:
         return True

@@ -147,6 +147,17 @@ for j = 1, ops do
     redis.call('XDEL', stream, value)
   else redis.call('XDEL', stream, value) end
 end
+at = at + 3 * ops + 1
+local o = tonumber(ARGV[at])
+if o > 0 then
+  local hash, open, seq = KEYS[4 + n + ops], KEYS[5 + n + ops], KEYS[6 + n + ops]
+  for j = 1, o do
+    local key, entry = ARGV[at + 2 * j - 1], ARGV[at + 2 * j]
+    if redis.call('HSETNX', hash, key, entry) == 1 then
+      redis.call('ZADD', open, 'NX', redis.call('INCR', seq), key)
+    end
+  end
+end
 return {1}
 """
 
@@ -201,6 +212,8 @@ class RedisStore:
         self.positions_key = f"{prefix}:pos"
         self._findings_key = f"{prefix}:f"
         self._revisions_key = f"{prefix}:frev"
+        self._outbox_key, self._outbox_open_key = f"{prefix}:ob", f"{prefix}:obopen"
+        self._outbox_seq_key = f"{prefix}:obseq"  # the open set's order: first planned, first applied
         self._commit: Script = self.client.register_script(_COMMIT)
         self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
         self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
@@ -274,6 +287,13 @@ class RedisStore:
         for op, stream, payload in extra.ops:
             keys.append(stream)
             args.extend((op, stream, payload))
+        # the closed loop's intents in the same script as the findings that planned them: a worker
+        # killed after the commit has them all, one killed before has neither
+        args.append(len(batch.outbox))
+        for intent, entry in batch.outbox.items():
+            args.extend((intent, entry))
+        if batch.outbox:
+            keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
         reply = self._commit(keys=keys, args=args)
         if int(reply[0]) != 1:
             flat = [_text(item) for item in reply[1]]
@@ -286,6 +306,26 @@ class RedisStore:
             self._versions[key] = version + 1
         for partition, value in batch.positions.items():
             self._positions[partition] = value
+
+    # -- the closed loop's outbox ------------------------------------------------------------------
+
+    def outbox_open(self) -> list[tuple[str, bytes]]:
+        keys = [_text(k) for k in self._any.zrange(self._outbox_open_key, 0, -1)]
+        if not keys:
+            return []
+        bodies = self._any.hmget(self._outbox_key, keys)
+        return [(key, _bytes(body)) for key, body in zip(keys, bodies, strict=True) if body is not None]
+
+    def outbox_entry(self, key: str) -> bytes | None:
+        body = self._any.hget(self._outbox_key, key)
+        return None if body is None else _bytes(body)
+
+    def outbox_update(self, key: str, entry: bytes, *, closed: bool) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self._outbox_key, key, entry)
+        if closed:
+            pipe.zrem(self._outbox_open_key, key)
+        pipe.execute()
 
     def state_keys(self) -> Iterator[str]:
         skip = len(self.state_key(""))

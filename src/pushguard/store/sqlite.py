@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS finding (
 CREATE INDEX IF NOT EXISTS finding_user ON finding (user, detected_at);
 CREATE TABLE IF NOT EXISTS run_finding (run TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run, id))
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+    closed INTEGER NOT NULL, body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (closed, seq);
 CREATE TABLE IF NOT EXISTS held (
     partition TEXT NOT NULL, position TEXT NOT NULL, event BLOB NOT NULL, PRIMARY KEY (partition, position)
 ) WITHOUT ROWID;
@@ -94,10 +99,26 @@ class SqliteStore:
                     for f in batch.findings
                 ],
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, closed, body) VALUES (?, 0, ?)", batch.outbox.items()
+            )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    # -- the closed loop's outbox ------------------------------------------------------------------
+
+    def outbox_open(self) -> list[tuple[str, bytes]]:
+        rows = self._db.execute("SELECT key, body FROM outbox WHERE closed=0 ORDER BY seq")
+        return [(str(key), bytes(body)) for key, body in rows]
+
+    def outbox_entry(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT body FROM outbox WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def outbox_update(self, key: str, entry: bytes, *, closed: bool) -> None:
+        self._db.execute("UPDATE outbox SET body=?, closed=? WHERE key=?", (entry, int(closed), key))
 
     def state_keys(self) -> Iterator[str]:
         # fetched up front: the caller commits while it iterates

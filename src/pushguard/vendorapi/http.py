@@ -29,10 +29,22 @@ AuthHook = Callable[[str, str, Mapping[str, str], bytes], dict[str, str]]
 class VendorApiError(Exception):
     """A vendor call failed for good (after retries where retrying makes sense)."""
 
-    def __init__(self, message: str, status: int | None = None, requests: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        requests: tuple[str, ...] = (),
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.requests = requests
+        self.retry_after = retry_after  # seconds the vendor asked to wait (Retry-After), when it did
+
+    @property
+    def retryable(self) -> bool:
+        """429, 5xx or no answer: the same request may succeed later."""
+        return self.status is None or self.status in RETRY_STATUSES
 
     @property
     def credentials_rejected(self) -> bool:
@@ -214,8 +226,13 @@ class VendorHttp:
             if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
                 self._sleep(retry_wait(response, attempt, time.time(), self._max_wait_s))
                 continue
+            asked = (
+                retry_wait(response, 1, time.time(), cap=3600.0)
+                if "retry-after" in response.headers
+                else None
+            )
             raise VendorApiError(
-                self._explain(label, response, attempt), response.status_code, tuple(self.requests)
+                self._explain(label, response, attempt), response.status_code, tuple(self.requests), asked
             )
         raise AssertionError("unreachable: the loop returns or raises")
 
