@@ -8,6 +8,7 @@ import random
 import msgspec
 import pytest
 
+from pushguard.detect import familiarity
 from pushguard.detect.familiarity import Level, agent_key, assess, established, requester_ip
 from pushguard.detect.org import ORG_MIN_PEOPLE, OrgKnowledge, OrgTable, OrgTrust, net_of
 from pushguard.detect.profile import new_profile, update_profile
@@ -81,6 +82,24 @@ def test_the_same_operator_with_their_own_browser_is_familiar_a_browser_alone_ab
         ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", geo=ABROAD, device_id=None), device=laptop
     )
     assert assess(abroad, profile).level is Level.UNFAMILIAR  # an AiTM proxy passes the victim's browser on
+
+
+def test_the_engine_s_memo_answers_only_the_event_and_profile_it_was_armed_with() -> None:
+    """Detectors of one event share one familiarity while the engine holds it armed; outside that (a
+    profile that learnt since, another event) it is judged afresh."""
+    profile = learnt([ev(EventKind.PUSH_APPROVED, -day * DAY) for day in range(1, 4)])
+    event = ev(EventKind.PUSH_SENT, 0, ip="203.0.113.5", device_id="other")
+    familiarity.arm(event, profile)
+    try:
+        first = assess(event, profile)
+        assert assess(event, profile) is first  # kept for the next detector
+        other = assess(ev(EventKind.PUSH_SENT, 0), profile)  # another event: its own answer
+        assert (other.network, first.network) == ("own", "operator")
+    finally:
+        familiarity.disarm()
+    for n, hours in enumerate((5, 3, 1)):  # the profile learns the new address: no stale answer after
+        update_profile(profile, ev(EventKind.PUSH_APPROVED, -hours * 3600, ip="203.0.113.5"), 100 + n)
+    assert assess(event, profile).network == "own"
 
 
 def test_thin_history_is_said() -> None:
