@@ -6,7 +6,7 @@ modules they replace.
 
 The normal (editable) install stays pure Python; this build is used only where ``PYTHONPATH`` puts it
 first, and every module it does not compile is the pure one. Findings are the same either way (CI runs
-the quality gate, engine, detector and source tests on this build). Only modules without msgspec Structs
+the whole test suite on this build too). Only modules without msgspec Structs
 are compiled (see ``MODULES``): the detectors' state classes and the engine stay pure until they move to
 modules of their own.
 """
