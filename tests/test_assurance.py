@@ -91,7 +91,7 @@ def test_entra_single_factor_sso_sample_is_not_a_password_alone() -> None:
 
 def test_entra_push_sample_is_number_matched_aal2() -> None:
     """multiFactorAuthentication, Password then "Mobile app notification" (Authenticator enforces number
-    matching on every push since May 2023): hand-made in the shape of Sekoia's push sign-in (shared line 3)."""
+    matching on every push since May 2023): hand-made in the shape of Sekoia's push sign-in (its line 3)."""
     event = _parse(_fixture(SIGNINS, PUSH_LINE))
     assert event.single_factor is False
     assert assess(event) == Assurance(FactorClass.PUSH_NUMBER_MATCH, Aal.AAL2)
