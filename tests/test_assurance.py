@@ -1,7 +1,9 @@
 """Factor class and AAL of a sign-in (``model.assurance``), through each vendor's parser and field.
 
-Records: the real samples in ../shared/samples (PROVENANCE.md) where they carry the field, else copies of
-a sample record with one documented field changed; the document is named at each test:
+Records: fixture records (tests/fixtures/<vendor>/PROVENANCE.md), so the tests run on a plain clone. Panther
+records (Apache-2.0) are copied byte for byte; every other record is hand-made, our own values in the shape of
+a public sample we may not copy (Sekoia, Elastic, ocsf/examples), named at each test. Where a test changes
+one documented field of such a record, the document is the one listed here:
 - Entra: Microsoft Graph ``signIn`` (beta) ``authenticationRequirement``, ``clientAppUsed``,
   ``authenticationDetails[].authenticationMethod``; the sign-in logs' "Client app" filter lists the
   legacy authentication clients (Authenticated SMTP, IMAP4, POP3, Exchange ActiveSync, Other clients).
@@ -30,12 +32,12 @@ from pushguard.model.assurance import (
 )
 from pushguard.sources import detect_source
 from pushguard.sources.readers import read_file
-from tests.conftest import SHARED_SAMPLES
+from tests.conftest import FIXTURES
 from tests.events import ev
 
 
-def _sample(path: str, line: int) -> dict[str, Any]:
-    for item in read_file(SHARED_SAMPLES / path):
+def _fixture(path: str, line: int) -> dict[str, Any]:
+    for item in read_file(FIXTURES / path):
         if item.position == line:
             assert item.record is not None
             return copy.deepcopy(item.record)
@@ -53,31 +55,44 @@ def _parse(record: dict[str, Any]) -> Event:
 
 # -- Entra -----------------------------------------------------------------------------------------
 
+SIGNINS = "entra/signin-azure-monitor-handmade.jsonl"
+PUSH_LINE = 1  # hand-made in the shape of Sekoia's signin-azure-monitor.jsonl line 3
+EWS_LINE = 8  # hand-made in the shape of Sekoia's line 8
+SSO_LINE = 9  # hand-made in the shape of Sekoia's line 2
+
 
 def test_entra_authenticated_smtp_sample_is_a_legacy_password_alone() -> None:
-    event = _parse(_sample("entra/signin-azure-monitor-panther.jsonl", 25))
+    # Panther's azure_legacyauth test event (shared signin-azure-monitor-panther.jsonl line 25), copied
+    event = _parse(_fixture("entra/signin-azure-monitor-panther.jsonl", 3))
     assert event.legacy_protocol == "Authenticated SMTP"
     assert event.single_factor is True
     assert assess(event) == Assurance(FactorClass.PASSWORD_ONLY, Aal.AAL1)
 
 
 def test_entra_exchange_web_services_sample_single_factor_with_a_password_step() -> None:
-    event = _parse(_sample("entra/signin-azure-monitor.jsonl", 8))
+    """clientAppUsed "Exchange Web Services", singleFactorAuthentication, one "Password" step: a record
+    hand-made in the shape of Sekoia's EWS sign-in (Graph signIn ``clientAppUsed``,
+    ``authenticationRequirement``, ``authenticationDetails``)."""
+    event = _parse(_fixture(SIGNINS, EWS_LINE))
     assert event.legacy_protocol == "Exchange Web Services"
-    assert assess(event).factor_class is FactorClass.PASSWORD_ONLY
+    assert event.single_factor is True
+    assert assess(event) == Assurance(FactorClass.PASSWORD_ONLY, Aal.AAL1)
 
 
 def test_entra_single_factor_sso_sample_is_not_a_password_alone() -> None:
-    # line 2: singleFactorAuthentication whose only step is "Previously satisfied" (nothing presented now)
-    event = _parse(_sample("entra/signin-azure-monitor.jsonl", 2))
+    """singleFactorAuthentication whose only step is "Previously satisfied" (nothing presented now): hand-made
+    in the shape of Sekoia's SSO sign-in (shared line 2)."""
+    record = _fixture(SIGNINS, SSO_LINE)
+    assert record["properties"]["authenticationRequirement"] == "singleFactorAuthentication"
+    event = _parse(record)
     assert event.single_factor is None
     assert assess(event).factor_class is FactorClass.UNKNOWN
 
 
 def test_entra_push_sample_is_number_matched_aal2() -> None:
-    # line 3: multiFactorAuthentication, Password then "Mobile app notification" (Authenticator enforces
-    # number matching on every push since May 2023)
-    event = _parse(_sample("entra/signin-azure-monitor.jsonl", 3))
+    """multiFactorAuthentication, Password then "Mobile app notification" (Authenticator enforces number
+    matching on every push since May 2023): hand-made in the shape of Sekoia's push sign-in (its line 3)."""
+    event = _parse(_fixture(SIGNINS, PUSH_LINE))
     assert event.single_factor is False
     assert assess(event) == Assurance(FactorClass.PUSH_NUMBER_MATCH, Aal.AAL2)
 
@@ -93,7 +108,7 @@ def test_entra_push_sample_is_number_matched_aal2() -> None:
     ],
 )
 def test_entra_second_step_method(method: str, expected: FactorClass) -> None:
-    record = _sample("entra/signin-azure-monitor.jsonl", 3)
+    record = _fixture(SIGNINS, PUSH_LINE)
     record["properties"]["authenticationDetails"][1]["authenticationMethod"] = method
     record["properties"]["mfaDetail"] = {"authMethod": method}
     assert assess(_parse(record)).factor_class is expected
@@ -107,18 +122,22 @@ def test_entra_legacy_client_names() -> None:
 
 
 def test_entra_imap_overrides_any_factor() -> None:
-    record = _sample("entra/signin-azure-monitor.jsonl", 3)
+    record = _fixture(SIGNINS, PUSH_LINE)
     record["properties"]["clientAppUsed"] = "IMAP4"
     assert assess(_parse(record)).factor_class is FactorClass.PASSWORD_ONLY
 
 
 # -- Okta ------------------------------------------------------------------------------------------
 
+# OIE auth_via_mfa SUCCESS with no debugContext, the password named only by the AuthenticatorEnrollment
+# target: hand-made in the shape of Sekoia's okta/push-and-mfa.jsonl line 2
+OKTA_PASSWORD = ("okta/oie-password-federation-handmade.jsonl", 6)
+
 
 def test_okta_password_authenticator_sample_is_password_alone() -> None:
-    event = _parse(
-        _sample("okta/push-and-mfa.jsonl", 2)
-    )  # OIE auth_via_mfa, AuthenticatorEnrollment Password
+    record = _fixture(*OKTA_PASSWORD)
+    assert "debugContext" not in record
+    event = _parse(record)
     assert event.factor is Factor.PASSWORD
     assert assess(event) == Assurance(FactorClass.PASSWORD_ONLY, Aal.AAL1)
 
@@ -134,7 +153,7 @@ def test_okta_password_authenticator_sample_is_password_alone() -> None:
     ],
 )
 def test_okta_debugdata_factor(factor: str, expected: FactorClass) -> None:
-    record = _sample("okta/push-and-mfa.jsonl", 2)
+    record = _fixture(*OKTA_PASSWORD)
     record["target"] = [t for t in record["target"] if t.get("type") != "AuthenticatorEnrollment"]
     record.setdefault("debugContext", {}).setdefault("debugData", {})["factor"] = factor
     event = _parse(record)
@@ -143,6 +162,10 @@ def test_okta_debugdata_factor(factor: str, expected: FactorClass) -> None:
 
 
 # -- Duo -------------------------------------------------------------------------------------------
+
+# A duo_push / user_approved success, hand-made in the shape of Elastic's cisco_duo auth record (shared
+# duo/authlogs-v2.jsonl line 1); the tests change only ``factor`` (Admin API authentication log v2 values)
+DUO_PUSH = ("duo/authlogs-v2-own.jsonl", 1)
 
 
 @pytest.mark.parametrize(
@@ -159,20 +182,29 @@ def test_okta_debugdata_factor(factor: str, expected: FactorClass) -> None:
     ],
 )
 def test_duo_factor(factor: str, expected: FactorClass, aal: Aal) -> None:
-    record = _sample("duo/authlogs-v2.jsonl", 1)  # a real duo_push approval; only ``factor`` changed
+    record = _fixture(*DUO_PUSH)
     record["factor"] = factor
     assert assess(_parse(record)) == Assurance(expected, aal)
 
 
 def test_duo_push_sample_is_approve_only() -> None:
-    assert assess(_parse(_sample("duo/authlogs-v2.jsonl", 1))).factor_class is FactorClass.PUSH_APPROVE
+    record = _fixture(*DUO_PUSH)
+    assert (record["factor"], record["reason"]) == ("duo_push", "user_approved")
+    assert assess(_parse(record)).factor_class is FactorClass.PUSH_APPROVE
 
 
 # -- OCSF ------------------------------------------------------------------------------------------
 
+# tests/fixtures/ocsf/authentication-3002.jsonl, hand-made in the shapes of ocsf/examples: line 1 an
+# Okta-derived Logon (no ``is_mfa``, no ``auth_factors``), line 3 an AWS ConsoleLogin in the OCSF 1.1.0
+# shape with ``is_mfa: true``
+OCSF = "ocsf/authentication-3002.jsonl"
+
 
 def test_ocsf_is_mfa_true_sample_reaches_aal2() -> None:
-    event = _parse(_sample("ocsf/authentication-3002.jsonl", 3))
+    record = _fixture(OCSF, 3)
+    assert record["is_mfa"] is True
+    event = _parse(record)
     assert event.single_factor is False
     assert assess(event).aal is Aal.AAL2
 
@@ -186,7 +218,7 @@ def test_ocsf_is_mfa_true_sample_reaches_aal2() -> None:
     ],
 )
 def test_ocsf_auth_factors(factors: list[dict[str, Any]], is_mfa: bool, expected: FactorClass) -> None:
-    record = _sample("ocsf/authentication-3002.jsonl", 1)
+    record = _fixture(OCSF, 1)
     record["auth_factors"] = factors
     record["is_mfa"] = is_mfa
     assert assess(_parse(record)).factor_class is expected

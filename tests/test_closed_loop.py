@@ -13,6 +13,8 @@ import pytest
 from pushguard.decide.closed_loop import plan_for_finding
 from pushguard.decide.enforce import enforcement_config, expired
 from pushguard.model import ConfigError, Control, DecisionAction, Finding, FindingStatus, Severity
+from pushguard.respond.actions import Action
+from pushguard.respond.runner import PLANNED_CALLS
 from pushguard.vendorapi.endpoints import ENDPOINTS, shown
 
 CONFIG: dict[str, Any] = {
@@ -147,11 +149,17 @@ def test_a_control_in_effect_is_not_asked_again_and_expiry_undoes_it() -> None:
     assert undo.control is Control.REMOVE_FROM_GROUP and undo.api.startswith("DELETE /api/v1/groups/00g-phr/")
 
 
-def test_one_endpoint_table_for_planner_and_executor() -> None:
+def test_one_endpoint_table_for_planner_executor_and_playbook() -> None:
     assert shown("entra", "add_to_group", group="g1") == "POST /v1.0/groups/g1/members/$ref"
     assert shown("duo", "set_user_status", user="DU1", status="disabled") == (
         "POST /admin/v1/users/DU1 (status=disabled)"
     )
     for (vendor, call), endpoint in ENDPOINTS.items():
-        assert endpoint.method in {"GET", "POST", "PUT", "DELETE"}, (vendor, call)
+        assert endpoint.method in {"GET", "POST", "PUT", "PATCH", "DELETE"}, (vendor, call)
         assert endpoint.path.startswith("/"), (vendor, call)
+    # the playbook's dry run shows the calls its responders send, from the same table
+    assert PLANNED_CALLS[("okta", Action.REVOKE_SESSIONS)] == (
+        "DELETE /api/v1/users/{user}/sessions?oauthTokens=true"
+    )
+    assert PLANNED_CALLS[("entra", Action.SUSPEND_USER)] == 'PATCH /users/{user} ({"accountEnabled": false})'
+    assert ("duo", Action.REVOKE_SESSIONS) not in PLANNED_CALLS  # Duo has no session to revoke

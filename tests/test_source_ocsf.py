@@ -34,6 +34,7 @@ from pushguard.report.ocsf_export import event_to_ocsf
 from pushguard.sources.base import RecordError, Unmapped
 from pushguard.sources.ocsf import SOURCE
 from pushguard.sources.readers import read_file
+from tests.helpers import folder_outcomes, tally, undetected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ocsf"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "ocsf"
@@ -469,11 +470,30 @@ def test_round_trip_push_details() -> None:
     assert back.number_challenge is True
 
 
-# -- the public samples, when ../shared is there ---------------------------------------------------
+# -- every sample: the fixtures always, the real public records too when ../shared is present ---------
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared not present")
-def test_shared_samples() -> None:
+def test_every_sample_parses_or_says_why() -> None:
+    """Every fixture record (all a plain clone has) and, when ../shared is next to the repo, every public
+    sample: each detected as OCSF, then events or an Unmapped "ocsf: ..." (no fixture is malformed)."""
+    outcomes = folder_outcomes(FIXTURES, SOURCE)
+    assert undetected(FIXTURES, SOURCE) == []
+    assert tally(outcomes) == {  # (records giving events, unmapped, record errors)
+        "account-change-3001.jsonl": (1, 2, 0),
+        "authentication-3002.jsonl": (4, 1, 0),
+        "mfa-hand-made.jsonl": (10, 0, 0),
+    }
+    unmapped = sorted(o.reason for o in outcomes.values() if isinstance(o, Unmapped))
+    assert unmapped == [
+        "ocsf: class 3001 activity Create",
+        "ocsf: class 3001 activity Create",
+        "ocsf: class 3002 activity Logon status unknown",  # the GitHub Logon with no status, as in the sample
+    ]
+    if SHARED.exists():
+        _check_the_shared_samples()
+
+
+def _check_the_shared_samples() -> None:
     results: dict[tuple[str, int], Any] = {}
     for path in sorted(SHARED.glob("*.jsonl")):
         for item in read_file(path):

@@ -19,13 +19,15 @@ from pushguard.decide.enforce import EnforcementConfig, expired
 from pushguard.model import Finding
 from pushguard.respond.audit import AuditLog, audit_key
 from pushguard.respond.credentials import build_responder
-from pushguard.respond.enforcer import Enforcer, load_state
+from pushguard.respond.enforcer import Enforcer, decode_state, encode_state, load_state
 from pushguard.respond.outbox import OutboxApplier, OutboxEntry, outbox_entries
 from pushguard.respond.vendor import Responder
 from pushguard.store import Commit, StateStore
 
 log = logging.getLogger("pushguard.closed_loop")
 RECENT_KEPT = 10_000  # planned intents remembered for the rate limits (an hour's worth, bounded)
+# Where the enforcement state lives in a store shared by several workers ("o:": not an identity).
+SHARED_STATE_KEY = "o:enforcement"
 
 
 def _text(moment: datetime) -> str:
@@ -49,9 +51,15 @@ class ClosedLoop:
         responders: Callable[[str], Responder] | None = None,
         max_attempts: int = 5,
         after_send: Callable[..., None] | None = None,
+        shared_state: bool = False,
     ) -> None:
+        """``shared_state``: the store is shared by several workers, whichever holds the enforce lease
+        applies the outbox; the enforcement state (what is applied, what expires when) is kept in the
+        store too, read before each turn and written after it, so expiry lifts what any worker applied.
+        The file at ``state_path`` stays this process's journal."""
         self.config = config
         self.store = store
+        self.shared_state = shared_state
         self._clock = clock
         self.enforcer = Enforcer(
             AuditLog(audit_path, key=audit_key()),
@@ -101,10 +109,17 @@ class ClosedLoop:
         removal gets the same retries and give-up as any intent, and is queued once (its key is the
         applied intent's)."""
         now = self._clock()
+        if self.shared_state:
+            blob = self.store.load([SHARED_STATE_KEY]).get(SHARED_STATE_KEY)
+            if blob is not None:
+                self.enforcer.state = decode_state(blob, f"store key {SHARED_STATE_KEY}")
         undo = [i for i in expired(self.enforcer.state.active, now) if self.store.outbox_entry(i.key) is None]
         if undo:
             self.store.commit(Commit(outbox=outbox_entries(undo, now)))
-        return self.applier.run_once()
+        closed = self.applier.run_once()
+        if self.shared_state and (closed or undo):
+            self.store.commit(Commit(states={SHARED_STATE_KEY: encode_state(self.enforcer.state)}))
+        return closed
 
     def _observe(self, entry: OutboxEntry) -> None:
         if entry.outcome == "failed":

@@ -21,6 +21,7 @@ from pushguard.report.jsonl import read_findings
 from pushguard.report.ocsf_findings import finding_to_ocsf
 from pushguard.respond.audit import audit_key, read_chain
 from pushguard.review import EnrollmentReview
+from pushguard.store import StateStore
 
 console = Console(highlight=False)
 
@@ -62,14 +63,15 @@ class Timeline:
 
 
 def analyze_for_report(
-    paths: Sequence[str | Path], flow: Flow | None = None
+    paths: Sequence[str | Path], flow: Flow | None = None, store: StateStore | None = None
 ) -> tuple[RunResult, list[Event], list[dict[str, Any]]]:
     """One pass over the logs: the run (findings, counts), the events for the timelines and the
-    enrollment review (highest risk first, as plain rows), each file read and parsed once."""
+    enrollment review (highest risk first, as plain rows), each file read and parsed once. ``store``:
+    a state that already knows the history (a baseline run over earlier logs)."""
     flow = flow or Flow.load(None)
     timeline = Timeline()
     review = EnrollmentReview(flow.tuned_enrollment_abuse())
-    result = flow.run(paths, observers=[timeline, review])
+    result = flow.run(paths, store=store, observers=[timeline, review])
     rows = [msgspec.to_builtins(row) for row in review.ranked()]
     return result, timeline.events, rows
 

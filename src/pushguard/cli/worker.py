@@ -270,6 +270,7 @@ def worker_command(
                 state_path=enforcement_state,
                 audit_path=audit_log,
                 clock=lambda: datetime.now(UTC),
+                shared_state=True,  # several workers take turns with the enforce lease
             )
             closing.callback(loop.close)
         options = WorkerOptions(

@@ -102,7 +102,6 @@ def _entra(responder: EntraResponder, intent: ControlIntent, user: str) -> Actio
 
 def _duo(responder: DuoResponder, intent: ControlIntent, user: str) -> ActionResult:
     quoted = _q(user)
-    status_call = endpoint("duo", Control.SET_USER_STATUS)
     add = endpoint("duo", Control.ADD_TO_GROUP)
     remove = endpoint("duo", Control.REMOVE_FROM_GROUP)
     if intent.control is Control.SET_USER_STATUS:
@@ -112,10 +111,7 @@ def _duo(responder: DuoResponder, intent: ControlIntent, user: str) -> ActionRes
             return responder.disable(user, _account(intent, user), _target(intent, user))
         status = intent.status or "active"
         responder.admin_response(
-            status_call.method,
-            path("duo", Control.SET_USER_STATUS, user=quoted),
-            body=duo_body({"status": status}),
-            content_type=FORM,
+            Control.SET_USER_STATUS, body=duo_body({"status": status}), content_type=FORM, user=quoted
         )
         return _performed(f"set Duo status of {intent.login} to {status}")
     group = intent.group_id or ""
@@ -123,9 +119,9 @@ def _duo(responder: DuoResponder, intent: ControlIntent, user: str) -> ActionRes
     remove_path = path("duo", Control.REMOVE_FROM_GROUP, user=quoted, group=_q(group))
     if intent.control is Control.ADD_TO_GROUP:
         body = duo_body({"group_id": group})
-        responder.admin_response(add.method, add_path, body=body, content_type=FORM)
+        responder.admin_response(Control.ADD_TO_GROUP, body=body, content_type=FORM, user=quoted)
         return _performed(f"added {intent.login} to Duo group {group}", f"{remove.method} {remove_path}")
-    responder.admin_response(remove.method, remove_path)
+    responder.admin_response(Control.REMOVE_FROM_GROUP, user=quoted, group=_q(group))
     return _performed(
         f"removed {intent.login} from Duo group {group}", f"{add.method} {add_path} group_id={group}"
     )
@@ -155,7 +151,7 @@ def in_place(responder: Responder, intent: ControlIntent, user_id: str) -> bool 
     call = endpoint(vendor, "member_groups")
     where = path(vendor, "member_groups", user=user)
     if isinstance(responder, DuoResponder):
-        groups = responder.admin_response(call.method, where) or []
+        groups = responder.admin_response("member_groups", user=user) or []
         return any(str(g.get("group_id")) == group for g in groups)
     if isinstance(responder, EntraResponder):
         body = json.dumps({"groupIds": [group]}).encode()

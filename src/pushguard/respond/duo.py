@@ -39,26 +39,27 @@ class DuoResponder(Responder):
             Action.REMOVE_ATTACKER_FACTOR: self.delete_phone,
         }
 
-    def admin_response(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The ``response`` of an Admin API call; CannotTargetError when Duo's ``stat`` is not OK."""
-        payload = self.http.call(method, path, ok=frozenset({200}), **kwargs).json()
+    def admin_response(self, name: str, **kwargs: Any) -> Any:
+        """The ``response`` of an Admin API call (``vendorapi.endpoints``); CannotTargetError when Duo's
+        ``stat`` is not OK."""
+        payload = self.call(name, {200}, **kwargs).json()
         if payload.get("stat") != "OK":
             raise CannotTargetError(f"Duo answered {payload.get('stat')}: {payload.get('message', '')}")
         return payload.get("response")
 
     def resolve_user(self, account: VendorAccount) -> str:
-        users = self.admin_response("GET", "/admin/v1/users", params={"username": account.login})
+        users = self.admin_response("find_user", params={"username": account.login})
         if not users:
             raise CannotTargetError(f"Duo has no user {account.login}")
         return str(users[0]["user_id"])
 
     def disable(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        user = self.admin_response("GET", f"/admin/v1/users/{user_id}")
+        user = self.admin_response("user", user=user_id)
         before = str(user.get("status", "active"))
         if before == "disabled":
             return ActionResult(outcome=Outcome.SKIPPED, detail=f"{account.login} is already disabled")
         body = duo_body({"status": "disabled"})
-        self.admin_response("POST", f"/admin/v1/users/{user_id}", body=body, content_type=FORM)
+        self.admin_response("suspend_user", body=body, content_type=FORM, user=user_id)
         return ActionResult(
             outcome=Outcome.PERFORMED,
             detail=f"set Duo status of {account.login} to disabled (was {before}): every Duo login fails",
@@ -70,9 +71,7 @@ class DuoResponder(Responder):
         if not named:
             # Duo lists no enrollment time for a phone: without the log's phone there is no safe choice.
             raise CannotTargetError("the logs name no phone enrolled in the incident (pass the logs)")
-        phones = [
-            p for p in self.admin_response("GET", f"/admin/v1/users/{user_id}/phones") if isinstance(p, dict)
-        ]
+        phones = [p for p in self.admin_response("phones", user=user_id) if isinstance(p, dict)]
         matches = [
             p
             for p in phones
@@ -84,7 +83,7 @@ class DuoResponder(Responder):
             )
         phone = matches[0]
         phone_id = str(phone["phone_id"])
-        self.admin_response("DELETE", f"/admin/v1/phones/{phone_id}")
+        self.admin_response("remove_attacker_factor", factor=phone_id)
         number = str(phone.get("number") or "")
         platform = str(phone.get("platform") or "")
         return ActionResult(

@@ -64,13 +64,22 @@ def load_state(path: Path) -> EnforcementState:
         return EnforcementState()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_state(data, str(path))
+
+
+def decode_state(data: bytes, where: str) -> EnforcementState:
+    """An enforcement state (a file's bytes, or a shared store's value); InputError naming ``where``."""
     try:
         state = msgspec.json.decode(data, type=EnforcementState)
     except msgspec.DecodeError as exc:
-        raise InputError(f"{path}: not an enforcement state file: {exc}") from None
+        raise InputError(f"{where}: not an enforcement state: {exc}") from None
     if state.version != STATE_VERSION:
-        raise InputError(f"{path}: state version {state.version}, this pushguard reads {STATE_VERSION}")
+        raise InputError(f"{where}: state version {state.version}, this pushguard reads {STATE_VERSION}")
     return state
+
+
+def encode_state(state: EnforcementState) -> bytes:
+    return msgspec.json.encode(state)
 
 
 def save_state(path: Path, state: EnforcementState) -> None:

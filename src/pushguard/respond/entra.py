@@ -63,8 +63,8 @@ class EntraResponder(Responder):
         }
 
     def resolve_user(self, account: VendorAccount) -> str:
-        response = self.http.call(
-            "GET", f"/users/{quote(account.login, safe='@')}", params={"$select": "id"}, ok=frozenset({200})
+        response = self.call(
+            "find_user", {200}, params={"$select": "id"}, login=quote(account.login, safe="@")
         )
         user_id = response.json().get("id")
         if not isinstance(user_id, str):
@@ -72,7 +72,7 @@ class EntraResponder(Responder):
         return user_id
 
     def revoke_sessions(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        self.http.call("POST", f"/users/{user_id}/revokeSignInSessions", ok=frozenset({200, 204}))
+        self.call("revoke_sessions", {200, 204}, user=user_id)
         return ActionResult(
             outcome=Outcome.PERFORMED,
             detail=f"revoked the refresh tokens and session cookies of {account.login}",
@@ -81,7 +81,7 @@ class EntraResponder(Responder):
         )
 
     def remove_method(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        listed = self.http.call("GET", f"/users/{user_id}/authentication/methods", ok=frozenset({200}))
+        listed = self.call("methods", {200}, user=user_id)
         methods = [m for m in listed.json().get("value", []) if isinstance(m, dict)]
         # The password is never a candidate; neither is a method kind the enrollment was not.
         removable = [m for m in methods if m.get("@odata.type") in METHOD_COLLECTIONS]
@@ -98,9 +98,7 @@ class EntraResponder(Responder):
             )
         collection = METHOD_COLLECTIONS[method["@odata.type"]]
         method_id = str(method["id"])
-        self.http.call(
-            "DELETE", f"/users/{user_id}/authentication/{collection}/{method_id}", ok=frozenset({204})
-        )
+        self.call("remove_attacker_factor", {204}, user=user_id, collection=collection, factor=method_id)
         label = method.get("displayName") or method.get("phoneNumber") or method.get("deviceTag") or ""
         return ActionResult(
             outcome=Outcome.PERFORMED,
@@ -110,17 +108,15 @@ class EntraResponder(Responder):
         )
 
     def disable(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        user = self.http.call(
-            "GET", f"/users/{user_id}", params={"$select": "id,accountEnabled"}, ok=frozenset({200})
-        ).json()
+        user = self.call("user", {200}, params={"$select": "id,accountEnabled"}, user=user_id).json()
         if user.get("accountEnabled") is False:
             return ActionResult(outcome=Outcome.SKIPPED, detail=f"{account.login} is already disabled")
-        self.http.call(
-            "PATCH",
-            f"/users/{user_id}",
+        self.call(
+            "suspend_user",
+            {204},
             body=_json({"accountEnabled": False}),
             content_type="application/json",
-            ok=frozenset({204}),
+            user=user_id,
         )
         return ActionResult(
             outcome=Outcome.PERFORMED,
@@ -130,12 +126,8 @@ class EntraResponder(Responder):
         )
 
     def confirm_compromised(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        self.http.call(
-            "POST",
-            "/identityProtection/riskyUsers/confirmCompromised",
-            body=_json({"userIds": [user_id]}),
-            content_type="application/json",
-            ok=frozenset({204}),
+        self.call(
+            "confirm_compromised", {204}, body=_json({"userIds": [user_id]}), content_type="application/json"
         )
         return ActionResult(
             outcome=Outcome.PERFORMED,

@@ -25,18 +25,14 @@ class OktaResponder(Responder):
 
     def resolve_user(self, account: VendorAccount) -> str:
         # GET /api/v1/users/{login} accepts the login in place of the id.
-        response = self.http.call(
-            "GET", f"/api/v1/users/{quote(account.login, safe='@')}", ok=frozenset({200})
-        )
+        response = self.call("find_user", {200}, login=quote(account.login, safe="@"))
         user_id = response.json().get("id")
         if not isinstance(user_id, str):
             raise CannotTargetError(f"Okta returned no id for {account.login}")
         return user_id
 
     def clear_sessions(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        self.http.call(
-            "DELETE", f"/api/v1/users/{user_id}/sessions", params={"oauthTokens": "true"}, ok=frozenset({204})
-        )
+        self.call("revoke_sessions", {204}, user=user_id)
         return ActionResult(
             outcome=Outcome.PERFORMED,
             detail=f"cleared every Okta session of {account.login} and revoked its OAuth/OIDC tokens",
@@ -47,7 +43,7 @@ class OktaResponder(Responder):
         factor = self._attacker_factor(user_id, target)
         factor_id = str(factor["id"])
         kind = f"{factor.get('factorType', '?')}/{factor.get('provider', '?')}"
-        self.http.call("DELETE", f"/api/v1/users/{user_id}/factors/{factor_id}", ok=frozenset({204}))
+        self.call("remove_attacker_factor", {204}, user=user_id, factor=factor_id)
         profile = factor.get("profile") if isinstance(factor.get("profile"), dict) else {}
         device = (profile or {}).get("name") or (profile or {}).get("phoneNumber") or ""
         return ActionResult(
@@ -63,25 +59,23 @@ class OktaResponder(Responder):
         if len(set(named)) > 1:
             raise CannotTargetError(f"the logs name {len(set(named))} enrolled factors: remove them by hand")
         if named:
-            response = self.http.call(
-                "GET", f"/api/v1/users/{user_id}/factors/{named[0]}", ok=frozenset({200, 404})
-            )
+            response = self.call("factor", {200, 404}, user=user_id, factor=named[0])
             if response.status_code == 404:
                 raise CannotTargetError(f"factor {named[0]} is no longer enrolled (already removed)")
             factor: dict[str, Any] = response.json()
             return factor
-        listed = self.http.call("GET", f"/api/v1/users/{user_id}/factors", ok=frozenset({200})).json()
+        listed = self.call("factors", {200}, user=user_id).json()
         factors = [f for f in listed if isinstance(f, dict) and "id" in f]
         return pick_by_creation(factors, lambda f: parse_time(str(f.get("created", ""))), target, "okta")
 
     def suspend(self, user_id: str, account: VendorAccount, target: Target) -> ActionResult:
-        user = self.http.call("GET", f"/api/v1/users/{user_id}", ok=frozenset({200})).json()
+        user = self.call("user", {200}, user=user_id).json()
         status = user.get("status")
         if status == "SUSPENDED":
             return ActionResult(outcome=Outcome.SKIPPED, detail=f"{account.login} is already suspended")
         if status != "ACTIVE":
             raise CannotTargetError(f"Okta suspends ACTIVE users only; {account.login} is {status}")
-        self.http.call("POST", f"/api/v1/users/{user_id}/lifecycle/suspend", ok=frozenset({200}))
+        self.call("suspend_user", {200}, user=user_id)
         return ActionResult(
             outcome=Outcome.PERFORMED,
             detail=f"suspended {account.login} (was {status}): no sign-in until unsuspended",

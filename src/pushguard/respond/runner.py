@@ -16,18 +16,21 @@ from pushguard.respond.audit import AuditLog
 from pushguard.respond.notify import NotifyFailedError, Syslog, Webhook, cef_line
 from pushguard.respond.planner import PlannedAction
 from pushguard.respond.vendor import Responder, ResponderPool
+from pushguard.vendorapi.endpoints import exists as endpoint_exists
+from pushguard.vendorapi.endpoints import shown
 
-# What an execute run would call, shown in a dry run ({user} is the vendor user id, resolved then).
+# What an execute run would call, shown in a dry run ({user} is the vendor user id, resolved then; the
+# factor is the one the logs name, found then), from the one table of vendor calls.
+_UNKNOWN = {
+    "okta": {"factor": "<enrolled factor>"},
+    "entra": {"collection": "<kind>Methods", "factor": "<enrolled>"},
+    "duo": {"factor": "<enrolled phone>"},
+}
 PLANNED_CALLS: dict[tuple[str, Action], str] = {
-    ("okta", Action.REVOKE_SESSIONS): "DELETE /api/v1/users/{user}/sessions?oauthTokens=true",
-    ("okta", Action.REMOVE_ATTACKER_FACTOR): "DELETE /api/v1/users/{user}/factors/<enrolled factor>",
-    ("okta", Action.SUSPEND_USER): "POST /api/v1/users/{user}/lifecycle/suspend",
-    ("entra", Action.REVOKE_SESSIONS): "POST /users/{user}/revokeSignInSessions",
-    ("entra", Action.REMOVE_ATTACKER_FACTOR): "DELETE /users/{user}/authentication/<kind>Methods/<enrolled>",
-    ("entra", Action.SUSPEND_USER): 'PATCH /users/{user} {"accountEnabled": false}',
-    ("entra", Action.CONFIRM_COMPROMISED): "POST /identityProtection/riskyUsers/confirmCompromised",
-    ("duo", Action.SUSPEND_USER): 'POST /admin/v1/users/{user} {"status": "disabled"}',
-    ("duo", Action.REMOVE_ATTACKER_FACTOR): "DELETE /admin/v1/phones/<enrolled phone>",
+    (vendor, action): shown(vendor, action.value, prefixed=False, user="{user}", **_UNKNOWN[vendor])
+    for vendor in ("okta", "entra", "duo")
+    for action in Action
+    if endpoint_exists(vendor, action.value)
 }
 
 ResponderFactory = Callable[[str], Responder]

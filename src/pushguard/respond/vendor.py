@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import httpx
 import msgspec
 
 from pushguard.model import PushguardError
@@ -21,6 +22,7 @@ from pushguard.respond.actions import (
     Target,
     VendorAccount,
 )
+from pushguard.vendorapi.endpoints import endpoint, path, query
 from pushguard.vendorapi.http import VendorApiError, VendorHttp
 
 # How far a vendor's "created" time may be from the log's enrollment time and still be the same factor.
@@ -80,6 +82,28 @@ class Responder(abc.ABC):
 
     def close(self) -> None:
         self.http.close()
+
+    def call(
+        self,
+        name: str,
+        ok: Iterable[int],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        **fill: str,
+    ) -> httpx.Response:
+        """One of the vendor's calls from the table of endpoints (``vendorapi.endpoints``), its
+        placeholders filled from ``fill`` (URL-quoted by the caller), its fixed query added."""
+        found = endpoint(self.vendor, name)
+        return self.http.call(
+            found.method,
+            path(self.vendor, name, **fill),
+            params={**query(self.vendor, name), **(params or {})},
+            body=body,
+            content_type=content_type,
+            ok=frozenset(ok),
+        )
 
     @abc.abstractmethod
     def resolve_user(self, account: VendorAccount) -> str:
