@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pushguard import pipeline
+from pushguard import pipeline, reading
 from pushguard.model import EventKind
 from pushguard.pipeline import RunStats, keyed_file_events
 from tests.events import ev
@@ -26,7 +26,7 @@ def test_a_file_slightly_out_of_order_is_put_in_order() -> None:
 
 
 def test_a_record_older_than_the_buffer_is_kept_and_counted_late(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "REORDER_BUFFER", 2)
+    monkeypatch.setattr(reading, "REORDER_BUFFER", 2)
     stats = RunStats()
     # 1 arrives after 10, 20 and 30 have been let out of a two-event buffer
     assert _times([10, 20, 30, 40, 50, 1, 60], stats) == [10, 20, 30, 1, 40, 50, 60]

@@ -15,7 +15,7 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from typer.testing import CliRunner
 
-from pushguard import pipeline
+from pushguard import pipeline, reading
 from pushguard.api import load_config
 from pushguard.cli import app
 from pushguard.config import PipelineConfig, load_pipeline_config
@@ -199,7 +199,7 @@ def test_the_report_reads_and_parses_each_log_file_once(
         (logs / fixture.name).write_bytes(fixture.read_bytes())
     reads: Counter[str] = Counter()
     parses: Counter[str] = Counter()
-    real_read, real_parse = readers.read_records, pipeline.parse_items
+    real_read, real_parse = readers.read_records, reading.parse_items
 
     def counting_read(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
         reads[Path(path).name] += 1
@@ -209,8 +209,8 @@ def test_the_report_reads_and_parses_each_log_file_once(
         parses["parse_items"] += 1
         return real_parse(items, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "read_records", counting_read)
-    monkeypatch.setattr(pipeline, "parse_items", counting_parse)
+    monkeypatch.setattr(reading, "read_records", counting_read)
+    monkeypatch.setattr(reading, "parse_items", counting_parse)
     result = CliRunner().invoke(app, ["report", str(logs), "--html", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
     assert reads == {OKTA.name: 1, ENTRA_AUDIT.name: 1}

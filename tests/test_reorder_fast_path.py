@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pushguard import pipeline
+from pushguard import reading
 
 
 def _by_heap(keyed: list[tuple[Any, Any]], size: int) -> Iterator[tuple[Any, Any]]:
@@ -32,7 +32,7 @@ def _by_heap(keyed: list[tuple[Any, Any]], size: int) -> Iterator[tuple[Any, Any
 def test_fast_path_matches_heap(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     size = rng.choice([1, 3, 8])
-    monkeypatch.setattr(pipeline, "REORDER_BUFFER", size)
+    monkeypatch.setattr(reading, "REORDER_BUFFER", size)
     count = rng.randint(0, 60)
     keys = sorted((float(rng.randint(0, 20)), "okta", str(rng.randint(0, 3))) for _ in range(count))
     for _ in range(rng.choice([0, 0, 1, 3])):  # a few entries out of place, some far
@@ -41,10 +41,10 @@ def test_fast_path_matches_heap(seed: int, monkeypatch: pytest.MonkeyPatch) -> N
     keyed: list[Any] = [
         (key, f"event{n}") for n, key in enumerate(keys)
     ]  # equal keys: arrival order must hold
-    assert list(pipeline._reordered(iter(keyed))) == list(_by_heap(keyed, size))
+    assert list(reading._reordered(iter(keyed))) == list(_by_heap(keyed, size))
 
 
 def test_in_order_input_passes_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "REORDER_BUFFER", 4)
+    monkeypatch.setattr(reading, "REORDER_BUFFER", 4)
     keyed: list[Any] = [((float(n // 2), "duo", "x"), n) for n in range(20)]
-    assert list(pipeline._reordered(iter(keyed))) == keyed
+    assert list(reading._reordered(iter(keyed))) == keyed
