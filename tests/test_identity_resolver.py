@@ -326,3 +326,33 @@ def test_the_service_links_accounts_as_it_ingests_and_decides_for_the_person(tmp
     kept = SqliteStore(tmp_path / "state.sqlite")  # the links outlive the process
     assert stored_resolver(kept).person("duo|amartin") == ALICE
     kept.close()
+
+
+def test_the_service_s_closed_loop_acts_on_each_linked_account(tmp_path: Path) -> None:
+    from pushguard.api import Service, ServiceConfig
+    from pushguard.respond.audit import read_chain
+
+    enforcement = tmp_path / "enforcement.yaml"
+    enforcement.write_text(
+        "okta:\n  groups: {step_up: 00g-phr}\nduo:\n  groups: {step_up: DG-webauthn}\n", encoding="utf-8"
+    )
+    config = ServiceConfig(
+        state=str(tmp_path / "state.sqlite"),
+        keys_file=str(tmp_path / "k.json"),
+        reorder_window_s=0,
+        enforcement=str(enforcement),
+        enforcement_state=str(tmp_path / "enforcement.json"),
+        audit_log=str(tmp_path / "audit.jsonl"),
+    )
+    service = Service(config)
+    for provider, record in (
+        (Provider.OKTA, okta(0, n=1)),
+        (Provider.DUO, duo(90, "amartin", ALICE, n=2)),
+        (Provider.OKTA, okta(180, n=3)),
+        (Provider.DUO, duo(270, "amartin", ALICE, n=4)),
+    ):
+        service.ingest([record], provider, "test")
+    service.close()
+    planned = {(e["vendor"], e["login"]) for e in read_chain(tmp_path / "audit.jsonl") if e.get("finding")}
+    # the step-up decided on the person reaches both accounts, each through its own IdP (a dry run)
+    assert {("okta", ALICE), ("duo", "amartin")} <= planned

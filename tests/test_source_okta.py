@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -111,6 +112,19 @@ def test_session_start_with_managed_device(handmade: list[object]) -> None:
     assert event.vendor_risk == "low"
     assert event.behaviors == ()
     assert event.app == "Okta Admin Console"
+
+
+def test_oauth_consent_grant_is_a_privileged_action_and_its_revoke_is_not() -> None:
+    # Okta System Log event types (developer.okta.com, Event Types catalog): app.oauth2.as.consent.grant
+    # ("a user granted an OAuth app scopes", the first step of a consent-phishing chain) and its benign
+    # look-alike app.oauth2.as.consent.revoke. Our session-start record (handmade line 8, the shape of
+    # the public Okta samples) with only the event type changed.
+    record = json.loads(HANDMADE.read_text(encoding="utf-8").splitlines()[7])
+    granted = OKTA.parse({**record, "eventType": "app.oauth2.as.consent.grant"}, _ref())
+    event = only_event(granted)
+    assert event.kind is EventKind.PRIVILEGED_ACTION and event.detail == "app.oauth2.as.consent.grant"
+    revoked = OKTA.parse({**record, "eventType": "app.oauth2.as.consent.revoke"}, _ref())
+    assert isinstance(revoked, Unmapped)
 
 
 def test_report_suspicious_activity_points_at_the_disowned_request(handmade: list[object]) -> None:

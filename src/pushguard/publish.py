@@ -17,7 +17,6 @@ import msgspec
 
 from pushguard.enrich import AliasMap
 from pushguard.model import Event, InputError, Provider, RawRef
-from pushguard.pipeline import Parsed as Parsed  # one record's events, for the stream workers
 from pushguard.pipeline import RunStats, event_order, keyed_file_events, parse_record
 from pushguard.sources import BY_PROVIDER
 from pushguard.sources.readers import expand_paths, read_file

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from pushguard.decide.closed_loop import plan_for_finding
-from pushguard.decide.enforce import EnforcementConfig, expired
+from pushguard.decide.enforce import Account, EnforcementConfig, expired
 from pushguard.model import Finding
 from pushguard.respond.audit import AuditLog, audit_key
 from pushguard.respond.credentials import build_responder
@@ -49,17 +49,18 @@ class ClosedLoop:
         audit_path: Path,
         clock: Callable[[], datetime],
         responders: Callable[[str], Responder] | None = None,
-        max_attempts: int = 5,
-        after_send: Callable[..., None] | None = None,
         shared_state: bool = False,
+        accounts_for: Callable[[str], Sequence[Account]] | None = None,
     ) -> None:
         """``shared_state``: the store is shared by several workers, whichever holds the enforce lease
         applies the outbox; the enforcement state (what is applied, what expires when) is kept in the
         store too, read before each turn and written after it, so expiry lifts what any worker applied.
-        The file at ``state_path`` stays this process's journal."""
+        The file at ``state_path`` stays this process's journal. ``accounts_for``: a person's linked
+        accounts (the identity resolver's), so a control decided on one IdP reaches the others."""
         self.config = config
         self.store = store
         self.shared_state = shared_state
+        self.accounts_for = accounts_for
         self._clock = clock
         self.enforcer = Enforcer(
             AuditLog(audit_path, key=audit_key()),
@@ -74,8 +75,6 @@ class ClosedLoop:
             store,
             self.enforcer,
             clock=clock,
-            max_attempts=max_attempts,
-            after_send=after_send,
             closed=self._observe,
         )
         self.received_at: str | None = None  # set by the caller while it ingests a batch
@@ -92,7 +91,8 @@ class ClosedLoop:
             self.config,
             received_at=self.received_at,
             active=self.enforcer.state.active,
-            recent=list(self._recent),
+            recent=self._recent,
+            accounts_for=self.accounts_for,
         )
         for skipped in plan.skipped:
             log.info(

@@ -32,8 +32,9 @@ from pushguard.api.config import ServiceConfig
 from pushguard.api.decision_log import DecisionLog
 from pushguard.api.ordering import PARTITION, HeldEvents
 from pushguard.decide import Policy, PolicyError, decide, load_policy
+from pushguard.decide.closed_loop import RISK_BY_RANK
 from pushguard.decide.context import located
-from pushguard.decide.enforce import load_enforcement_config
+from pushguard.decide.enforce import Account, load_enforcement_config, person_accounts
 from pushguard.flow import (
     ORG_STATE_KEY,
     TOO_DEEP,
@@ -138,7 +139,6 @@ _profile_decoder = msgspec.msgpack.Decoder(_ProfileOnly)
 _org_table_decoder = msgspec.msgpack.Decoder(OrgTable)
 ORG_REFRESH_S = 60.0  # decide re-reads the organisation's table at most this often
 _RANK_NAMES = {s.rank: s for s in Severity}
-_RISK_BY_RANK = {-1: 0, 0: 5, 1: 20, 2: 45, 3: 70, 4: 90}  # worst open finding's rank → risk
 
 
 def _open_stores(config: ServiceConfig) -> tuple[StateStore, StateStore, StateStore]:
@@ -208,8 +208,15 @@ class Service:
                 audit_path=Path(config.audit_log),
                 clock=clock,
                 responders=responders,
+                accounts_for=self._linked_accounts,
             )
             self.engine.outbox = self.closed_loop.outbox_for
+
+    def _linked_accounts(self, person: str) -> list[Account]:
+        """The person's accounts when the resolver linked more than one (else the planner's default:
+        the finding's own vendor)."""
+        linked = self.resolver.accounts_of(person) if self.resolver is not None else []
+        return person_accounts(linked) if len(linked) > 1 else []
 
     # -- policy ------------------------------------------------------------------------------------
 
@@ -423,7 +430,7 @@ class Service:
             approvals_recent=sum(1 for t in profile.approvals if now - t <= recent),
             open_findings={d: _RANK_NAMES[int(r)].value for d, (r, _) in profile.open_findings.items()},
             incident=profile.incident,
-            risk=_RISK_BY_RANK.get(worst, 0),
+            risk=RISK_BY_RANK.get(worst, 0),
         )
 
     def ready(self) -> bool:

@@ -34,6 +34,16 @@ FormatOption = Annotated[
         help="table (for people) or json (one document, for scripts).",
     ),
 ]
+# The append-only, hash-chained audit log enforce, respond and the closed loop write (respond.audit).
+AUDIT_LOG = Path("pushguard-audit.jsonl")
+AuditLogOpt = Annotated[
+    Path,
+    typer.Option(
+        metavar="FILE",
+        envvar="PUSHGUARD_AUDIT_LOG",
+        help="Append-only, hash-chained audit log (JSON Lines).",
+    ),
+]
 
 
 def examples(*lines: str) -> str:

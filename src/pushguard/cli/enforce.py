@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
+from pushguard.cli.conventions import AUDIT_LOG, AuditLogOpt, FormatOption, OutputFormat, examples, write_json
 from pushguard.decide.enforce import (
     Account,
     EnforcementConfig,
@@ -169,14 +169,7 @@ def enforce_command(
             help="Applied intents and memberships still to expire (JSON, replaced atomically).",
         ),
     ] = Path("pushguard-enforcement.json"),
-    audit_log: Annotated[
-        Path,
-        typer.Option(
-            metavar="FILE",
-            envvar="PUSHGUARD_AUDIT_LOG",
-            help="Append-only, hash-chained audit log (JSON Lines).",
-        ),
-    ] = Path("pushguard-audit.jsonl"),
+    audit_log: AuditLogOpt = AUDIT_LOG,
     expire: Annotated[
         bool, typer.Option("--expire", help="Also remove memberships (and Duo statuses) whose expiry passed.")
     ] = False,

@@ -206,14 +206,7 @@ def decide_command(
         typer.Option(help="Answer on a store or rule failure; the policy's 'fallback' otherwise."),
     ] = None,
     output: FormatOption = OutputFormat.TABLE,
-    aliases: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE",
-            envvar="PUSHGUARD_ALIASES",
-            help="Alias map (as `analyze --aliases`): the identity's canonical name.",
-        ),
-    ] = None,
+    aliases: AliasesOpt = None,
 ) -> None:
     """Decide one push or enrollment request and explain the decision."""
     try:

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pushguard.cli.conventions import FormatOption, OutputFormat, examples, write_json
+from pushguard.cli.analyze import AliasesOpt
+from pushguard.cli.conventions import AUDIT_LOG, AuditLogOpt, FormatOption, OutputFormat, examples, write_json
 from pushguard.flow import META_BY_ID, Flow, RunStats, expand_paths
 from pushguard.model import Event, PushguardError
 from pushguard.respond.audit import KEY_ENV, AuditKeyError, AuditLog, Head, audit_key, verify_head
@@ -72,14 +73,7 @@ def respond_command(
     execute: Annotated[
         bool, typer.Option("--execute", help="Perform the actions (default: dry run, no request sent).")
     ] = False,
-    audit_log: Annotated[
-        Path,
-        typer.Option(
-            metavar="FILE",
-            envvar="PUSHGUARD_AUDIT_LOG",
-            help="Append-only, hash-chained audit log (JSON Lines).",
-        ),
-    ] = Path("pushguard-audit.jsonl"),
+    audit_log: AuditLogOpt = AUDIT_LOG,
     logs: Annotated[
         list[Path] | None,
         typer.Option(
@@ -87,12 +81,7 @@ def respond_command(
             help="The logs the findings came from: vendor user ids and the enrolled factors (repeat).",
         ),
     ] = None,
-    aliases: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE", envvar="PUSHGUARD_ALIASES", help="Alias map used when analyzing the logs."
-        ),
-    ] = None,
+    aliases: AliasesOpt = None,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Plan (or, with --execute, perform) the playbook's response actions for the findings' incidents."""

@@ -23,8 +23,16 @@ import typer
 from rich.console import Console
 
 from pushguard.api.closed_loop import ClosedLoop
-from pushguard.cli.analyze import ProviderChoice, fail
-from pushguard.cli.conventions import REDIS_URL_ENV, FormatOption, OutputFormat, examples, write_json
+from pushguard.cli.analyze import AliasesOpt, ConfigOpt, GeoipAsnOpt, GeoipCityOpt, ProviderChoice, fail
+from pushguard.cli.conventions import (
+    AUDIT_LOG,
+    REDIS_URL_ENV,
+    AuditLogOpt,
+    FormatOption,
+    OutputFormat,
+    examples,
+    write_json,
+)
 from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
 from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import Flow
@@ -64,14 +72,6 @@ Partitions = Annotated[
 ProviderOpt = Annotated[
     ProviderChoice,
     typer.Option(envvar="PUSHGUARD_PROVIDER", help="Vendor of the records; auto detects it per record."),
-]
-Aliases = Annotated[
-    Path | None,
-    typer.Option(
-        metavar="FILE",
-        envvar="PUSHGUARD_ALIASES",
-        help="Alias map (CSV alias,canonical or YAML); same for all.",
-    ),
 ]
 
 
@@ -127,7 +127,7 @@ def ingest_command(
     prefix: Prefix = "pg",
     partitions: Partitions = None,
     provider: ProviderOpt = ProviderChoice.AUTO,
-    aliases: Aliases = None,
+    aliases: AliasesOpt = None,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Put the records of log files on the partition streams, in event-time order, by identity."""
@@ -178,21 +178,10 @@ def worker_command(
         bool, typer.Option("--drain", help="Exit once every ingested record is processed.")
     ] = False,
     provider: ProviderOpt = ProviderChoice.AUTO,
-    aliases: Aliases = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(metavar="FILE", envvar="PUSHGUARD_CONFIG", help="YAML config: detector tunables."),
-    ] = None,
-    geoip_city: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="MMDB", envvar="PUSHGUARD_GEOIP_CITY", help="MaxMind City .mmdb (city-level coordinates)."
-        ),
-    ] = None,
-    geoip_asn: Annotated[
-        Path | None,
-        typer.Option(metavar="MMDB", envvar="PUSHGUARD_GEOIP_ASN", help="MaxMind GeoLite2 ASN .mmdb."),
-    ] = None,
+    aliases: AliasesOpt = None,
+    config: ConfigOpt = None,
+    geoip_city: GeoipCityOpt = None,
+    geoip_asn: GeoipAsnOpt = None,
     batch: Annotated[int, typer.Option(min=1, help="Records per read and commit.")] = 500,
     lease_ms: Annotated[
         int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
@@ -231,9 +220,7 @@ def worker_command(
         Path,
         typer.Option(metavar="FILE", help="Closed loop: the enforcement state file (as `enforce --state`)."),
     ] = Path("pushguard-enforcement.json"),
-    audit_log: Annotated[
-        Path, typer.Option(metavar="FILE", help="Closed loop: the audit log (JSON Lines).")
-    ] = Path("pushguard-audit.jsonl"),
+    audit_log: AuditLogOpt = AUDIT_LOG,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Consume the partition streams: detection with state, findings and positions in Redis."""

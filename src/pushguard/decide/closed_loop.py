@@ -46,7 +46,8 @@ from pushguard.model import (
 )
 
 HOUR_S = 3600.0
-_RISK_BY_RANK = {0: 5, 1: 20, 2: 45, 3: 70, 4: 90}  # the service's own scale (api.service)
+# A finding's severity rank → the 0..100 risk a decision carries (the service's identity summary too).
+RISK_BY_RANK = {-1: 0, 0: 5, 1: 20, 2: 45, 3: 70, 4: 90}
 _PROVIDERS = {p.value: p for p in ENFORCED_PROVIDERS}
 
 
@@ -132,7 +133,7 @@ def plan_for_finding(
         )
         decision = Decision(
             decision=action,
-            risk=_RISK_BY_RANK.get(finding.severity.rank, 0),
+            risk=RISK_BY_RANK.get(finding.severity.rank, 0),
             reasons=(Reason(finding.detector, finding.title),),
             required_aal=Aal.AAL3 if action is DecisionAction.STEP_UP else Aal.AAL2,
             phishing_resistant=action is DecisionAction.STEP_UP,

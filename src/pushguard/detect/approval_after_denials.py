@@ -368,14 +368,9 @@ class ApprovalAfterDenials:
         if episode is None or held.ts - episode.last_ts > self.gap_s:
             anchor = held.refusal_ids[0] if held.refusal_ids else held.event_id
             episode = state.episode = Episode(anchor=anchor, first_ts=held.first_ts, last_ts=held.ts)
-        for event_id in (*held.refusal_ids, held.event_id):
-            if event_id not in episode.evidence:
-                episode.evidence.append(event_id)
-        episode.last_ts = max(episode.last_ts, held.ts)
-        if held.ip and held.ip not in episode.ips:
-            episode.ips.append(held.ip)
-        if held.provider not in episode.providers:
-            episode.providers.append(held.provider)
+        for event_id in held.refusal_ids:
+            episode.note(event_id)
+        episode.note(held.event_id, ts=held.ts, ip=held.ip, provider=held.provider)
         severity = Severity(held.severity)
         if not episode.escalates_to(severity):
             return []

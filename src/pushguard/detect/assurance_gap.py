@@ -198,12 +198,9 @@ class AssuranceGap:
         if episode is None or gap.ts - episode.last_ts > self.chain_s:
             episode = state.episode = Episode(anchor=gap.event_id, first_ts=gap.ts, last_ts=gap.ts)
             state.techniques = []
-        for event_id in [*gap.failures[-10:], gap.event_id]:
-            if event_id not in episode.evidence:
-                episode.evidence.append(event_id)
-        if gap.ip and gap.ip not in episode.ips:
-            episode.ips.append(gap.ip)
-        episode.last_ts = max(episode.last_ts, gap.ts)
+        for event_id in gap.failures[-10:]:
+            episode.note(event_id)
+        episode.note(gap.event_id, ts=gap.ts, ip=gap.ip)
         state.gap_ip, state.gap_ts = gap.ip, gap.ts
         reasons = [f"signed in with a password alone{f' over {gap.legacy}' if gap.legacy else ''}"]
         severity: Severity | None = None

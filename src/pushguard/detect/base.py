@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import msgspec
 
 from pushguard.model import Event, EventKind, Finding, FindingStatus, IdentityProfile, Severity, stable_id
+from pushguard.model.event import SUCCESS_KINDS as SUCCESS_KINDS  # the detectors import it from here
 
 
 class Tunable(msgspec.Struct, frozen=True):
@@ -100,7 +101,6 @@ class Detection(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # What counts as the identity getting in: the profile learns places from these, detectors judge them.
-SUCCESS_KINDS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
 
 S = TypeVar("S")
 

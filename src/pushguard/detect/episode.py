@@ -93,14 +93,26 @@ class Episode(msgspec.Struct, kw_only=True):
     def add(self, event: Event, *, addresses: bool = True) -> None:
         """``addresses=False``: evidence only, its addresses are not the attack's (an admin's workstation
         that reset the account: a responder blocks the source IPs a finding lists)."""
-        self.last_ts = max(self.last_ts, event.ts)
-        if event.event_id not in self.evidence[-3:]:
-            append_bounded(self.evidence, event.event_id, MAX_EVIDENCE)
+        self.note(event.event_id, ts=event.ts, provider=event.provider.value, recent=3)
         for ip in (event.ip, event.responder_ip) if addresses else ():
-            if ip and ip not in self.ips and len(self.ips) < MAX_LISTED:
-                self.ips.append(ip)
-        if event.provider.value not in self.providers:
-            self.providers.append(event.provider.value)
+            self.note_ip(ip)
+
+    def note(
+        self, event_id: str, *, ts: float | None = None, ip: str = "", provider: str = "", recent: int = 0
+    ) -> None:
+        """One piece of evidence (not listed again: among the last ``recent``, or at all with 0), its
+        address and vendor, within the episode's bounds (the state is kept per identity)."""
+        if ts is not None:
+            self.last_ts = max(self.last_ts, ts)
+        if event_id not in (self.evidence[-recent:] if recent else self.evidence):
+            append_bounded(self.evidence, event_id, MAX_EVIDENCE)
+        self.note_ip(ip)
+        if provider and provider not in self.providers:
+            self.providers.append(provider)
+
+    def note_ip(self, ip: str | None) -> None:
+        if ip and ip not in self.ips and len(self.ips) < MAX_LISTED:
+            self.ips.append(ip)
 
     def escalates_to(self, severity: Severity) -> bool:
         """True when ``severity`` is worth a new report: the first, or higher than the last one."""

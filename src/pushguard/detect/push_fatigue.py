@@ -36,7 +36,7 @@ from pushguard.detect.base import (
     prune_before,
     settings,
 )
-from pushguard.detect.episode import MAX_EVIDENCE, Episode, HourHabit, across_idps, live, tally
+from pushguard.detect.episode import Episode, HourHabit, across_idps, live, tally
 from pushguard.detect.familiarity import Familiarity, Level, assess, requester_ip
 from pushguard.model import PROMPT_KINDS, Event, EventKind, IdentityProfile, Severity
 
@@ -252,10 +252,7 @@ class PushFatigue:
         if episode is None or now - episode.last_ts > self.gap_s:
             episode = state.episode = Episode(anchor=runs[0].event_id, first_ts=runs[0].ts, last_ts=now)
         for unresolved in runs:
-            if unresolved.event_id not in episode.evidence:
-                append_bounded(episode.evidence, unresolved.event_id, MAX_EVIDENCE)
-            if unresolved.source and unresolved.source not in episode.ips and len(episode.ips) < 10:
-                episode.ips.append(unresolved.source)
+            episode.note(unresolved.event_id, ip=unresolved.source or "")
         if event is not None:
             episode.add(event)
         episode.last_ts = max(episode.last_ts, prompt.ts)

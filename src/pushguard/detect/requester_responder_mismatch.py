@@ -29,8 +29,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
-from pushguard.detect.base import Detection, DetectorMeta, Tunable, append_bounded, kinds, settings
-from pushguard.detect.episode import MAX_EVIDENCE, MAX_LISTED, Episode, live
+from pushguard.detect.base import Detection, DetectorMeta, Tunable, kinds, settings
+from pushguard.detect.episode import Episode, live
 from pushguard.detect.familiarity import Familiarity, Level, assess, established
 from pushguard.detect.geo import asn_set, geo_gap_km, place_text, precise
 from pushguard.detect.org import net_of
@@ -177,9 +177,7 @@ class RequesterResponderMismatch:
             first = sent if sent is not None else event
             episode = state.episode = Episode(anchor=first.event_id, first_ts=first.ts, last_ts=first.ts)
         if sent is not None and sent.event_id not in episode.evidence:
-            append_bounded(episode.evidence, sent.event_id, MAX_EVIDENCE)
-            if sent.ip and sent.ip not in episode.ips and len(episode.ips) < MAX_LISTED:
-                episode.ips.append(sent.ip)
+            episode.note(sent.event_id, ip=sent.ip or "")
         episode.add(event)
         if not episode.escalates_to(severity):
             return state, []

@@ -25,7 +25,7 @@ import enum
 import msgspec
 
 from pushguard.model.decision import Aal
-from pushguard.model.event import Event, EventKind, Factor
+from pushguard.model.event import SUCCESS_KINDS, Event, Factor
 
 
 class FactorClass(enum.StrEnum):
@@ -152,5 +152,4 @@ def strongest(first: Assurance, second: Assurance) -> Assurance:
     return first
 
 
-# What counts as a successful sign-in step for posture (same as the detectors' SUCCESS_KINDS).
-SIGNIN_SUCCESS_KINDS = frozenset({EventKind.SIGNIN_SUCCESS, EventKind.MFA_SUCCESS, EventKind.PUSH_APPROVED})
+SIGNIN_SUCCESS_KINDS = SUCCESS_KINDS  # a successful sign-in step, for posture: the detectors' own set

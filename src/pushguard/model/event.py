@@ -50,6 +50,8 @@ class EventKind(enum.StrEnum):
     DECISION = "decision"  # a pushguard decide call, recorded for later joining
 
 
+# A successful authentication step: what profiles learn from and what posture counts as a sign-in.
+SUCCESS_KINDS = frozenset({EventKind.PUSH_APPROVED, EventKind.MFA_SUCCESS, EventKind.SIGNIN_SUCCESS})
 PROMPT_KINDS = frozenset(
     {EventKind.PUSH_SENT, EventKind.PUSH_APPROVED, EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT}
 )

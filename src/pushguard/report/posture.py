@@ -264,6 +264,11 @@ def _shares(rows: list[tuple[_SignIn, Assurance]], keys: Any, privileged_apps: f
     return sorted(shares, key=lambda s: (-s.privileged, -s.weak_privileged, -s.signins, s.name))
 
 
+def _item(kind: str, name: str, count: int, detail: str, refs: str | None = None) -> Item:
+    """A row, mapped to the frameworks of its kind (or of ``refs``, a kind it shares them with)."""
+    return Item(kind=kind, name=name, count=count, detail=detail, refs=REFS[refs or kind])
+
+
 def _items(
     rows: list[tuple[_SignIn, Assurance]],
     privileged_apps: frozenset[str],
@@ -287,63 +292,28 @@ def _items(
             single[signin.identity][signin.app] += 1
     for app, by_class in sorted(weak_by_app.items(), key=lambda kv: -sum(kv[1].values())):
         detail = ", ".join(f"{n} by {c}" for c, n in by_class.most_common())
-        items.append(
-            Item(
-                kind="privileged_weak",
-                name=app,
-                count=sum(by_class.values()),
-                detail=detail,
-                refs=REFS["privileged_weak"],
-            )
-        )
+        items.append(_item("privileged_weak", app, sum(by_class.values()), detail))
     for login, apps in sorted(single.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
         detail = "apps: " + ", ".join(f"{a} ({n})" for a, n in apps.most_common(3))
-        items.append(
-            Item(
-                kind="single_factor",
-                name=login,
-                count=sum(apps.values()),
-                detail=detail,
-                refs=REFS["single_factor"],
-            )
-        )
+        items.append(_item("single_factor", login, sum(apps.values()), detail))
     unmet: Counter[str] = Counter(
         s.identity
         for s, _ in rows
         if s.human and s.app in privileged_apps and s.identity not in resistant_seen
     )
     for login, count in sorted(unmet.items(), key=lambda kv: (-kv[1], kv[0])):
-        items.append(
-            Item(
-                kind="step_up_unmet",
-                name=login,
-                count=count,
-                detail="privileged sign-ins; the default policy steps them up to a phishing-resistant factor "
-                "(privileged-app-step-up), which this account never used or enrolled here",
-                refs=REFS["privileged_weak"],
-            )
+        detail = (
+            "privileged sign-ins; the default policy steps them up to a phishing-resistant factor "
+            "(privileged-app-step-up), which this account never used or enrolled here"
         )
+        items.append(_item("step_up_unmet", login, count, detail, refs="privileged_weak"))
     for login in sorted(humans - resistant_seen, key=lambda n: (n not in admins, n)):
         role = "admin" if login in admins else "person"
-        items.append(
-            Item(
-                kind="no_phishing_resistant",
-                name=login,
-                count=1,
-                detail=f"{role}: no phishing-resistant factor used or enrolled in these logs",
-                refs=REFS["no_phishing_resistant"],
-            )
-        )
+        detail = f"{role}: no phishing-resistant factor used or enrolled in these logs"
+        items.append(_item("no_phishing_resistant", login, 1, detail))
     for login, count in sorted(nhi_interactive.items(), key=lambda kv: (-kv[1], kv[0])):
-        items.append(
-            Item(
-                kind="service_interactive",
-                name=login,
-                count=count,
-                detail="a non-human identity in an interactive sign-in or an MFA step",
-                refs=REFS["service_interactive"],
-            )
-        )
+        detail = "a non-human identity in an interactive sign-in or an MFA step"
+        items.append(_item("service_interactive", login, count, detail))
     return items
 
 
@@ -389,12 +359,12 @@ def _change_first(
     ]
     ranked.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [
-        Item(
-            kind=f"change_first_{what}",
-            name=name,
-            count=n,
-            detail=f"{n / len(pending):.0%} of the {len(pending)} privileged sign-ins not phishing resistant",
-            refs=REFS["privileged_weak"],
+        _item(
+            f"change_first_{what}",
+            name,
+            n,
+            f"{n / len(pending):.0%} of the {len(pending)} privileged sign-ins not phishing resistant",
+            refs="privileged_weak",
         )
         for n, what, name in ranked[:top]
     ]

@@ -57,9 +57,9 @@ def _okta(responder: OktaResponder, intent: ControlIntent, user: str) -> ActionR
     remove = endpoint("okta", Control.REMOVE_FROM_GROUP)
     where = path("okta", intent.control, group=_q(intent.group_id or ""), user=_q(user))
     if intent.control is Control.ADD_TO_GROUP:
-        responder.http.call(add.method, where, ok=frozenset({204}))  # 204 also when already a member
+        responder.call(intent.control, {204}, group=_q(intent.group_id or ""), user=_q(user))  # 204 if member
         return _performed(f"added {intent.login} to Okta group {intent.group_id}", f"{remove.method} {where}")
-    responder.http.call(remove.method, where, ok=frozenset({204}))
+    responder.call(intent.control, {204}, group=_q(intent.group_id or ""), user=_q(user))
     return _performed(f"removed {intent.login} from Okta group {intent.group_id}", f"{add.method} {where}")
 
 
@@ -79,8 +79,8 @@ def _entra(responder: EntraResponder, intent: ControlIntent, user: str) -> Actio
     if intent.control is Control.ADD_TO_GROUP:
         # The reference names the user under the same Graph endpoint (national clouds differ).
         body = json.dumps({"@odata.id": f"{http.base_url}/directoryObjects/{user}"}).encode()
-        response = http.call(
-            add.method, add_path, body=body, content_type="application/json", ok=frozenset({204, 400})
+        response = responder.call(
+            Control.ADD_TO_GROUP, {204, 400}, body=body, content_type="application/json", group=group
         )
         undo = f"{remove.method} {remove_path}"
         if response.status_code == 400:
@@ -91,7 +91,7 @@ def _entra(responder: EntraResponder, intent: ControlIntent, user: str) -> Actio
                 )
             return _performed(f"{label}: already a member ({why})", undo)
         return _performed(f"added {label}", undo)
-    response = http.call(remove.method, remove_path, ok=frozenset({204, 404}))
+    response = responder.call(Control.REMOVE_FROM_GROUP, {204, 404}, group=group, user=_q(user))
     if response.status_code == 404:
         return _performed(f"{label}: not a member any more ({vendor_message(response)})")
     return _performed(f"removed {label}", f"{add.method} {add_path}")
@@ -142,22 +142,25 @@ def apply_control(responder: Responder, intent: ControlIntent, user_id: str) -> 
     return ActionResult(outcome=Outcome.SKIPPED, detail=f"{responder.vendor} has no {control.value} control")
 
 
+_OK = frozenset({200, 201, 202, 204})  # what a read answers with
+
+
 def in_place(responder: Responder, intent: ControlIntent, user_id: str) -> bool | None:
     """Whether the vendor already holds the intent's group membership (read back before applying an
     intent a crash left unacknowledged); None when the control cannot be read back this way."""
     if intent.control is not Control.ADD_TO_GROUP or intent.group_id is None:
         return None
-    vendor, group, user = responder.vendor, intent.group_id, _q(user_id)
-    call = endpoint(vendor, "member_groups")
-    where = path(vendor, "member_groups", user=user)
+    group, user = intent.group_id, _q(user_id)
     if isinstance(responder, DuoResponder):
         groups = responder.admin_response("member_groups", user=user) or []
         return any(str(g.get("group_id")) == group for g in groups)
     if isinstance(responder, EntraResponder):
         body = json.dumps({"groupIds": [group]}).encode()
-        answer = responder.http.call(call.method, where, body=body, content_type="application/json").json()
+        answer = responder.call(
+            "member_groups", _OK, body=body, content_type="application/json", user=user
+        ).json()
         return group in answer.get("value", [])
     if isinstance(responder, OktaResponder):
-        groups = responder.http.call(call.method, where).json()
+        groups = responder.call("member_groups", _OK, user=user).json()
         return any(str(g.get("id")) == group for g in groups)
     return None
