@@ -44,6 +44,7 @@ from pushguard.pipeline import (
     save_resolver,
     stored_resolver,
 )
+from pushguard.reading import parse_line
 from pushguard.sources.limits import TOO_DEEP, ReadLimits, value_too_deep
 from pushguard.sources.progress import listen as listen_to_reading
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_paths, unwrap_records
@@ -77,6 +78,7 @@ __all__ = [
     "expand_paths",
     "listen_to_reading",
     "load_pipeline_config",
+    "parse_line",
     "parse_record",
     "position_key",
     "read_paths",

@@ -214,6 +214,11 @@ class Engine:
     def profile(self, key: str) -> IdentityProfile:
         return self._identity(key).profile
 
+    def cached(self, key: str) -> bool:
+        """Whether the state of ``key`` (an identity or a second-stage key) is decoded in memory: a caller
+        reading states ahead (the stream workers) skips those."""
+        return key in self._cache or key in self._keyed
+
     def _keyed_state(self, detector: Detector[Any], key: str) -> Any:
         found = self._keyed.get(key)
         if found is None:

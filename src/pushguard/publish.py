@@ -71,7 +71,7 @@ def _file_records(
         if record is None:
             continue  # a later event of a record already sent: the worker gets all of them from it
         key = f"{event.provider.value}|{event.event_id}"
-        yield order, Outgoing(event.identity, key, record, event.ts)
+        yield order, Outgoing(event.identity, key, record, event.ts, event.provider.value)
 
 
 def ingest(
@@ -126,7 +126,8 @@ def publish_records(
         elif parsed.events:
             first = min(parsed.events, key=event_order)
             key = f"{first.provider.value}|{first.event_id}"
-            batch.append((event_order(first), Outgoing(first.identity, key, _json.encode(record), first.ts)))
+            batch.append((event_order(first), Outgoing(first.identity, key, _json.encode(record), first.ts, first.provider.value))
+            )
     batch.sort(key=lambda item: item[0])
     _publish(bus, [outgoing for _, outgoing in batch], stats)
     return stats

@@ -22,6 +22,7 @@ from pushguard.enrich.resolver import Conflict, IdentityResolver, Link
 from pushguard.model import Event, InputError, Provider, RawRef
 from pushguard.sources import (
     BY_PROVIDER,
+    LINE_SOURCES,
     LineSource,
     ParseResult,
     RecordError,
@@ -86,6 +87,29 @@ def parse_record(
     if source is None:
         return Parsed(unmapped=UNKNOWN_SHAPE)
     return _parsed(source, source.parse, record, ref, aliases, enrichers)
+
+
+_VENDORS = {provider.value: provider for provider in Provider}
+
+
+def parse_line(
+    line: bytes,
+    vendor: str,
+    ref: RawRef,
+    provider: Provider | None,
+    aliases: AliasMap,
+    enrichers: Sequence[Enricher] = (),
+) -> Parsed | None:
+    """One record's JSON read by the typed decoder of ``provider`` (else of ``vendor``, a Provider value:
+    what ingest read the record as): what ``parse_record`` gives for it, or None when there is no such
+    decoder or it refuses the line (read it the plain way then), as ``read_records`` does in a file."""
+    source = LINE_SOURCES.get(provider or _VENDORS.get(vendor))  # type: ignore[arg-type]
+    if source is None:
+        return None
+    value = source.decode_line(line)
+    if value is None:
+        return None
+    return _parsed(source, source.parse_decoded, value, ref, aliases, enrichers)
 
 
 def _parsed(

@@ -2,7 +2,9 @@
 
 Layout under ``prefix`` (the same prefix as the ``RedisStore`` the workers commit to)::
 
-    <prefix>:in:<i>      partition stream i of N: raw records, fields r (record JSON), q (global sequence)
+    <prefix>:in:<i>      partition stream i of N: raw records, fields r (record JSON), q (global sequence),
+                         v (the vendor ingest read it as: the worker reads it with that vendor's typed
+                         decoder; entries without v, from an older ingest, are read the plain way)
                          consumer group "workers"; an identity always maps to the same partition
     <prefix>:dead        dead-letter stream: records that could not be used, with where and why
     <prefix>:stage2      events for the detectors keyed by IP/ASN, appended in the workers' commits
@@ -46,12 +48,14 @@ local highest = tonumber(redis.call('GET', KEYS[3]) or '0')
 local new = 0
 local marks = {}
 for i = 0, n - 1 do
-  local at = 3 + 5 * i
+  local at = 3 + 6 * i
   local stream, seen, id, record, ts = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+  local vendor = ARGV[at + 5]
   if redis.call('SADD', seen, id) == 1 then
     redis.call('EXPIRE', seen, ttl)
     local seq = redis.call('INCR', KEYS[1])
-    redis.call('XADD', stream, '*', 'r', record, 'q', seq)
+    if vendor == '' then redis.call('XADD', stream, '*', 'r', record, 'q', seq)
+    else redis.call('XADD', stream, '*', 'r', record, 'q', seq, 'v', vendor) end
     marks[stream] = seq
     if tonumber(ts) > highest then highest = tonumber(ts) end
     new = new + 1
@@ -104,6 +108,7 @@ class Outgoing:
     key: str  # what makes it the same record when sent again: provider and vendor event id
     record: bytes  # the record's JSON
     time: float  # event time (epoch seconds)
+    provider: str = ""  # the vendor it was read as (Provider value): the worker's typed decoder
 
 
 def sortable_id(entry_id: str) -> str:
@@ -181,7 +186,14 @@ class StreamBus:
             day = int(item.time // 86400)
             digest = hashlib.blake2b(item.key.encode(), digest_size=8).digest()
             args.extend(
-                (self.partition_of(item.identity), f"{self._seen}:{day}", digest, item.record, item.time)
+                (
+                    self.partition_of(item.identity),
+                    f"{self._seen}:{day}",
+                    digest,
+                    item.record,
+                    item.time,
+                    item.provider,
+                )
             )
         return int(self._publish(keys=keys, args=args))
 
