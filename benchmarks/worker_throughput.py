@@ -3,13 +3,18 @@ partition streams, and bytes of state per identity in Redis.
 
     python benchmarks/worker_throughput.py [--users 500] [--days 7] [--seed 7] [--dir SIMULATED_DIR]
                                            [--redis-url redis://127.0.0.1:6379/15] [--partitions 8]
+                                           [--repeat 1]
 
 1. Simulates a multi-vendor tenant unless ``--dir`` names one already simulated.
-2. ``analyze`` in this process (memory state): events/s, the yardstick.
+2. ``analyze`` in this process (memory state): records/s, the yardstick. It is the analyze the workers
+   equal: accounts linked across vendors by the alias map only (the workers do not link by the records'
+   fields, ``analyze --no-link``), and the organisation's table not extended (``--no-org-learning`` on
+   both sides: workers share what they learn a commit late, so with learning their findings may differ).
 3. ``pushguard ingest`` into Redis (records/s), then ``pushguard worker --drain`` as real processes, one
    and then two on the same streams (each run on a fresh key prefix): records/s from the workers' start
    to their exit, minus the start-up of an idle worker (interpreter, detectors, geo database), measured
-   here too. The findings of every run are checked against analyze's.
+   here too, and the workers' CPU seconds. The findings of every run are checked against analyze's.
+   ``--repeat N`` runs each N times and keeps the best (the machine may be shared).
 4. State per identity: the Redis memory of each identity's key (MEMORY USAGE: compressed blob, version,
    key and Redis overhead) next to the raw state blob SQLite would store.
 
@@ -19,7 +24,9 @@ Only the ratios matter; every figure comes from this run on this machine. Keys a
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +37,7 @@ from pathlib import Path
 
 import redis
 
+from pushguard.enrich.resolver import IdentityResolver
 from pushguard.flow import analyze
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
@@ -59,12 +67,28 @@ def _ingest(url: str, prefix: str, logs: Path, partitions: int) -> float:
     return time.perf_counter() - began
 
 
-def _workers(url: str, prefix: str, count: int) -> float:
-    """Seconds from starting ``count`` draining workers to the last one's exit."""
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _workers(url: str, prefix: str, count: int) -> tuple[float, float]:
+    """Seconds from starting ``count`` draining workers to the last one's exit, and their CPU seconds."""
+    cpu = _children_cpu()
     began = time.perf_counter()
     processes = [
         subprocess.Popen(
-            _cli("worker", "--redis-url", url, "--prefix", prefix, "--drain", "--name", f"bench-{i}"),
+            _cli(
+                "worker",
+                "--redis-url",
+                url,
+                "--prefix",
+                prefix,
+                "--drain",
+                "--name",
+                f"bench-{i}",
+                "--no-org-learning",
+            ),
             stderr=subprocess.DEVNULL,
         )
         for i in range(count)
@@ -72,7 +96,7 @@ def _workers(url: str, prefix: str, count: int) -> float:
     for process in processes:
         if process.wait() != 0:
             raise SystemExit(f"a worker failed with exit code {process.returncode}")
-    return time.perf_counter() - began
+    return time.perf_counter() - began, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -83,6 +107,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the best is kept")
     args = parser.parse_args()
     client = redis.Redis.from_url(args.redis_url)
     client.ping()
@@ -92,39 +117,54 @@ def main() -> None:
             simulate(args.seed, args.users, args.days, logs)
         records = sum(1 for path in expand_paths([logs]) for line in path.open("rb") if line.strip())
         memory = MemoryStore()
-        began = time.perf_counter()
-        expected = analyze([logs], store=memory)
-        analyze_s = time.perf_counter() - began
+        analyze_s = math.inf
+        for _ in range(args.repeat):
+            memory = MemoryStore()
+            began = time.perf_counter()
+            expected = analyze(
+                [logs], store=memory, org_learns=False, resolver=IdentityResolver(vendor_fields=False)
+            )
+            analyze_s = min(analyze_s, time.perf_counter() - began)
         wanted = {(f.id, f.revision) for f in expected.findings}
+        analyze_rate = records / analyze_s
         print(f"tenant: {records:,} records, {expected.stats.events:,} events, {len(wanted)} findings")
-        print(f"analyze in process      {analyze_s:7.2f} s  {records / analyze_s:10,.0f} records/s  (1.00x)")
+        print(f"analyze --no-link       {analyze_s:7.2f} s  {analyze_rate:10,.0f} records/s  (1.00x)")
 
-        idle_prefix = f"bench-{uuid.uuid4().hex[:8]}"
-        startup = _workers(args.redis_url, idle_prefix, 1)
-        _clean(client, idle_prefix)
+        startup = math.inf
+        for _ in range(args.repeat):
+            idle_prefix = f"bench-{uuid.uuid4().hex[:8]}"
+            startup = min(startup, _workers(args.redis_url, idle_prefix, 1)[0])
+            _clean(client, idle_prefix)
         print(f"idle worker start-up    {startup:7.2f} s  (subtracted below)")
 
         rates: dict[int, float] = {}
         for count in (1, 2):
-            prefix = f"bench-{uuid.uuid4().hex[:8]}"
-            try:
-                ingest_s = _ingest(args.redis_url, prefix, logs, args.partitions)
-                if count == 1:
-                    print(f"ingest                  {ingest_s:7.2f} s  {records / ingest_s:10,.0f} records/s")
-                took = max(_workers(args.redis_url, prefix, count) - startup, 1e-3)
-                rates[count] = records / took
-                store = RedisStore(args.redis_url, prefix, client=client)
-                same = {(f.id, f.revision) for f in store.findings()} == wanted
-                print(
-                    f"{count} worker(s), {args.partitions} partitions {took:6.2f} s  {rates[count]:10,.0f} "
-                    f"records/s  ({rates[count] / (records / analyze_s):.2f}x analyze)  "
-                    f"same findings as analyze: {'yes' if same else 'NO'}"
-                )
-                if count == 1:
-                    _state_sizes(store, memory)
-            finally:
-                _clean(client, prefix)
-        print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
+            best, best_cpu, all_same = math.inf, 0.0, True
+            for run in range(args.repeat):
+                prefix = f"bench-{uuid.uuid4().hex[:8]}"
+                try:
+                    ingest_s = _ingest(args.redis_url, prefix, logs, args.partitions)
+                    if count == 1 and run == 0:
+                        print(f"ingest                  {ingest_s:7.2f} s  {records / ingest_s:10,.0f} rec/s")
+                    wall, cpu = _workers(args.redis_url, prefix, count)
+                    if wall - startup < best:
+                        best, best_cpu = max(wall - startup, 1e-3), cpu
+                    store = RedisStore(args.redis_url, prefix, client=client)
+                    all_same &= {(f.id, f.revision) for f in store.findings()} == wanted
+                    if count == 1 and run == 0:
+                        _state_sizes(store, memory)
+                finally:
+                    _clean(client, prefix)
+            rates[count] = records / best
+            print(
+                f"{count} worker(s), {args.partitions} partitions {best:6.2f} s  {rates[count]:10,.0f} "
+                f"records/s  ({rates[count] / analyze_rate:.2f}x analyze, workers' CPU {best_cpu:.1f} s)  "
+                f"same findings as analyze: {'yes' if all_same else 'NO'}"
+            )
+        print(
+            f"ratios: 1 worker / analyze {rates[1] / analyze_rate:.2f}x (target >= 0.8), "
+            f"2 workers / 1 worker {rates[2] / rates[1]:.2f}x (target >= 1.6)"
+        )
 
 
 def _state_sizes(store: RedisStore, memory: MemoryStore) -> None:

@@ -100,19 +100,36 @@ at = at + 3 * k + 1
 local ops = tonumber(ARGV[at])
 for j = 1, ops do
   local op, stream, value = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1], ARGV[at + 3 * j]
-  local gone = false
-  if op == 'del' then
-    gone = #redis.call('XRANGE', stream, value, value) == 0
-  elseif op == 'ack' then
-    local owner = redis.call('XPENDING', stream, group, value, value, 1)
-    gone = #owner == 0 or owner[1][2] ~= consumer
-  end
-  if gone then
+  if op == 'del' and #redis.call('XRANGE', stream, value, value) == 0 then
     conflicts[#conflicts + 1] = 'entry'
     conflicts[#conflicts + 1] = stream
     conflicts[#conflicts + 1] = value
   end
 end
+local ops_at = at
+at = at + 3 * ops + 1
+-- acknowledgements, by stream: every entry must still be pending for this consumer (one XPENDING over
+-- the batch's range, not one per entry)
+local acks_at = at
+local streams = tonumber(ARGV[at])
+at = at + 1
+for j = 1, streams do
+  local stream, count, first, last = ARGV[at], tonumber(ARGV[at + 1]), ARGV[at + 2], ARGV[at + 3]
+  local mine = {}
+  for _, item in ipairs(redis.call('XPENDING', stream, group, first, last, 2 * count + 100, consumer)) do
+    mine[item[1]] = true
+  end
+  for i = 1, count do
+    local id = ARGV[at + 3 + i]
+    if not mine[id] then
+      conflicts[#conflicts + 1] = 'entry'
+      conflicts[#conflicts + 1] = stream
+      conflicts[#conflicts + 1] = id
+    end
+  end
+  at = at + 4 + count
+end
+local outbox_at = at
 if #conflicts > 0 then
   return {0, conflicts}
 end
@@ -140,17 +157,24 @@ for j = 1, k do
   end
 end
 for j = 1, ops do
-  local op, stream, value = ARGV[at + 3 * j - 2], ARGV[at + 3 * j - 1], ARGV[at + 3 * j]
+  local op, stream, value = ARGV[ops_at + 3 * j - 2], ARGV[ops_at + 3 * j - 1], ARGV[ops_at + 3 * j]
   if op == 'add' then redis.call('XADD', stream, '*', 'p', value)
-  elseif op == 'ack' then
-    redis.call('XACK', stream, group, value)
-    redis.call('XDEL', stream, value)
   else redis.call('XDEL', stream, value) end
 end
-at = at + 3 * ops + 1
+at = acks_at + 1
+for j = 1, streams do
+  local stream, count = ARGV[at], tonumber(ARGV[at + 1])
+  for from = 1, count, 4000 do  -- unpack has a stack limit: a few thousand ids per call
+    local upto = math.min(from + 3999, count)
+    redis.call('XACK', stream, group, unpack(ARGV, at + 3 + from, at + 3 + upto))
+    redis.call('XDEL', stream, unpack(ARGV, at + 3 + from, at + 3 + upto))
+  end
+  at = at + 4 + count
+end
+at = outbox_at
 local o = tonumber(ARGV[at])
 if o > 0 then
-  local hash, open, seq = KEYS[4 + n + ops], KEYS[5 + n + ops], KEYS[6 + n + ops]
+  local hash, open, seq = KEYS[4 + n], KEYS[5 + n], KEYS[6 + n]
   for j = 1, o do
     local key, entry = ARGV[at + 2 * j - 1], ARGV[at + 2 * j]
     if redis.call('HSETNX', hash, key, entry) == 1 then
@@ -283,17 +307,29 @@ class RedisStore:
         args.append(len(batch.findings))
         for finding in batch.findings:
             args.extend((finding.id, finding.revision, encode_finding(finding)))
-        args.append(len(extra.ops))
-        for op, stream, payload in extra.ops:
-            keys.append(stream)
-            args.extend((op, stream, payload))
         # the closed loop's intents in the same script as the findings that planned them: a worker
         # killed after the commit has them all, one killed before has neither
+        if batch.outbox:
+            keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
+        acks: dict[str, list[str]] = {}
+        ops: list[tuple[str, str, bytes | str]] = []
+        for op in extra.ops:
+            if op[0] == "ack":
+                acks.setdefault(op[1], []).append(_text(op[2]))
+            else:
+                ops.append(op)
+        args.append(len(ops))
+        for op, stream, payload in ops:
+            args.extend((op, stream, payload))
+        args.append(len(acks))
+        for stream, ids in acks.items():
+            first, last = min(ids, key=_entry_order), max(ids, key=_entry_order)
+            args.extend((stream, len(ids), first, last))
+            args.extend(ids)
         args.append(len(batch.outbox))
         for intent, entry in batch.outbox.items():
             args.extend((intent, entry))
-        if batch.outbox:
-            keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
+        keys.extend(dict.fromkeys([stream for _, stream, _ in ops] + list(acks)))  # declared, for a cluster
         reply = self._commit(keys=keys, args=args)
         if int(reply[0]) != 1:
             flat = [_text(item) for item in reply[1]]
@@ -401,6 +437,11 @@ def unpack_state(key: str, stored: bytes) -> bytes:
     raise StoreDataError(
         f"state of {key!r} in Redis has an unknown encoding {kind!r}: not written by pushguard"
     )
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _text(value: bytes | str | int) -> str:
