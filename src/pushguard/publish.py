@@ -126,7 +126,11 @@ def publish_records(
         elif parsed.events:
             first = min(parsed.events, key=event_order)
             key = f"{first.provider.value}|{first.event_id}"
-            batch.append((event_order(first), Outgoing(first.identity, key, _json.encode(record), first.ts, first.provider.value))
+            batch.append(
+                (
+                    event_order(first),
+                    Outgoing(first.identity, key, _json.encode(record), first.ts, first.provider.value),
+                )
             )
     batch.sort(key=lambda item: item[0])
     _publish(bus, [outgoing for _, outgoing in batch], stats)

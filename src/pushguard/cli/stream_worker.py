@@ -17,6 +17,7 @@ whenever one dies (tested with SIGKILL)."""
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import sys
@@ -45,6 +46,18 @@ from pushguard.store.streams import (
 )
 
 _record_decoder = msgspec.json.Decoder(dict[str, Any])
+# The cyclic GC over a worker's heap (decoded states, the second stage's waiting events: many small
+# objects, no cycles) cost a third of its time at the default thresholds; the service tunes it the same
+# way (api.server.tune_runtime).
+GC_THRESHOLDS = (50_000, 50, 1000)
+
+
+def tune_gc() -> None:
+    """For a process that runs one worker: start-up objects (detectors, geo tables) frozen out of
+    collection, and collections rarer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
 E = TypeVar("E", bound=Engine)
 
@@ -89,7 +102,10 @@ class _Parsed:
 class WorkerOptions:
     name: str
     flow: Flow = field(default_factory=Flow)  # detectors, alias map, provider, the organisation's networks
-    batch: int = 500  # records read per partition read
+    # Records per read and commit, shared out over the partitions held. Large: a commit writes every state
+    # the batch touched (encoded, compressed), so its cost is per identity, not per record; a batch still
+    # commits within a third of the lease, whatever its size (the rest waits for the next turn).
+    batch: int = 10_000
     block_ms: int = 200  # how long a read waits for new records
     lease_ms: int = 10_000  # a dead worker's partitions move after this long
     state_ttl_s: int = DEFAULT_TTL_S  # a state unused this long expires (0: never)
@@ -126,6 +142,7 @@ class StreamWorker:
         self.stats = WorkerStats()
         self.held: set[str] = set()
         self._recover: set[str] = set()
+        self._backlog: list[_Parsed] = []  # read (pending for this worker) but left for the next commit
         self._store = self._new_store()
         self._engine = self._new_engine()
         self._stage2_held = False
@@ -236,6 +253,7 @@ class StreamWorker:
         self._store.reset()
         self._engine = self._new_engine()
         self._recover = set(self.held)
+        self._backlog = []  # still pending for this worker: reclaimed with the rest
 
     # -- stage 1 -----------------------------------------------------------------------------------
 
@@ -243,21 +261,24 @@ class StreamWorker:
         if not self.held:
             time.sleep(self.options.block_ms / 1000)  # nothing to read: do not spin
             return False
-        entries: list[Entry] = []
+        began = time.monotonic()
+        parsed = self._backlog
+        self._backlog = []
         for stream in sorted(self._recover):
             claimed = self.bus.reclaim(self.options.name, stream)
             self.stats.reclaimed += len(claimed)
-            entries.extend(claimed)
+            parsed.extend(self._parse(entry) for entry in claimed)
         self._recover.clear()
-        if not entries:
+        if not parsed:
             block = 0 if self._stage2_heap else self.options.block_ms
-            entries = self.bus.read(self.options.name, sorted(self.held), self.options.batch, block or None)
-        if not entries:
+            count = -(-self.options.batch // len(self.held))
+            entries = self.bus.read(self.options.name, sorted(self.held), count, block or None)
+            parsed = [self._parse(entry) for entry in entries]
+        if not parsed:
             return False
         if self.options.closed_loop is not None:
             self.options.closed_loop.received()  # read now: the time-to-control's "received" end
         engine, store = self._engine, self._store
-        parsed = [self._parse(entry) for entry in entries]
         # one round trip for the states of the batch; the ones still decoded from earlier batches (the
         # partitions held since) are used as they are: the commit checks their versions
         store.prefetch(
@@ -268,8 +289,13 @@ class StreamWorker:
         )
         replayed = engine.stats.replayed
         tally = WorkerStats()  # counted once the batch is committed (a conflict reprocesses it)
-        for item in parsed:
+        budget = self.options.lease_ms / 3000  # seconds: the commit comes well within the lease
+        for done, item in enumerate(parsed):
+            if done % 256 == 255 and time.monotonic() - began > budget:
+                self._backlog = parsed[done:]
+                break
             self._apply(item, engine, store, tally)
+        taken = len(parsed) - len(self._backlog)
         try:
             engine.flush()
         except StateConflictError:
@@ -277,7 +303,7 @@ class StreamWorker:
             self._restart()
             return True
         stats = self.stats
-        stats.records += len(entries)
+        stats.records += taken
         stats.events += tally.events
         stats.findings += tally.findings
         stats.dead += tally.dead

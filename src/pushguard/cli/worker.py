@@ -33,7 +33,7 @@ from pushguard.cli.conventions import (
     examples,
     write_json,
 )
-from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
+from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats, tune_gc
 from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import Flow
 from pushguard.model import Provider, PushguardError
@@ -182,7 +182,9 @@ def worker_command(
     config: ConfigOpt = None,
     geoip_city: GeoipCityOpt = None,
     geoip_asn: GeoipAsnOpt = None,
-    batch: Annotated[int, typer.Option(min=1, help="Records per read and commit.")] = 500,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Records per read and commit (at most; a commit comes within lease/3).")
+    ] = 10_000,
     lease_ms: Annotated[
         int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
     ] = 10_000,
@@ -272,6 +274,7 @@ def worker_command(
             closed_loop=loop,
         )
         worker = StreamWorker(client, prefix, options)
+        tune_gc()
         try:
             worker.run(partitions, should_stop=lambda: bool(stopping))
         except (PushguardError, ValueError) as exc:

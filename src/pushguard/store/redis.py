@@ -242,6 +242,10 @@ class RedisStore:
         self._versions: dict[str, int] = {}  # state key → version this session last saw or wrote
         self._positions: dict[str, str | None] = {}  # partition → position this session last saw or wrote
         self._prefetched: dict[str, bytes | None] = {}  # read ahead by prefetch, not yet loaded
+        # the last state_keys() listing: a caller loading them one by one in that order (the end of a run
+        # advancing every stored state) gets the next LOAD_CHUNK read ahead in one round trip
+        self._listed: list[str] = []
+        self._listed_at: dict[str, int] = {}
         self.pending = StreamOps()
         self.conflicts = 0
         self.commits = 0
@@ -261,6 +265,12 @@ class RedisStore:
                     found[key] = blob
             else:
                 missing.append(key)
+        if len(missing) == 1 and (at := self._listed_at.get(missing[0])) is not None:
+            self.prefetch(self._listed[at : at + LOAD_CHUNK])
+            blob = self._prefetched.pop(missing[0])
+            if blob is not None:
+                found[missing[0]] = blob
+            return found
         found.update(self._fetch(missing))
         return found
 
@@ -367,6 +377,7 @@ class RedisStore:
         skip = len(self.state_key(""))
         # collected up front: the caller commits while it iterates
         found = [_text(key)[skip:] for key in self.client.scan_iter(match=self.state_key("*"), count=1000)]
+        self._listed, self._listed_at = found, {key: at for at, key in enumerate(found)}
         return iter(found)
 
     def position(self, partition: str) -> str | None:
@@ -396,6 +407,7 @@ class RedisStore:
         self._versions.clear()
         self._positions.clear()
         self._prefetched.clear()
+        self._listed, self._listed_at = [], {}
         self.pending = StreamOps(group=self.pending.group, consumer=self.pending.consumer)
 
     def ttl(self, key: str) -> int:
