@@ -226,7 +226,7 @@ class StreamWorker:
 
     def _rebalance(self, live: int) -> None:
         options = self.options
-        target = math.ceil(self.bus.partitions / max(live, 1))
+        target = self._share(self.bus.partitions, max(live, 1), self._stage2_held)
         lost = {p for p in self.held if not self.bus.renew(p, options.name, options.lease_ms)}
         changed = bool(lost)
         self.held -= lost
@@ -246,6 +246,19 @@ class StreamWorker:
                     changed = True
         if changed:
             self._restart()
+
+    @staticmethod
+    def _share(partitions: int, live: int, second_stage: bool) -> int:
+        """How many partitions this worker should hold. The second stage (every event the IP/ASN-keyed
+        detectors look at, in one worker) is about half the work of the first stage over all partitions
+        per worker when two share them: its holder takes two thirds of an equal share, the others the
+        rest between them."""
+        if live == 1:
+            return partitions
+        mine = max(1, round(partitions / live * 2 / 3))
+        if second_stage:
+            return mine
+        return math.ceil((partitions - mine) / (live - 1))
 
     def _restart(self) -> None:
         """Forget every cached state and re-read every pending entry of the partitions held: after a
