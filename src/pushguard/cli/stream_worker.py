@@ -58,6 +58,8 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
 E = TypeVar("E", bound=Engine)
 

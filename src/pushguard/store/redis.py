@@ -323,11 +323,11 @@ class RedisStore:
             keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
         acks: dict[str, list[str]] = {}
         ops: list[tuple[str, str, bytes | str]] = []
-        for op in extra.ops:
-            if op[0] == "ack":
-                acks.setdefault(op[1], []).append(_text(op[2]))
+        for queued in extra.ops:
+            if queued[0] == "ack":
+                acks.setdefault(queued[1], []).append(_text(queued[2]))
             else:
-                ops.append(op)
+                ops.append(queued)
         args.append(len(ops))
         for op, stream, payload in ops:
             args.extend((op, stream, payload))
