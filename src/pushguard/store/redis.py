@@ -136,8 +136,8 @@ end
 for i = 1, n do
   local key = KEYS[3 + i]
   local version = string.format('%010d', tonumber(ARGV[3 + 2 * i]) + 1)
-  redis.call('SET', key, version .. ARGV[4 + 2 * i])
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+  if ttl > 0 then redis.call('SET', key, version .. ARGV[4 + 2 * i], 'EX', ttl)
+  else redis.call('SET', key, version .. ARGV[4 + 2 * i]) end
 end
 for j = 1, m do
   local partition, expected = ARGV[positions_at + 3 * j - 2], ARGV[positions_at + 3 * j - 1]
