@@ -107,7 +107,7 @@ class WorkerOptions:
     # Records per read and commit, shared out over the partitions held. Large: a commit writes every state
     # the batch touched (encoded, compressed), so its cost is per identity, not per record; a batch still
     # commits within a third of the lease, whatever its size (the rest waits for the next turn).
-    batch: int = 10_000
+    batch: int = 20_000
     block_ms: int = 200  # how long a read waits for new records
     lease_ms: int = 10_000  # a dead worker's partitions move after this long
     state_ttl_s: int = DEFAULT_TTL_S  # a state unused this long expires (0: never)
@@ -229,7 +229,12 @@ class StreamWorker:
     def _rebalance(self, live: int) -> None:
         options = self.options
         target = self._share(self.bus.partitions, max(live, 1), self._stage2_held)
-        lost = {p for p in self.held if not self.bus.renew(p, options.name, options.lease_ms)}
+        # every lease held, the second stage's too, renewed in one round trip
+        leases = sorted(self.held) + (["stage2"] if self._stage2_held else [])
+        lost = self.bus.renew_all(leases, options.name, options.lease_ms)
+        if "stage2" in lost:
+            lost.discard("stage2")
+            self._stage2_held = False
         changed = bool(lost)
         self.held -= lost
         while len(self.held) > target:  # a worker joined: hand partitions over (all work is committed)
@@ -373,9 +378,7 @@ class StreamWorker:
 
     def _stage2(self) -> bool:
         name, lease = self.options.name, self.options.lease_ms
-        if self._stage2_held:
-            self._stage2_held = self.bus.renew("stage2", name, lease)
-        elif self.bus.acquire("stage2", name, lease):
+        if not self._stage2_held and self.bus.acquire("stage2", name, lease):  # held: renewed already
             self._stage2_held = True
             self._restart_stage2()
         if not self._stage2_held:

@@ -66,8 +66,12 @@ if new > 0 then redis.call('SET', KEYS[3], string.format('%.6f', highest)) end
 return new
 """
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
+local kept = {}
+for i, key in ipairs(KEYS) do
+  kept[i] = 0
+  if redis.call('GET', key) == ARGV[1] then kept[i] = redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return kept
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -293,7 +297,14 @@ class StreamBus:
         return bool(self.client.set(self.lease_key(name), worker, nx=True, px=ttl_ms))
 
     def renew(self, name: str, worker: str, ttl_ms: int) -> bool:
-        return bool(self._renew(keys=[self.lease_key(name)], args=[worker, ttl_ms]))
+        return name not in self.renew_all([name], worker, ttl_ms)
+
+    def renew_all(self, names: Sequence[str], worker: str, ttl_ms: int) -> set[str]:
+        """Renew this worker's leases in one round trip; the names of those it no longer holds."""
+        if not names:
+            return set()
+        kept: list[int] = self._renew(keys=[self.lease_key(name) for name in names], args=[worker, ttl_ms])
+        return {name for name, ok in zip(names, kept, strict=True) if not ok}
 
     def release(self, name: str, worker: str) -> None:
         self._release(keys=[self.lease_key(name)], args=[worker])
@@ -308,4 +319,7 @@ def _text(value: Any) -> str:
 
 
 def _fields(raw: dict[Any, Any]) -> dict[str, bytes]:
-    return {_text(k): v if isinstance(v, bytes) else str(v).encode() for k, v in raw.items()}
+    try:  # a client that returns bytes, keys and values (ours): the short way, once per record
+        return {k.decode(): v for k, v in raw.items()}
+    except AttributeError:  # one that decodes responses
+        return {_text(k): v if isinstance(v, bytes) else str(v).encode() for k, v in raw.items()}
