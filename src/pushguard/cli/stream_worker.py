@@ -104,10 +104,12 @@ class _Parsed:
 class WorkerOptions:
     name: str
     flow: Flow = field(default_factory=Flow)  # detectors, alias map, provider, the organisation's networks
-    # Records per read and commit, shared out over the partitions held. Large: a commit writes every state
-    # the batch touched (encoded, compressed), so its cost is per identity, not per record; a batch still
-    # commits within a third of the lease, whatever its size (the rest waits for the next turn).
-    batch: int = 20_000
+    # Records per read and commit, shared out over the partitions held. A commit writes every state the
+    # batch touched (encoded, compressed): its cost is per identity, so a batch of a few thousand records
+    # pays it once for several records of each; larger ones gained nothing for one worker and slowed
+    # two (partitions change hands only between batches). A batch commits within a third of the lease
+    # whatever its size (the rest waits for the next turn).
+    batch: int = 5_000
     block_ms: int = 200  # how long a read waits for new records
     lease_ms: int = 10_000  # a dead worker's partitions move after this long
     state_ttl_s: int = DEFAULT_TTL_S  # a state unused this long expires (0: never)

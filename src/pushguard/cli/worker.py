@@ -184,7 +184,7 @@ def worker_command(
     geoip_asn: GeoipAsnOpt = None,
     batch: Annotated[
         int, typer.Option(min=1, help="Records per read and commit (at most; a commit comes within lease/3).")
-    ] = 20_000,
+    ] = 5_000,
     lease_ms: Annotated[
         int, typer.Option(min=100, help="Partition lease: a dead worker's partitions move after this.")
     ] = 10_000,
