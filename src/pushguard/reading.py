@@ -128,7 +128,11 @@ def parse_items(
     for item in items:
         stats.records += 1
         if isinstance(item, Decoded):  # read_records gives these only for the provider asked for
-            source, parse, record = item.parser, item.parser.parse_decoded, item.value
+            record = item.value
+            if record.__class__ is Unmapped:  # a line of a type no mapping takes (most of an Okta log)
+                stats.unmapped[record.reason] += 1
+                continue
+            source, parse = item.parser, item.parser.parse_decoded
         else:
             record = item.record
             if record is None:
