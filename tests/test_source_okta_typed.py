@@ -16,8 +16,8 @@ import pytest
 
 from pushguard.model import Provider
 from pushguard.simulate.scenario import simulate
-from pushguard.sources.okta import SOURCE as OKTA
 from pushguard.sources.base import Unmapped
+from pushguard.sources.okta import SOURCE as OKTA
 from pushguard.sources.okta_log_event import OktaLogEventLine
 from pushguard.sources.readers import (
     Decoded,

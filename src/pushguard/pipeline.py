@@ -81,7 +81,7 @@ def not_an_identity(event: Event) -> bool:
 def position_key(event: Event) -> str:
     """Sortable text of (time, provider, id): the replay guard's position within a partition."""
     micros = int(event.ts * 1_000_000)  # event.ts is event.time.timestamp(), computed once
-    return f"{micros:020d}|{event.provider.value}|{event.event_id}"
+    return f"{micros:020d}|{event.provider!s}|{event.event_id}"
 
 
 class SecondStage(Protocol):
@@ -253,7 +253,7 @@ class Engine:
             self._positions[partition] = key
             self._dirty_positions.add(partition)
         self.stats.events += 1
-        self.stats.by_provider[event.provider.value] += 1
+        self.stats.by_provider[str(event.provider)] += 1
         ts = event.ts
         if ts > self.watermark:
             self.watermark = ts

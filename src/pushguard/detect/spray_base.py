@@ -167,8 +167,8 @@ class SprayBase(abc.ABC):
         state.open_targets += is_open(target) - was_open
         if event.ip and event.ip not in state.ips and len(state.ips) < _MAX_LISTED:
             state.ips.append(event.ip)
-        if event.provider.value not in state.providers:
-            state.providers.append(event.provider.value)
+        if str(event.provider) not in state.providers:
+            state.providers.append(str(event.provider))
         episode = state.episode
         if episode is not None and not target.flags & KNOWN:
             episode.last_ts = now  # the source keeps working on identities that never used it

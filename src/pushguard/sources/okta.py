@@ -239,7 +239,7 @@ class OktaSource:
         ):
             kind = _classify(head.event_type, head.outcome)
             if kind.__class__ is Unmapped and plain_text_passes(line):
-                return cast(Unmapped, kind)
+                return kind
         try:
             event = _line_decoder.decode(line)
         except (*NOT_JSON, RecursionError):
