@@ -308,13 +308,17 @@ class Engine:
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
         """The detectors keyed by something else than the identity (IP, ASN), given its profile."""
         produced: list[Finding] = []
+        keyed, keeps_key = self._keyed, self.keeps_key
         for detector_id, detector in self._keyed_observers[event.kind]:
             part = detector.partition(event)
-            if part is None or (self.keeps_key is not None and not self.keeps_key(part)):
+            if part is None or (keeps_key is not None and not keeps_key(part)):
                 continue
             key = f"{KEYED_PREFIX}{detector_id}|{part}"
-            state, detections = detector.observe_at(self._keyed_state(detector, key), part, event, profile)
-            self._keyed[key] = state
+            state = keyed.get(key)
+            if state is None:
+                state = self._keyed_state(detector, key)
+            state, detections = detector.observe_at(state, part, event, profile)
+            keyed[key] = state
             self._keyed_dirty.add(key)
             for detection in detections:
                 produced.append(self._finding(None, detection))
