@@ -44,6 +44,7 @@ from pushguard.pipeline import (
     save_resolver,
     stored_resolver,
 )
+from pushguard.runtime import gc_tuned
 from pushguard.sources.limits import TOO_DEEP, ReadLimits, value_too_deep
 from pushguard.sources.progress import listen as listen_to_reading
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_paths, unwrap_records
@@ -270,6 +271,7 @@ class Flow:
             resolver = self.resolver(store)
         before = BeforeEvent(engine)
         with ExitStack() as closing:
+            closing.enter_context(gc_tuned())
             for enricher in chain:
                 if isinstance(enricher, AbstractContextManager):
                     closing.enter_context(enricher)
