@@ -16,8 +16,9 @@ import pytest
 
 from pushguard.model import Provider
 from pushguard.simulate.scenario import simulate
+from pushguard.sources.base import Unmapped
 from pushguard.sources.okta import SOURCE as OKTA
-from pushguard.sources.okta_log_event import OktaLogEventLine, OktaTypeLine
+from pushguard.sources.okta_log_event import OktaLogEventLine
 from pushguard.sources.readers import (
     Decoded,
     decode_json,
@@ -141,8 +142,8 @@ def test_odd_lines_the_typed_decoder_takes_parse_as_plain(name: str) -> None:
 def test_unmapped_types_are_decoded_by_their_type_alone() -> None:
     """The pre-filter: a record no mapping takes is decoded as its type and outcome only; one a mapping
     takes (an MFA verification, a sign-on policy's challenge) as the whole record."""
-    assert isinstance(OKTA.decode_line(TAKEN["unmapped eventType"]), OktaTypeLine)
-    assert isinstance(OKTA.decode_line(TAKEN["unmapped policy outcome"]), OktaTypeLine)
+    assert isinstance(OKTA.decode_line(TAKEN["unmapped eventType"]), Unmapped)
+    assert isinstance(OKTA.decode_line(TAKEN["unmapped policy outcome"]), Unmapped)
     challenge = {**PUSH_SENT, "eventType": "policy.evaluate_sign_on", "outcome": {"result": "CHALLENGE"}}
     for mapped in (PUSH_SENT, challenge, {**PUSH_SENT, "eventType": "user.authentication.auth_via_mfa"}):
         assert isinstance(OKTA.decode_line(_line(mapped)), OktaLogEventLine)
@@ -223,3 +224,23 @@ def test_mutated_records_parse_the_same_both_ways() -> None:
         taken[same is not None] += 1
         assert same in (None, True), line
     assert taken[True] > 1000  # most mutations keep the shape the typed decoder reads
+
+
+def test_depth_is_checked_only_where_the_content_is_read() -> None:
+    """The known difference (``sources.typed``): a record of a type no mapping takes is counted as
+    unmapped however deep the fields it never reads nest; one a mapping takes still goes the plain way,
+    which refuses it as too deep, and so does nesting deep enough to threaten the stack."""
+    deep: dict[str, Any] = {"x": []}
+    for _ in range(70):
+        deep = {"x": [deep]}
+    unmapped = _line({**PUSH_SENT, "eventType": "app.oauth2.as.token.grant", "debugContext": deep})
+    mapped = _line({**PUSH_SENT, "debugContext": deep})
+    assert json.dumps(deep).count("[") > 64
+    reason = OKTA.decode_line(unmapped)
+    assert isinstance(reason, Unmapped) and reason.reason == "okta: eventType app.oauth2.as.token.grant"
+    assert OKTA.decode_line(mapped) is None
+    with pytest.raises(ValueError, match="deep"):
+        decode_json(mapped)
+    abyss = PUSH_SENT | {"eventType": "app.oauth2.as.token.grant"}
+    line = _line(abyss)[:-1] + b',"z":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert OKTA.decode_line(line) is None

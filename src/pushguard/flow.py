@@ -45,6 +45,7 @@ from pushguard.pipeline import (
     stored_resolver,
 )
 from pushguard.reading import parse_line
+from pushguard.runtime import gc_tuned
 from pushguard.sources.limits import TOO_DEEP, ReadLimits, value_too_deep
 from pushguard.sources.progress import listen as listen_to_reading
 from pushguard.sources.readers import Decoded, RawItem, expand_paths, read_paths, unwrap_records
@@ -272,6 +273,7 @@ class Flow:
             resolver = self.resolver(store)
         before = BeforeEvent(engine)
         with ExitStack() as closing:
+            closing.enter_context(gc_tuned())
             for enricher in chain:
                 if isinstance(enricher, AbstractContextManager):
                     closing.enter_context(enricher)

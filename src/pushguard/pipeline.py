@@ -81,7 +81,7 @@ def not_an_identity(event: Event) -> bool:
 def position_key(event: Event) -> str:
     """Sortable text of (time, provider, id): the replay guard's position within a partition."""
     micros = int(event.ts * 1_000_000)  # event.ts is event.time.timestamp(), computed once
-    return f"{micros:020d}|{event.provider.value}|{event.event_id}"
+    return f"{micros:020d}|{event.provider!s}|{event.event_id}"
 
 
 class SecondStage(Protocol):
@@ -258,7 +258,7 @@ class Engine:
             self._positions[partition] = key
             self._dirty_positions.add(partition)
         self.stats.events += 1
-        self.stats.by_provider[event.provider.value] += 1
+        self.stats.by_provider[str(event.provider)] += 1
         ts = event.ts
         if ts > self.watermark:
             self.watermark = ts
@@ -313,13 +313,17 @@ class Engine:
     def second_stage(self, event: Event, profile: IdentityProfile) -> list[Finding]:
         """The detectors keyed by something else than the identity (IP, ASN), given its profile."""
         produced: list[Finding] = []
+        keyed, keeps_key = self._keyed, self.keeps_key
         for detector_id, detector in self._keyed_observers[event.kind]:
             part = detector.partition(event)
-            if part is None or (self.keeps_key is not None and not self.keeps_key(part)):
+            if part is None or (keeps_key is not None and not keeps_key(part)):
                 continue
             key = f"{KEYED_PREFIX}{detector_id}|{part}"
-            state, detections = detector.observe_at(self._keyed_state(detector, key), part, event, profile)
-            self._keyed[key] = state
+            state = keyed.get(key)
+            if state is None:
+                state = self._keyed_state(detector, key)
+            state, detections = detector.observe_at(state, part, event, profile)
+            keyed[key] = state
             self._keyed_dirty.add(key)
             for detection in detections:
                 produced.append(self._finding(None, detection))

@@ -86,7 +86,12 @@ def parse_record(
     source = BY_PROVIDER[provider] if provider is not None else detect_source(record)
     if source is None:
         return Parsed(unmapped=UNKNOWN_SHAPE)
-    return _parsed(source, source.parse, record, ref, aliases, enrichers)
+    outcome = _parsed(source, source.parse, record, ref, aliases, enrichers)
+    if isinstance(outcome, Unmapped):
+        return Parsed(unmapped=outcome.reason)
+    if isinstance(outcome, str):
+        return Parsed(error=outcome)
+    return Parsed(outcome)
 
 
 _VENDORS = {provider.value: provider for provider in Provider}
@@ -109,7 +114,14 @@ def parse_line(
     value = source.decode_line(line)
     if value is None:
         return None
-    return _parsed(source, source.parse_decoded, value, ref, aliases, enrichers)
+    if isinstance(value, Unmapped):  # told from the few fields that say so, the rest left unread
+        return Parsed(unmapped=value.reason)
+    outcome = _parsed(source, source.parse_decoded, value, ref, aliases, enrichers)
+    if isinstance(outcome, Unmapped):
+        return Parsed(unmapped=outcome.reason)
+    if isinstance(outcome, str):
+        return Parsed(error=outcome)
+    return Parsed(outcome)
 
 
 def _parsed(
@@ -119,20 +131,22 @@ def _parsed(
     ref: RawRef,
     aliases: AliasMap,
     enrichers: Sequence[Enricher],
-) -> Parsed:
+) -> list[Event] | Unmapped | str:
+    """The record's linked, enriched events, why none, or what is broken in it (a message): no object
+    per record on the way (this runs for every record of a file)."""
     try:
         result = parse(record, ref)
     except RecordError as exc:
-        return Parsed(error=f"{source.provider.value}: {exc}")
+        return f"{source.provider.value}: {exc}"
     if isinstance(result, Unmapped):
-        return Parsed(unmapped=result.reason)
+        return result
     events = []
     for event in result:
         event = aliases.apply(event)
         for enrich in enrichers:
             event = enrich(event)
         events.append(event)
-    return Parsed(events)
+    return events
 
 
 def parse_items(
@@ -152,7 +166,11 @@ def parse_items(
     for item in items:
         stats.records += 1
         if isinstance(item, Decoded):  # read_records gives these only for the provider asked for
-            source, parse, record = item.parser, item.parser.parse_decoded, item.value
+            record = item.value
+            if record.__class__ is Unmapped:  # a line of a type no mapping takes (most of an Okta log)
+                stats.unmapped[record.reason] += 1
+                continue
+            source, parse = item.parser, item.parser.parse_decoded
         else:
             record = item.record
             if record is None:
@@ -163,15 +181,15 @@ def parse_items(
                 stats.unmapped[UNKNOWN_SHAPE] += 1
                 continue
             parse = source.parse
-        parsed = _parsed(
+        outcome = _parsed(
             source, parse, record, RawRef(source=item.source, position=item.position), aliases, enrichers
         )
-        if parsed.error is not None:
-            stats.error(item.where, parsed.error)
-        elif parsed.unmapped is not None:
-            stats.unmapped[parsed.unmapped] += 1
+        if isinstance(outcome, list):
+            yield from outcome
+        elif isinstance(outcome, Unmapped):
+            stats.unmapped[outcome.reason] += 1
         else:
-            yield from parsed.events
+            stats.error(item.where, outcome)
 
 
 Order = tuple[float, str, str]
@@ -179,7 +197,7 @@ Order = tuple[float, str, str]
 
 def event_order(event: Event) -> Order:
     """(time, provider, event id): the order detection runs in."""
-    return (event.ts, event.provider.value, event.event_id)
+    return (event.ts, str(event.provider), event.event_id)
 
 
 def keyed_file_events(events: Iterator[Event], stats: RunStats) -> Iterator[tuple[Order, Event]]:

@@ -14,7 +14,6 @@ be shared: more than one worker needs ``redis_url``."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sys
 from typing import Any
@@ -27,6 +26,7 @@ from uvicorn.server import ServerState
 from pushguard.api.app import create_app
 from pushguard.api.config import DEFAULT_READ_TIMEOUT_S, ServiceConfig, load_config
 from pushguard.api.logs import configure
+from pushguard.runtime import tune_for_a_long_life
 
 CONFIG_FILE_ENV = "PUSHGUARD_CONFIG_FILE"  # how worker processes find the config file
 HEAD_TIMEOUT_ENV = "PUSHGUARD_READ_TIMEOUT_S"
@@ -92,7 +92,6 @@ def app_from_environment() -> FastAPI:
 
 
 GIL_SWITCH_S = 0.0005
-GC_THRESHOLDS = (50_000, 50, 1000)
 
 
 def tune_runtime() -> None:
@@ -104,9 +103,7 @@ def tune_runtime() -> None:
       it stopped everything for ~100 ms (decide p99 108 ms → 11 ms with these thresholds). The state
       holds no reference cycles; startup objects are frozen out of collection altogether."""
     sys.setswitchinterval(GIL_SWITCH_S)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_for_a_long_life()
 
 
 def serve(app: FastAPI | None, settings: ServiceConfig, host: str, port: int, workers: int = 1) -> None:

@@ -17,7 +17,6 @@ whenever one dies (tested with SIGKILL)."""
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import sys
@@ -46,20 +45,6 @@ from pushguard.store.streams import (
 )
 
 _record_decoder = msgspec.json.Decoder(dict[str, Any])
-# The cyclic GC over a worker's heap (decoded states, the second stage's waiting events: many small
-# objects, no cycles) cost a third of its time at the default thresholds; the service tunes it the same
-# way (api.server.tune_runtime).
-GC_THRESHOLDS = (50_000, 50, 1000)
-
-
-def tune_gc() -> None:
-    """For a process that runs one worker: start-up objects (detectors, geo tables) frozen out of
-    collection, and collections rarer."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
 E = TypeVar("E", bound=Engine)
 

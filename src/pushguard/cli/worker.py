@@ -33,12 +33,13 @@ from pushguard.cli.conventions import (
     examples,
     write_json,
 )
-from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats, tune_gc
+from pushguard.cli.stream_worker import StreamWorker, WorkerOptions, WorkerStats
 from pushguard.decide.enforce import load_enforcement_config
 from pushguard.flow import Flow
 from pushguard.model import Provider, PushguardError
 from pushguard.publish import ingest
 from pushguard.report.jsonl import write_findings
+from pushguard.runtime import tune_for_a_long_life
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore
 from pushguard.store.streams import StreamBus
 
@@ -274,7 +275,7 @@ def worker_command(
             closed_loop=loop,
         )
         worker = StreamWorker(client, prefix, options)
-        tune_gc()
+        tune_for_a_long_life()  # the heap of decoded states and waiting events: no cycles to look for
         try:
             worker.run(partitions, should_stop=lambda: bool(stopping))
         except (PushguardError, ValueError) as exc:

@@ -194,12 +194,12 @@ class ApprovalAfterDenials:
                 )
             state.pending_ts, state.pending_id = now, event.event_id
             state.pending_source = requester_ip(event) or ""
-            state.pending_provider = event.provider.value
+            state.pending_provider = str(event.provider)
             return state, []
         weight = REFUSAL_WEIGHT.get(kind)
         if weight is not None:
             self._refuse(
-                state, now, event.event_id, weight, self._requester(state, event), event.provider.value
+                state, now, event.event_id, weight, self._requester(state, event), str(event.provider)
             )
             state.pending_ts, state.pending_id, state.pending_source = 0.0, "", ""
             return state, []
@@ -316,11 +316,11 @@ class ApprovalAfterDenials:
             f"the approved sign-in came from {context.describe()}",
         ]
         refused_on = tally(r.provider for r in refusals)
-        if len(set(refused_on) | {event.provider.value}) > 1:
+        if len(set(refused_on) | {str(event.provider)}) > 1:
             split = across_idps(refused_on, "refused") or ", ".join(
                 f"{n} refused on {IDP_NAMES.get(p, p)}" for p, n in refused_on.items()
             )
-            approved_on = IDP_NAMES.get(event.provider.value, event.provider.value)
+            approved_on = IDP_NAMES.get(str(event.provider), str(event.provider))
             reasons.insert(1, f"across the person's IdPs: {split}; approved on {approved_on}")
         bumps = 0
         if prompt_ts and event.ts - prompt_ts <= self.fast_s:
@@ -343,7 +343,7 @@ class ApprovalAfterDenials:
             ts=event.ts,
             event_id=event.event_id,
             ip=requester_ip(event) or "",
-            provider=event.provider.value,
+            provider=str(event.provider),
             severity=severity.value,
             confidence=confidence,
             title=title,

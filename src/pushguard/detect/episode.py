@@ -93,7 +93,7 @@ class Episode(msgspec.Struct, kw_only=True):
     def add(self, event: Event, *, addresses: bool = True) -> None:
         """``addresses=False``: evidence only, its addresses are not the attack's (an admin's workstation
         that reset the account: a responder blocks the source IPs a finding lists)."""
-        self.note(event.event_id, ts=event.ts, provider=event.provider.value, recent=3)
+        self.note(event.event_id, ts=event.ts, provider=str(event.provider), recent=3)
         for ip in (event.ip, event.responder_ip) if addresses else ():
             self.note_ip(ip)
 

@@ -147,8 +147,8 @@ class FraudReport:
                 report.ips.append(ip)
         if event.ip and event.ip not in report.disowned and len(report.disowned) < _MAX_IPS:
             report.disowned.append(event.ip)
-        if event.provider.value not in report.providers:
-            report.providers.append(event.provider.value)
+        if str(event.provider) not in report.providers:
+            report.providers.append(str(event.provider))
         if report.approval_id is None:
             for approval in reversed(state.approvals):
                 if now - approval.ts <= self.approval_window_s and self._damning(approval, report):

@@ -79,7 +79,7 @@ def update_profile(profile: IdentityProfile, event: Event, hashed: int) -> None:
     subject = event.subject
     # the provider (a str enum) looks up its own value; the plain text is stored
     if subject is not None and subject.id and profile.vendor_ids.get(event.provider) != subject.id:
-        profile.vendor_ids[event.provider.value] = subject.id
+        profile.vendor_ids[str(event.provider)] = subject.id
     kind = event.kind
     if kind is EventKind.PUSH_SENT:
         append_bounded(profile.prompts, second, MAX_RING)

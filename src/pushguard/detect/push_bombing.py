@@ -219,7 +219,7 @@ class PushBombing:
             state.episode.add(event)
         burst = state.burst
         burst.prompts += 1
-        burst.idps[event.provider.value] = burst.idps.get(event.provider.value, 0) + 1
+        burst.idps[str(event.provider)] = burst.idps.get(str(event.provider), 0) + 1
         context = assess(event, profile)
         if context.network != "none" or context.device != "none":  # a phone-only record says nothing
             self._note_context(burst, context)

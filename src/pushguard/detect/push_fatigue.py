@@ -151,7 +151,7 @@ class PushFatigue:
             found = self._spend_pending(state, now, event)
             context = assess(event, profile)
             state.pending = Pending(
-                now, event.event_id, requester_ip(event) or "", context, event.provider.value
+                now, event.event_id, requester_ip(event) or "", context, str(event.provider)
             )
             return state, found
         if kind in (EventKind.PUSH_DENIED, EventKind.PUSH_TIMEOUT):
@@ -161,7 +161,7 @@ class PushFatigue:
                 return state, self._spend(state, pending, now, event)
             # Entra, Duo: the record is the prompt, with its requester
             context = assess(event, profile)
-            prompt = Pending(now, event.event_id, requester_ip(event) or "", context, event.provider.value)
+            prompt = Pending(now, event.event_id, requester_ip(event) or "", context, str(event.provider))
             return state, self._spend(state, prompt, now, event)
         if kind is EventKind.PUSH_APPROVED:
             state.pending = None

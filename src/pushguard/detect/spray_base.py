@@ -151,28 +151,36 @@ class SprayBase(abc.ABC):
     ) -> tuple[SprayState, list[Detection]]:
         now = event.ts
         state.key = key
+        targets = state.targets
         if state.open_targets < 0:
-            state.open_targets = sum(is_open(target) for target in state.targets.values())
-        self._expire(state, now)
-        target = state.targets.pop(event.identity, None)  # re-inserted: oldest-touched stays first
+            state.open_targets = sum(is_open(target) for target in targets.values())
+        if (
+            state.episode is not None
+            or state.remembered
+            or (targets and next(iter(targets.values())).last_ts < now - self.window_s)
+        ):
+            self._expire(state, now)  # else nothing to expire: the call skipped on most events
+        target = targets.pop(event.identity, None)  # re-inserted: oldest-touched stays first
         was_open = False
         if target is None:
-            if len(state.targets) >= self.max_targets:
-                self._drop(state, next(iter(state.targets)))
+            if len(targets) >= self.max_targets:
+                self._drop(state, next(iter(targets)))
             target = Target(now, now, KNOWN if self._known(profile, event) else 0, 0.0, [])
         else:
-            was_open = is_open(target)
-        state.targets[event.identity] = target
+            was_open = not target.flags & (KNOWN | APPROVED)  # is_open, inline: this runs for every event
+        targets[event.identity] = target
         apply(target, event, now)
-        state.open_targets += is_open(target) - was_open
-        if event.ip and event.ip not in state.ips and len(state.ips) < _MAX_LISTED:
-            state.ips.append(event.ip)
-        if event.provider.value not in state.providers:
-            state.providers.append(event.provider.value)
+        state.open_targets += (not target.flags & (KNOWN | APPROVED)) - was_open
+        ip = event.ip
+        if ip and ip not in state.ips and len(state.ips) < _MAX_LISTED:
+            state.ips.append(ip)
+        provider = str(event.provider)
+        if provider not in state.providers:
+            state.providers.append(provider)
         episode = state.episode
         if episode is not None and not target.flags & KNOWN:
             episode.last_ts = now  # the source keeps working on identities that never used it
-        if episode is None and (len(state.targets) < self.min_identities or now < state.next_eval):
+        if episode is None and (len(targets) < self.min_identities or now < state.next_eval):
             return state, []
         possible = state.open_targets  # the suspects can only be fewer
         too_few = possible < self.min_identities or possible < self.min_ratio * len(state.targets)

@@ -141,7 +141,7 @@ class IdentityResolver:
         if not event.identity or subject is None or subject.type is PrincipalType.ADDRESS:
             return event
         login = subject.login or event.identity
-        provider = event.provider.value
+        provider = str(event.provider)
         account = f"{provider}|{login}"
         if self.aliases.covers(login) or (subject.id and self.aliases.covers(subject.id.lower())):
             self._account(account, event.identity)

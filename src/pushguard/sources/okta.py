@@ -60,7 +60,7 @@ from pushguard.sources.okta_log_event import (
     OktaOutcome,
     OktaTypeLine,
 )
-from pushguard.sources.typed import convert_lenient, plain_checks_pass
+from pushguard.sources.typed import convert_lenient, plain_checks_pass, plain_text_passes
 
 # debugData.factor and AuthenticatorEnrollment names → our factors.
 _FACTORS: dict[str, Factor] = {
@@ -222,10 +222,10 @@ class OktaSource:
             record = {key: value for key, value in record.items() if key != "actor"}
         return self.parse_decoded(convert_lenient(record, OktaLogEvent), ref)
 
-    def decode_line(self, line: bytes) -> OktaLogEventLine | OktaTypeLine | None:
+    def decode_line(self, line: bytes) -> OktaLogEventLine | Unmapped | None:
         """The line's LogEvent, or None when the plain path must read it (see ``sources.typed``). A line
-        of an event type no mapping takes (SSO, policy, app events: most of a real log) comes as its
-        ``OktaTypeLine`` alone, decoded without the rest of the record."""
+        of an event type no mapping takes (SSO, policy, app events: most of a real log) comes as the
+        ``Unmapped`` its ``OktaTypeLine`` gives, the rest of the record skipped unbuilt."""
         try:
             head = _type_decoder.decode(line)
         except (*NOT_JSON, RecursionError):
@@ -236,10 +236,10 @@ class OktaSource:
             and head.event_type
             and head.published is not msgspec.UNSET
             and not (head.value or head.records or head.stat or head.data or head.class_uid)
-            and isinstance(_classify(head.event_type, head.outcome), Unmapped)
-            and plain_checks_pass(line)
         ):
-            return head
+            kind = _classify(head.event_type, head.outcome)
+            if kind.__class__ is Unmapped and plain_text_passes(line):
+                return kind
         try:
             event = _line_decoder.decode(line)
         except (*NOT_JSON, RecursionError):
@@ -259,15 +259,15 @@ class OktaSource:
             return None
         return event if plain_checks_pass(line) else None
 
-    def parse_decoded(self, decoded: OktaLogEvent | OktaTypeLine, ref: RawRef) -> ParseResult:
+    def parse_decoded(self, decoded: OktaLogEvent | Unmapped, ref: RawRef) -> ParseResult:
+        if isinstance(decoded, Unmapped):  # decode_line's answer for a type no mapping takes
+            return decoded
         event_type = decoded.event_type
         if not isinstance(event_type, str) or not event_type:
             raise RecordError("eventType: missing or not a string")
         kind = _classify(event_type, decoded.outcome)
         if isinstance(kind, Unmapped):
             return kind
-        if isinstance(decoded, OktaTypeLine):  # decode_line gives these only for unmapped types
-            raise RecordError(f"eventType {event_type}: decoded without the record it needs")
         if kind is None:
             kind = self._mfa_kind(decoded, _result(decoded.outcome))
         return [self._event(decoded, event_type, kind, ref)]

@@ -27,7 +27,7 @@ import msgspec
 
 from pushguard.model import InputError, Provider
 from pushguard.sources import LineSource, line_source
-from pushguard.sources.base import NOT_JSON
+from pushguard.sources.base import NOT_JSON, Unmapped
 from pushguard.sources.limits import MAX_DEPTH, TOO_DEEP, ReadLimits, too_deep, value_too_deep
 from pushguard.sources.progress import Meter, listening, metered
 
@@ -60,7 +60,7 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
 
     source: str  # file path
     position: int  # 1-based line
-    value: msgspec.Struct  # the source's typed record
+    value: msgspec.Struct | Unmapped  # the source's typed record, or why no mapping takes it
     parser: LineSource  # the source that decoded it, and parses it
 
     @property
