@@ -13,7 +13,8 @@ partition streams, and bytes of state per identity in Redis.
 3. ``pushguard ingest`` into Redis (records/s), then ``pushguard worker --drain`` as real processes, one
    and then two on the same streams (each run on a fresh key prefix): records/s from the workers' start
    to their exit, minus the start-up of an idle worker (interpreter, detectors, geo database), measured
-   here too, and the workers' CPU seconds. The findings of every run are checked against analyze's.
+   here too, and the workers' CPU seconds. The findings of every run are checked against analyze's,
+   byte for byte.
    ``--repeat N`` runs each N times and keeps the best (the machine may be shared).
 4. State per identity: the Redis memory of each identity's key (MEMORY USAGE: compressed blob, version,
    key and Redis overhead) next to the raw state blob SQLite would store.
@@ -38,9 +39,11 @@ import redis
 
 from pushguard.enrich.resolver import IdentityResolver
 from pushguard.flow import analyze
+from pushguard.model import Finding
 from pushguard.simulate.scenario import simulate
 from pushguard.sources.readers import expand_paths
 from pushguard.store import MemoryStore
+from pushguard.store.base import encode_finding, sort_findings
 from pushguard.store.redis import RedisStore
 
 _RUN_CLI = "import typer; from pushguard.cli import worker; app = typer.Typer(); worker.register(app); app()"
@@ -117,7 +120,7 @@ def main() -> None:
             )
             analyze_s = min(analyze_s, time.perf_counter() - began)
             analyze_cpu = min(analyze_cpu, time.process_time() - began_cpu)
-        wanted = {(f.id, f.revision) for f in expected.findings}
+        wanted = _bodies(expected.findings)
         analyze_rate = records / analyze_s
         print(f"tenant: {records:,} records, {expected.stats.events:,} events, {len(wanted)} findings")
         print(
@@ -150,7 +153,7 @@ def main() -> None:
                         best, best_cpu = max(wall - startup, 1e-3), cpu
                     busiest[count] = min(busiest[count], max(cpu) - startup_cpu)
                     store = RedisStore(args.redis_url, prefix, client=client)
-                    all_same &= {(f.id, f.revision) for f in store.findings()} == wanted
+                    all_same &= _bodies(store.findings()) == wanted
                     if count == 1 and run == 0:
                         _state_sizes(store, memory)
                 finally:
@@ -160,7 +163,7 @@ def main() -> None:
             print(
                 f"{count} worker(s), {args.partitions} partitions {best:6.2f} s  {rates[count]:10,.0f} "
                 f"records/s  ({rates[count] / analyze_rate:.2f}x analyze)  CPU {shown} s  "
-                f"same findings as analyze: {'yes' if all_same else 'NO'}"
+                f"findings byte-identical to analyze's: {'yes' if all_same else 'NO'}"
             )
         print(
             f"ratios (wall): 1 worker / analyze {rates[1] / analyze_rate:.2f}x (target >= 0.8), "
@@ -172,6 +175,11 @@ def main() -> None:
             f"ratios (CPU): 1 worker / analyze {analyze_cpu / busiest[1]:.2f}x, "
             f"2 workers / 1 worker (busiest worker) {busiest[1] / busiest[2]:.2f}x"
         )
+
+
+def _bodies(findings: list[Finding]) -> list[bytes]:
+    """The findings as JSON, in one order: equal lists are byte-identical findings."""
+    return [encode_finding(finding) for finding in sort_findings(findings)]
 
 
 def _state_sizes(store: RedisStore, memory: MemoryStore) -> None:
