@@ -86,12 +86,7 @@ def parse_record(
     source = BY_PROVIDER[provider] if provider is not None else detect_source(record)
     if source is None:
         return Parsed(unmapped=UNKNOWN_SHAPE)
-    outcome = _parsed(source, source.parse, record, ref, aliases, enrichers)
-    if isinstance(outcome, Unmapped):
-        return Parsed(unmapped=outcome.reason)
-    if isinstance(outcome, str):
-        return Parsed(error=outcome)
-    return Parsed(outcome)
+    return _as_parsed(_parsed(source, source.parse, record, ref, aliases, enrichers))
 
 
 _VENDORS = {provider.value: provider for provider in Provider}
@@ -108,7 +103,8 @@ def parse_line(
     """One record's JSON read by the typed decoder of ``provider`` (else of ``vendor``, a Provider value:
     what ingest read the record as): what ``parse_record`` gives for it, or None when there is no such
     decoder or it refuses the line (read it the plain way then), as ``read_records`` does in a file."""
-    source = LINE_SOURCES.get(provider or _VENDORS.get(vendor))  # type: ignore[arg-type]
+    named = provider or _VENDORS.get(vendor)
+    source = LINE_SOURCES.get(named) if named is not None else None
     if source is None:
         return None
     value = source.decode_line(line)
@@ -116,7 +112,10 @@ def parse_line(
         return None
     if isinstance(value, Unmapped):  # told from the few fields that say so, the rest left unread
         return Parsed(unmapped=value.reason)
-    outcome = _parsed(source, source.parse_decoded, value, ref, aliases, enrichers)
+    return _as_parsed(_parsed(source, source.parse_decoded, value, ref, aliases, enrichers))
+
+
+def _as_parsed(outcome: list[Event] | Unmapped | str) -> Parsed:
     if isinstance(outcome, Unmapped):
         return Parsed(unmapped=outcome.reason)
     if isinstance(outcome, str):
