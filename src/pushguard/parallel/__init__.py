@@ -3,11 +3,20 @@ same findings as one process (``parallel.run`` tells how)."""
 
 from pushguard.parallel.run import (
     SPLIT_MIN_BYTES,
+    JobsProcessError,
+    JobsProfile,
     StageListener,
-    WorkerFailed,
     analyze_parallel,
     default_jobs,
     merge_stats,
 )
 
-__all__ = ["SPLIT_MIN_BYTES", "StageListener", "WorkerFailed", "analyze_parallel", "default_jobs", "merge_stats"]
+__all__ = [
+    "SPLIT_MIN_BYTES",
+    "JobsProcessError",
+    "JobsProfile",
+    "StageListener",
+    "analyze_parallel",
+    "default_jobs",
+    "merge_stats",
+]

@@ -82,8 +82,8 @@ def plan_partitions(
     for link in directory:  # a directory's link joins as the records' evidence does
         groups.join(link.account, (link.person, link.account.split("|", 1)[-1]))
     sizes: Counter[str] = Counter()
-    for table in counts:
-        for name, count in table.items():
+    for counted in counts:
+        for name, count in counted.items():
             sizes[groups.find(name)] += count
     loads = [0] * jobs
     owner: dict[str, int] = {}
@@ -91,24 +91,26 @@ def plan_partitions(
         least = min(range(jobs), key=lambda index: (loads[index], index))
         owner[root] = least
         loads[least] += size
-    return {name: owner[groups.find(name)] for table in counts for name in table}
+    return {name: owner[groups.find(name)] for counted in counts for name in counted}
 
 
-def plan_keys(usage: Sequence[Counter[str]], jobs: int) -> dict[str, int]:
-    """Second-stage key (an IP, an ASN) seen by several processes → the one that runs its detectors,
-    spread by their events (largest first, each to the least loaded). A key seen by one process only
-    stays there and is not listed."""
+def plan_keys(usage: Sequence[Counter[str]], jobs: int, every_key: bool = False) -> dict[str, int]:
+    """Second-stage key (an IP, an ASN) foreseen by several processes → the one that runs its detectors,
+    spread by their events (largest first, each to the least loaded). A key foreseen by one process only
+    runs there, and is listed only with ``every_key``."""
     seen: Counter[str] = Counter()
     for table in usage:
         seen.update(table.keys())
     loads = [0] * jobs
+    owner: dict[str, int] = {}
+    if every_key:
+        owner.update((key, index) for index, table in enumerate(usage) for key in table if seen[key] == 1)
     for index, table in enumerate(usage):  # what stays: every process's keys of its own
         loads[index] += sum(count for key, count in table.items() if seen[key] == 1)
     shared = sorted(
         ((key, sum(table.get(key, 0) for table in usage)) for key, times in seen.items() if times > 1),
         key=lambda item: (-item[1], item[0]),
     )
-    owner: dict[str, int] = {}
     for key, size in shared:
         least = min(range(jobs), key=lambda index: (loads[index], index))
         owner[key] = least

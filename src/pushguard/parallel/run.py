@@ -25,20 +25,21 @@ import multiprocessing
 import os
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pushguard.detect.org import OrgTable
 from pushguard.flow import Flow
 from pushguard.model import Finding
 from pushguard.parallel.links import plan_keys, plan_partitions
-from pushguard.parallel.worker import ParseTask, Shared, work
+from pushguard.parallel.worker import Cost, ParseTask, Shared, work
 from pushguard.pipeline import MAX_ERRORS_KEPT, RunResult, RunStats
 from pushguard.sources import progress
 from pushguard.sources.readers import expand_paths, jsonl_ranges
@@ -50,6 +51,7 @@ RANGES_PER_JOB = 3  # byte ranges per process of a large file: small enough for 
 # Told from a thread of the caller's process: a stage ("detecting"), its work done and its total
 StageListener = Callable[[str, int, int], None]
 DETECTING = "detecting"
+T = TypeVar("T")
 
 
 def merge_stats(into: RunStats, other: RunStats) -> None:
@@ -63,7 +65,22 @@ def merge_stats(into: RunStats, other: RunStats) -> None:
             setattr(into, spec.name, mine + theirs)
 
 
-class WorkerFailed(RuntimeError):
+@dataclass
+class JobsProfile:
+    """Where a ``--jobs`` run's time went: wall seconds from the start to each step's end (the slowest
+    process sets it), and each process's CPU per step and what it sent (``worker.Cost``)."""
+
+    wall_s: dict[str, float] = field(default_factory=dict)
+    processes: list[Cost] = field(default_factory=list)
+    fell_back: bool = False  # a second-stage key turned up where the plan did not foresee it: run again
+    _start: float = field(default_factory=time.perf_counter)
+
+    def lap(self, step: str, value: T) -> T:
+        self.wall_s[step] = time.perf_counter() - self._start
+        return value
+
+
+class JobsProcessError(RuntimeError):
     """A ``--jobs`` process died without saying why (killed, out of memory)."""
 
 
@@ -79,27 +96,27 @@ class _Team:
             waiting = {conn: n for n, conn in enumerate(self.conns) if n not in replies}
             sentinels = {self.processes[n].sentinel: n for n in waiting.values()}
             for ready in wait([*waiting, *sentinels]):
-                if ready in waiting:
-                    n = waiting[ready]  # type: ignore[index]
+                if isinstance(ready, Connection):
+                    n = waiting[ready]
                     replies[n] = self._message(n, kind)
-                elif not self.conns[sentinels[ready]].poll():  # type: ignore[index]
-                    n = sentinels[ready]  # type: ignore[index]
+                elif isinstance(ready, int) and not self.conns[sentinels[ready]].poll():
+                    n = sentinels[ready]
                     code = self.processes[n].exitcode
-                    raise WorkerFailed(f"--jobs process {n} ended without a word (exit code {code})")
+                    raise JobsProcessError(f"--jobs process {n} ended without a word (exit code {code})")
         return [replies[n] for n in range(len(self.conns))]
 
     def _message(self, n: int, kind: str) -> Any:
         try:
             message = self.conns[n].recv()
         except EOFError:
-            raise WorkerFailed(f"--jobs process {n} ended without a word") from None
+            raise JobsProcessError(f"--jobs process {n} ended without a word") from None
         if message[0] == "error":
             exc, text = message[1], message[2]
             if isinstance(exc, BaseException):
                 exc.add_note(f"in --jobs process {n}:\n{text}")
                 raise exc
         if message[0] != kind:
-            raise WorkerFailed(f"--jobs process {n}: expected {kind!r}, got {message[0]!r}")
+            raise JobsProcessError(f"--jobs process {n}: expected {kind!r}, got {message[0]!r}")
         return message[1:]
 
     def tell(self, *message: Any) -> None:
@@ -109,6 +126,18 @@ class _Team:
     def tell_each(self, kind: str, payloads: Sequence[Any]) -> None:
         for conn, payload in zip(self.conns, payloads, strict=True):
             conn.send((kind, payload))
+
+    def stop(self, failed: bool) -> bool:
+        """The processes end and are waited for: at once when the run failed (an exception is on its
+        way), after their last word otherwise."""
+        for process in self.processes:
+            if failed and process.exitcode is None:
+                process.terminate()
+            process.join()
+        for conn in self.conns:
+            conn.close()
+        self.processes, self.conns = [], []
+        return False  # an exception goes on
 
     def barrier(self) -> None:
         """Every process has written what it sends to the others: they may read."""
@@ -171,10 +200,15 @@ def analyze_parallel(
     split_min_bytes: int = SPLIT_MIN_BYTES,
     on_bytes: progress.Listener | None = None,
     on_stage: StageListener | None = None,
+    inline: bool = True,
+    profile: JobsProfile | None = None,
 ) -> RunResult:
     """Findings and counts of ``Flow.run`` over the same inputs, computed by ``jobs`` processes.
     ``on_bytes``: told the input bytes the processes have read; ``on_stage``: told the events detected
-    of the total, once the reading is done (both from a thread of this process)."""
+    of the total, once the reading is done (both from a thread of this process). ``inline=False``: every
+    second-stage key waits for the second stage (what a run falls back to when a key the plan gave one
+    process turns up in another). ``profile``: filled with where the time went."""
+    profile = profile if profile is not None else JobsProfile()
     flow = flow or Flow()
     skipped: list[str] = []
     paths = expand_paths(inputs, skipped)
@@ -188,6 +222,7 @@ def analyze_parallel(
     with ExitStack() as scope:
         spill_dir = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="pushguard-jobs-")))
         team = _Team([], [])
+        scope.push(lambda kind, _value, _trace: team.stop(failed=kind is not None))
         for index in range(jobs):
             mine, theirs = context.Pipe()
             process = context.Process(
@@ -200,11 +235,9 @@ def analyze_parallel(
             theirs.close()
             team.processes.append(process)
             team.conns.append(mine)
-        scope.callback(_stop, team)
-        _T0[0] = _time.perf_counter()
         scope.enter_context(_relay(shared, totals, on_bytes, on_stage))
 
-        parsed = _t("parsed", team.gather("parsed"))
+        parsed = profile.lap("parsed", team.gather("parsed"))
         watermark = 0.0
         for parse_stats, latest, _, _ in parsed:
             merge_stats(stats, parse_stats)
@@ -217,40 +250,36 @@ def analyze_parallel(
         team.barrier()
 
         org = OrgTable()
-        for (table,) in _t("resolved", team.gather("resolved")):
+        usage: list[Counter[str]] = []
+        for table, used in profile.lap("resolved", team.gather("resolved")):
             org.merge(table)
-        team.tell("detect", org, watermark)
+            usage.append(used)
+        owners = plan_keys(usage, jobs, every_key=not inline)
+        team.tell("detect", org, watermark, owners, inline)
 
-        keyed = _t("keyed", team.gather("keyed"))
-        for detected_stats, _ in keyed:
+        local = {key for used in usage for key in used if key not in owners}
+        for detected_stats, unexpected in profile.lap("keyed", team.gather("keyed")):
             merge_stats(stats, detected_stats)
-        team.tell("second", plan_keys([usage for _, usage in keyed], jobs))
-        team.barrier()
-        for (found,) in _t("done", team.gather("done")):
+            if unexpected & local:  # a key one process ran as its own had events elsewhere too
+                team.stop(failed=True)
+                scope.close()
+                profile.fell_back = True
+                again = analyze_parallel(
+                    inputs,
+                    jobs,
+                    flow=flow,
+                    split_min_bytes=split_min_bytes,
+                    on_stage=on_stage,
+                    inline=False,
+                    profile=profile,
+                )
+                return again
+        team.tell("go")
+        for found, cost in profile.lap("done", team.gather("done")):
             keep_highest(findings, found)
+            profile.processes.append(cost)
     ordered = sorted(findings.values(), key=lambda f: (f.detected_at, f.id))
     return RunResult(stats, ordered)
-
-
-import time as _time
-_T0 = [0.0]
-def _t(tag: str, value: Any) -> Any:
-    if os.environ.get("PG_T"):
-        now = _time.perf_counter()
-        print(f"  {tag} +{now - _T0[0]:.2f}s", flush=True)
-        _T0[0] = now
-    return value
-
-
-def _stop(team: _Team) -> None:
-    """The processes end (at once if the run failed), and are waited for."""
-    for process in team.processes:
-        process.join(timeout=5 if process.exitcode is None else None)
-        if process.exitcode is None:
-            process.terminate()
-            process.join()
-    for conn in team.conns:
-        conn.close()
 
 
 def default_jobs() -> int:

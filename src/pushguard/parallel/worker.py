@@ -1,20 +1,22 @@
-"""One process of ``analyze --jobs`` (``parallel.run`` drives it through a pipe; the module docstring of
-``pushguard.parallel`` tells the whole run).
+"""One process of ``analyze --jobs`` (``parallel.run`` drives it through a pipe and tells the whole run).
 
-Between the steps the process waits for the driver's word: it answers each step with what the driver
-needs to plan the next one (names and counts, the organisation table it learnt, its second-stage keys).
-Events and second-stage work that change process travel as msgpack files in the run's directory, one per
-(sender, receiver); what stays in the process is never encoded."""
+Between the steps the process waits for the driver's word, and answers each step with what the driver
+needs to plan the next one (names and counts, the organisation table it learnt and its second-stage
+keys). Events that change process travel as msgpack files in the run's directory, one per (sender,
+receiver); what stays in the process is never encoded."""
 
 from __future__ import annotations
 
+import gc
 import heapq
 import operator
+import time
 import traceback
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -22,11 +24,11 @@ from typing import Any
 
 import msgspec
 
-from pushguard.detect.base import SUCCESS_KINDS
+from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
 from pushguard.detect.org import OrgKnowledge, OrgTable
 from pushguard.detect.profile import id_hash
 from pushguard.flow import Flow
-from pushguard.model import Event, Finding, IdentityProfile
+from pushguard.model import Event, EventKind, Finding, IdentityProfile
 from pushguard.parallel.links import link_names
 from pushguard.pipeline import Engine, RunStats, event_order, not_an_identity, ordered_file_events
 from pushguard.sources import progress
@@ -35,7 +37,8 @@ from pushguard.sources.readers import read_records, read_records_range
 # (time, provider, event id, file index, record sequence): the one-process order (pipeline.merged_events)
 Order = tuple[float, str, str, int, int]
 Parsed = tuple[Order, Event]
-Deferred = tuple[Order, Event, IdentityProfile]  # an event for the second stage, with its profile's view
+# an event for the second stage: the view of its profile the keyed detectors read, the keys it is for
+Deferred = tuple[Order, Event, IdentityProfile, list[str]]
 TICK = 1024  # events between two progress reports
 _first = operator.itemgetter(0)
 
@@ -57,20 +60,102 @@ class Shared:
     detected: Synchronized[int]
 
 
-class _Keyed:
-    """The second stage, kept for later instead of run now (its keys' events come from every process):
-    each event some keyed detector wants, with the part of the profile they read as it is now."""
+@dataclass
+class KeyPlan:
+    """Where each second-stage key (an IP, an ASN) runs. ``owners``: the keys several processes foresaw,
+    each given to one (or, without ``inline``, every key foreseen); ``local``: the keys only this
+    process foresaw, run here as events come; any key nobody foresaw goes by its hash."""
 
-    def __init__(self) -> None:
-        self.items: list[tuple[Order, Event, IdentityProfile, list[str]]] = []
-        self.current: Order | None = None  # None: nothing is kept (the engine is finishing)
+    index: int
+    jobs: int
+    owners: dict[str, int]
+    local: set[str]
+    foreseen: set[str]
+
+    def owner(self, key: str) -> int:
+        found = self.owners.get(key)
+        return found if found is not None else zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.jobs
+
+
+@dataclass
+class _SecondStage:
+    """The first-stage engine's second stage. An event's keys this process alone has run at once with the
+    live profile, as in one process; for its other keys the event is kept, with the view of the profile
+    the keyed detectors read as it is now, for the process that runs the key: this one (``kept``) or
+    another (``sent``). ``unexpected``: keys the plan did not foresee here (lent a place by the profile)."""
+
+    plan: KeyPlan
+    watching: dict[EventKind, list[KeyedDetector[Any]]]
+    kept: list[Deferred] = field(default_factory=list)
+    sent: list[list[Deferred]] = field(default_factory=list)
+    unexpected: set[str] = field(default_factory=set)
+    current: Order | None = None  # None: nothing is kept (the engine is finishing)
 
     def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
-        if self.current is not None:
-            parts, view = engine.keyed_view(event, profile)
-            if view is not None:
-                self.items.append((self.current, event, view, parts))
-        return []
+        if self.current is None:
+            return []
+        local = self.plan.local
+        later: list[str] = []
+        here = False
+        for detector in self.watching[event.kind]:
+            part = detector.partition(event)
+            if part is not None:
+                if part in local:
+                    here = True
+                else:
+                    later.append(part)
+        produced = engine.second_stage(event, profile) if here else []  # the engine keeps local keys only
+        if later:
+            _, view = engine.keyed_view(event, profile)
+            assert view is not None
+            by_owner: dict[int, list[str]] = {}
+            for part in later:
+                if part not in self.plan.foreseen:
+                    self.unexpected.add(part)
+                by_owner.setdefault(self.plan.owner(part), []).append(part)
+            for owner, parts in by_owner.items():
+                item = (self.current, event, view, parts)
+                (self.kept if owner == self.plan.index else self.sent[owner]).append(item)
+        return produced
+
+
+def keyed_by_kind(engine: Engine) -> dict[EventKind, list[KeyedDetector[Any]]]:
+    """Event kind → the engine's second-stage detectors that watch it (those ``Engine`` hands it to)."""
+    return {
+        kind: [d for d in engine.keyed_detectors if d.meta.watches is None or kind in d.meta.watches]
+        for kind in EventKind
+    }
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Decoding makes no reference cycles, but its many new containers would start full collections
+    that scan everything held: the collector waits until it is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@dataclass
+class Cost:
+    """What one process spent: CPU seconds per step (waits for the others cost none) and counts of what
+    it sent (events, bytes), for ``benchmarks/`` to show where a run's time goes."""
+
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    _mark: float = field(default_factory=time.process_time)
+
+    def step(self, name: str) -> None:
+        now = time.process_time()
+        self.cpu_s[name] = self.cpu_s.get(name, 0.0) + now - self._mark
+        self._mark = now
+
+    def count(self, name: str, value: int) -> None:
+        self.counts[name] += value
 
 
 def _add(counter: Synchronized[int], count: int) -> None:
@@ -91,36 +176,53 @@ class Worker:
     ) -> None:
         self.index, self.jobs, self.conn = index, jobs, conn
         self.tasks, self.flow, self.spill_dir, self.shared = tasks, flow, spill_dir, shared
-        self._events_encoder = msgspec.msgpack.Encoder()
+        self._encoder = msgspec.msgpack.Encoder()
+        self.cost = Cost()
 
     def run(self) -> None:
+        # The cyclic collector would rescan the events held for the run (and what the driver's process
+        # had) at every full collection: frozen, it leaves them alone (they are freed by reference count).
+        gc.freeze()
         progress.listen(lambda count: _add(self.shared.read, count))
-        import os, time
-        T = [time.process_time(), time.perf_counter()]
-        def t(tag):
-            if os.environ.get("PG_T"):
-                c, w = time.process_time(), time.perf_counter()
-                print(f"    w{self.index} {tag}: cpu {c - T[0]:.2f} wall {w - T[1]:.2f}", flush=True)
-                T[0], T[1] = c, w
         runs, stats, latest, names, counts = self._parse()
-        t("parse")
+        self.cost.step("parse")
         self.conn.send(("parsed", stats, latest, names, counts))
         route: dict[str, int] = self._expect("route")
-        mine = self._route(runs, route)
-        del runs
-        resolved, table = self._resolve(mine)
-        t("route+resolve")
-        self.conn.send(("resolved", table))
-        table, watermark = self._expect("detect")
-        stats, findings, keyed, usage = self._first_stage(resolved, table, watermark)
+        watching = keyed_by_kind(self.flow.engine())
+        events = self._route(runs, route)
+        self.cost.step("route")
+        resolved, table, usage = self._resolve(events, watching)
+        del runs, events
+        gc.freeze()
+        self.cost.step("resolve")
+        self.conn.send(("resolved", table, usage))
+        table, watermark, owners, inline = self._expect("detect")
+        local = {key for key in usage if key not in owners} if inline else set()
+        plan = KeyPlan(self.index, self.jobs, owners, local, set(usage))
+        second = _SecondStage(plan, watching, sent=[[] for _ in range(self.jobs)])
+        engine = self.flow.engine(
+            org=OrgKnowledge(table, self.flow.trust), org_learns=False, second_stage=second
+        )
+        engine.keeps_key = local.__contains__
+        self._first_stage(engine, second, resolved, watermark)
         del resolved
-        t("first")
-        self.conn.send(("keyed", stats, usage))
-        owners: dict[str, int] = self._expect("second")
-        t("wait")
-        findings.extend(self._second_stage(keyed, owners, usage, watermark))
-        t("second")
-        self.conn.send(("done", findings))
+        self.cost.step("detect")
+        self.cost.count("deferred, kept", len(second.kept))
+        self.cost.count("deferred, sent", sum(len(items) for items in second.sent))
+        self._write("second", [self._encoder.encode(items) for items in second.sent])
+        second.sent = []
+        self.conn.send(("keyed", engine.stats, second.unexpected))
+        findings = list(engine.findings.values())
+        del engine
+        self._expect("go")
+        decoder = msgspec.msgpack.Decoder(list[tuple[Order, Event, IdentityProfile, list[str]]])
+        with _collector_paused():
+            runs_in = [second.kept, *(decoder.decode(blob) for blob in self._read("second"))]
+        second.kept = []
+        self.cost.step("exchange")
+        findings.extend(self._second_stage(runs_in, watermark))
+        self.cost.step("second stage")
+        self.conn.send(("done", findings, self.cost))
 
     def _expect(self, kind: str) -> Any:
         message = self.conn.recv()
@@ -133,8 +235,8 @@ class Worker:
     def _parse(
         self,
     ) -> tuple[list[tuple[list[Parsed], list[str]]], RunStats, float, dict[str, set[str]], Counter[str]]:
-        """Each task's events in event-time order, with each event's routing name; the counts; the latest
-        event time; the names the resolver may join (``links``) and the events per routing name."""
+        """Each task's events in event-time order with their routing names; the counts; the latest event
+        time; the names the resolver may join each routing name to; the events per routing name."""
         stats = RunStats()
         names: dict[str, set[str]] = {}
         counts: Counter[str] = Counter()
@@ -148,9 +250,8 @@ class Worker:
                     closing.enter_context(enricher)
             while (number := self._take()) is not None:
                 task = self.tasks[number]
-                events = self._events(task, stats, enrichers)
                 run: list[tuple[Order, Event, str]] = []
-                for sequence, event in enumerate(events):
+                for sequence, event in enumerate(self._events(task, stats, enrichers)):
                     ts = event.ts
                     if ts > latest:
                         latest = ts
@@ -165,6 +266,7 @@ class Worker:
                     run.append(((*event_order(event), task.file_index, sequence), event, name))
                 run.sort(key=_first)
                 runs.append(([(order, event) for order, event, _ in run], [name for _, _, name in run]))
+                gc.freeze()  # held to the end of the run: no need to scan them again
         return runs, stats, latest, names, counts
 
     def _take(self) -> int | None:
@@ -189,6 +291,7 @@ class Worker:
     # -- route: every event to the process of its group ----------------------------------------------
 
     def _route(self, runs: list[tuple[list[Parsed], list[str]]], route: dict[str, int]) -> Iterator[Parsed]:
+        """This process's events, merged in the one-process order: those parsed here and those sent."""
         kept: list[list[Parsed]] = []
         sent: list[list[list[Parsed]]] = [[] for _ in range(self.jobs)]
         for run, routing in runs:
@@ -199,19 +302,24 @@ class Worker:
             for other in range(self.jobs):
                 if other != self.index and split[other]:
                     sent[other].append(split[other])
-        received = self._exchange("events", [self._events_encoder.encode(parts) for parts in sent])
-        decoder = msgspec.msgpack.Decoder(list[list[tuple[Order, Event]]])
-        for blob in received:
-            kept.extend(decoder.decode(blob))
-        return heapq.merge(*kept, key=_first)
-
-    def _exchange(self, step: str, outgoing: list[bytes]) -> Iterator[bytes]:
-        """Write what goes to each other process, wait until every process has, read what came here."""
-        for other, blob in enumerate(outgoing):
-            if other != self.index:
-                (self.spill_dir / f"{step}-{self.index}-{other}").write_bytes(blob)
+        self.cost.count("events sent", sum(len(run) for runs in sent for run in runs))
+        self._write("events", [self._encoder.encode(parts) for parts in sent])
         self.conn.send(("sent",))
         self._expect("go")
+        decoder = msgspec.msgpack.Decoder(list[list[tuple[Order, Event]]])
+        with _collector_paused():
+            for blob in self._read("events"):
+                kept.extend(decoder.decode(blob))
+        return heapq.merge(*kept, key=_first)
+
+    def _write(self, step: str, outgoing: list[bytes]) -> None:
+        for other, blob in enumerate(outgoing):
+            if other != self.index:
+                self.cost.count(f"bytes sent, {step}", len(blob))
+                (self.spill_dir / f"{step}-{self.index}-{other}").write_bytes(blob)
+
+    def _read(self, step: str) -> Iterator[bytes]:
+        """What the other processes wrote here (after the driver said every one has)."""
         for other in range(self.jobs):
             if other != self.index:
                 path = self.spill_dir / f"{step}-{other}-{self.index}"
@@ -221,71 +329,54 @@ class Worker:
 
     # -- resolve: accounts linked to their person, in event-time order ----------------------------
 
-    def _resolve(self, events: Iterable[Parsed]) -> tuple[list[Parsed], OrgTable]:
-        """The events linked to their person (this process holds every account its people have) and
-        what they teach of the organisation: the tables of all processes merge into the one-process
-        one, which every engine then reads (established-before-the-event lookups make the order of
-        learning irrelevant)."""
+    def _resolve(
+        self, events: Iterable[Parsed], watching: dict[EventKind, list[KeyedDetector[Any]]]
+    ) -> tuple[list[Parsed], OrgTable, Counter[str]]:
+        """The events linked to their person (this process holds every account its people have), what
+        they teach of the organisation (the tables of all processes merge into the one-process one,
+        which every engine then reads: established-before-the-event lookups make the order of learning
+        irrelevant) and the second-stage keys they foresee, with their events."""
         resolver = self.flow.resolver()
         table = OrgTable()
+        usage: Counter[str] = Counter()
         resolved: list[Parsed] = []
         for order, event in events:
             event = resolver(event)
             if event.kind in SUCCESS_KINDS and not not_an_identity(event):
                 table.learn(event, id_hash(event.identity))
+            for detector in watching[event.kind]:
+                part = detector.partition(event)
+                if part is not None:
+                    usage[part] += 1
             resolved.append((order, event))
-        return resolved, table
+        return resolved, table, usage
 
-    # -- first stage: the per-identity detectors --------------------------------------------------
+    # -- first stage: the per-identity detectors, and the keys only this process has ---------------
 
     def _first_stage(
-        self, events: list[Parsed], table: OrgTable, watermark: float
-    ) -> tuple[RunStats, list[Finding], _Keyed, Counter[str]]:
-        keyed = _Keyed()
-        engine = self.flow.engine(org=OrgKnowledge(table, self.flow.trust), org_learns=False, second_stage=keyed)
+        self, engine: Engine, second: _SecondStage, events: list[Parsed], watermark: float
+    ) -> None:
         detected = self.shared.detected
         for count, (order, event) in enumerate(events, start=1):
-            keyed.current = order
+            second.current = order
             engine.process(event)
             if count % TICK == 0:
                 _add(detected, TICK)
         _add(detected, len(events) % TICK)
-        keyed.current = None
+        second.current = None
         engine.watermark = max(engine.watermark, watermark)  # silence speaks when the whole run ends
         engine.finish()
-        usage: Counter[str] = Counter()
-        for _, _, _, parts in keyed.items:
-            usage.update(parts)
-        return engine.stats, list(engine.findings.values()), keyed, usage
 
-    # -- second stage: the IP/ASN-keyed detectors, each key in one process ------------------------
+    # -- second stage: the keys several processes have, each in one --------------------------------
 
-    def _second_stage(
-        self, keyed: _Keyed, owners: dict[str, int], usage: Counter[str], watermark: float
-    ) -> list[Finding]:
-        """``owners``: the keys several processes saw, each given to one; every other key this process
-        saw is its own. An event goes wherever one of its keys is run."""
-        index = self.index
-        kept: list[Deferred] = []
-        sent: list[list[Deferred]] = [[] for _ in range(self.jobs)]
-        for order, event, view, parts in keyed.items:
-            here = False
-            for part in parts:
-                owner = owners.get(part, index)
-                if owner == index:
-                    here = True
-                elif not sent[owner] or sent[owner][-1][0] is not order:
-                    sent[owner].append((order, event, view))
-            if here:
-                kept.append((order, event, view))
-        keyed.items = []
-        received = self._exchange("keyed", [self._events_encoder.encode(items) for items in sent])
-        decoder = msgspec.msgpack.Decoder(list[tuple[Order, Event, IdentityProfile]])
-        runs: list[list[Deferred]] = [kept]
-        runs.extend(decoder.decode(blob) for blob in received)
+    def _second_stage(self, runs: list[list[Deferred]], watermark: float) -> list[Finding]:
+        """The events kept here and sent here for the keys this process runs, in the one-process order;
+        each runs the keyed detectors of the keys it was sent for only."""
         engine = self.flow.engine()
-        engine.keeps_key = lambda key: owners.get(key, index) == index and (key in usage or key in owners)
-        for order, event, view in heapq.merge(*runs, key=_first):
+        allowed: list[str] = []
+        engine.keeps_key = lambda key: key in allowed
+        for _, event, view, parts in heapq.merge(*runs, key=_first):
+            allowed[:] = parts
             engine.second_stage(event, view)
         engine.watermark = max(engine.watermark, watermark)
         engine.finish()
@@ -303,12 +394,7 @@ def work(
 ) -> None:
     """A process's life: its steps, or the exception that stopped them sent to the driver."""
     try:
-        import os
-        if os.environ.get("PG_PROF"):
-            import cProfile
-            cProfile.runctx("Worker(index, jobs, conn, tasks, flow, spill_dir, shared).run()", globals(), locals(), f"/tmp/jobs-h/w{index}.prof")
-        else:
-            Worker(index, jobs, conn, tasks, flow, spill_dir, shared).run()
+        Worker(index, jobs, conn, tasks, flow, spill_dir, shared).run()
     except BaseException as exc:  # the driver re-raises it (a bad input is an InputError there too)
         try:
             conn.send(("error", exc, traceback.format_exc()))
