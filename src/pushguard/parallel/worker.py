@@ -205,6 +205,7 @@ class Worker:
         )
         engine.keeps_key = local.__contains__
         self._first_stage(engine, second, resolved, watermark)
+        self.cost.count("events detected", len(resolved))
         del resolved
         self.cost.step("detect")
         self.cost.count("deferred, kept", len(second.kept))
