@@ -37,6 +37,7 @@ from pushguard.sources.readers import read_records, read_records_range
 # (time, provider, event id, file index, record sequence): the one-process order (pipeline.merged_events)
 Order = tuple[float, str, str, int, int]
 Parsed = tuple[Order, Event]
+Resolved = tuple[Order, Event, tuple[str, ...]]  # with the second-stage keys it has (before any lent place)
 # an event for the second stage: the view of its profile the keyed detectors read, the keys it is for
 Deferred = tuple[Order, Event, IdentityProfile, list[str]]
 TICK = 1024  # events between two progress reports
@@ -90,20 +91,22 @@ class _SecondStage:
     sent: list[list[Deferred]] = field(default_factory=list)
     unexpected: set[str] = field(default_factory=set)
     current: Order | None = None  # None: nothing is kept (the engine is finishing)
+    given: Event | None = None  # the event handed to the engine, and its keys
+    keys: tuple[str, ...] = ()
 
     def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
         if self.current is None:
             return []
+        # the keys found when the plan was made, unless the engine lent the event a place since
+        keys = self.keys if event is self.given else _keys(self.watching, event)
         local = self.plan.local
         later: list[str] = []
         here = False
-        for detector in self.watching[event.kind]:
-            part = detector.partition(event)
-            if part is not None:
-                if part in local:
-                    here = True
-                else:
-                    later.append(part)
+        for part in keys:
+            if part in local:
+                here = True
+            else:
+                later.append(part)
         produced = engine.second_stage(event, profile) if here else []  # the engine keeps local keys only
         if later:
             _, view = engine.keyed_view(event, profile)
@@ -117,6 +120,11 @@ class _SecondStage:
                 item = (self.current, event, view, parts)
                 (self.kept if owner == self.plan.index else self.sent[owner]).append(item)
         return produced
+
+
+def _keys(watching: dict[EventKind, list[KeyedDetector[Any]]], event: Event) -> tuple[str, ...]:
+    """The second-stage keys of an event, one per keyed detector that wants it."""
+    return tuple(part for detector in watching[event.kind] if (part := detector.partition(event)) is not None)
 
 
 def keyed_by_kind(engine: Engine) -> dict[EventKind, list[KeyedDetector[Any]]]:
@@ -332,7 +340,7 @@ class Worker:
 
     def _resolve(
         self, events: Iterable[Parsed], watching: dict[EventKind, list[KeyedDetector[Any]]]
-    ) -> tuple[list[Parsed], OrgTable, Counter[str]]:
+    ) -> tuple[list[Resolved], OrgTable, Counter[str]]:
         """The events linked to their person (this process holds every account its people have), what
         they teach of the organisation (the tables of all processes merge into the one-process one,
         which every engine then reads: established-before-the-event lookups make the order of learning
@@ -340,31 +348,30 @@ class Worker:
         resolver = self.flow.resolver()
         table = OrgTable()
         usage: Counter[str] = Counter()
-        resolved: list[Parsed] = []
+        resolved: list[Resolved] = []
         for order, event in events:
             event = resolver(event)
             if event.kind in SUCCESS_KINDS and not not_an_identity(event):
                 table.learn(event, id_hash(event.identity))
-            for detector in watching[event.kind]:
-                part = detector.partition(event)
-                if part is not None:
-                    usage[part] += 1
-            resolved.append((order, event))
+            keys = _keys(watching, event)
+            if keys:
+                usage.update(keys)
+            resolved.append((order, event, keys))
         return resolved, table, usage
 
     # -- first stage: the per-identity detectors, and the keys only this process has ---------------
 
     def _first_stage(
-        self, engine: Engine, second: _SecondStage, events: list[Parsed], watermark: float
+        self, engine: Engine, second: _SecondStage, events: list[Resolved], watermark: float
     ) -> None:
         detected = self.shared.detected
-        for count, (order, event) in enumerate(events, start=1):
-            second.current = order
+        for count, (order, event, keys) in enumerate(events, start=1):
+            second.current, second.given, second.keys = order, event, keys
             engine.process(event)
             if count % TICK == 0:
                 _add(detected, TICK)
         _add(detected, len(events) % TICK)
-        second.current = None
+        second.current = second.given = None
         engine.watermark = max(engine.watermark, watermark)  # silence speaks when the whole run ends
         engine.finish()
 
