@@ -123,10 +123,6 @@ class _Team:
         for conn in self.conns:
             conn.send(message)
 
-    def tell_each(self, kind: str, payloads: Sequence[Any]) -> None:
-        for conn, payload in zip(self.conns, payloads, strict=True):
-            conn.send((kind, payload))
-
     def stop(self, failed: bool) -> bool:
         """The processes end and are waited for: at once when the run failed (an exception is on its
         way), after their last word otherwise."""
