@@ -177,15 +177,19 @@ def _relay(
 
 
 def parse_tasks(paths: Sequence[Path], jobs: int, split_min_bytes: int) -> list[ParseTask]:
-    """The files and byte ranges to parse, largest first (taken in that order, they even out best)."""
-    tasks: list[tuple[int, ParseTask]] = []
+    """The files and byte ranges to parse in the order the processes take them: the files read whole
+    first, then the byte ranges, largest first, so that the last ones taken are small and the processes
+    finish together."""
+    tasks: list[tuple[bool, int, ParseTask]] = []
     for file_index, path in enumerate(paths):
         split = jsonl_ranges(path, jobs * RANGES_PER_JOB, split_min_bytes)
         if split is None:
-            tasks.append((path.stat().st_size, ParseTask(file_index, path, None)))
+            tasks.append((False, path.stat().st_size, ParseTask(file_index, path, None)))
         else:
-            tasks.extend((end - start, ParseTask(file_index, path, (start, end))) for start, end in split)
-    return [task for _, task in sorted(tasks, key=lambda item: -item[0])]
+            tasks.extend(
+                (True, end - start, ParseTask(file_index, path, (start, end))) for start, end in split
+            )
+    return [task for _, _, task in sorted(tasks, key=lambda item: (item[0], -item[1]))]
 
 
 def analyze_parallel(
