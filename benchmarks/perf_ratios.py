@@ -106,8 +106,8 @@ def jobs_line(paths: list[Path], jobs: int, repeat: int) -> None:
         began = time.perf_counter()
         many = analyze_parallel(paths, jobs, profile=profile)
         manys.append(time.perf_counter() - began)
-        steps = profile.processes[0].cpu_s
-        busiest.append(sum(max(p.cpu_s.get(step, 0.0) for p in profile.processes) for step in steps))
+        names = profile.processes[0].cpu_s
+        busiest.append(sum(max(p.cpu_s.get(step, 0.0) for p in profile.processes) for step in names))
         same = same and many.findings == single.findings and many.stats.events == single.stats.events
     ratios = sorted(one / many for one, many in zip(ones, manys, strict=True))
     print(
