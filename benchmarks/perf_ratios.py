@@ -122,14 +122,14 @@ def jobs_line(paths: list[Path], jobs: int, repeat: int) -> None:
     )
     print("  wall at the end of: " + ", ".join(f"{step} {at:.2f}s" for step, at in profile.wall_s.items()))
     steps = list(profile.processes[0].cpu_s) if profile.processes else []
-    print(f"  {'cpu per step':28} " + "  ".join(f"{'process ' + str(n):>12}" for n in range(jobs)))
+    print(f"  {'cpu per step':34}" + "  ".join(f"{'process ' + str(n):>12}" for n in range(jobs)))
     for step in steps:
-        print(f"  {step:28} " + "  ".join(f"{p.cpu_s.get(step, 0.0):11.2f}s" for p in profile.processes))
+        print(f"  {step:34}" + "  ".join(f"{p.cpu_s.get(step, 0.0):11.2f}s" for p in profile.processes))
     for step in steps:
         collecting = "  ".join(f"{p.gc_s.get(step, 0.0):11.2f}s" for p in profile.processes)
-        print(f"  {step + ', collecting garbage':28} {collecting}")
+        print(f"  {step + ', collecting garbage':34}{collecting}")
     for name in sorted({name for p in profile.processes for name in p.counts}):
-        print(f"  {name:28} " + "  ".join(f"{p.counts[name]:>12,}" for p in profile.processes))
+        print(f"  {name:34}" + "  ".join(f"{p.counts[name]:>12,}" for p in profile.processes))
 
 
 def main() -> None:

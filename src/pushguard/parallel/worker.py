@@ -12,7 +12,6 @@ import heapq
 import operator
 import time
 import traceback
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -30,16 +29,13 @@ from pushguard.detect.profile import id_hash
 from pushguard.flow import Flow
 from pushguard.model import Event, EventKind, Finding, IdentityProfile
 from pushguard.parallel.links import link_names
+from pushguard.parallel.second_stage import Deferred, KeyPlan, Order, SecondStage, keyed_by_kind, keys_of
 from pushguard.pipeline import Engine, RunStats, event_order, not_an_identity, ordered_file_events
 from pushguard.sources import progress
 from pushguard.sources.readers import read_records, read_records_range
 
-# (time, provider, event id, file index, record sequence): the one-process order (pipeline.merged_events)
-Order = tuple[float, str, str, int, int]
 Parsed = tuple[Order, Event]
 Resolved = tuple[Order, Event, tuple[str, ...]]  # with the second-stage keys it has (before any lent place)
-# an event for the second stage: the view of its profile the keyed detectors read, the keys it is for
-Deferred = tuple[Order, Event, IdentityProfile, list[str]]
 TICK = 1024  # events between two progress reports
 # Events between two freezes of what the engine holds (profiles, states, second-stage work kept): the
 # cyclic collector then scans only what is new (it took a quarter of the detection's time without)
@@ -62,80 +58,6 @@ class Shared:
     next_task: Synchronized[int]
     read: Synchronized[int]
     detected: Synchronized[int]
-
-
-@dataclass
-class KeyPlan:
-    """Where each second-stage key (an IP, an ASN) runs. ``owners``: the keys several processes foresaw,
-    each given to one (or, without ``inline``, every key foreseen); ``local``: the keys only this
-    process foresaw, run here as events come; any key nobody foresaw goes by its hash."""
-
-    index: int
-    jobs: int
-    owners: dict[str, int]
-    local: set[str]
-    foreseen: set[str]
-
-    def owner(self, key: str) -> int:
-        found = self.owners.get(key)
-        return found if found is not None else zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.jobs
-
-
-@dataclass
-class _SecondStage:
-    """The first-stage engine's second stage. An event's keys this process alone has run at once with the
-    live profile, as in one process; for its other keys the event is kept, with the view of the profile
-    the keyed detectors read as it is now, for the process that runs the key: this one (``kept``) or
-    another (``sent``). ``unexpected``: keys the plan did not foresee here (lent a place by the profile)."""
-
-    plan: KeyPlan
-    watching: dict[EventKind, list[KeyedDetector[Any]]]
-    kept: list[Deferred] = field(default_factory=list)
-    sent: list[list[Deferred]] = field(default_factory=list)
-    unexpected: set[str] = field(default_factory=set)
-    current: Order | None = None  # None: nothing is kept (the engine is finishing)
-    given: Event | None = None  # the event handed to the engine, and its keys
-    keys: tuple[str, ...] = ()
-
-    def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
-        if self.current is None:
-            return []
-        # the keys found when the plan was made, unless the engine lent the event a place since
-        keys = self.keys if event is self.given else _keys(self.watching, event)
-        local = self.plan.local
-        later: list[str] = []
-        here = False
-        for part in keys:
-            if part in local:
-                here = True
-            else:
-                later.append(part)
-        produced = engine.second_stage(event, profile) if here else []  # the engine keeps local keys only
-        if later:
-            _, view = engine.keyed_view(event, profile)
-            assert view is not None
-            by_owner: dict[int, list[str]] = {}
-            for part in later:
-                if part not in self.plan.foreseen:
-                    self.unexpected.add(part)
-                by_owner.setdefault(self.plan.owner(part), []).append(part)
-            for owner, parts in by_owner.items():
-                item = (self.current, event, view, parts)
-                (self.kept if owner == self.plan.index else self.sent[owner]).append(item)
-        return produced
-
-
-def _keys(watching: dict[EventKind, list[KeyedDetector[Any]]], event: Event) -> tuple[str, ...]:
-    """The second-stage keys of an event, one per keyed detector that wants it."""
-    return tuple(part for detector in watching[event.kind] if (part := detector.partition(event)) is not None)
-
-
-def keyed_by_kind(engine: Engine) -> dict[EventKind, list[KeyedDetector[Any]]]:
-    """Event kind → the engine's second-stage detectors that watch it (those ``Engine`` hands it to)."""
-    return {
-        kind: [d for d in engine.keyed_detectors if d.meta.watches is None or kind in d.meta.watches]
-        for kind in EventKind
-    }
 
 
 @contextmanager
@@ -222,7 +144,7 @@ class Worker:
         table, watermark, owners, inline = self._expect("detect")
         local = {key for key in usage if key not in owners} if inline else set()
         plan = KeyPlan(self.index, self.jobs, owners, local, set(usage))
-        second = _SecondStage(plan, watching, sent=[[] for _ in range(self.jobs)])
+        second = SecondStage(plan, watching, sent=[[] for _ in range(self.jobs)])
         engine = self.flow.engine(
             org=OrgKnowledge(table, self.flow.trust), org_learns=False, second_stage=second
         )
@@ -368,7 +290,7 @@ class Worker:
             event = resolver(event)
             if event.kind in SUCCESS_KINDS and not not_an_identity(event):
                 table.learn(event, id_hash(event.identity))
-            keys = _keys(watching, event)
+            keys = keys_of(watching, event)
             if keys:
                 usage.update(keys)
             resolved.append((order, event, keys))
@@ -377,7 +299,7 @@ class Worker:
     # -- first stage: the per-identity detectors, and the keys only this process has ---------------
 
     def _first_stage(
-        self, engine: Engine, second: _SecondStage, events: list[Resolved], watermark: float
+        self, engine: Engine, second: SecondStage, events: list[Resolved], watermark: float
     ) -> None:
         detected = self.shared.detected
         for count, (order, event, keys) in enumerate(events, start=1):
