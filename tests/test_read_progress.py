@@ -68,9 +68,16 @@ def test_byte_ranges_add_up_to_the_file(logs: Path, heard: list[int]) -> None:
 
 def test_jobs_workers_report_to_the_parent(logs: Path) -> None:
     counts: list[int] = []
-    result = analyze_parallel([logs], 2, split_min_bytes=4096, on_bytes=counts.append)
+    stages: list[tuple[str, int, int]] = []
+    result = analyze_parallel(
+        [logs], 2, split_min_bytes=4096, on_bytes=counts.append, on_stage=lambda *told: stages.append(told)
+    )
     assert result.stats.events > 0
     assert sum(counts) == _size(logs)
+    # after the reading, the detection: every event of the run, counted up to the total
+    assert stages and {name for name, _, _ in stages} == {"detecting"}
+    assert stages[-1] == ("detecting", result.stats.events, result.stats.events)
+    assert [done for _, done, _ in stages] == sorted(done for _, done, _ in stages)
 
 
 def test_nobody_listening_costs_no_counting(logs: Path) -> None:

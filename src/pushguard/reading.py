@@ -294,7 +294,7 @@ def stored_resolver(
 ) -> IdentityResolver:
     """The identity resolver with the links a state file keeps (none without one), the alias map and the
     directory's links and conflicts (``enrich.directory.load_directory``). ``vendor_fields=False``: no
-    link from the records' own fields (what ``--jobs`` does)."""
+    link from the records' own fields (what the stream workers do)."""
     blob = None if store is None else store.load([IDENTITIES_KEY]).get(IDENTITIES_KEY)
     links, conflicts = directory
     state = IdentityResolver.decode_state(blob)

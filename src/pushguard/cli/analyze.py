@@ -18,6 +18,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -182,16 +183,14 @@ def _run(
         directory=directory,
         link=link,
     )
-    if jobs > 1:
-        if state is not None:
-            raise InputError("--jobs keeps state in memory for the run: use it without --state")
-        if directory is not None:
-            raise InputError("--directory links identities as records stream: use it without --jobs")
+    if jobs > 1 and state is not None:
+        raise InputError("--jobs keeps state in memory for the run: use it without --state")
     size = sum(p.stat().st_size for p in paths)
     show = not (quiet or size < PROGRESS_MIN_BYTES or not err.is_terminal)
+    if jobs > 1:
+        with jobs_progress(size if show else None) as (on_bytes, on_stage):
+            return analyze_parallel(paths, jobs, flow=flow, on_bytes=on_bytes, on_stage=on_stage)
     with open_store(state) as store, reading_progress(size if show else None) as on_bytes:
-        if jobs > 1:
-            return analyze_parallel(paths, jobs, flow=flow, on_bytes=on_bytes)
         previous = listen_to_reading(on_bytes)
         try:
             return flow.run(paths, store=store, commit_every=commit_every, report=not baseline)
@@ -220,6 +219,36 @@ def reading_progress(
     ) as bar:
         task = bar.add_task("reading", total=total)
         yield lambda count: bar.advance(task, count)
+
+
+@contextmanager
+def jobs_progress(
+    total: int | None,
+) -> Iterator[tuple[Callable[[int], None] | None, Callable[[str, int, int], None] | None]]:
+    """The bars of ``analyze --jobs``: the input read (as :func:`reading_progress`), then each stage the
+    processes go through once the reading is done (events detected of all). Listeners of both, told from
+    any thread; none and no bar when ``total`` is None."""
+    if total is None:
+        yield None, None
+        return
+    with Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        reading = bar.add_task("reading logs", total=total)
+        stages: dict[str, TaskID] = {}
+
+        def on_stage(name: str, done: int, of: int) -> None:
+            if name not in stages:
+                stages[name] = bar.add_task(name, total=of)
+            bar.update(stages[name], completed=done, total=of)
+
+        yield (lambda count: bar.advance(reading, count)), on_stage
 
 
 @contextmanager
@@ -303,7 +332,7 @@ def analyze_command(
         typer.Option(
             "--link/--no-link",
             help="Link one person's accounts across IdPs from the records' own fields (emails, immutable "
-            "ids). Not with --jobs, which links by the alias map only.",
+            "ids).",
         ),
     ] = True,
     config: ConfigOpt = None,
@@ -366,8 +395,6 @@ def analyze_command(
         console.print(f"baseline learnt into {state}: no findings reported")
         return
     print_summary(console, result.stats, result.findings)
-    if jobs > 1 and link:
-        console.print("accounts were joined by the alias map only: --jobs does not link them across IdPs")
     if out is not None:
         console.print(f"findings written to {out}")
 

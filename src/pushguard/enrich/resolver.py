@@ -18,8 +18,10 @@ disagrees with the directory. The accounts concerned stay (or become) separate f
 Records are resolved as they stream, in event-time order: a link counts from the record that shows it.
 Events of an account read before its link stay with the account's own name (a Duo record without its
 ``email`` before the first one with it); the state keeps the links, so the next run starts linked.
-``analyze --jobs`` and the stream workers do not link (they partition by identity before a time-ordered
-pass could): their findings are those of one process with ``vendor_fields=False``."""
+``analyze --jobs`` links as one process: it puts every account the evidence could join in one process
+(``parallel.links``), which resolves them in this order. The stream workers do not link (they partition
+by identity before a time-ordered pass could): their findings are those of one process with
+``vendor_fields=False``."""
 
 from __future__ import annotations
 
