@@ -5,7 +5,9 @@
 
 1. analyze / raw msgspec parsing on a simulated tenant (records/s of each; the ratio is the figure);
 2. the same on an Okta log where 9 records of 10 are of event types no source maps (SSO tokens, policy
-   allows, app membership: what most of a real System Log is), built from the tenant's Okta file;
+   allows, app membership: what most of a real System Log is), built from the tenant's Okta file; on
+   such records alone (the pre-filter's own cost); and on an Entra audit log 9 of whose records are of
+   activities no source maps (group, application, device and policy changes);
 3. ``analyze --jobs N`` / one process on the tenant (both link accounts, as analyze does by default), with
    the findings compared, and where the ``--jobs`` run's time went (CPU per step and process, what
    travelled between processes);
@@ -27,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -60,24 +63,77 @@ def best(repeat: int, run: Callable[[], object], clock: Callable[[], float] = ti
     return seconds
 
 
-def mostly_unmapped(okta_log: Path, out: Path, per_mapped: int = 9) -> int:
-    """``okta_log`` with ``per_mapped`` records of unmapped types after each record (new uuids)."""
+# Entra audit activities no mapping takes (Core Directory changes: most of a real audit log)
+UNMAPPED_ACTIVITIES = (
+    "Add member to group",
+    "Update group",
+    "Update application",
+    "Update conditional access policy",
+    "Update device",
+    "Add app role assignment to group",
+    "Remove member from group",
+    "Add user",
+    "Update policy",
+)
+
+
+def _okta_unmapped(record: dict[str, Any], n: int) -> None:
+    event_type, result = UNMAPPED_TYPES[n % len(UNMAPPED_TYPES)]
+    record["eventType"] = event_type
+    record["outcome"] = {"result": result}
+    record["uuid"] = f"{record.get('uuid', '')}-u{n}"
+
+
+def _audit_unmapped(record: dict[str, Any], n: int) -> None:
+    record["activityDisplayName"] = UNMAPPED_ACTIVITIES[n % len(UNMAPPED_ACTIVITIES)]
+    record["id"] = f"{record.get('id', '')}-u{n}"
+
+
+def mostly_unmapped(
+    log: Path,
+    out: Path,
+    per_mapped: int = 9,
+    rewrite: Callable[[dict[str, Any], int], None] = _okta_unmapped,
+    copies: int = 1,
+    keep_mapped: bool = True,
+) -> int:
+    """``log`` (``copies`` times, new ids) with ``per_mapped`` records rewritten by ``rewrite`` to a type
+    no source maps after each record (``keep_mapped=False``: those alone)."""
     decoder, encoder = msgspec.json.Decoder(), msgspec.json.Encoder()
     written = 0
-    with okta_log.open("rb") as source, out.open("wb") as sink:
-        for line in source:
-            if not line.strip():
-                continue
-            sink.write(line.rstrip(b"\n") + b"\n")
-            record = decoder.decode(line)
-            for n in range(per_mapped):
-                event_type, result = UNMAPPED_TYPES[(written + n) % len(UNMAPPED_TYPES)]
-                record["eventType"] = event_type
-                record["outcome"] = {"result": result}
-                record["uuid"] = f"{record.get('uuid', '')}-u{n}"
-                sink.write(encoder.encode(record) + b"\n")
-            written += 1 + per_mapped
+    with out.open("wb") as sink:
+        for copy in range(copies):
+            with log.open("rb") as source:
+                for line in source:
+                    if not line.strip():
+                        continue
+                    record = decoder.decode(line)
+                    if copies > 1:
+                        _renamed(record, copy)
+                    if keep_mapped:
+                        sink.write(encoder.encode(record) + b"\n")
+                        written += 1
+                    for n in range(per_mapped):
+                        rewrite(record, written + n)
+                        sink.write(encoder.encode(record) + b"\n")
+                    written += per_mapped
     return written
+
+
+def _renamed(record: dict[str, Any], copy: int) -> None:
+    for key in ("uuid", "id"):
+        if key in record:
+            record[key] = f"{record[key]}-c{copy}"
+
+
+def unmapped_line(label: str, paths: list[Path], repeat: int) -> None:
+    records = raw_parse(paths)[1]
+    ratio_line(
+        label.format(records=records),
+        records,
+        best(repeat, lambda: raw_parse(paths)),
+        best(repeat, lambda: analyze(paths)),
+    )
 
 
 def ratio_line(label: str, records: int, raw_s: float, analyze_s: float) -> None:
@@ -157,10 +213,16 @@ def main() -> None:
         okta = [p for p in paths if p.name == "system-log.jsonl"]
         if okta:
             noisy = tmp / "okta-90pct-unmapped.jsonl"
-            noisy_records = mostly_unmapped(okta[0], noisy)
-            noisy_raw = best(args.repeat, lambda: raw_parse([noisy]))
-            noisy_s = best(args.repeat, lambda: analyze([noisy]))
-            ratio_line(f"okta, 90% unmapped ({noisy_records:,})", noisy_records, noisy_raw, noisy_s)
+            mostly_unmapped(okta[0], noisy)
+            unmapped_line("okta, 90% unmapped ({records:,})", [noisy], args.repeat)
+            only = tmp / "okta-unmapped-only.jsonl"
+            mostly_unmapped(okta[0], only, per_mapped=2, keep_mapped=False)
+            unmapped_line("okta, unmapped only ({records:,})", [only], args.repeat)
+        audits = [p for p in paths if p.name == "audit.jsonl" and p.parent.name == "entra"]
+        if audits:  # the tenant's audit file is small: copies of it
+            noisy = tmp / "entra-audit-90pct-unmapped.jsonl"
+            mostly_unmapped(audits[0], noisy, rewrite=_audit_unmapped, copies=50)
+            unmapped_line("entra audits, 90% unmapped ({records:,})", [noisy], args.repeat)
 
         if args.jobs > 1:
             jobs_line(paths, args.jobs, args.repeat)
