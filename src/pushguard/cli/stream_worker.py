@@ -8,7 +8,8 @@ Three duties, each done by whoever holds its lease (``store.streams``), checked 
    position, the partition's progress mark and the acknowledgement of the records.
 2. stage2 (one worker): those events through the keyed detectors in global ingest order: an event is
    taken only once every partition has finished every record ingested before it (the progress marks),
-   and deleted from the stream in the commit of its effect.
+   and deleted from the stream in the commit of its effect. The lease comes with a fencing token that
+   every commit of the second stage checks: a holder whose lease lapsed commits nothing.
 3. advance (when everything ingested is processed): silence speaks for every state at the highest event
    time ingested, as at the end of ``analyze``.
 
@@ -365,9 +366,14 @@ class StreamWorker:
 
     def _stage2(self) -> bool:
         name, lease = self.options.name, self.options.lease_ms
-        if not self._stage2_held and self.bus.acquire("stage2", name, lease):  # held: renewed already
-            self._stage2_held = True
-            self._restart_stage2()
+        if not self._stage2_held:  # held: renewed already
+            token = self.bus.acquire_fenced("stage2", name, lease)
+            if token:
+                self._stage2_held = True
+                self._restart_stage2()
+                # each commit checks the token once: a holder whose lease lapsed (another took a newer
+                # token) commits nothing, so the entries it drops need no check of their own
+                self._stage2_store.fence = (self.bus.fence_key("stage2"), token)
         if not self._stage2_held:
             return False
         bound, _ = self.bus.frontier()  # before reading: every event at or under it is on the stream
@@ -396,7 +402,7 @@ class StreamWorker:
         produced = 0
         for entry_id, item in ready:
             produced += len(engine.second_stage(item.event, item.profile))
-            store.pending.ops.append(("del", self.bus.stage2, entry_id))
+            store.pending.ops.append(("drop", self.bus.stage2, entry_id))
         taken = len(ready)
         try:
             engine.flush()
