@@ -9,7 +9,9 @@ Three duties, each done by whoever holds its lease (``store.streams``), checked 
 2. stage2 (one worker): those events through the keyed detectors in global ingest order: an event is
    taken only once every partition has finished every record ingested before it (the progress marks),
    and deleted from the stream in the commit of its effect. The lease comes with a fencing token that
-   every commit of the second stage checks: a holder whose lease lapsed commits nothing.
+   every commit of the second stage checks: a holder whose lease lapsed commits nothing. Its holder
+   takes the events its own first stage queued from memory (the commit tells their entry ids), and reads
+   only the others' from the stream; the stream stays the durable copy.
 3. advance (when everything ingested is processed): silence speaks for every state at the highest event
    time ingested, as at the end of ``analyze``.
 
@@ -23,7 +25,7 @@ import math
 import sys
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -69,13 +71,42 @@ class QueueSecondStage:
         self.redis = store
         self.stage2 = stage2
         self.current: tuple[int, int] = (0, 0)
+        # when this worker holds the second stage: a copy of each event queued since the last commit, in
+        # the order of the queue's "add" operations (the commit tells their entry ids)
+        self.keep = False
+        self.kept: list[Deferred] = []
 
     def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
         _, view = engine.keyed_view(event, profile)
         if view is not None:
-            payload = _deferred_encoder.encode(Deferred(*self.current, event, view))
-            self.redis.pending.ops.append(("add", self.stage2, payload))
+            item = Deferred(*self.current, event, view)
+            self.redis.pending.ops.append(("add", self.stage2, _deferred_encoder.encode(item)))
+            if self.keep:
+                self.kept.append(Deferred(item.seq, item.sub, event, _detached(view)))
         return []
+
+
+_PROFILE_FIELDS = IdentityProfile.__struct_fields__
+
+
+def _detached(view: IdentityProfile) -> IdentityProfile:
+    """The view with its own copies of what the identity's profile goes on changing in place (a Seen's
+    count and last time, the rings): the same as the stream's copy, without encoding and decoding it."""
+    for name in _PROFILE_FIELDS:
+        value = getattr(view, name)
+        if isinstance(value, dict):
+            if value:
+                setattr(view, name, {k: _copied(v) for k, v in value.items()})
+        elif isinstance(value, list):
+            if value:
+                setattr(view, name, [_copied(v) for v in value])
+        elif isinstance(value, msgspec.Struct):
+            setattr(view, name, _copied(value))
+    return view
+
+
+def _copied(value: Any) -> Any:
+    return msgspec.structs.replace(value) if isinstance(value, msgspec.Struct) else value
 
 
 @dataclass
@@ -118,6 +149,7 @@ class WorkerStats:
     reclaimed: int = 0  # pending entries taken over from a dead (or earlier) owner
     conflicts: int = 0
     stage2_events: int = 0
+    stage2_cached: int = 0  # second-stage events this worker queued and took from memory, not the stream
     advances: int = 0
     enforced: int = 0  # closed-loop intents closed (applied, planned in a dry run, failed)
     error_samples: list[str] = field(default_factory=list)
@@ -141,6 +173,9 @@ class StreamWorker:
         # (sequence, event index, entry id, event): decoded once, when read
         self._stage2_heap: list[tuple[int, int, str, Deferred]] = []
         self._stage2_cursor = "-"
+        # (first, last) entry ids of this worker's own commits to the stage2 stream whose events went to
+        # the heap from memory, oldest first: the reads skip them (one script's entries are contiguous)
+        self._stage2_known: deque[tuple[str, str]] = deque()
 
     def _new_store(self) -> RedisStore:
         store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
@@ -287,6 +322,7 @@ class StreamWorker:
         if self.options.closed_loop is not None:
             self.options.closed_loop.received()  # read now: the time-to-control's "received" end
         engine, store = self._engine, self._store
+        self._queue.keep = self._stage2_held
         # one round trip for the states of the batch; the ones still decoded from earlier batches (the
         # partitions held since) are used as they are: the commit checks their versions
         store.prefetch(
@@ -304,12 +340,15 @@ class StreamWorker:
                 break
             self._apply(item, engine, store, tally)
         taken = len(parsed) - len(self._backlog)
+        kept, self._queue.kept = self._queue.kept, []
         try:
             engine.flush()
         except StateConflictError:
             self.stats.conflicts += 1
             self._restart()
             return True
+        if kept:
+            self._keep_stage2(kept, store.added.get(self.bus.stage2, []))
         stats = self.stats
         stats.records += taken
         stats.events += tally.events
@@ -364,6 +403,16 @@ class StreamWorker:
 
     # -- stage 2 -----------------------------------------------------------------------------------
 
+    def _keep_stage2(self, kept: list[Deferred], ids: list[str]) -> None:
+        """This worker's own second-stage events, just committed to the stream, to the heap as they are in
+        memory. The stream stays the durable copy: whoever takes the second stage next reads them there."""
+        if not self._stage2_held:
+            return
+        for entry_id, item in zip(ids, kept, strict=True):
+            heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry_id, item))
+        self._stage2_known.append((ids[0], ids[-1]))
+        self.stats.stage2_cached += len(kept)
+
     def _stage2(self) -> bool:
         name, lease = self.options.name, self.options.lease_ms
         if not self._stage2_held:  # held: renewed already
@@ -377,21 +426,26 @@ class StreamWorker:
         if not self._stage2_held:
             return False
         bound, _ = self.bus.frontier()  # before reading: every event at or under it is on the stream
-        page = 10_000
-        fresh = self.bus.stage2_entries(after=self._stage2_cursor, count=page)
-        for entry in fresh:
-            item = _deferred_decoder.decode(entry.fields["p"])
-            heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry.id, item))
-            self._stage2_cursor = entry.id
-        if len(fresh) == page:
-            return True  # more to read before the heap holds everything at or under the bound
+        page, known, read = 10_000, self._stage2_known, 0
+        while True:  # the stream up to the end, but for this worker's own entries, already in the heap
+            fresh = self.bus.stage2_entries(self._stage2_cursor, page, known[0][0] if known else None)
+            for entry in fresh:
+                item = _deferred_decoder.decode(entry.fields["p"])
+                heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry.id, item))
+                self._stage2_cursor = entry.id
+            read += len(fresh)
+            if len(fresh) == page:
+                return True  # more to read before the heap holds everything at or under the bound
+            if not known:
+                break
+            self._stage2_cursor = known.popleft()[1]
         engine, store = self._stage2_engine, self._stage2_store
         ready: list[tuple[str, Deferred]] = []
         while self._stage2_heap and self._stage2_heap[0][0] <= bound:
             _, _, entry_id, item = heapq.heappop(self._stage2_heap)
             ready.append((entry_id, item))
         if not ready:
-            return bool(fresh)
+            return bool(read)
         store.prefetch(
             key
             for _, item in ready
@@ -419,6 +473,7 @@ class StreamWorker:
         self._stage2_engine = self._hooked(self.options.flow.engine(self._stage2_store, commit_every=_NEVER))
         self._stage2_heap = []
         self._stage2_cursor = "-"
+        self._stage2_known.clear()
 
     # -- silence -----------------------------------------------------------------------------------
 
