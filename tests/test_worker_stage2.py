@@ -77,7 +77,7 @@ def _holder(
 ) -> StreamWorker:
     worker = _worker(client, prefix, name, lease_ms=lease_ms, batch=batch)
     worker._rebalance(1)
-    assert not worker._stage2()  # takes the second stage (nothing to do yet)
+    worker._take_stage2()
     assert worker._stage2_held
     return worker
 
@@ -156,6 +156,7 @@ def test_a_holder_whose_lease_lapsed_commits_nothing_of_its_second_stage(
     client.delete(bus.lease_key("stage2"))  # lapsed
     fresh = _worker(client, prefix, "fresh")
     fresh.bus.heartbeat("fresh", 5000)
+    fresh._take_stage2()
     assert fresh._stage2()  # takes the stage and the events the stale holder committed
     assert fresh._stage2_held and fresh.stats.stage2_events > 0
     assert stale._stage2_held and stale._stage2_heap  # it has not noticed

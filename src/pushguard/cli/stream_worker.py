@@ -86,27 +86,31 @@ class QueueSecondStage:
         return []
 
 
-_PROFILE_FIELDS = IdentityProfile.__struct_fields__
+_BLANK = IdentityProfile(identity="")
+_MAPS = tuple(n for n in IdentityProfile.__struct_fields__ if isinstance(getattr(_BLANK, n), dict))
+_RINGS = tuple(n for n in IdentityProfile.__struct_fields__ if isinstance(getattr(_BLANK, n), list))
+_OPTIONAL = tuple(n for n in IdentityProfile.__struct_fields__ if getattr(_BLANK, n) is None)
 
 
 def _detached(view: IdentityProfile) -> IdentityProfile:
     """The view with its own copies of what the identity's profile goes on changing in place (a Seen's
     count and last time, the rings): the same as the stream's copy, without encoding and decoding it."""
-    for name in _PROFILE_FIELDS:
-        value = getattr(view, name)
-        if isinstance(value, dict):
-            if value:
-                setattr(view, name, {k: _copied(v) for k, v in value.items()})
-        elif isinstance(value, list):
-            if value:
-                setattr(view, name, [_copied(v) for v in value])
-        elif isinstance(value, msgspec.Struct):
+    for name in _MAPS:
+        if value := getattr(view, name):
+            setattr(view, name, {k: _copied(v) for k, v in value.items()})
+    for name in _RINGS:
+        if value := getattr(view, name):
+            setattr(view, name, list(value))
+    for name in _OPTIONAL:
+        if isinstance(value := getattr(view, name), msgspec.Struct):
             setattr(view, name, _copied(value))
     return view
 
 
 def _copied(value: Any) -> Any:
-    return msgspec.structs.replace(value) if isinstance(value, msgspec.Struct) else value
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.replace(value)
+    return list(value) if isinstance(value, list) else value
 
 
 @dataclass
@@ -227,6 +231,7 @@ class StreamWorker:
         """One turn: ownership, a batch of records, a stage2 batch, the advance when idle. Busy or not."""
         live = self.bus.heartbeat(self.options.name, self.options.lease_ms)
         self._rebalance(live)
+        self._take_stage2()  # before the batch: the holder's own events of it go to the heap from memory
         busy = self._stage1()
         busy = self._stage2() or busy
         if not busy:
@@ -413,16 +418,19 @@ class StreamWorker:
         self._stage2_known.append((ids[0], ids[-1]))
         self.stats.stage2_cached += len(kept)
 
+    def _take_stage2(self) -> None:
+        """Take the second stage when nobody holds it (when this worker does, it is renewed already)."""
+        if self._stage2_held:
+            return
+        token = self.bus.acquire_fenced("stage2", self.options.name, self.options.lease_ms)
+        if token:
+            self._stage2_held = True
+            self._restart_stage2()
+            # each commit checks the token once: a holder whose lease lapsed (another took a newer
+            # token) commits nothing, so the entries it drops need no check of their own
+            self._stage2_store.fence = (self.bus.fence_key("stage2"), token)
+
     def _stage2(self) -> bool:
-        name, lease = self.options.name, self.options.lease_ms
-        if not self._stage2_held:  # held: renewed already
-            token = self.bus.acquire_fenced("stage2", name, lease)
-            if token:
-                self._stage2_held = True
-                self._restart_stage2()
-                # each commit checks the token once: a holder whose lease lapsed (another took a newer
-                # token) commits nothing, so the entries it drops need no check of their own
-                self._stage2_store.fence = (self.bus.fence_key("stage2"), token)
         if not self._stage2_held:
             return False
         bound, _ = self.bus.frontier()  # before reading: every event at or under it is on the stream
