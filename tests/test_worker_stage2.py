@@ -10,7 +10,8 @@ import msgspec
 import pytest
 import redis
 
-from pushguard.cli.stream_worker import Deferred, StreamWorker
+from pushguard.cli.second_stage import Deferred
+from pushguard.cli.stream_worker import StreamWorker
 from pushguard.store import Commit
 from pushguard.store.redis import RedisStore, StateConflictError
 from pushguard.store.streams import StreamBus
