@@ -8,7 +8,10 @@ Three duties, each done by whoever holds its lease (``store.streams``), checked 
    position, the partition's progress mark and the acknowledgement of the records.
 2. stage2 (one worker): those events through the keyed detectors in global ingest order: an event is
    taken only once every partition has finished every record ingested before it (the progress marks),
-   and deleted from the stream in the commit of its effect.
+   and deleted from the stream in the commit of its effect. The lease comes with a fencing token that
+   every commit of the second stage checks: a holder whose lease lapsed commits nothing. Its holder
+   takes the events its own first stage queued from memory (the commit tells their entry ids), and reads
+   only the others' from the stream; the stream stays the durable copy.
 3. advance (when everything ingested is processed): silence speaks for every state at the highest event
    time ingested, as at the end of ``analyze``.
 
@@ -22,7 +25,7 @@ import math
 import sys
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,8 +34,9 @@ import msgspec
 import redis
 
 from pushguard.api.closed_loop import ClosedLoop
+from pushguard.cli.second_stage import Deferred, QueueSecondStage, deferred_decoder
 from pushguard.flow import KEYED_PREFIX, MAX_ERRORS_KEPT, Engine, Enricher, Flow, parse_line, parse_record
-from pushguard.model import Event, Finding, IdentityProfile, RawRef
+from pushguard.model import Event, RawRef
 from pushguard.store.redis import DEFAULT_TTL_S, RedisStore, StateConflictError
 from pushguard.store.streams import (
     GROUP,
@@ -47,34 +51,6 @@ from pushguard.store.streams import (
 _record_decoder = msgspec.json.Decoder(dict[str, Any])
 _NEVER = sys.maxsize  # the worker commits itself, once per batch
 E = TypeVar("E", bound=Engine)
-
-
-class Deferred(msgspec.Struct, array_like=True):
-    seq: int
-    sub: int  # the event's index within its record
-    event: Event
-    profile: IdentityProfile
-
-
-_deferred_encoder = msgspec.msgpack.Encoder()
-_deferred_decoder = msgspec.msgpack.Decoder(Deferred)
-
-
-class QueueSecondStage:
-    """First stage: the second stage's events are queued on the stage2 stream in the next commit.
-    ``current``: (record sequence, event index) of the event being processed."""
-
-    def __init__(self, store: RedisStore, stage2: str) -> None:
-        self.redis = store
-        self.stage2 = stage2
-        self.current: tuple[int, int] = (0, 0)
-
-    def __call__(self, engine: Engine, event: Event, profile: IdentityProfile) -> list[Finding]:
-        _, view = engine.keyed_view(event, profile)
-        if view is not None:
-            payload = _deferred_encoder.encode(Deferred(*self.current, event, view))
-            self.redis.pending.ops.append(("add", self.stage2, payload))
-        return []
 
 
 @dataclass
@@ -117,6 +93,7 @@ class WorkerStats:
     reclaimed: int = 0  # pending entries taken over from a dead (or earlier) owner
     conflicts: int = 0
     stage2_events: int = 0
+    stage2_cached: int = 0  # second-stage events this worker queued and took from memory, not the stream
     advances: int = 0
     enforced: int = 0  # closed-loop intents closed (applied, planned in a dry run, failed)
     error_samples: list[str] = field(default_factory=list)
@@ -140,6 +117,9 @@ class StreamWorker:
         # (sequence, event index, entry id, event): decoded once, when read
         self._stage2_heap: list[tuple[int, int, str, Deferred]] = []
         self._stage2_cursor = "-"
+        # (first, last) entry ids of this worker's own commits to the stage2 stream whose events went to
+        # the heap from memory, oldest first: the reads skip them (one script's entries are contiguous)
+        self._stage2_known: deque[tuple[str, str]] = deque()
 
     def _new_store(self) -> RedisStore:
         store = RedisStore("", self.prefix, ttl_s=self.options.state_ttl_s, client=self.client)
@@ -191,6 +171,7 @@ class StreamWorker:
         """One turn: ownership, a batch of records, a stage2 batch, the advance when idle. Busy or not."""
         live = self.bus.heartbeat(self.options.name, self.options.lease_ms)
         self._rebalance(live)
+        self._take_stage2()  # before the batch: the holder's own events of it go to the heap from memory
         busy = self._stage1()
         busy = self._stage2() or busy
         if not busy:
@@ -286,6 +267,7 @@ class StreamWorker:
         if self.options.closed_loop is not None:
             self.options.closed_loop.received()  # read now: the time-to-control's "received" end
         engine, store = self._engine, self._store
+        self._queue.keep = self._stage2_held
         # one round trip for the states of the batch; the ones still decoded from earlier batches (the
         # partitions held since) are used as they are: the commit checks their versions
         store.prefetch(
@@ -303,12 +285,15 @@ class StreamWorker:
                 break
             self._apply(item, engine, store, tally)
         taken = len(parsed) - len(self._backlog)
+        kept, self._queue.kept = self._queue.kept, []
         try:
             engine.flush()
         except StateConflictError:
             self.stats.conflicts += 1
             self._restart()
             return True
+        if kept:
+            self._keep_stage2(kept, store.added.get(self.bus.stage2, []))
         stats = self.stats
         stats.records += taken
         stats.events += tally.events
@@ -363,29 +348,52 @@ class StreamWorker:
 
     # -- stage 2 -----------------------------------------------------------------------------------
 
-    def _stage2(self) -> bool:
-        name, lease = self.options.name, self.options.lease_ms
-        if not self._stage2_held and self.bus.acquire("stage2", name, lease):  # held: renewed already
+    def _keep_stage2(self, kept: list[Deferred], ids: list[str]) -> None:
+        """This worker's own second-stage events, just committed to the stream, to the heap as they are in
+        memory. The stream stays the durable copy: whoever takes the second stage next reads them there."""
+        if not self._stage2_held:
+            return
+        for entry_id, item in zip(ids, kept, strict=True):
+            heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry_id, item))
+        self._stage2_known.append((ids[0], ids[-1]))
+        self.stats.stage2_cached += len(kept)
+
+    def _take_stage2(self) -> None:
+        """Take the second stage when nobody holds it (when this worker does, it is renewed already)."""
+        if self._stage2_held:
+            return
+        token = self.bus.acquire_fenced("stage2", self.options.name, self.options.lease_ms)
+        if token:
             self._stage2_held = True
             self._restart_stage2()
+            # each commit checks the token once: a holder whose lease lapsed (another took a newer
+            # token) commits nothing, so the entries it drops need no check of their own
+            self._stage2_store.fence = (self.bus.fence_key("stage2"), token)
+
+    def _stage2(self) -> bool:
         if not self._stage2_held:
             return False
         bound, _ = self.bus.frontier()  # before reading: every event at or under it is on the stream
-        page = 10_000
-        fresh = self.bus.stage2_entries(after=self._stage2_cursor, count=page)
-        for entry in fresh:
-            item = _deferred_decoder.decode(entry.fields["p"])
-            heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry.id, item))
-            self._stage2_cursor = entry.id
-        if len(fresh) == page:
-            return True  # more to read before the heap holds everything at or under the bound
+        page, known, read = 10_000, self._stage2_known, 0
+        while True:  # the stream up to the end, but for this worker's own entries, already in the heap
+            fresh = self.bus.stage2_entries(self._stage2_cursor, page, known[0][0] if known else None)
+            for entry in fresh:
+                item = deferred_decoder.decode(entry.fields["p"])
+                heapq.heappush(self._stage2_heap, (item.seq, item.sub, entry.id, item))
+                self._stage2_cursor = entry.id
+            read += len(fresh)
+            if len(fresh) == page:
+                return True  # more to read before the heap holds everything at or under the bound
+            if not known:
+                break
+            self._stage2_cursor = known.popleft()[1]
         engine, store = self._stage2_engine, self._stage2_store
         ready: list[tuple[str, Deferred]] = []
         while self._stage2_heap and self._stage2_heap[0][0] <= bound:
             _, _, entry_id, item = heapq.heappop(self._stage2_heap)
             ready.append((entry_id, item))
         if not ready:
-            return bool(fresh)
+            return bool(read)
         store.prefetch(
             key
             for _, item in ready
@@ -396,7 +404,7 @@ class StreamWorker:
         produced = 0
         for entry_id, item in ready:
             produced += len(engine.second_stage(item.event, item.profile))
-            store.pending.ops.append(("del", self.bus.stage2, entry_id))
+            store.pending.ops.append(("drop", self.bus.stage2, entry_id))
         taken = len(ready)
         try:
             engine.flush()
@@ -413,6 +421,7 @@ class StreamWorker:
         self._stage2_engine = self._hooked(self.options.flow.engine(self._stage2_store, commit_every=_NEVER))
         self._stage2_heap = []
         self._stage2_cursor = "-"
+        self._stage2_known.clear()
 
     # -- silence -----------------------------------------------------------------------------------
 

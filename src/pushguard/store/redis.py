@@ -26,7 +26,9 @@ fences every commit against what this session last saw:
 - every state key carries a version; ``load`` remembers it, the commit requires it unchanged;
 - every position written must still be the one this session read (``position``) or wrote last;
 - every stream entry to delete must still exist, every entry to acknowledge must still be pending for
-  this consumer (nobody else claimed or consumed it).
+  this consumer (nobody else claimed or consumed it);
+- with a fence (``RedisStore.fence``: a lease's fencing token), the token must still be the current one:
+  entries dropped under it are not checked one by one (the second stage's, see ``cli.stream_worker``).
 
 Any mismatch applies nothing and raises ``StateConflictError``; the worker drops its cached state
 (``reset``) and reprocesses its unacknowledged records, which the replay guard makes safe.
@@ -108,6 +110,19 @@ for j = 1, ops do
 end
 local ops_at = at
 at = at + 3 * ops + 1
+-- the fence: a holder's token, still the current one (a later holder took a newer token)
+local fence_key, fence_token = ARGV[at], ARGV[at + 1]
+if fence_key ~= '' and redis.call('GET', fence_key) ~= fence_token then
+  conflicts[#conflicts + 1] = 'fence'
+  conflicts[#conflicts + 1] = fence_key
+  conflicts[#conflicts + 1] = redis.call('GET', fence_key) or ''
+end
+at = at + 2
+-- entries dropped unchecked (the fence protects them), by stream
+local drops_at = at
+local drop_streams = tonumber(ARGV[at])
+at = at + 1
+for j = 1, drop_streams do at = at + 2 + tonumber(ARGV[at + 1]) end
 -- acknowledgements, by stream: every entry must still be pending for this consumer (one XPENDING over
 -- the batch's range, not one per entry)
 local acks_at = at
@@ -156,10 +171,19 @@ for j = 1, k do
     redis.call('HSET', KEYS[2], id, body)
   end
 end
+local added = {1}
 for j = 1, ops do
   local op, stream, value = ARGV[ops_at + 3 * j - 2], ARGV[ops_at + 3 * j - 1], ARGV[ops_at + 3 * j]
-  if op == 'add' then redis.call('XADD', stream, '*', 'p', value)
+  if op == 'add' then added[#added + 1] = redis.call('XADD', stream, '*', 'p', value)
   else redis.call('XDEL', stream, value) end
+end
+at = drops_at + 1
+for j = 1, drop_streams do
+  local stream, count = ARGV[at], tonumber(ARGV[at + 1])
+  for from = 1, count, 4000 do
+    redis.call('XDEL', stream, unpack(ARGV, at + 1 + from, at + 1 + math.min(from + 3999, count)))
+  end
+  at = at + 2 + count
 end
 at = acks_at + 1
 for j = 1, streams do
@@ -182,7 +206,7 @@ if o > 0 then
     end
   end
 end
-return {1}
+return added
 """
 
 
@@ -209,7 +233,9 @@ class StreamOps:
 
     group: str = ""  # consumer group and consumer of the entries acknowledged
     consumer: str = ""
-    ops: list[tuple[str, str, bytes | str]] = field(default_factory=list)  # (add|ack|del, stream, value)
+    # (add|ack|del|drop, stream, value): del checks that the entry is still there, drop does not (the
+    # store's fence guards the entries it drops: only the holder of the current token drops them)
+    ops: list[tuple[str, str, bytes | str]] = field(default_factory=list)
     marks: dict[str, str] = field(default_factory=dict)  # forward-only progress positions
 
     def __bool__(self) -> bool:
@@ -247,6 +273,11 @@ class RedisStore:
         self._listed: list[str] = []
         self._listed_at: dict[str, int] = {}
         self.pending = StreamOps()
+        # (key, token): every commit of this session requires the key to still hold the token (a lease's
+        # fencing token, see StreamBus.acquire_fenced); kept across reset, set by the holder
+        self.fence: tuple[str, int] | None = None
+        # stream → ids of the entries the last commit added to it, in the order of their "add" ops
+        self.added: dict[str, list[str]] = {}
         self.conflicts = 0
         self.commits = 0
 
@@ -322,15 +353,23 @@ class RedisStore:
         if batch.outbox:
             keys.extend((self._outbox_key, self._outbox_open_key, self._outbox_seq_key))
         acks: dict[str, list[str]] = {}
+        drops: dict[str, list[bytes | str]] = {}
         ops: list[tuple[str, str, bytes | str]] = []
         for queued in extra.ops:
             if queued[0] == "ack":
                 acks.setdefault(queued[1], []).append(_text(queued[2]))
+            elif queued[0] == "drop":
+                drops.setdefault(queued[1], []).append(queued[2])
             else:
                 ops.append(queued)
         args.append(len(ops))
         for op, stream, payload in ops:
             args.extend((op, stream, payload))
+        fence_key, token = self.fence if self.fence is not None else ("", 0)
+        args.extend((fence_key, token, len(drops)))
+        for stream, dropped in drops.items():
+            args.extend((stream, len(dropped)))
+            args.extend(dropped)
         args.append(len(acks))
         for stream, ids in acks.items():
             first, last = min(ids, key=_entry_order), max(ids, key=_entry_order)
@@ -339,7 +378,11 @@ class RedisStore:
         args.append(len(batch.outbox))
         for intent, entry in batch.outbox.items():
             args.extend((intent, entry))
-        keys.extend(dict.fromkeys([stream for _, stream, _ in ops] + list(acks)))  # declared, for a cluster
+        # declared, for a cluster
+        keys.extend(dict.fromkeys([stream for _, stream, _ in ops] + list(acks) + list(drops)))
+        if fence_key:
+            keys.append(fence_key)
+        self.added = {}
         reply = self._commit(keys=keys, args=args)
         if int(reply[0]) != 1:
             flat = [_text(item) for item in reply[1]]
@@ -348,6 +391,10 @@ class RedisStore:
             self.reset()
             raise StateConflictError(conflicts)
         self.commits += 1
+        ids = iter(reply[1:])
+        for op, stream, _ in ops:
+            if op == "add":
+                self.added.setdefault(stream, []).append(_text(next(ids)))
         for key, version in expected.items():
             self._versions[key] = version + 1
         for partition, value in batch.positions.items():

@@ -15,6 +15,8 @@ Layout under ``prefix`` (the same prefix as the ``RedisStore`` the workers commi
     <prefix>:wm          highest event time ingested (epoch seconds): the final watermark
     <prefix>:advanced    the watermark at which silence last spoke for every state
     <prefix>:lease:<x>   a partition (or stage2, advance) leased to one worker: value = worker name
+    <prefix>:fence:<x>   the fencing token of a lease taken with ``acquire_fenced`` (stage2): a counter
+                         raised by every acquisition, so a holder whose lease lapsed cannot commit
     <prefix>:workers     sorted set worker → last heartbeat (ms), to share the partitions out
 
 Ownership: a worker reads only the partitions it leases, so one identity's records are processed in order
@@ -72,6 +74,10 @@ for i, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then kept[i] = redis.call('PEXPIRE', key, ARGV[2]) end
 end
 return kept
+"""
+_ACQUIRE_FENCED = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end
+return 0
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -143,6 +149,7 @@ class StreamBus:
         self._publish = client.register_script(_PUBLISH)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._acquire_fenced = client.register_script(_ACQUIRE_FENCED)
         self.partitions = 0
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -244,9 +251,13 @@ class StreamBus:
         summary = self.client.xpending(stream, GROUP)
         return int(summary["pending"])
 
-    def stage2_entries(self, after: str = "-", count: int = 10_000) -> list[Entry]:
+    def stage2_entries(self, after: str = "-", count: int = 10_000, before: str | None = None) -> list[Entry]:
+        """Entries after ``after`` (exclusive) and before ``before`` (exclusive; None: to the end)."""
         start = after if after == "-" else f"({after}"
-        items: list[tuple[bytes, dict[bytes, bytes]]] = self._any.xrange(self.stage2, min=start, count=count)
+        end = "+" if before is None else f"({before}"
+        items: list[tuple[bytes, dict[bytes, bytes]]] = self._any.xrange(
+            self.stage2, min=start, max=end, count=count
+        )
         return [Entry(self.stage2, _text(eid), _fields(f)) for eid, f in items]
 
     # -- progress ----------------------------------------------------------------------------------
@@ -295,6 +306,16 @@ class StreamBus:
 
     def acquire(self, name: str, worker: str, ttl_ms: int) -> bool:
         return bool(self.client.set(self.lease_key(name), worker, nx=True, px=ttl_ms))
+
+    def fence_key(self, name: str) -> str:
+        return f"{self.prefix}:fence:{name}"
+
+    def acquire_fenced(self, name: str, worker: str, ttl_ms: int) -> int:
+        """Take the lease and, in the same script, a new fencing token (0: not taken). A commit that
+        requires the token (``RedisStore.fence``) fails once anyone has taken the lease after this."""
+        return int(
+            self._acquire_fenced(keys=[self.lease_key(name), self.fence_key(name)], args=[worker, ttl_ms])
+        )
 
     def renew(self, name: str, worker: str, ttl_ms: int) -> bool:
         return name not in self.renew_all([name], worker, ttl_ms)
