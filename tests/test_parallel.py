@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 from pushguard.cli import app
 from pushguard.config import PipelineConfig
 from pushguard.enrich import AliasMap
-from pushguard.enrich.resolver import IdentityResolver, Link
+from pushguard.enrich.resolver import IdentityResolver, Link, names_touched
 from pushguard.flow import Flow, analyze
 from pushguard.model import Event, EventKind, Principal, Provider
 from pushguard.parallel import JobsProfile, analyze_parallel
-from pushguard.parallel.links import Groups, link_names, plan_keys, plan_partitions
+from pushguard.parallel.links import Groups, plan_keys, plan_partitions
 from pushguard.parallel.worker import Worker
 from pushguard.simulate import okta_records as okta
 from pushguard.simulate.scenario import simulate
@@ -139,7 +139,7 @@ def test_accounts_the_resolver_could_join_are_planned_into_one_process() -> None
     names: dict[str, set[str]] = {}
     counts: Counter[str] = Counter()
     for event in events:
-        name, linked = link_names(event, AliasMap(), vendor_fields=True)
+        name, linked = names_touched(event, AliasMap(), vendor_fields=True)
         counts[name] += 1
         names.setdefault(name, set()).update(linked)
     route = plan_partitions([names], [counts], 3)
@@ -149,7 +149,7 @@ def test_accounts_the_resolver_could_join_are_planned_into_one_process() -> None
         loads[route[name]] += count
     assert sorted(loads.values()) == [7, 8, 8]  # the group of 3 first, then the rest evened out
     # without the records' fields, only the alias map joins: Duo's short names stay their own
-    alone = {link_names(e, AliasMap(), vendor_fields=False)[1] for e in events[1:3]}
+    alone = {names_touched(e, AliasMap(), vendor_fields=False)[1] for e in events[1:3]}
     assert all("ada@corp.example" not in linked and "duo|DU1" not in linked for linked in alone)
 
 

@@ -33,3 +33,16 @@ def tune_for_a_long_life() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic collection while a burst of decoding runs: it makes no reference cycles, but its many new
+    containers would start full collections that scan everything already held (``analyze --jobs``)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

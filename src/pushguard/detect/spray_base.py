@@ -154,12 +154,7 @@ class SprayBase(abc.ABC):
         targets = state.targets
         if state.open_targets < 0:
             state.open_targets = sum(is_open(target) for target in targets.values())
-        if (
-            state.episode is not None
-            or state.remembered
-            or (targets and next(iter(targets.values())).last_ts < now - self.window_s)
-        ):
-            self._expire(state, now)  # else nothing to expire: the call skipped on most events
+        self._expire(state, now)
         target = targets.pop(event.identity, None)  # re-inserted: oldest-touched stays first
         was_open = False
         if target is None:

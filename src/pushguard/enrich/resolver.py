@@ -26,11 +26,12 @@ by identity before a time-ordered pass could): their findings are those of one p
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import msgspec
 
 from pushguard.enrich.identity import AliasMap
-from pushguard.model import Event, PrincipalType
+from pushguard.model import Event, Principal, PrincipalType
 
 STATE_KEY = "o:identities"  # under the organisation prefix: no identity's state, never advanced
 MAX_HOPS = 8  # links followed from an account to its person (a chain longer than this is a loop)
@@ -139,13 +140,12 @@ class IdentityResolver:
         return name
 
     def __call__(self, event: Event) -> Event:
-        subject = event.subject
-        if not event.identity or subject is None or subject.type is PrincipalType.ADDRESS:
+        found = account_of(event)
+        if found is None:
             return event
-        login = subject.login or event.identity
-        provider = str(event.provider)
-        account = f"{provider}|{login}"
-        if self.aliases.covers(login) or (subject.id and self.aliases.covers(subject.id.lower())):
+        provider, login, account = found
+        subject = cast(Principal, event.subject)
+        if aliased(self.aliases, subject, login):
             self._account(account, event.identity)
             return event
         if self.vendor_fields:
@@ -285,3 +285,42 @@ class IdentityResolver:
                 provider, login = account.split("|", 1)
                 found.append((provider, login))
         return found
+
+
+def account_of(event: Event) -> tuple[str, str, str] | None:
+    """(provider, login, ``provider|login``) of the account an event names; None for an event the
+    resolver leaves alone (no identity, or only an address)."""
+    subject = event.subject
+    if not event.identity or subject is None or subject.type is PrincipalType.ADDRESS:
+        return None
+    login = subject.login or event.identity
+    provider = str(event.provider)
+    return provider, login, f"{provider}|{login}"
+
+
+def aliased(aliases: AliasMap, subject: Principal, login: str) -> bool:
+    """The alias map names this account (by login or vendor id): it wins over every other evidence."""
+    return aliases.covers(login) or bool(subject.id and aliases.covers(subject.id.lower()))
+
+
+def names_touched(event: Event, aliases: AliasMap, vendor_fields: bool) -> tuple[str, tuple[str, ...]]:
+    """The event's account (its identity when the resolver leaves it alone) and the other names
+    ``IdentityResolver.__call__`` may read or write for it: what ``analyze --jobs`` groups by, so that
+    every account one process could link lands in one process. Kept beside ``__call__``: a new kind of
+    evidence there is a new name here."""
+    found = account_of(event)
+    if found is None:
+        return event.identity, ()
+    provider, login, account = found
+    subject = cast(Principal, event.subject)
+    if not vendor_fields or aliased(aliases, subject, login):
+        return account, (login, event.identity)
+    names = [login, event.identity]
+    if subject.id and subject.login:
+        names.append(f"{provider}|{subject.id}")
+    email = subject.email
+    if email and email != login:
+        names.append(email)
+        if aliases.covers(email):
+            names.append(aliases.canonical(email))
+    return account, tuple(names)

@@ -14,34 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pushguard.enrich import AliasMap
 from pushguard.enrich.resolver import Link
-from pushguard.model import Event, PrincipalType
-
-
-def link_names(event: Event, aliases: AliasMap, vendor_fields: bool) -> tuple[str, tuple[str, ...]]:
-    """The event's routing name (its account, or its identity when the resolver leaves it alone) and the
-    other names the resolver may read or write for it (the mirror of ``IdentityResolver.__call__``)."""
-    identity = event.identity
-    subject = event.subject
-    if not identity or subject is None or subject.type is PrincipalType.ADDRESS:
-        return identity, ()
-    login = subject.login or identity
-    provider = event.provider.value
-    account = f"{provider}|{login}"
-    if aliases.covers(login) or (subject.id and aliases.covers(subject.id.lower())):
-        return account, (login, identity)
-    if not vendor_fields:
-        return account, (login, identity)
-    names = [login, identity]
-    if subject.id and subject.login:
-        names.append(f"{provider}|{subject.id}")
-    email = subject.email
-    if email and email != login:
-        names.append(email)
-        if aliases.covers(email):
-            names.append(aliases.canonical(email))
-    return account, tuple(names)
 
 
 class Groups:

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
@@ -26,11 +26,12 @@ import msgspec
 from pushguard.detect.base import SUCCESS_KINDS, KeyedDetector
 from pushguard.detect.org import OrgKnowledge, OrgTable
 from pushguard.detect.profile import id_hash
+from pushguard.enrich.resolver import names_touched
 from pushguard.flow import Flow
 from pushguard.model import Event, EventKind, Finding, IdentityProfile
-from pushguard.parallel.links import link_names
 from pushguard.parallel.second_stage import Deferred, KeyPlan, Order, SecondStage, keyed_by_kind, keys_of
 from pushguard.pipeline import Engine, RunStats, event_order, not_an_identity, ordered_file_events
+from pushguard.runtime import gc_paused
 from pushguard.sources import progress
 from pushguard.sources.readers import read_records, read_records_range
 
@@ -58,19 +59,6 @@ class Shared:
     next_task: Synchronized[int]
     read: Synchronized[int]
     detected: Synchronized[int]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Decoding makes no reference cycles, but its many new containers would start full collections
-    that scan everything held: the collector waits until it is done."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @dataclass
@@ -162,7 +150,7 @@ class Worker:
         del engine
         self._expect("go")
         decoder = msgspec.msgpack.Decoder(list[tuple[Order, Event, IdentityProfile, list[str]]])
-        with _collector_paused():
+        with gc_paused():
             runs_in = [second.kept, *(decoder.decode(blob) for blob in self._read("second"))]
         second.kept = []
         self.cost.step("exchange")
@@ -201,7 +189,7 @@ class Worker:
                     ts = event.ts
                     if ts > latest:
                         latest = ts
-                    name, linked = link_names(event, aliases, vendor_fields)
+                    name, linked = names_touched(event, aliases, vendor_fields)
                     counts[name] += 1
                     if linked:
                         known = names.get(name)
@@ -253,7 +241,7 @@ class Worker:
         self.conn.send(("sent",))
         self._expect("go")
         decoder = msgspec.msgpack.Decoder(list[list[tuple[Order, Event]]])
-        with _collector_paused():
+        with gc_paused():
             for blob in self._read("events"):
                 kept.extend(decoder.decode(blob))
         return heapq.merge(*kept, key=_first)

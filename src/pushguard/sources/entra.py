@@ -59,6 +59,7 @@ from pushguard.sources.base import (
     text_or_none,
 )
 from pushguard.sources.entra_audit import (
+    RISK_CATEGORIES,
     entra_geo,
     entra_time,
     factor_from_text,
@@ -119,7 +120,7 @@ class EntraSource:
         body = _body(record)
         category = text_or_none(top(record, "category"))
         low = (category or "").lower()
-        if "riskEventType" in body or low in ("userriskevents", "serviceprincipalriskevents"):
+        if "riskEventType" in body or low in RISK_CATEGORIES:
             return parse_risk(record, body, ref)
         if "activityDisplayName" in body or "initiatedBy" in body or low == "auditlogs":
             return parse_audit(record, body, ref)

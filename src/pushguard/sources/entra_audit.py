@@ -272,6 +272,11 @@ def parse_audit(record: Record, body: Record, ref: RawRef) -> ParseResult:
     ]
 
 
+# Azure Monitor categories whose records are risk detections, whatever else they hold (``EntraSource.parse``
+# reads them as such first; the audit pre-filter leaves them to it).
+RISK_CATEGORIES = frozenset({"userriskevents", "serviceprincipalriskevents"})
+
+
 def normal_activity(activity: str) -> str:
     """An activity's display name as the mapping reads it: portal names use an en dash, spaces vary."""
     return " ".join(activity.replace("\u2013", "-").split())

@@ -16,10 +16,8 @@ import msgspec
 
 from pushguard.model import Provider, RawRef
 from pushguard.sources.base import NOT_JSON, ParseResult, RecordError, Unmapped, text_or_none
-from pushguard.sources.entra_audit import normal_activity, unmapped_by_name
+from pushguard.sources.entra_audit import RISK_CATEGORIES, normal_activity, unmapped_by_name
 from pushguard.sources.typed import plain_text_passes
-
-_RISK_CATEGORIES = frozenset({"userriskevents", "serviceprincipalriskevents"})
 
 
 def _key(name: str) -> Any:
@@ -81,7 +79,7 @@ class EntraAuditLines:
         if name.__class__ is not str or head.elsewhere():
             return None
         category = text_or_none(head.category)
-        if category is not None and category.lower() in _RISK_CATEGORIES:
+        if category is not None and category.lower() in RISK_CATEGORIES:
             return None
         activity = text_or_none(name)
         if activity is None:
